@@ -1,0 +1,1 @@
+"""Data sets: IDX images (MNIST, Fashion-MNIST) and sequence CSV files."""

@@ -1,0 +1,139 @@
+"""Loss functions (costs): value and output-layer delta.
+
+Every loss works on rows: ``y`` and the output activations ``a`` have shape
+``(..., n_outputs)`` and each row is one example (or one time step of one sequence).
+
+``value(z, a, y, mask=None)``
+    the loss *summed* over rows (callers divide by the number of rows they want to
+    average over); ``z`` are the output pre-activations (logits), ``a = g(z)``.
+    Cross-entropies are computed from the logits in the numerically stable way
+    (log-sum-exp), so logits of +-1000 give finite values and no warnings.
+``delta(a, y, activation, out, work)``
+    the output-layer error ``dC/dz`` per row, written into ``out``:
+
+    - quadratic: ``(a - y) * g'(z)`` (Nielsen ch. 2, equation BP1);
+    - binary cross-entropy on sigmoid outputs: ``a - y`` (Nielsen ch. 3, eq. 66);
+    - categorical cross-entropy on softmax outputs: ``a - y`` (Nielsen ch. 3, eq. 81-84).
+
+The cross-entropies are only defined here with their canonical output activation;
+``check_output`` rejects other pairings.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nablanet.activations import Activation
+
+__all__ = ["LOSSES", "Loss", "get_loss"]
+
+
+def _masked_sum(rows: np.ndarray, mask: np.ndarray | None) -> float:
+    if mask is None:
+        return float(rows.sum())
+    return float(rows[mask].sum())
+
+
+class Loss:
+    """Base class: a cost ``C`` with its value and output-layer delta."""
+
+    name: str = ""
+    #: output activation required by this loss, or None for any
+    output_activation: str | None = None
+
+    def check_output(self, activation: Activation) -> None:
+        """Raise ``ValueError`` if this loss cannot be paired with ``activation``."""
+        if self.output_activation and activation.name != self.output_activation:
+            raise ValueError(
+                f"loss: {self.name!r} needs output_activation={self.output_activation!r}, "
+                f"got {activation.name!r}"
+            )
+
+    def value(self, z, a, y, mask=None) -> float:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def delta(self, a, y, activation, out, work):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Quadratic(Loss):
+    """Quadratic cost ``C = 1/2 ||a - y||^2`` per row (Nielsen ch. 1, eq. 6).
+
+    Also registered as ``"mse"``: the gradient ``dC/da = a - y`` is the one the
+    Rust RNN seed uses.
+    """
+
+    name = "quadratic"
+
+    def value(self, z, a, y, mask=None) -> float:
+        d = a - y
+        return 0.5 * _masked_sum(np.einsum("...k,...k->...", d, d), mask)
+
+    def delta(self, a, y, activation, out, work):
+        np.subtract(a, y, out=out)
+        return activation.backward(a, out, work)
+
+
+class BinaryCrossEntropy(Loss):
+    """Binary cross-entropy on sigmoid outputs, summed over the outputs of a row.
+
+    ``C = -sum_k [y_k ln a_k + (1 - y_k) ln(1 - a_k)]`` (Nielsen ch. 3, eq. 63),
+    computed from the logits as ``max(z, 0) - z y + ln(1 + exp(-|z|))``.
+    """
+
+    name = "binary_cross_entropy"
+    output_activation = "sigmoid"
+
+    def value(self, z, a, y, mask=None) -> float:
+        rows = (np.maximum(z, 0.0) - z * y + np.log1p(np.exp(-np.abs(z)))).sum(axis=-1)
+        return _masked_sum(rows, mask)
+
+    def delta(self, a, y, activation, out, work):
+        return np.subtract(a, y, out=out)
+
+
+class CrossEntropy(Loss):
+    """Categorical cross-entropy on softmax outputs (log-likelihood cost).
+
+    ``C = -sum_k y_k ln a_k`` with ``a = softmax(z)`` (Nielsen ch. 3, eq. 80),
+    computed as ``logsumexp(z) - sum_k y_k z_k`` for one-hot or probability rows ``y``.
+    """
+
+    name = "cross_entropy"
+    output_activation = "softmax"
+
+    def value(self, z, a, y, mask=None) -> float:
+        m = z.max(axis=-1, keepdims=True)
+        lse = np.log(np.exp(z - m).sum(axis=-1)) + m[..., 0]
+        rows = lse * y.sum(axis=-1) - np.einsum("...k,...k->...", y, z)
+        return _masked_sum(rows, mask)
+
+    def delta(self, a, y, activation, out, work):
+        return np.subtract(a, y, out=out)
+
+
+LOSSES: dict[str, type[Loss]] = {
+    "quadratic": Quadratic,
+    "mse": Quadratic,
+    "binary_cross_entropy": BinaryCrossEntropy,
+    "cross_entropy": CrossEntropy,
+}
+
+
+def get_loss(name: str | Loss) -> Loss:
+    """Look up a loss by name (``quadratic``/``mse``, ``binary_cross_entropy``, ``cross_entropy``).
+
+    Raises
+    ------
+    ValueError
+        If the name is unknown.
+    """
+    if isinstance(name, Loss):
+        return name
+    try:
+        return LOSSES[name]()
+    except (KeyError, TypeError):
+        raise ValueError(f"loss: expected one of {sorted(LOSSES)}, got {name!r}") from None

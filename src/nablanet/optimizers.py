@@ -1,0 +1,286 @@
+"""Gradient-descent optimizers shared by every model.
+
+One interface: ``optimizer.step(params, grads, decay=None)`` updates each array of
+``params`` in place from the matching array of ``grads`` (the gradient of the loss
+*averaged over the mini-batch*, so ``lr`` is a learning rate per mini-batch step, the
+book's ``eta``). ``grads`` are used as scratch space and hold garbage afterwards.
+``decay`` is a sequence of booleans saying which parameters take weight decay (weights
+yes, biases no, as in the book); default: all.
+
+Before the update, every optimizer can
+
+- clip the gradients to a global L2 norm of ``clip_norm`` (Pascanu et al. 2013; the
+  same rule as ``torch.nn.utils.clip_grad_norm_``), then
+- add L2 weight decay ``weight_decay * w`` to the gradient of each decayed weight
+  (Nielsen ch. 3, eq. 93: ``weight_decay = lmbda / n``).
+
+State (velocities, moment estimates) lives in the optimizer, allocated once on the first
+step for the given parameter shapes; ``reset()`` drops it. The update formulas follow
+PyTorch's documented forms so PyTorch can serve as a test oracle.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["OPTIMIZERS", "RMSProp", "SGD", "Adam", "Optimizer", "get_optimizer"]
+
+
+class Optimizer:
+    """Base class. Subclasses implement ``_update(params, grads, state)``.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate (> 0), per mini-batch step on the mean gradient.
+    weight_decay : float, default 0
+        L2 coefficient added as ``weight_decay * w`` to the gradient (>= 0).
+    clip_norm : float or None
+        If set (> 0), rescale all gradients together so their global L2 norm is at most
+        this value.
+
+    Raises
+    ------
+    ValueError
+        For a non-positive ``lr``, negative ``weight_decay`` or non-positive ``clip_norm``.
+    """
+
+    name = ""
+
+    def __init__(self, lr: float = 0.01, *, weight_decay: float = 0.0,
+                 clip_norm: float | None = None):
+        _check_positive("lr", lr)
+        if not (weight_decay >= 0 and math.isfinite(weight_decay)):
+            raise ValueError(f"weight_decay: expected a number >= 0, got {weight_decay!r}")
+        if clip_norm is not None:
+            _check_positive("clip_norm", clip_norm)
+        self.lr = float(lr)
+        self.weight_decay = float(weight_decay)
+        self.clip_norm = None if clip_norm is None else float(clip_norm)
+        self._state: list[dict[str, np.ndarray]] | None = None
+        self._scratch: list[np.ndarray] | None = None
+        self.t = 0  # number of steps taken
+
+    # -- public -------------------------------------------------------------------
+    def step(self, params, grads, decay=None) -> None:
+        """Update ``params`` in place from ``grads`` (see the module docstring)."""
+        if self._state is None or len(self._state) != len(params) or any(
+            s["shape"] != p.shape for s, p in zip(self._state, params, strict=True)
+        ):
+            self._allocate(params)
+        if self.clip_norm is not None:
+            clip_grad_norm(grads, self.clip_norm)
+        if self.weight_decay:
+            for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+                if decay is None or decay[i]:
+                    scratch = self._scratch[i]
+                    np.multiply(p, self.weight_decay, out=scratch)
+                    g += scratch
+        self.t += 1
+        self._update(params, grads)
+
+    def reset(self) -> None:
+        """Forget the optimizer state (velocities, moments, step count)."""
+        self._state = None
+        self._scratch = None
+        self.t = 0
+
+    def config(self) -> dict:
+        """The constructor arguments, for saving and logging."""
+        cfg = {"name": self.name, "lr": self.lr, "weight_decay": self.weight_decay,
+               "clip_norm": self.clip_norm}
+        cfg.update(self._extra_config())
+        return cfg
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "name")
+        return f"{type(self).__name__}({args})"
+
+    # -- subclass hooks -------------------------------------------------------------
+    _slots: tuple[str, ...] = ()
+
+    def _allocate(self, params) -> None:
+        self._state = [
+            {"shape": p.shape, **{k: np.zeros_like(p) for k in self._slots}} for p in params
+        ]
+        self._scratch = [np.empty_like(p) for p in params]
+        self.t = 0
+
+    def _extra_config(self) -> dict:
+        return {}
+
+    def _update(self, params, grads) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Mini-batch stochastic gradient descent, optionally with (Nesterov) momentum.
+
+    Plain: ``w <- w - lr g`` (Nielsen ch. 1, eq. 20-21).
+    Momentum ``mu`` (Polyak 1964; Sutskever et al. 2013, PyTorch form):
+    ``v <- mu v + g``, ``w <- w - lr v``; with ``nesterov=True``:
+    ``w <- w - lr (g + mu v)``.
+    """
+
+    name = "sgd"
+
+    def __init__(self, lr: float = 0.01, *, momentum: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0, clip_norm: float | None = None):
+        super().__init__(lr, weight_decay=weight_decay, clip_norm=clip_norm)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum: expected a number in [0, 1), got {momentum!r}")
+        if nesterov and momentum == 0.0:
+            raise ValueError("nesterov: needs momentum > 0")
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        self._slots = ("v",) if momentum else ()
+
+    def _extra_config(self) -> dict:
+        return {"momentum": self.momentum, "nesterov": self.nesterov}
+
+    def _update(self, params, grads) -> None:
+        lr, mu = self.lr, self.momentum
+        for p, g, s, tmp in zip(params, grads, self._state, self._scratch, strict=True):
+            if mu:
+                v = s["v"]
+                v *= mu
+                v += g
+                if self.nesterov:
+                    np.multiply(v, mu, out=tmp)
+                    g += tmp
+                else:
+                    g = v
+            np.multiply(g, lr, out=tmp)
+            p -= tmp
+
+
+class RMSProp(Optimizer):
+    """RMSProp (Tieleman & Hinton 2012, lecture 6.5; PyTorch form).
+
+    ``s <- alpha s + (1 - alpha) g^2``, ``w <- w - lr g / (sqrt(s) + eps)``.
+    """
+
+    name = "rmsprop"
+    _slots = ("s",)
+
+    def __init__(self, lr: float = 0.001, *, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, clip_norm: float | None = None):
+        super().__init__(lr, weight_decay=weight_decay, clip_norm=clip_norm)
+        if not 0.0 <= alpha < 1.0:
+            raise ValueError(f"alpha: expected a number in [0, 1), got {alpha!r}")
+        _check_positive("eps", eps)
+        self.alpha, self.eps = float(alpha), float(eps)
+
+    def _extra_config(self) -> dict:
+        return {"alpha": self.alpha, "eps": self.eps}
+
+    def _update(self, params, grads) -> None:
+        for p, g, st, tmp in zip(params, grads, self._state, self._scratch, strict=True):
+            s = st["s"]
+            s *= self.alpha
+            np.multiply(g, g, out=tmp)
+            tmp *= 1.0 - self.alpha
+            s += tmp
+            np.sqrt(s, out=tmp)
+            tmp += self.eps
+            np.divide(g, tmp, out=tmp)
+            tmp *= self.lr
+            p -= tmp
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015, Algorithm 1), bias-corrected.
+
+    ``m <- b1 m + (1 - b1) g``, ``v <- b2 v + (1 - b2) g^2``,
+    ``w <- w - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)``.
+    """
+
+    name = "adam"
+    _slots = ("m", "v")
+
+    def __init__(self, lr: float = 0.001, *, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8, weight_decay: float = 0.0,
+                 clip_norm: float | None = None):
+        super().__init__(lr, weight_decay=weight_decay, clip_norm=clip_norm)
+        for n, b in (("beta1", beta1), ("beta2", beta2)):
+            if not 0.0 <= b < 1.0:
+                raise ValueError(f"{n}: expected a number in [0, 1), got {b!r}")
+        _check_positive("eps", eps)
+        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+
+    def _extra_config(self) -> dict:
+        return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+
+    def _update(self, params, grads) -> None:
+        b1, b2, t = self.beta1, self.beta2, self.t
+        step_size = self.lr / (1.0 - b1**t)
+        sqrt_bc2 = math.sqrt(1.0 - b2**t)
+        for p, g, st, tmp in zip(params, grads, self._state, self._scratch, strict=True):
+            m, v = st["m"], st["v"]
+            m *= b1
+            np.multiply(g, 1.0 - b1, out=tmp)
+            m += tmp
+            v *= b2
+            np.multiply(g, g, out=tmp)
+            tmp *= 1.0 - b2
+            v += tmp
+            np.sqrt(v, out=tmp)
+            tmp /= sqrt_bc2
+            tmp += self.eps
+            np.divide(m, tmp, out=tmp)
+            tmp *= step_size
+            p -= tmp
+
+
+def clip_grad_norm(grads, max_norm: float) -> float:
+    """Scale ``grads`` in place so that their global L2 norm is at most ``max_norm``.
+
+    Returns the norm before clipping. Same rule as ``torch.nn.utils.clip_grad_norm_``:
+    the scale is ``max_norm / (norm + 1e-6)`` when that is below 1.
+    """
+    norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+    coef = max_norm / (norm + 1e-6)
+    if coef < 1.0:
+        for g in grads:
+            g *= coef
+    return norm
+
+
+def _check_positive(name: str, value) -> None:
+    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{name}: expected a number > 0, got {value!r}")
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {
+    "sgd": SGD,
+    "rmsprop": RMSProp,
+    "adam": Adam,
+}
+
+
+def get_optimizer(name: str, lr: float, *, momentum: float = 0.9, weight_decay: float = 0.0,
+                  clip_norm: float | None = None) -> Optimizer:
+    """Build an optimizer from a CLI-style name.
+
+    ``name`` is one of ``sgd``, ``momentum`` (SGD with ``momentum``), ``nesterov``,
+    ``rmsprop``, ``adam``.
+
+    Raises
+    ------
+    ValueError
+        If the name is unknown or a hyper-parameter is out of range.
+    """
+    common = {"weight_decay": weight_decay, "clip_norm": clip_norm}
+    if name == "sgd":
+        return SGD(lr, **common)
+    if name == "momentum":
+        return SGD(lr, momentum=momentum, **common)
+    if name == "nesterov":
+        return SGD(lr, momentum=momentum, nesterov=True, **common)
+    if name in OPTIMIZERS:
+        return OPTIMIZERS[name](lr, **common)
+    raise ValueError(
+        f"optimizer: expected one of sgd, momentum, nesterov, rmsprop, adam; got {name!r}"
+    )
