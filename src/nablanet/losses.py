@@ -25,7 +25,7 @@ import numpy as np
 
 from nablanet.activations import Activation
 
-__all__ = ["LOSSES", "Loss", "get_loss"]
+__all__ = ["LOSSES", "Loss", "get_loss", "one_hot"]
 
 
 def _masked_sum(rows: np.ndarray, mask: np.ndarray | None) -> float:
@@ -137,3 +137,27 @@ def get_loss(name: str | Loss) -> Loss:
         return LOSSES[name]()
     except (KeyError, TypeError):
         raise ValueError(f"loss: expected one of {sorted(LOSSES)}, got {name!r}") from None
+
+
+def one_hot(labels, n_classes: int, dtype=np.float64, name: str = "y") -> np.ndarray:
+    """One-hot target rows ``(..., n_classes)`` for integer class labels of any shape.
+
+    Float labels are accepted when they are whole numbers (as read from a CSV file).
+
+    Raises
+    ------
+    ValueError
+        If a label is not a whole number or lies outside ``0..n_classes-1``; the message
+        starts with ``name``.
+    """
+    labels = np.asarray(labels)
+    if not np.issubdtype(labels.dtype, np.integer):
+        if not np.all(np.mod(labels, 1) == 0):
+            raise ValueError(f"{name}: expected integer class labels, got {labels.dtype} values")
+        labels = labels.astype(np.int64)
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(
+            f"{name}: expected class labels in 0..{n_classes - 1}, "
+            f"found {labels.min()}..{labels.max()}"
+        )
+    return np.eye(n_classes, dtype=dtype)[labels]

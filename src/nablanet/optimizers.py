@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-__all__ = ["OPTIMIZERS", "RMSProp", "SGD", "Adam", "Optimizer", "get_optimizer"]
+__all__ = ["OPTIMIZERS", "SGD", "Adam", "Optimizer", "RMSProp", "get_optimizer"]
 
 
 class Optimizer:

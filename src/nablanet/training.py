@@ -1,0 +1,323 @@
+"""The training loop shared by every model: epochs, shuffling, mini-batches, evaluation,
+learning-rate schedules, early stopping and the per-epoch history.
+
+A model plugs in through three callables (see :func:`fit_loop`): one that trains on a
+mini-batch given the indices of its examples, one that evaluates the model and returns
+a dict of metrics, and one that formats the per-epoch log line. Schedules and early
+stopping read those metrics by name (``"val_loss"``, ``"train_loss"``, ...).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+__all__ = [
+    "CosineAnnealing",
+    "EarlyStopping",
+    "ExponentialDecay",
+    "History",
+    "ReduceOnPlateau",
+    "StepDecay",
+    "fit_loop",
+    "get_schedule",
+]
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------------------
+# History
+# --------------------------------------------------------------------------------------
+@dataclass
+class History:
+    """Per-epoch record of a ``fit``.
+
+    ``epochs`` holds one dict per evaluated epoch with at least ``epoch`` (0-based),
+    ``seconds`` (wall-clock training time of that epoch, evaluation excluded) and ``lr``,
+    plus whatever the model's evaluation returned (``train_loss``, ``val_accuracy``, ...).
+    ``history["val_accuracy"]`` gives one metric as a list.
+    """
+
+    epochs: list[dict] = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_early: bool = False
+    total_seconds: float = 0.0
+
+    def __getitem__(self, key: str) -> list:
+        return [e.get(key) for e in self.epochs]
+
+    def __len__(self) -> int:
+        return len(self.epochs)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form: ``{"epochs": [...], "best_epoch": ..., ...}``."""
+        return {
+            "epochs": [{k: _plain(v) for k, v in e.items()} for e in self.epochs],
+            "best_epoch": self.best_epoch,
+            "stopped_early": self.stopped_early,
+            "total_seconds": self.total_seconds,
+        }
+
+
+def _plain(v):
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+# --------------------------------------------------------------------------------------
+# Learning-rate schedules: called after every epoch with the epoch's metrics.
+# --------------------------------------------------------------------------------------
+class Schedule:
+    """Base class: ``new_lr = schedule(epoch, base_lr, lr, logs)`` after each epoch."""
+
+    def __call__(self, epoch: int, base_lr: float, lr: float, logs: dict) -> float:
+        raise NotImplementedError  # pragma: no cover - interface
+
+
+@dataclass
+class StepDecay(Schedule):
+    """Multiply the learning rate by ``gamma`` every ``step_size`` epochs."""
+
+    step_size: int = 10
+    gamma: float = 0.5
+
+    def __call__(self, epoch, base_lr, lr, logs):
+        return base_lr * self.gamma ** ((epoch + 1) // self.step_size)
+
+
+@dataclass
+class ExponentialDecay(Schedule):
+    """``lr = base_lr * gamma ** (epoch + 1)``."""
+
+    gamma: float = 0.95
+
+    def __call__(self, epoch, base_lr, lr, logs):
+        return base_lr * self.gamma ** (epoch + 1)
+
+
+@dataclass
+class CosineAnnealing(Schedule):
+    """Cosine annealing from ``base_lr`` to ``min_lr`` over ``t_max`` epochs
+    (Loshchilov & Hutter 2017, eq. 5, without restarts)."""
+
+    t_max: int = 30
+    min_lr: float = 0.0
+
+    def __call__(self, epoch, base_lr, lr, logs):
+        t = min(epoch + 1, self.t_max)
+        cos = math.cos(math.pi * t / self.t_max)
+        return self.min_lr + 0.5 * (base_lr - self.min_lr) * (1 + cos)
+
+
+@dataclass
+class ReduceOnPlateau(Schedule):
+    """Multiply the learning rate by ``factor`` when ``monitor`` (a loss: lower is better)
+    has not improved for ``patience`` evaluations; never below ``min_lr``."""
+
+    monitor: str = "val_loss"
+    factor: float = 0.5
+    patience: int = 3
+    min_lr: float = 0.0
+    _best: float = field(default=math.inf, init=False, repr=False)
+    _wait: int = field(default=0, init=False, repr=False)
+
+    def __call__(self, epoch, base_lr, lr, logs):
+        value = logs.get(self.monitor)
+        if value is None:
+            return lr
+        if value < self._best:
+            self._best, self._wait = value, 0
+            return lr
+        self._wait += 1
+        if self._wait > self.patience:
+            self._wait = 0
+            return max(lr * self.factor, self.min_lr)
+        return lr
+
+
+def get_schedule(name: str | None, epochs: int) -> Schedule | None:
+    """Build a schedule from a CLI name: ``none``, ``step``, ``exponential``, ``cosine``,
+    ``plateau`` (with defaults scaled to ``epochs``).
+
+    Raises
+    ------
+    ValueError
+        If the name is unknown.
+    """
+    if name in (None, "none", "constant"):
+        return None
+    if name == "step":
+        return StepDecay(step_size=max(1, epochs // 3))
+    if name == "exponential":
+        return ExponentialDecay()
+    if name == "cosine":
+        return CosineAnnealing(t_max=epochs)
+    if name == "plateau":
+        return ReduceOnPlateau()
+    raise ValueError(
+        f"schedule: expected one of none, step, exponential, cosine, plateau; got {name!r}"
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Early stopping
+# --------------------------------------------------------------------------------------
+@dataclass
+class EarlyStopping:
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` evaluations.
+
+    ``monitor`` names a metric of the evaluation dict; names ending in ``loss`` are
+    minimised, anything else (accuracy, ...) maximised. With ``restore_best`` the
+    parameters of the best evaluation are put back at the end of training.
+    """
+
+    monitor: str = "val_loss"
+    patience: int = 5
+    min_delta: float = 0.0
+    restore_best: bool = True
+
+    def __post_init__(self):
+        if self.patience < 0:
+            raise ValueError(f"patience: expected an integer >= 0, got {self.patience!r}")
+
+    @property
+    def sign(self) -> float:
+        return 1.0 if self.monitor.endswith("loss") else -1.0
+
+
+# --------------------------------------------------------------------------------------
+# The loop
+# --------------------------------------------------------------------------------------
+def fit_loop(
+    *,
+    n_samples: int,
+    epochs: int,
+    batch_size: int,
+    rng: np.random.Generator,
+    train_batch: Callable[[np.ndarray], None],
+    evaluate: Callable[[], dict],
+    epoch_line: Callable[[dict], str],
+    optimizer,
+    get_params: Callable[[], list[np.ndarray]],
+    schedule: Schedule | None = None,
+    early_stopping: EarlyStopping | None = None,
+    eval_every: int = 1,
+    shuffle: bool = True,
+    progress: bool = True,
+    on_epoch_start: Callable[[], None] | None = None,
+) -> History:
+    """Run ``epochs`` epochs of mini-batch training.
+
+    Parameters
+    ----------
+    n_samples : int
+        Number of training examples (sequences for recurrent models).
+    epochs, batch_size : int
+        Both >= 1; ``batch_size`` <= ``n_samples``.
+    rng : numpy.random.Generator
+        Source of the per-epoch shuffling permutation.
+    train_batch : callable ``(indices int64 (m,)) -> None``
+        Forward, backward and optimizer step on the examples ``indices``.
+    evaluate : callable ``() -> dict``
+        Metrics of the current model (``train_loss``, ``val_accuracy``, ...); called every
+        ``eval_every`` epochs and after the last one.
+    epoch_line : callable ``(logs) -> str``
+        The per-epoch log line.
+    optimizer : Optimizer
+        Its ``lr`` is set by ``schedule`` after each epoch.
+    get_params : callable
+        The model's parameter arrays (for restoring the best epoch's weights in place).
+    schedule, early_stopping : optional
+        See :class:`Schedule` subclasses and :class:`EarlyStopping`.
+
+    Returns
+    -------
+    History
+    """
+    _check_loop_args(n_samples, epochs, batch_size, eval_every)
+    history = History()
+    base_lr = optimizer.lr
+    best_value, best_params, wait = math.inf, None, 0
+    n_batches = -(-n_samples // batch_size)
+    update_every = max(1, n_batches // 100)
+    start_all = time.perf_counter()
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not (progress and console.is_terminal),
+    ) as bar:
+        task = bar.add_task("epoch", total=n_batches)
+        for epoch in range(epochs):
+            bar.reset(task, total=n_batches, description=f"epoch {epoch}")
+            if on_epoch_start is not None:
+                on_epoch_start()
+            order = rng.permutation(n_samples) if shuffle else np.arange(n_samples)
+            t0 = time.perf_counter()
+            for i, start in enumerate(range(0, n_samples, batch_size)):
+                train_batch(order[start:start + batch_size])
+                if i % update_every == 0:
+                    bar.update(task, completed=i + 1)
+            seconds = time.perf_counter() - t0
+            last = epoch == epochs - 1
+            if not (last or (epoch + 1) % eval_every == 0):
+                log.debug("epoch %d trained in %.3f s", epoch, seconds)
+                continue
+            logs = {"epoch": epoch, "seconds": seconds, "lr": optimizer.lr, **evaluate()}
+            history.epochs.append(logs)
+            log.info(epoch_line(logs))
+            if schedule is not None:
+                optimizer.lr = schedule(epoch, base_lr, optimizer.lr, logs)
+            if early_stopping is not None:
+                value = logs.get(early_stopping.monitor)
+                if value is None:
+                    raise ValueError(
+                        f"early_stopping: metric {early_stopping.monitor!r} is not computed; "
+                        f"available: {sorted(logs)}"
+                    )
+                value *= early_stopping.sign
+                if value < best_value - early_stopping.min_delta:
+                    best_value, wait, history.best_epoch = value, 0, epoch
+                    if early_stopping.restore_best:
+                        best_params = [p.copy() for p in get_params()]
+                else:
+                    wait += 1
+                    if wait > early_stopping.patience:
+                        history.stopped_early = True
+                        log.info("early stopping after epoch %d (best epoch %d)", epoch,
+                                 history.best_epoch)
+                        break
+    if best_params is not None:
+        for p, best in zip(get_params(), best_params, strict=True):
+            p[...] = best
+        log.info("restored the parameters of epoch %d", history.best_epoch)
+    history.total_seconds = time.perf_counter() - start_all
+    return history
+
+
+def _check_loop_args(n_samples: int, epochs: int, batch_size: int, eval_every: int) -> None:
+    for name, v in (("epochs", epochs), ("batch_size", batch_size), ("eval_every", eval_every)):
+        if not isinstance(v, int | np.integer) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{name}: expected an integer >= 1, got {v!r}")
+    if n_samples < 1:
+        raise ValueError("training data: expected at least one example, got none")
+    if batch_size > n_samples:
+        raise ValueError(
+            f"batch_size: expected at most the number of training examples ({n_samples}), "
+            f"got {batch_size}"
+        )
