@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -56,3 +58,13 @@ def test_elnino_rejects_bad_window(tmp_path):
         convert_elnino(tmp_path, window=0)
     with pytest.raises(ValueError, match="test_years"):
         convert_elnino(tmp_path, test_years=61)
+
+
+@pytest.mark.parametrize(
+    ("module", "convert"),
+    [("aeon.datasets", convert_japanese_vowels), ("statsmodels.datasets.elnino", convert_elnino)],
+)
+def test_missing_extra_says_how_to_install(tmp_path, monkeypatch, module, convert):
+    monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
+    with pytest.raises(ImportError, match=r"pip install 'nablanet\[data\]'"):
+        convert(tmp_path)

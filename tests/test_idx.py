@@ -17,9 +17,7 @@ def idx_bytes(code: int, shape: tuple[int, ...], data: bytes) -> bytes:
     return bytes([0, 0, code, len(shape)]) + dims + data
 
 
-@pytest.mark.parametrize(
-    "dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64]
-)
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(7,), (3, 5), (4, 2, 3), (2, 1, 3, 2)])
 @pytest.mark.parametrize("name", ["a.idx", "a.idx.gz"])
 def test_round_trip(tmp_path, dtype, shape, name):
@@ -105,7 +103,7 @@ def test_gzip_stream_cut_in_the_middle(tmp_path):
     content = idx_bytes(0x08, (10, 28, 28), np.random.default_rng(1).bytes(7840))
     packed = gzip.compress(content, mtime=0)
     path = write_bad(tmp_path, "t10k-images-idx3-ubyte.gz", packed[: len(packed) // 2])
-    with pytest.raises(ValueError, match="t10k-images-idx3-ubyte.gz: truncated") as info:
+    with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte\.gz: truncated") as info:
         read_idx(path)
     assert "gzip stream ends" in str(info.value)
     assert "header says 10x28x28 uint8 = 7840 bytes of data, found" in str(info.value)
@@ -114,7 +112,7 @@ def test_gzip_stream_cut_in_the_middle(tmp_path):
 def test_gzip_missing_only_its_trailer(tmp_path):
     packed = gzip.compress(idx_bytes(0x08, (4,), b"abcd"), mtime=0)
     path = write_bad(tmp_path, "labels.gz", packed[:-8])
-    with pytest.raises(ValueError, match="labels.gz: truncated gzip stream"):
+    with pytest.raises(ValueError, match=r"labels\.gz: truncated gzip stream"):
         read_idx(path)
 
 
@@ -122,10 +120,10 @@ def test_gzip_corrupt(tmp_path):
     packed = bytearray(gzip.compress(idx_bytes(0x08, (4,), b"abcd"), mtime=0))
     packed[-5] ^= 0xFF  # the uncompressed length in the trailer
     path = write_bad(tmp_path, "labels.gz", bytes(packed))
-    with pytest.raises(ValueError, match="labels.gz: corrupt gzip stream"):
+    with pytest.raises(ValueError, match=r"labels\.gz: corrupt gzip stream"):
         read_idx(path)
     path.write_bytes(gzip.compress(idx_bytes(0x08, (4,), b"abcd")) + b"junk")
-    with pytest.raises(ValueError, match="labels.gz: 4 bytes of trailing garbage"):
+    with pytest.raises(ValueError, match=r"labels\.gz: 4 bytes of trailing garbage"):
         read_idx(path)
 
 

@@ -152,11 +152,6 @@ def atomic_write_bytes(path, data: bytes) -> None:
 
 def _model_classes() -> dict[str, type]:
     from nablanet.mlp import Network
+    from nablanet.rnn import MODELS
 
-    classes: dict[str, type] = {"Network": Network}
-    try:
-        from nablanet import rnn
-    except ImportError:  # pragma: no cover - during early development only
-        return classes
-    classes.update({c.__name__: c for c in rnn.MODELS})
-    return classes
+    return {c.__name__: c for c in (Network, *MODELS)}

@@ -39,7 +39,7 @@ from nablanet.losses import get_loss, one_hot
 from nablanet.optimizers import SGD, Optimizer
 from nablanet.training import EarlyStopping, History, Schedule, fit_loop
 
-__all__ = ["GRU", "LSTM", "MODELS", "RNN"]
+__all__ = ["GRU", "LSTM", "MODELS", "RNN", "RecurrentNetwork"]
 
 log = logging.getLogger(__name__)
 
@@ -311,8 +311,10 @@ class GRUCell(_Cell):
 # ======================================================================================
 # The model: stacked cells + a dense output layer applied per step (or at the last step)
 # ======================================================================================
-class _Recurrent:
-    """Shared implementation of :class:`RNN`, :class:`LSTM` and :class:`GRU`."""
+class RecurrentNetwork:
+    """Base class of :class:`RNN`, :class:`LSTM` and :class:`GRU`: stacked recurrent
+    layers of ``cell_class`` and a dense output layer. See :class:`RNN` for the
+    parameters."""
 
     cell_class: type[_Cell] = RNNCell
 
@@ -715,7 +717,7 @@ class _Workspace:
     """All work buffers of a model for mini-batches of ``m`` sequences of up to ``T``
     steps: allocated once per ``fit`` (and once per evaluation chunk), then reused."""
 
-    def __init__(self, model: _Recurrent, T: int, m: int):
+    def __init__(self, model: RecurrentNetwork, T: int, m: int):
         dt, L, H = model.dtype, model.n_outputs, model.n_hidden
         self.T, self.m, self.inv_m = T, m, 1.0 / m
         self.X = np.empty((T, m, model.n_inputs), dtype=dt)
@@ -734,7 +736,7 @@ class _Workspace:
             np.empty_like(model.W_y), np.empty_like(model.b_y)]
 
 
-class RNN(_Recurrent):
+class RNN(RecurrentNetwork):
     """Vanilla (Elman) recurrent network trained by BPTT, the model of the Rust seed.
 
     ``h_t = f(x_t W_x + h_{t-1} W_h + b)`` per layer (see :class:`RNNCell`), then
@@ -778,7 +780,7 @@ class RNN(_Recurrent):
         super().__init__(n_inputs, n_hidden, n_outputs, activation=activation, **kwargs)
 
 
-class LSTM(_Recurrent):
+class LSTM(RecurrentNetwork):
     """LSTM network (see :class:`LSTMCell`); same parameters as :class:`RNN` without
     ``activation``. Shapes per layer: ``W_x (F, 4H)``, ``W_h (H, 4H)``, ``b (4H,)``,
     gate blocks ``i, f, o, g``."""
@@ -786,7 +788,7 @@ class LSTM(_Recurrent):
     cell_class = LSTMCell
 
 
-class GRU(_Recurrent):
+class GRU(RecurrentNetwork):
     """GRU network (see :class:`GRUCell`); same parameters as :class:`RNN` without
     ``activation``. Shapes per layer: ``W_x (F, 3H)``, ``W_h (H, 3H)``, ``b_x (3H,)``,
     ``b_h (3H,)``, gate blocks ``r, z, n``."""

@@ -109,10 +109,10 @@ def convert_elnino(
     Sequences are named by their first month, ``1950-01``.
 
     A window goes to the test file if its last target month falls in the final
-    ``test_years`` years, and to the training file otherwise; so every training target
-    precedes every test window's last target, and the two files share no
-    (window, last target) pair. Test windows may read months from before the held-out
-    years as input, as a forecaster would.
+    ``test_years`` years (the held-out years), and to the training file otherwise. So
+    every target of every training window precedes the held-out years, while the
+    earlier steps of a test window may read (and target) months before them, as a
+    forecaster's recent history would.
 
     Parameters
     ----------
@@ -150,7 +150,7 @@ def convert_elnino(
         )
     starts = np.arange(n_windows)
     steps = starts[:, None] + np.arange(window)
-    names = [f"{first_year + s // 12}-{s % 12 + 1:02d}" for s in starts]
+    names = [_month(first_year, s) for s in starts]
     is_test = starts + window >= test_start
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -169,6 +169,11 @@ def convert_elnino(
         int((~is_test).sum()),
         int(is_test.sum()),
         window,
-        f"{first_year + test_start // 12}-{test_start % 12 + 1:02d}",
+        _month(first_year, test_start),
     )
     return written[0], written[1]
+
+
+def _month(first_year: int, index: int) -> str:
+    """Name month ``index`` (0 = January of ``first_year``) as ``YYYY-MM``."""
+    return f"{first_year + index // 12}-{index % 12 + 1:02d}"

@@ -71,6 +71,8 @@ class SequenceData:
         Column names of the features (``x1..xF``) and labels (``y1..yL``).
     source : pathlib.Path or None
         File the data was read from, if any.
+    times : list of numpy.ndarray, optional
+        The ``t`` value of each step, int64 ``(T_i,)``, sorted; default ``0..T_i-1``.
 
     Raises
     ------
@@ -89,6 +91,7 @@ class SequenceData:
     feature_names: list[str]
     label_names: list[str]
     source: Path | None = field(default=None)
+    times: list[np.ndarray] | None = field(default=None)
 
     def __post_init__(self) -> None:
         if not len(self.names) == len(self.features) == len(self.labels):
@@ -97,6 +100,8 @@ class SequenceData:
                 f"sequence; found {len(self.names)}, {len(self.features)} and "
                 f"{len(self.labels)}"
             )
+        if self.times is None:
+            self.times = [np.arange(len(f), dtype=np.int64) for f in self.features]
 
     def __len__(self) -> int:
         return len(self.names)
@@ -137,6 +142,7 @@ class SequenceData:
             feature_names=list(self.feature_names),
             label_names=list(self.label_names),
             source=self.source,
+            times=[self.times[i] for i in idx],
         )
 
 
@@ -183,37 +189,44 @@ def read_sequence_csv(path: str | os.PathLike) -> SequenceData:
         _diagnose(path, header, f"could not parse the file: {str(exc).splitlines()[0]}")
     if df.height == 0:
         raise ValueError(f"{path}: no data rows after the header (line 1)")
-    df = df.with_columns(pl.col("name").str.strip_chars())
-    if not _table_is_valid(df):
+
+    # Nulls (empty or missing fields) read as NaN in the numeric arrays.
+    names = df["name"].str.strip_chars()
+    t = df["t"].to_numpy()
+    features = df.select(feature_names).to_numpy()
+    labels = df.select(label_names).to_numpy()
+    finite = all(np.isfinite(a).all() for a in (t, features, labels))
+    if names.null_count() or (names == "").any() or not finite or np.any(t != np.round(t)):
         _diagnose(path, header, "invalid value (missing, empty, non-finite or bad t)")
 
-    # Sequence key = row of the first appearance of its name; sort by (key, t).
-    df = (
-        df.with_row_index("_first")
-        .with_columns(pl.col("_first").min().over("name"))
-        .sort("_first", "t")
+    # Sequence key: the row where its name first appears. Order rows by (key, t),
+    # skipping the reordering when the file is already in that order.
+    first = (
+        pl.DataFrame({"name": names})
+        .with_row_index("first")
+        .select(pl.col("first").min().over("name"))["first"]
+        .to_numpy()
     )
-    first = df["_first"].to_numpy()
-    t = df["t"].to_numpy()
-    same_seq = first[1:] == first[:-1]
-    if np.any(same_seq & (t[1:] == t[:-1])):
-        _diagnose(path, header, "duplicate step t within a sequence")
-    starts = np.concatenate(([0], np.flatnonzero(~same_seq) + 1))
-
-    features = np.ascontiguousarray(df.select(feature_names).to_numpy(), dtype=np.float64)
-    labels = np.ascontiguousarray(df.select(label_names).to_numpy(), dtype=np.float64)
+    if not np.all((first[1:] > first[:-1]) | ((first[1:] == first[:-1]) & (t[1:] > t[:-1]))):
+        order = np.lexsort((t, first))
+        first, t, features, labels = first[order], t[order], features[order], labels[order]
+        same_seq = first[1:] == first[:-1]
+        if np.any(same_seq & (t[1:] == t[:-1])):
+            _diagnose(path, header, "duplicate step t within a sequence")
+    starts = np.flatnonzero(np.diff(first, prepend=-1))
     data = SequenceData(
-        names=df["name"].gather(starts).to_list(),
-        features=np.split(features, starts[1:]),
-        labels=np.split(labels, starts[1:]),
+        names=names.gather(first[starts]).to_list(),
+        features=np.split(np.ascontiguousarray(features, dtype=np.float64), starts[1:]),
+        labels=np.split(np.ascontiguousarray(labels, dtype=np.float64), starts[1:]),
         feature_names=feature_names,
         label_names=label_names,
         source=path,
+        times=np.split(t.astype(np.int64), starts[1:]),
     )
     logger.info(
         "read %d sequences (%d steps, %d features, %d labels) from %s in %.3f s",
         len(data),
-        df.height,
+        len(t),
         len(feature_names),
         len(label_names),
         path,
@@ -267,17 +280,6 @@ def _check_header(path: Path, header: list[str]) -> tuple[list[str], list[str]]:
     return names[0], names[1]
 
 
-def _table_is_valid(df: pl.DataFrame) -> bool:
-    """Vectorized checks: no missing or empty value, finite numbers, integer ``t``."""
-    if sum(df.null_count().row(0)) or (df["name"] == "").any():
-        return False
-    numbers = df.drop("name").to_numpy()
-    if not np.isfinite(numbers).all():
-        return False
-    t = df["t"].to_numpy()
-    return bool(np.all(t == np.round(t)))
-
-
 def _diagnose(path: Path, header: list[str], reason: str) -> NoReturn:
     """Re-read ``path`` with the csv module and raise ValueError at its first problem.
 
@@ -329,7 +331,7 @@ def _diagnose(path: Path, header: list[str], reason: str) -> NoReturn:
 def write_sequence_csv(data: SequenceData, path: str | os.PathLike) -> Path:
     """Write ``data`` as a sequence CSV file ``name,t,x1..xF,y1..yL``, atomically.
 
-    Steps are numbered ``t = 0..T_i-1``. Floats are written in their shortest
+    Steps carry their ``times`` as ``t``. Floats are written in their shortest
     round-trip form, so :func:`read_sequence_csv` gives back the same values exactly.
 
     Parameters
@@ -348,7 +350,7 @@ def write_sequence_csv(data: SequenceData, path: str | os.PathLike) -> Path:
     """
     path = Path(path)
     lengths = data.lengths
-    steps = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    steps = np.concatenate(data.times) if len(data) else np.empty(0, dtype=np.int64)
     columns = {
         "name": pl.Series(data.names, dtype=pl.String).gather(
             np.repeat(np.arange(len(data)), lengths)
@@ -464,6 +466,7 @@ class MinMaxScaler:
             feature_names=list(data.feature_names),
             label_names=list(data.label_names),
             source=data.source,
+            times=data.times,
         )
 
     def inverse_transform_features(self, x: np.ndarray) -> np.ndarray:

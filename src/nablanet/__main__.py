@@ -1,0 +1,5 @@
+"""``python -m nablanet`` runs the command line."""
+
+from nablanet.cli import main
+
+main()
