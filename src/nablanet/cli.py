@@ -137,8 +137,18 @@ def _write_json(path, payload: dict) -> None:
     log.info("wrote %s", path)
 
 
+def _check_outputs(o: dict) -> None:
+    """Fail before training, not after: output directories must exist, and --plot
+    needs matplotlib."""
+    _check_writable(o["save_path"], o["metrics_out"], o["plot_path"])
+    if o["plot_path"]:
+        from nablanet.plotting import require_matplotlib
+
+        require_matplotlib()
+
+
 def _check_writable(*paths) -> None:
-    """Fail before training, not after, when an output directory does not exist."""
+    """Fail before the work, not after, when an output directory does not exist."""
     for p in paths:
         if p is not None and not Path(p).resolve().parent.is_dir():
             raise FileNotFoundError(f"{p}: the directory {Path(p).parent} does not exist")
@@ -197,7 +207,7 @@ def train(dataset, sizes, epochs, batch_size, activation, output_activation, los
     from nablanet.datasets.mnist import load_images
     from nablanet.mlp import Network
 
-    _check_writable(o["save_path"], o["metrics_out"], o["plot_path"])
+    _check_outputs(o)
     data = load_images(dataset, offline=offline, dtype=o["dtype"], seed=o["seed"])
     log.info("data: %s: %d training and %d test images", data.source, len(data.X_train),
              len(data.X_test))

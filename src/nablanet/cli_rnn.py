@@ -17,6 +17,7 @@ import numpy as np
 
 from nablanet.cli import (
     CONTEXT,
+    _check_outputs,
     _check_writable,
     _make_optimizer,
     _training_controls,
@@ -80,7 +81,7 @@ def rnn_train(data_csv, test_data, cell, layers, hidden, activation, task, loss,
     from nablanet.datasets.sequences import MinMaxScaler, read_sequence_csv, train_test_split
     from nablanet.rnn import GRU, LSTM, RNN
 
-    _check_writable(o["save_path"], o["metrics_out"], o["plot_path"])
+    _check_outputs(o)
     train = read_sequence_csv(data_csv)
     if test_data:
         test = read_sequence_csv(test_data)

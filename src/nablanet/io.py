@@ -21,13 +21,17 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import safetensors
 import safetensors.numpy
 
-__all__ = ["FORMAT_VERSION", "assign", "atomic_write_bytes", "load", "read", "save"]
+__all__ = [
+    "FORMAT_VERSION", "assign", "atomic_output", "atomic_write_bytes", "load", "read", "save",
+]
 
 FORMAT = "nablanet"
 FORMAT_VERSION = 1
@@ -137,17 +141,30 @@ def assign(dest: dict[str, np.ndarray], src: dict[str, np.ndarray]) -> None:
         d[...] = s
 
 
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same directory + rename."""
+@contextmanager
+def atomic_output(path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success it is renamed onto ``path``
+    (with the usual permissions), on any error it is removed. So a file is either
+    written whole or not at all.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        yield Path(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all (see :func:`atomic_output`)."""
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def _model_classes() -> dict[str, type]:

@@ -17,11 +17,12 @@ from __future__ import annotations
 import gzip
 import math
 import os
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from nablanet.io import atomic_output
 
 __all__ = ["IDX_DTYPES", "read_idx", "write_idx"]
 
@@ -178,15 +179,9 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, *, compress: bool | No
 
     header = bytes([0, 0, codes[native], array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
     payload = header + np.ascontiguousarray(array, dtype=native.newbyteorder(">")).tobytes()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if compress:
-                with gzip.GzipFile(filename=path.name, mode="wb", fileobj=f, mtime=0) as gz:
-                    gz.write(payload)
-            else:
-                f.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        if compress:
+            with gzip.GzipFile(filename=path.name, mode="wb", fileobj=f, mtime=0) as gz:
+                gz.write(payload)
+        else:
+            f.write(payload)

@@ -30,7 +30,6 @@ import logging
 import math
 import os
 import re
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,6 +38,8 @@ from typing import NoReturn
 
 import numpy as np
 import polars as pl
+
+from nablanet.io import atomic_output
 
 logger = logging.getLogger(__name__)
 
@@ -363,14 +364,8 @@ def write_sequence_csv(data: SequenceData, path: str | os.PathLike) -> Path:
     ):
         block = np.concatenate(arrays) if arrays else np.empty((0, width))
         columns.update({f"{prefix}{k + 1}": block[:, k] for k in range(width)})
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         pl.DataFrame(columns).write_csv(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     logger.info("wrote %d sequences to %s", len(data), path)
     return path
 

@@ -1,0 +1,79 @@
+"""Learning curves and confusion matrices drawn to PNG files with matplotlib.
+
+matplotlib is an optional extra (``pip install 'nablanet[plot]'``); it is imported only
+when a plot is asked for, with the non-interactive Agg backend.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nablanet.io import atomic_output
+from nablanet.training import History
+
+__all__ = ["plot_training", "require_matplotlib"]
+
+
+def require_matplotlib():
+    """Import matplotlib with the Agg backend and return ``pyplot``.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed (with the command that installs it).
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError("--plot needs matplotlib: pip install 'nablanet[plot]'") from None
+    return plt
+
+
+def plot_training(path, history: History, y_true=None, y_pred=None) -> None:
+    """Draw the per-epoch losses and accuracies (or RMSE) of ``history`` and, when
+    ``y_true``/``y_pred`` (int class labels ``(n,)``) are given, the confusion matrix.
+
+    The PNG is written to a temporary name and renamed.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed (with the command that installs it).
+    """
+    plt = require_matplotlib()
+    from nablanet.metrics import confusion_matrix
+
+    epochs = [e + 1 for e in history["epoch"]]
+    panels = [("loss", "loss")]
+    second = "accuracy" if any(k.endswith("_accuracy") for k in history.epochs[0]) else "rmse"
+    panels.append((second, second))
+    with_cm = y_true is not None and y_pred is not None
+    fig, axes = plt.subplots(1, len(panels) + with_cm, figsize=(5 * (len(panels) + with_cm), 4))
+    for ax, (metric, label) in zip(axes, panels, strict=False):
+        for prefix, name in (("train", "train"), ("val", "validation / test")):
+            values = history[f"{prefix}_{metric}"]
+            if any(v is not None for v in values):
+                ax.plot(epochs, values, marker="o", markersize=3, label=name)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if with_cm:
+        cm = confusion_matrix(np.asarray(y_true), np.asarray(y_pred))
+        ax = axes[-1]
+        ax.imshow(cm, cmap="Blues")
+        for (i, j), v in np.ndenumerate(cm):
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=7,
+                    color="white" if v > cm.max() / 2 else "black")
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title("test confusion matrix")
+    fig.tight_layout()
+    try:
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+    finally:
+        plt.close(fig)
