@@ -15,6 +15,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from nablanet.io import atomic_write_bytes
 log = logging.getLogger("nablanet")
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+_ARGV: list[str] = []  # the command line, for --profile to run it again
 
 
 # --------------------------------------------------------------------------------------
@@ -109,11 +112,43 @@ def optimizer_options(default_optimizer: str, default_lr: float):
             click.option("--plot", "plot_path", type=click.Path(dir_okay=False),
                          help="Draw the learning curves (and confusion matrix) to a PNG "
                          "(needs matplotlib: pip install 'nablanet[plot]')."),
+            click.option("--backend", type=click.Choice(["auto", "numpy", "numba"]),
+                         default="auto", show_default=True,
+                         help="numpy: the vectorized reference; numba: compiled kernels "
+                         "(plain SGD; pip install 'nablanet[fast]'); auto: numba for "
+                         "small mini-batches when installed."),
+            click.option("--threads", type=click.IntRange(min=1), default=None,
+                         help="BLAS threads while training [default: 1 for small "
+                         "products, else the BLAS default]."),
+            click.option("--profile", "profile_path", type=click.Path(dir_okay=False),
+                         help="Run under the py-spy sampling profiler and write a flame "
+                         "graph (SVG) here (pip install 'nablanet[profile]')."),
         ]):
             f = option(f)
         return f
 
     return decorate
+
+
+def _profile_and_exit(path) -> None:
+    """Run this same command again under ``py-spy record`` (minus ``--profile``), writing
+    a flame graph to ``path``, and exit with its status."""
+    py_spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    if py_spy is None:
+        raise ImportError("--profile needs py-spy: pip install 'nablanet[profile]'")
+    _check_writable(path)
+    argv, skip = [], False
+    for arg in _ARGV:
+        if skip:
+            skip = False
+        elif arg == "--profile":
+            skip = True
+        elif not arg.startswith("--profile="):
+            argv.append(arg)
+    cmd = [py_spy, "record", "--output", str(path), "--format", "flamegraph", "--",
+           sys.executable, "-m", "nablanet", *argv]
+    log.info("profiling: %s", " ".join(cmd))
+    sys.exit(subprocess.call(cmd))
 
 
 def _make_optimizer(o: dict):
@@ -139,7 +174,9 @@ def _write_json(path, payload: dict) -> None:
 
 def _check_outputs(o: dict) -> None:
     """Fail before training, not after: output directories must exist, and --plot
-    needs matplotlib."""
+    needs matplotlib. With --profile, rerun the command under py-spy instead."""
+    if o["profile_path"]:
+        _profile_and_exit(o["profile_path"])
     _check_writable(o["save_path"], o["metrics_out"], o["plot_path"])
     if o["plot_path"]:
         from nablanet.plotting import require_matplotlib
@@ -223,7 +260,8 @@ def train(dataset, sizes, epochs, batch_size, activation, output_activation, los
         "validation_data": (data.X_test, data.y_test)}
     log.info("network %s, %s", sizes, net.optimizer)
     history = net.fit(data.X_train, data.y_train, epochs=epochs, batch_size=batch_size,
-                      schedule=schedule, early_stopping=stopping, **fit_args)
+                      schedule=schedule, early_stopping=stopping, backend=o["backend"],
+                      threads=o["threads"], **fit_args)
     correct = net.evaluate((data.X_test, data.y_test))
     n_test = len(data.X_test)
     summary = {
@@ -319,6 +357,7 @@ def main(argv=None) -> None:
     """Run the CLI; turn user errors into one line on stderr and exit status 2."""
     from nablanet.cli_rnn import data, rnn  # noqa: F401 - registers the subcommands
 
+    _ARGV[:] = sys.argv[1:] if argv is None else list(argv)
     try:
         cli.main(args=argv, prog_name="nablanet", standalone_mode=False)
     except click.exceptions.Abort:

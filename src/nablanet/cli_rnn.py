@@ -112,7 +112,8 @@ def rnn_train(data_csv, test_data, cell, layers, hidden, activation, task, loss,
     history = model.fit(Xtr, Ytr, Mtr, epochs=epochs, batch_size=batch_size,
                         validation_data=(Xte, Yte, Mte), schedule=schedule,
                         early_stopping=stopping, eval_every=eval_every,
-                        threshold=threshold if task == "binary" else 0.5)
+                        threshold=threshold if task == "binary" else 0.5,
+                        backend=o["backend"], threads=o["threads"])
     reports = {
         "train": _report(model, Xtr, Ytr, Mtr, scaler, "Train Evaluation"),
         "test": _report(model, Xte, Yte, Mte, scaler, "Test Evaluation"),

@@ -37,18 +37,26 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from nablanet import io
+from nablanet import io, kernels
 from nablanet.activations import get_activation
 from nablanet.init import get_initializer
 from nablanet.losses import get_loss, one_hot
 from nablanet.optimizers import SGD, Optimizer
-from nablanet.training import EarlyStopping, History, Schedule, fit_loop
+from nablanet.training import (
+    EarlyStopping,
+    History,
+    Schedule,
+    check_fit_args,
+    fit_loop,
+    thread_limit,
+)
 
 __all__ = ["Network"]
 
 log = logging.getLogger(__name__)
 
 _EVAL_CHUNK = 8192  # rows per forward pass when evaluating large data sets
+AUTO_NUMBA_MAX_BATCH = 32  # backend="auto": the compiled kernel up to this batch size
 
 
 class Network:
@@ -275,6 +283,8 @@ class Network:
         eval_every: int = 1,
         monitor_training: bool = True,
         progress: bool = True,
+        backend: str = "auto",
+        threads: int | None = None,
     ) -> History:
         """Train by mini-batch gradient descent with vectorized backpropagation.
 
@@ -300,6 +310,14 @@ class Network:
             (``train_loss``, ``train_accuracy``): one extra forward pass.
         progress : bool, default True
             Show a progress bar within each epoch on a terminal.
+        backend : ``"auto"``, ``"numpy"`` or ``"numba"``
+            ``numpy`` runs the vectorized NumPy path (the reference); ``numba`` the
+            compiled kernel :func:`nablanet.kernels.mlp_sgd_epoch` (plain SGD only);
+            ``auto`` the kernel when Numba is installed, the optimizer is plain SGD and
+            ``batch_size <= 32``, where it is faster (``benchmarks/mlp_epoch.py``).
+        threads : int, optional
+            BLAS threads while training; default: 1 for small layers and batches,
+            BLAS's default otherwise (:func:`nablanet.training.thread_limit`).
 
         Returns
         -------
@@ -311,7 +329,10 @@ class Network:
         ------
         ValueError
             For inputs or targets of the wrong shape or length, labels outside
-            ``0..n_out-1``, non-finite inputs, or a batch size larger than the data.
+            ``0..n_out-1``, non-finite inputs, a batch size larger than the data, or
+            ``backend="numba"`` for a configuration the kernel does not cover.
+        ImportError
+            For ``backend="numba"`` without Numba installed.
         """
         X, T, labels = self._prepare(X, y, "X", "y")
         val = None
@@ -319,16 +340,26 @@ class Network:
             val = self._prepare(*validation_data, "validation_data[0]", "validation_data[1]")
         elif validation_split:
             X, T, labels, val = self._split(X, T, labels, validation_split)
+        check_fit_args(len(X), epochs, batch_size, eval_every)
         work = _Workspace(self, batch_size)
         rest = len(X) % batch_size
         work_rest = _Workspace(self, rest) if rest else None
         params = [*self.weights, *self.biases]
         decay = [True] * len(self.weights) + [False] * len(self.biases)
+        compiled = kernels.use_numba(backend, self._kernel_unsupported(), batch_size,
+                                     AUTO_NUMBA_MAX_BATCH)
 
-        def train_batch(idx: np.ndarray) -> None:
-            ws = work if len(idx) == batch_size else work_rest
-            ws.step(X, T, idx)
-            self.optimizer.step(params, ws.grads, decay)
+        def train_batches(idx: np.ndarray) -> None:
+            for start in range(0, len(idx), batch_size):
+                batch = idx[start:start + batch_size]
+                ws = work if len(batch) == batch_size else work_rest
+                ws.step(X, T, batch)
+                self.optimizer.step(params, ws.grads, decay)
+
+        if compiled:
+            train_batches = self._compiled_trainer(X, T, work, work_rest)
+        largest = batch_size * max(w.size for w in self.weights)
+        log.debug("backend %s", "numba" if compiled else "numpy")
 
         def evaluate() -> dict:
             logs = {}
@@ -341,11 +372,41 @@ class Network:
         n_val = None if val is None else len(val[0])
         return fit_loop(
             n_samples=len(X), epochs=epochs, batch_size=batch_size, rng=self.rng,
-            train_batch=train_batch, evaluate=evaluate,
+            train_batches=train_batches, evaluate=evaluate,
             epoch_line=lambda logs: _epoch_line(logs, n_val), optimizer=self.optimizer,
             get_params=lambda: params, schedule=schedule, early_stopping=early_stopping,
-            eval_every=eval_every, progress=progress,
+            eval_every=eval_every, progress=progress, threads=thread_limit(threads, largest),
         )
+
+    def _kernel_unsupported(self) -> str | None:
+        """Why :func:`nablanet.kernels.mlp_sgd_epoch` cannot train this network, or None."""
+        if kernels.delta_mode(self.loss, self.activations[-1]) is None:
+            return f"loss {self.loss.name} on {self.activations[-1].name} outputs"
+        return kernels.plain_sgd_unsupported(self.optimizer)
+
+    def _compiled_trainer(self, X, T, work: _Workspace, work_rest: _Workspace | None):
+        """``train_batches`` for :func:`fit_loop` running the compiled kernel: the full
+        mini-batches of a chunk in one call, the short last one in another."""
+        from numba.typed import List
+
+        acts = np.array([kernels.ACT_CODES[f.name] for f in self.activations])
+        mode = kernels.delta_mode(self.loss, self.activations[-1])
+        weights, biases = List(self.weights), List(self.biases)
+        args = {}
+        for ws in (work, work_rest):
+            if ws is not None:
+                args[len(ws.x)] = (ws.x, ws.t, List(ws.a), List(ws.delta), List(ws.grad_w),
+                                   List(ws.grad_b))
+        m = len(work.x)
+
+        def train_batches(idx: np.ndarray) -> None:
+            full = len(idx) - len(idx) % m
+            for part in (idx[:full], idx[full:]):
+                if len(part):
+                    kernels.run(kernels.mlp_sgd_epoch, X, T, part, weights, biases, acts, mode,
+                                self.optimizer.lr, *args[len(part) if len(part) < m else m])
+
+        return train_batches
 
     def SGD(self, training_data, epochs: int, mini_batch_size: int, eta: float,
             test_data=None, **kwargs) -> History:

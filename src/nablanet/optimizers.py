@@ -22,6 +22,7 @@ PyTorch's documented forms so PyTorch can serve as a test oracle.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -249,7 +250,7 @@ def clip_grad_norm(grads, max_norm: float) -> float:
 
 
 def _check_positive(name: str, value) -> None:
-    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+    if not (isinstance(value, numbers.Real) and math.isfinite(value) and value > 0):
         raise ValueError(f"{name}: expected a number > 0, got {value!r}")
 
 

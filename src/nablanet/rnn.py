@@ -32,12 +32,19 @@ import logging
 
 import numpy as np
 
-from nablanet import io
+from nablanet import io, kernels
 from nablanet.activations import ACTIVATIONS, get_activation
 from nablanet.init import get_initializer
 from nablanet.losses import get_loss, one_hot
 from nablanet.optimizers import SGD, Optimizer
-from nablanet.training import EarlyStopping, History, Schedule, fit_loop
+from nablanet.training import (
+    EarlyStopping,
+    History,
+    Schedule,
+    check_fit_args,
+    fit_loop,
+    thread_limit,
+)
 
 __all__ = ["GRU", "LSTM", "MODELS", "RNN", "RecurrentNetwork"]
 
@@ -45,6 +52,7 @@ log = logging.getLogger(__name__)
 
 _SIGMOID, _TANH = ACTIVATIONS["sigmoid"], ACTIVATIONS["tanh"]
 _EVAL_CHUNK = 1024  # sequences per forward pass when evaluating
+AUTO_NUMBA_MAX_BATCH = 16  # backend="auto": the compiled kernel up to this batch size
 
 
 # ======================================================================================
@@ -600,6 +608,8 @@ class RecurrentNetwork:
         monitor_training: bool = True,
         shuffle: bool = True,
         progress: bool = True,
+        backend: str = "auto",
+        threads: int | None = None,
     ) -> History:
         """Train by BPTT and the model's optimizer.
 
@@ -621,6 +631,14 @@ class RecurrentNetwork:
             Also evaluate on the training data (``train_loss``, ``train_accuracy`` ...).
         shuffle : bool
             Reshuffle the sequences every epoch (the seed does not).
+        backend : ``"auto"``, ``"numpy"`` or ``"numba"``
+            ``numpy`` is the batched NumPy BPTT (the reference); ``numba`` the compiled
+            kernel :func:`nablanet.kernels.rnn_sgd_epoch` (one-layer vanilla RNN, plain
+            SGD); ``auto`` the kernel when it applies and ``batch_size <= 16``, where it
+            is faster (``benchmarks/rnn_epoch.py``).
+        threads : int, optional
+            BLAS threads while training; default: 1 for the small products of these
+            networks (:func:`nablanet.training.thread_limit`).
 
         Returns
         -------
@@ -632,23 +650,34 @@ class RecurrentNetwork:
         Raises
         ------
         ValueError
-            For data of the wrong shape, a bad mask, labels out of range, or a batch size
-            larger than the data.
+            For data of the wrong shape, a bad mask, labels out of range, a batch size
+            larger than the data, or ``backend="numba"`` for a model the kernel does not
+            cover.
+        ImportError
+            For ``backend="numba"`` without Numba installed.
         """
         data = self._prepare(X, Y, mask)
         val = None
         if validation_data is not None:
             val = self._prepare(*validation_data, name="validation_data[0]")
         n, T = data[0].shape[1], data[0].shape[0]
-        work = self._workspace(T, min(batch_size, n))
+        check_fit_args(n, epochs, batch_size, eval_every)
+        work = self._workspace(T, batch_size)
         rest = n % batch_size
-        work_rest = self._workspace(T, rest) if rest and batch_size < n else None
+        work_rest = self._workspace(T, rest) if rest else None
         params, decay = self.params, self._decay_flags()
 
-        def train_batch(idx):
-            ws = work if len(idx) == work.m else work_rest
-            self._train_batch(ws, data, idx)
-            self.optimizer.step(params, ws.grads, decay)
+        def train_batches(idx):
+            for start in range(0, len(idx), batch_size):
+                batch = idx[start:start + batch_size]
+                ws = work if len(batch) == work.m else work_rest
+                self._train_batch(ws, data, batch)
+                self.optimizer.step(params, ws.grads, decay)
+
+        if kernels.use_numba(backend, self._kernel_unsupported(), batch_size,
+                             AUTO_NUMBA_MAX_BATCH):
+            train_batches = self._compiled_trainer(data, batch_size)
+        largest = batch_size * T * max(c.W_x.size for c in self.cells)
 
         def evaluate():
             logs = {}
@@ -660,11 +689,39 @@ class RecurrentNetwork:
 
         return fit_loop(
             n_samples=n, epochs=epochs, batch_size=batch_size, rng=self.rng,
-            train_batch=train_batch, evaluate=evaluate, epoch_line=self._epoch_line,
+            train_batches=train_batches, evaluate=evaluate, epoch_line=self._epoch_line,
             optimizer=self.optimizer, get_params=lambda: params, schedule=schedule,
             early_stopping=early_stopping, eval_every=eval_every, shuffle=shuffle,
-            progress=progress,
+            progress=progress, threads=thread_limit(threads, largest),
         )
+
+    def _kernel_unsupported(self) -> str | None:
+        """Why :func:`nablanet.kernels.rnn_sgd_epoch` cannot train this model, or None."""
+        if type(self.cells[0]) is not RNNCell or len(self.cells) > 1:
+            return "the kernel covers one vanilla RNN layer only"
+        if kernels.delta_mode(self.loss, self.output_activation) is None:
+            return f"loss {self.loss.name} on {self.output_activation.name} outputs"
+        return kernels.plain_sgd_unsupported(self.optimizer)
+
+    def _compiled_trainer(self, data, batch_size: int):
+        """``train_batches`` for :func:`fit_loop` running the compiled kernel."""
+        Xt, _, lengths, Y = data
+        T, H, L, dt = Xt.shape[0], self.n_hidden, self.n_outputs, self.dtype
+        cell = self.cells[0]
+        last = self.target == "last"
+        Yk = Y[None] if last else Y  # the kernel takes (1, n, L) for target="last"
+        codes = (kernels.ACT_CODES[cell.activation.name],
+                 kernels.ACT_CODES[self.output_activation.name],
+                 kernels.delta_mode(self.loss, self.output_activation))
+        buffers = (np.zeros((T + 1, H), dt), np.empty((T, L), dt), np.empty((T, L), dt),
+                   *[np.empty_like(p) for p in self.params], np.empty(H, dt), np.empty(H, dt))
+
+        def train_batches(idx: np.ndarray) -> None:
+            kernels.run(kernels.rnn_sgd_epoch, Xt, Yk, lengths, idx, batch_size, last,
+                        cell.W_x, cell.W_h, cell.b, self.W_y, self.b_y, *codes,
+                        self.optimizer.lr, *buffers)
+
+        return train_batches
 
     def _metrics(self, data, prefix: str, threshold: float) -> dict:
         result = self._evaluate(data)

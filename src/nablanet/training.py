@@ -13,11 +13,13 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from threadpoolctl import threadpool_limits
 
 __all__ = [
     "CosineAnnealing",
@@ -26,8 +28,10 @@ __all__ = [
     "History",
     "ReduceOnPlateau",
     "StepDecay",
+    "check_fit_args",
     "fit_loop",
     "get_schedule",
+    "thread_limit",
 ]
 
 log = logging.getLogger(__name__)
@@ -197,6 +201,32 @@ class EarlyStopping:
 
 
 # --------------------------------------------------------------------------------------
+# BLAS threads
+# --------------------------------------------------------------------------------------
+#: below this many multiply-adds in a step's largest matrix product, one BLAS thread is
+#: faster than two on this project's 2-core reference machine (benchmarks/*.py --threads)
+ONE_THREAD_BELOW = 2_000_000
+
+
+def thread_limit(threads: int | None, largest_product: int) -> int | None:
+    """The BLAS thread count for a ``fit``: ``threads`` if given (>= 1), else 1 when the
+    largest matrix product of a training step has fewer than :data:`ONE_THREAD_BELOW`
+    multiply-adds (tiny products pay more in thread hand-off than they gain, several
+    times more when the other core is busy), else None (BLAS's own default).
+
+    Raises
+    ------
+    ValueError
+        If ``threads`` is given and is not an integer >= 1.
+    """
+    if threads is not None:
+        if not isinstance(threads, int | np.integer) or isinstance(threads, bool) or threads < 1:
+            raise ValueError(f"threads: expected an integer >= 1, got {threads!r}")
+        return int(threads)
+    return 1 if largest_product < ONE_THREAD_BELOW else None
+
+
+# --------------------------------------------------------------------------------------
 # The loop
 # --------------------------------------------------------------------------------------
 def fit_loop(
@@ -205,7 +235,7 @@ def fit_loop(
     epochs: int,
     batch_size: int,
     rng: np.random.Generator,
-    train_batch: Callable[[np.ndarray], None],
+    train_batches: Callable[[np.ndarray], None],
     evaluate: Callable[[], dict],
     epoch_line: Callable[[dict], str],
     optimizer,
@@ -215,7 +245,7 @@ def fit_loop(
     eval_every: int = 1,
     shuffle: bool = True,
     progress: bool = True,
-    on_epoch_start: Callable[[], None] | None = None,
+    threads: int | None = None,
 ) -> History:
     """Run ``epochs`` epochs of mini-batch training.
 
@@ -227,8 +257,11 @@ def fit_loop(
         Both >= 1; ``batch_size`` <= ``n_samples``.
     rng : numpy.random.Generator
         Source of the per-epoch shuffling permutation.
-    train_batch : callable ``(indices int64 (m,)) -> None``
-        Forward, backward and optimizer step on the examples ``indices``.
+    train_batches : callable ``(indices int64 (k,)) -> None``
+        Train on consecutive mini-batches of ``batch_size`` of the examples ``indices``
+        (forward, backward and optimizer step each; only the last may be smaller).
+        The loop hands over a few hundred such chunks per epoch, so a compiled backend
+        can run many mini-batches per call while the progress bar still moves.
     evaluate : callable ``() -> dict``
         Metrics of the current model (``train_loss``, ``val_accuracy``, ...); called every
         ``eval_every`` epochs and after the last one.
@@ -240,20 +273,23 @@ def fit_loop(
         The model's parameter arrays (for restoring the best epoch's weights in place).
     schedule, early_stopping : optional
         See :class:`Schedule` subclasses and :class:`EarlyStopping`.
+    threads : int, optional
+        Limit BLAS to this many threads while training (see :func:`thread_limit`).
 
     Returns
     -------
     History
     """
-    _check_loop_args(n_samples, epochs, batch_size, eval_every)
+    check_fit_args(n_samples, epochs, batch_size, eval_every)
     history = History()
     base_lr = optimizer.lr
     best_value, best_params, wait = math.inf, None, 0
     n_batches = -(-n_samples // batch_size)
-    update_every = max(1, n_batches // 100)
+    chunk = batch_size * max(1, n_batches // 200)
     start_all = time.perf_counter()
     console = Console(stderr=True)
-    with Progress(
+    limit = threadpool_limits(limits=threads, user_api="blas") if threads else nullcontext()
+    with limit, Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -265,25 +301,24 @@ def fit_loop(
         task = bar.add_task("epoch", total=n_batches)
         for epoch in range(epochs):
             bar.reset(task, total=n_batches, description=f"epoch {epoch}")
-            if on_epoch_start is not None:
-                on_epoch_start()
             order = rng.permutation(n_samples) if shuffle else np.arange(n_samples)
             t0 = time.perf_counter()
-            for i, start in enumerate(range(0, n_samples, batch_size)):
-                train_batch(order[start:start + batch_size])
-                if i % update_every == 0:
-                    bar.update(task, completed=i + 1)
+            for start in range(0, n_samples, chunk):
+                train_batches(order[start:start + chunk])
+                bar.update(task, completed=min(n_batches, (start + chunk) // batch_size))
             seconds = time.perf_counter() - t0
             last = epoch == epochs - 1
-            if not (last or (epoch + 1) % eval_every == 0):
+            evaluated = last or (epoch + 1) % eval_every == 0
+            logs = {"epoch": epoch, "seconds": seconds, "lr": optimizer.lr}
+            if evaluated:
+                logs.update(evaluate())
+                history.epochs.append(logs)
+                log.info(epoch_line(logs))
+            else:
                 log.debug("epoch %d trained in %.3f s", epoch, seconds)
-                continue
-            logs = {"epoch": epoch, "seconds": seconds, "lr": optimizer.lr, **evaluate()}
-            history.epochs.append(logs)
-            log.info(epoch_line(logs))
-            if schedule is not None:
+            if schedule is not None:  # every epoch; plateau only acts on evaluated ones
                 optimizer.lr = schedule(epoch, base_lr, optimizer.lr, logs)
-            if early_stopping is not None:
+            if evaluated and early_stopping is not None:
                 value = logs.get(early_stopping.monitor)
                 if value is None:
                     raise ValueError(
@@ -310,7 +345,15 @@ def fit_loop(
     return history
 
 
-def _check_loop_args(n_samples: int, epochs: int, batch_size: int, eval_every: int) -> None:
+def check_fit_args(n_samples: int, epochs: int, batch_size: int, eval_every: int) -> None:
+    """Validate the loop's arguments (models call it before allocating work buffers).
+
+    Raises
+    ------
+    ValueError
+        Naming the argument: epochs, batch_size or eval_every not an integer >= 1, no
+        training examples, or a batch larger than the training set.
+    """
     for name, v in (("epochs", epochs), ("batch_size", batch_size), ("eval_every", eval_every)):
         if not isinstance(v, int | np.integer) or isinstance(v, bool) or v < 1:
             raise ValueError(f"{name}: expected an integer >= 1, got {v!r}")

@@ -1,0 +1,305 @@
+"""Shared helpers of the benchmark scripts: options, thread limits, the interleaved timing
+loop, medians and ratios, the table, machine information and the final JSON line.
+
+A benchmark is a list of :class:`Row` entries, each a name and a callable that runs one
+timed unit (one epoch, or a subset extrapolated to one) and returns its seconds, measured
+with ``time.perf_counter`` around the work only. :func:`run_interleaved` runs them
+round-robin (the starting row rotates every repeat) so that a noisy neighbour on a shared
+machine hits every row alike; the report gives medians and ratios to named baselines.
+More backends are more rows: append ``Row("nablanet numba b10 f64", ...)`` to the list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import importlib.util
+import inspect
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = [
+    "Row",
+    "add_common_args",
+    "backends",
+    "emit_json",
+    "fit_options",
+    "impl_name",
+    "machine_info",
+    "optional",
+    "print_table",
+    "ratio",
+    "run_interleaved",
+    "select",
+    "summarize",
+    "thread_limits",
+    "timed",
+]
+
+
+@dataclass
+class Row:
+    """One implementation at one setting.
+
+    ``run()`` performs one timed unit and returns its seconds (the caller measures only
+    the work, excluding data setup). ``warmup()``, when given, replaces ``run()`` for the
+    untimed warm-up round (e.g. a short subset instead of a long epoch). ``info`` holds
+    what the report needs (batch, dtype, implementation, ...) and goes into the JSON.
+    """
+
+    name: str
+    run: Callable[[], float]
+    info: dict = field(default_factory=dict)
+    warmup: Callable[[], object] | None = None
+
+
+def timed(fn: Callable[[], object]) -> Callable[[], float]:
+    """A ``run`` callable that times one call of ``fn`` with ``time.perf_counter``."""
+
+    def run() -> float:
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+
+    return run
+
+
+# --------------------------------------------------------------------------------------
+# Options
+# --------------------------------------------------------------------------------------
+def add_common_args(parser: argparse.ArgumentParser, repeats: int = 5) -> None:
+    """``--repeats``, ``--warmup``, ``--quick``, ``--threads``, ``--only``."""
+    parser.add_argument("--repeats", type=int, default=repeats,
+                        help=f"timed rounds over all rows (default {repeats})")
+    parser.add_argument("--warmup", type=int, default=1,
+                        help="untimed rounds before timing (default 1)")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes and 2 repeats: a smoke run in seconds")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="BLAS/OpenMP threads (threadpoolctl) and torch.set_num_threads; "
+                             "default: the libraries' own defaults")
+    parser.add_argument("--backends", default="numpy,numba",
+                        help="nablanet backends to time, comma-separated (default numpy,numba; "
+                             "numba rows are skipped with a note when Numba or fit(backend=) "
+                             "is missing)")
+    parser.add_argument("--only", default=None,
+                        help="comma-separated substrings: keep the rows whose name contains "
+                             "any of them (case-insensitive)")
+
+
+def select(rows: list[Row], only: str | None) -> list[Row]:
+    """The rows whose name contains one of the comma-separated substrings of ``only``."""
+    if not only:
+        return rows
+    keys = [k.strip().lower() for k in only.split(",") if k.strip()]
+    kept = [r for r in rows if any(k in r.name.lower() for k in keys)]
+    if not kept:
+        sys.exit(f"--only {only!r}: no row matches; rows are: {', '.join(r.name for r in rows)}")
+    return kept
+
+
+def backends(text: str, fit: Callable, notes: list[str]) -> list[str]:
+    """The nablanet backends of ``--backends`` that this checkout can run: ``numpy``
+    always (the reference path), others when ``fit`` takes ``backend=`` and, for
+    ``numba``, when Numba imports."""
+    accepts = "backend" in inspect.signature(fit).parameters
+    out = []
+    for name in (b.strip() for b in text.split(",") if b.strip()):
+        if name == "numpy":
+            out.append(name)
+        elif not accepts:
+            notes.append(f"backend {name}: fit() takes no backend= here; rows skipped")
+        elif name == "numba" and importlib.util.find_spec("numba") is None:
+            notes.append("backend numba: Numba is not installed; rows skipped")
+        else:
+            out.append(name)
+    return out
+
+
+def fit_options(fit: Callable, backend: str, threads: int | None) -> dict:
+    """Keyword arguments for ``fit``: ``backend`` and ``threads`` where ``fit`` takes them
+    (``threads`` only when set)."""
+    params = inspect.signature(fit).parameters
+    out = {}
+    if "backend" in params:
+        out["backend"] = backend
+    if threads is not None and "threads" in params:
+        out["threads"] = threads
+    return out
+
+
+def impl_name(backend: str) -> str:
+    """Row prefix of a nablanet backend: ``nablanet`` (numpy) or ``nablanet-numba``."""
+    return "nablanet" if backend == "numpy" else f"nablanet-{backend}"
+
+
+def optional(module: str, notes: list[str]):
+    """Import ``module`` or return None, adding a note that its rows are skipped."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        notes.append(f"{module} is not installed: its rows are skipped")
+        return None
+
+
+@contextlib.contextmanager
+def thread_limits(n: int | None):
+    """Limit BLAS and OpenMP pools (threadpoolctl) and torch's intra-op threads to ``n``;
+    do nothing for ``None``."""
+    if n is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    torch = sys.modules.get("torch")
+    old = torch.get_num_threads() if torch is not None else None
+    if torch is not None:
+        torch.set_num_threads(n)
+    try:
+        with threadpool_limits(limits=n):
+            yield
+    finally:
+        if torch is not None:
+            torch.set_num_threads(old)
+
+
+# --------------------------------------------------------------------------------------
+# Timing
+# --------------------------------------------------------------------------------------
+def run_interleaved(rows: list[Row], repeats: int, warmup: int = 1,
+                    log: Callable[[str], None] | None = None) -> dict[str, list[float]]:
+    """Run every row ``warmup`` times untimed, then ``repeats`` timed rounds, round-robin
+    over the rows with the first row rotating each round. Returns the seconds per row."""
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    for w in range(warmup):
+        for row in rows:
+            log(f"warm-up {w + 1}/{warmup}: {row.name}")
+            (row.warmup or row.run)()
+    times: dict[str, list[float]] = {row.name: [] for row in rows}
+    for r in range(repeats):
+        k = r % len(rows)
+        for row in rows[k:] + rows[:k]:
+            seconds = row.run()
+            times[row.name].append(seconds)
+            log(f"round {r + 1}/{repeats}: {row.name:<28} {seconds:9.4f} s")
+    return times
+
+
+def summarize(times: dict[str, list[float]]) -> dict[str, dict]:
+    """Median, min, max and all samples per row."""
+    return {
+        name: {"median": statistics.median(t), "min": min(t), "max": max(t), "samples": t}
+        for name, t in times.items() if t
+    }
+
+
+def ratio(medians: dict[str, float], name: str, baseline: str | None) -> float | None:
+    """``medians[name] / medians[baseline]`` (a time ratio: below 1 is faster), or None
+    when either is missing."""
+    if baseline is None or name not in medians or baseline not in medians:
+        return None
+    return medians[name] / medians[baseline]
+
+
+# --------------------------------------------------------------------------------------
+# Output
+# --------------------------------------------------------------------------------------
+def fmt(value, spec: str = ".3f") -> str:
+    """``value`` formatted with ``spec``; '-' for None, strings unchanged."""
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    return format(value, spec)
+
+
+def print_table(title: str, header: list[str], lines: Iterable[list], notes: Iterable[str] = ()):
+    """A table of already-formatted cells (rich when installed, plain text otherwise),
+    then the notes, one per line."""
+    lines = [[fmt(c) for c in line] for line in lines]
+    notes = list(notes)
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        Console = None
+    if Console is not None:
+        table = Table(title=title, title_justify="left")
+        for i, h in enumerate(header):
+            table.add_column(h, justify="left" if i == 0 else "right")
+        for line in lines:
+            table.add_row(*line)
+        console = Console()
+        if not console.is_terminal:  # a pipe or a file: do not fold the table at 80 columns
+            console = Console(width=200)
+        console.print(table)
+        for note in notes:
+            console.print(f"  note: {note}", highlight=False, soft_wrap=True)
+        return
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
+    print(title)
+    print("  ".join(h.ljust(w) if i == 0 else h.rjust(w)
+                    for i, (h, w) in enumerate(zip(header, widths, strict=True))))
+    for line in lines:
+        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                        for i, (c, w) in enumerate(zip(line, widths, strict=True))))
+    for note in notes:
+        print(f"  note: {note}")
+
+
+def machine_info(threads: int | None = None) -> dict:
+    """CPU model and count, load, Python, NumPy, BLAS/OpenMP pools (threadpoolctl), and the
+    versions of torch and scikit-learn when they are imported."""
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    info: dict = {
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "loadavg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "threads_option": threads,
+    }
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["threadpools"] = [
+            {k: p.get(k) for k in ("user_api", "internal_api", "num_threads", "version",
+                                    "architecture", "prefix")}
+            for p in threadpool_info()
+        ]
+    except ImportError:
+        info["threadpools"] = None
+    for name in ("torch", "sklearn"):
+        mod = sys.modules.get(name)
+        if mod is not None:
+            info[name] = mod.__version__
+    if "torch" in sys.modules:
+        info["torch_threads"] = sys.modules["torch"].get_num_threads()
+    return info
+
+
+def emit_json(payload: dict) -> None:
+    """The final line: ``JSON {...}`` with every number of the run."""
+    print("JSON " + json.dumps(payload, default=_plain, separators=(",", ":")))
+
+
+def _plain(v):
+    if isinstance(v, np.generic):
+        return v.item()
+    return str(v)
