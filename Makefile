@@ -1,20 +1,21 @@
 # nablanet: `make demo` trains the book's network on Fashion-MNIST; `make test` runs the tests.
-comma := ,
-# Each target creates (or reuses) a virtualenv and installs what it needs.
+# Each target creates (or reuses) a virtualenv and installs what it needs: the demo only
+# the core and the compiled kernels, the tests every extra (EXTRAS=test for the core only).
 PYTHON ?= python3
 VENV ?= .venv
-EXTRAS ?= test,data,plot,fast
+DEMO_EXTRAS ?= fast
+EXTRAS ?= test,data,plot,fast,profile
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+comma := ,
+stamp = $(VENV)/.installed-$(subst $(comma),-,$(1))
 FASHION_DEB := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test lint bench torch clean
+.PHONY: demo test lint bench torch fashion-data clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
-	touch $(STAMP)
+$(VENV)/.installed-%: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[$(subst -,$(comma),$*)]"
+	touch $@
 
 # Fashion-MNIST comes from Debian's dataset-fashion-mnist package when we may install
 # it; otherwise nablanet finds it in $$NABLANET_DATA or the cache, or downloads it.
@@ -23,18 +24,23 @@ fashion-data:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; \
 	fi
 
-demo: $(STAMP) fashion-data
+demo: $(call stamp,$(DEMO_EXTRAS)) fashion-data
 	$(VENV)/bin/nablanet train fashion-mnist --sizes 784,30,10 --epochs 30 --batch-size 10 --eta 3.0 --seed 1
 
-test: $(STAMP)
+test: $(call stamp,$(EXTRAS))
 	$(PY) -m pytest -q
 
-lint: $(STAMP)
+lint: $(call stamp,$(EXTRAS))
 	$(VENV)/bin/ruff check src tests benchmarks
 
-# PyTorch CPU as an optional test oracle and benchmark peer.
-torch: $(STAMP)
-	$(PY) -m pip install -q torch==2.13.0
+# PyTorch CPU: optional test oracle and benchmark peer (the local CPU wheel).
+torch: $(call stamp,$(EXTRAS))
+	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
+
+bench: torch
+	$(PY) benchmarks/mlp_epoch.py
+	$(PY) benchmarks/rnn_epoch.py
+	$(PY) benchmarks/recurrent_cells.py
 
 clean:
-	rm -rf $(VENV) .venv-* build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-* build src/*.egg-info .pytest_cache .ruff_cache

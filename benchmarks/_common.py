@@ -30,6 +30,7 @@ import numpy as np
 __all__ = [
     "Row",
     "add_common_args",
+    "apply_quick",
     "backends",
     "emit_json",
     "fit_options",
@@ -83,7 +84,8 @@ def add_common_args(parser: argparse.ArgumentParser, repeats: int = 5) -> None:
     parser.add_argument("--warmup", type=int, default=1,
                         help="untimed rounds before timing (default 1)")
     parser.add_argument("--quick", action="store_true",
-                        help="tiny sizes and 2 repeats: a smoke run in seconds")
+                        help="tiny sizes, 2 repeats and (unless --threads) 1 thread: a smoke "
+                             "run in seconds, even on a busy machine")
     parser.add_argument("--threads", type=int, default=None,
                         help="BLAS/OpenMP threads (threadpoolctl) and torch.set_num_threads; "
                              "default: the libraries' own defaults")
@@ -94,6 +96,16 @@ def add_common_args(parser: argparse.ArgumentParser, repeats: int = 5) -> None:
     parser.add_argument("--only", default=None,
                         help="comma-separated substrings: keep the rows whose name contains "
                              "any of them (case-insensitive)")
+
+
+def apply_quick(args: argparse.Namespace) -> None:
+    """``--quick``: at most 2 repeats, and 1 thread unless ``--threads`` was given (on a
+    busy 2-core machine, PyTorch's 2 intra-op threads on tiny tensors can run 100x slower
+    than one)."""
+    if args.quick:
+        args.repeats = min(args.repeats, 2)
+        if args.threads is None:
+            args.threads = 1
 
 
 def select(rows: list[Row], only: str | None) -> list[Row]:

@@ -36,14 +36,17 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import itertools
 import pstats
 import time
 import warnings
 
 import numpy as np
+
 from _common import (
     Row,
     add_common_args,
+    apply_quick,
     backends,
     emit_json,
     fit_options,
@@ -59,7 +62,6 @@ from _common import (
     thread_limits,
     timed,
 )
-
 from nablanet import Network
 
 SIZES = [784, 30, 10]
@@ -87,7 +89,7 @@ def load_data(n: int, notes: list[str]) -> tuple[np.ndarray, np.ndarray, str]:
 def matmul_flops_per_example() -> int:
     """Multiply-adds x 2 of the vectorized step per example: forward ``a @ W`` per layer,
     BP4 ``a.T @ delta`` per layer, BP2 ``delta @ W.T`` for every layer but the first."""
-    pairs = list(zip(SIZES[:-1], SIZES[1:], strict=True))
+    pairs = list(itertools.pairwise(SIZES))
     return 2 * (2 * sum(i * o for i, o in pairs) + sum(i * o for i, o in pairs[1:]))
 
 
@@ -244,30 +246,53 @@ def step_matmuls(m: int) -> list[tuple[str, tuple, dict]]:
     ]
 
 
-def measure_matmuls(quick: bool) -> dict:
+def measure_matmuls(quick: bool, threads: int | None) -> dict:
+    """Rates of a large product and of each product of one step, under each BLAS thread
+    setting: ``threads`` if given, else 1 thread and the BLAS default (on a shared 2-core
+    machine a 2-thread call on tiny matrices can wait milliseconds for its second thread).
+    The step's floor takes the faster setting per product."""
+    from threadpoolctl import threadpool_limits
+
     budget = 0.04 if quick else 0.25
     big = 500 if quick else 2000
-    out: dict = {"large": {}, "steps": {}}
+    settings = [str(threads)] if threads is not None else ["1", "default"]
+
+    def rate(*a, **kw) -> dict:
+        out = {}
+        for key in settings:
+            limit = None if key == "default" else int(key)
+            with threadpool_limits(limits=limit, user_api="blas"):
+                out[key] = matmul_rate(*a, **kw)
+        return out
+
+    out: dict = {"threads": settings, "large": {}, "steps": {}}
     for tag, dt in DTYPES.items():
         out["large"][tag] = {"shape": f"{big}x{big} @ {big}x{big}",
-                             **matmul_rate(big, big, big, dt, budget=4 * budget)}
+                             "by_threads": rate(big, big, big, dt, budget=4 * budget)}
         for b in BATCHES:
-            parts = [{"name": name, **matmul_rate(*shape, dt, budget=budget, **kw)}
+            parts = [{"name": name, "by_threads": rate(*shape, dt, budget=budget, **kw)}
                      for name, shape, kw in step_matmuls(b)]
+            for p in parts:
+                p["best_seconds"] = min(v["seconds_per_call"] for v in p["by_threads"].values())
             out["steps"][f"b{b} {tag}"] = {
                 "products": parts,
-                "seconds_per_step": sum(p["seconds_per_call"] for p in parts),
+                "seconds_per_step": sum(p["best_seconds"] for p in parts),
             }
     return out
+
+
+def peak_gflops(mm: dict, tag: str) -> float:
+    """The best large-product rate of ``tag`` over the thread settings."""
+    return max(v["gflops"] for v in mm["large"][tag]["by_threads"].values())
 
 
 # --------------------------------------------------------------------------------------
 # Profile
 # --------------------------------------------------------------------------------------
 def profile_epoch(X, y, threads: int | None, top: int = 15) -> dict:
-    """cProfile of one vectorized NumPy epoch at batch 10 (float64); prints the ``top``
-    functions by own time. Ufuncs (np.matmul, np.add, ...) are not Python-level calls:
-    their time counts as the own time of the function calling them."""
+    """cProfile of one vectorized NumPy epoch at batch 10 (float64): the ``top`` functions
+    by own time, as a report (``"text"``) and as rows. Ufuncs (np.matmul, np.add, ...)
+    are not Python-level calls: their time counts as the own time of their caller."""
     net = Network(SIZES, seed=0)
     opts = {"epochs": 1, "batch_size": 10, "monitor_training": False, "progress": False,
             **fit_options(Network.fit, "numpy", threads)}
@@ -281,11 +306,12 @@ def profile_epoch(X, y, threads: int | None, top: int = 15) -> dict:
     buf = io.StringIO()
     stats = pstats.Stats(prof, stream=buf).sort_stats("tottime")
     stats.print_stats(top)
-    print(f"\nProfile: one epoch of Network.fit at batch 10, float64, {len(X)} images, "
-          f"{steps} steps")
-    print(f"  without the profiler: {plain:.3f} s per epoch = {1e6 * plain / steps:.1f} us "
-          f"per step; under cProfile: {profiled:.3f} s")
-    print(buf.getvalue())
+    text = (f"Profile: one epoch of Network.fit(backend='numpy') at batch 10, float64, "
+            f"{len(X)} images, {steps} steps\n"
+            f"  without the profiler: {plain:.3f} s per epoch = {1e6 * plain / steps:.1f} us "
+            f"per step; under cProfile: {profiled:.3f} s\n"
+            "  (ufunc calls -- np.matmul, np.add, ... -- are not profiled as functions: their "
+            "time is the own time of their caller, e.g. _Workspace.step)\n" + buf.getvalue())
     rows = []
     for (file, line, func), (_cc, ncalls, tottime, cumtime, _) in stats.stats.items():
         rows.append({"function": f"{file}:{line}({func})", "calls": ncalls,
@@ -293,7 +319,13 @@ def profile_epoch(X, y, threads: int | None, top: int = 15) -> dict:
                      "us_per_step": 1e6 * tottime / steps})
     rows.sort(key=lambda r: -r["tottime"])
     return {"seconds": plain, "us_per_step": 1e6 * plain / steps,
-            "seconds_profiled": profiled, "top": rows[:top]}
+            "seconds_profiled": profiled, "top": rows[:top], "text": text}
+
+
+def _blas_threads(machine: dict) -> str:
+    pools = machine.get("threadpools") or []
+    return ", ".join(f"{p['internal_api']} {p['num_threads']}" for p in pools
+                     if p["user_api"] == "blas") or "?"
 
 
 # --------------------------------------------------------------------------------------
@@ -305,8 +337,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true",
                         help="also cProfile one vectorized epoch at batch 10, print top 15")
     args = parser.parse_args()
-    if args.quick:
-        args.repeats = min(args.repeats, 2)
+    apply_quick(args)
     n = 2_000 if args.quick else 60_000
     n_ps = min(args.per_sample_batches, 20 if args.quick else args.per_sample_batches)
 
@@ -327,7 +358,7 @@ def main() -> None:
         # more peers: rows += [Row("name b10 f64", run, {"impl": ..., "batch": 10, ...})]
         rows = select(rows, args.only)
         times = run_interleaved(rows, args.repeats, args.warmup)
-        mm = measure_matmuls(args.quick)
+        mm = measure_matmuls(args.quick, args.threads)
         prof = profile_epoch(X, y, args.threads) if args.profile else None
         machine = machine_info(args.threads)
 
@@ -351,7 +382,7 @@ def main() -> None:
             "vs_numpy": (ratio(med, row.name, f"nablanet b{b} {tag}")
                          if row.info["impl"].startswith("nablanet-") else None),
             "gflops": flops_epoch / s / 1e9,
-            "fraction_of_large_peak": flops_epoch / s / 1e9 / mm["large"][tag]["gflops"],
+            "fraction_of_large_peak": flops_epoch / s / 1e9 / peak_gflops(mm, tag),
         }
         step_mm = mm["steps"].get(f"b{b} {tag}")
         if step_mm and row.info["impl"] not in ("per-sample", "sklearn"):
@@ -381,26 +412,39 @@ def main() -> None:
         "cross-entropy (log-loss); same sizes, logistic hidden layer, SGD lr 3.0, no momentum, "
         "alpha 0",
         f"GFLOP/s: matrix-product FLOPs of the vectorized step ({flops_epoch / 1e9:.2f} GFLOP "
-        "per epoch, element-wise work not counted) / median time; % peak: of the large "
+        "per epoch, element-wise work not counted) / median time; % peak: of the best large "
         "matmul rate below",
         "matmul floor: steps x the measured time of the step's five products alone "
-        "(np.matmul with out=, same layouts), i.e. the epoch if nothing else ran",
+        "(np.matmul with out=, same layouts, faster thread setting), i.e. the epoch if "
+        "nothing else ran",
     ]
     print_table(f"MLP {SIZES}, seconds per epoch ({n} images)",
                 ["row", "s/epoch", "min-max", "µs/step", "÷ torch", "÷ per-sample", "÷ numpy",
                  "GFLOP/s", "% peak", "matmul floor s"], lines, notes)
 
-    mm_lines = [[f"{v['shape']} {tag}", fmt(1e6 * v["seconds_per_call"], ".1f"),
-                 fmt(v["gflops"], ".1f")] for tag, v in mm["large"].items()]
+    thr = mm["threads"]
+    mm_lines = []
+    for tag, v in mm["large"].items():
+        by = v["by_threads"]
+        mm_lines.append([f"{v['shape']} {tag}",
+                         *(fmt(1e6 * by[k]["seconds_per_call"], ".1f") for k in thr),
+                         *(fmt(by[k]["gflops"], ".1f") for k in thr)])
     for key, step in mm["steps"].items():
         for p in step["products"]:
+            by = p["by_threads"]
             mm_lines.append([f"{p['name']} {key.split()[1]}",
-                             fmt(1e6 * p["seconds_per_call"], ".2f"), fmt(p["gflops"], ".2f")])
-        mm_lines.append([f"  one step's products, {key}",
-                         fmt(1e6 * step["seconds_per_step"], ".2f"), ""])
-    print_table("Matrix-multiply rates (np.matmul, out=, best of 7)",
-                ["product", "µs/call", "GFLOP/s"], mm_lines)
+                             *(fmt(1e6 * by[k]["seconds_per_call"], ".2f") for k in thr),
+                             *(fmt(by[k]["gflops"], ".2f") for k in thr)])
+        mm_lines.append([f"  one step's products, {key} (faster setting each)",
+                         fmt(1e6 * step["seconds_per_step"], ".2f"), *[""] * (2 * len(thr) - 1)])
+    print_table("Matrix-multiply rates (np.matmul with out=, best of 7 samples)",
+                ["product", *(f"µs/call {k} thr" for k in thr),
+                 *(f"GFLOP/s {k} thr" for k in thr)], mm_lines,
+                ["BLAS threads: '1' = threadpool_limits(1); 'default' = the library's own "
+                 f"count ({_blas_threads(machine)})"])
 
+    if prof is not None:
+        print(prof.pop("text"))
     emit_json({
         "benchmark": "mlp_epoch", "sizes": SIZES, "eta": ETA, "n_images": n,
         "data": source, "repeats": args.repeats, "warmup": args.warmup, "quick": args.quick,

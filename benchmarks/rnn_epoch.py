@@ -11,8 +11,9 @@ loss="mse", target="every", optimizer=SGD(0.001))``; the loss of a batch is
 
 Rows:
 
-* ``nablanet b{1,64,256} f64`` -- ``fit(X, Y, epochs=1, batch_size=b, ...)``, timed by
-  ``history["seconds"][0]`` (the training loop only);
+* ``nablanet b{1,64,256} f64`` -- ``fit(X, Y, epochs=1, batch_size=b, backend="numpy",
+  ...)``, timed by ``history["seconds"][0]`` (the training loop only);
+  ``nablanet-numba ...`` the same with ``backend="numba"`` (``--backends``);
 * ``torch b{1,64,256} f64`` -- ``torch.nn.RNN(29, 10, nonlinearity="tanh",
   batch_first=True)`` + ``nn.Linear(10, 1)``, the same loss, ``torch.optim.SGD(lr=0.001)``,
   a ``randperm`` per epoch and index-gathered batches; timed around the epoch loop;
@@ -41,11 +42,16 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from _common import (
     Row,
     add_common_args,
+    apply_quick,
+    backends,
     emit_json,
+    fit_options,
     fmt,
+    impl_name,
     machine_info,
     optional,
     print_table,
@@ -56,7 +62,6 @@ from _common import (
     thread_limits,
     timed,
 )
-
 from nablanet.optimizers import SGD
 from nablanet.rnn import GRU, LSTM, RNN
 
@@ -99,9 +104,10 @@ def fraud_data(n_sequences: int, seed: int = 0):
 # Rows: one recurrent model and one PyTorch peer (also used by recurrent_cells.py)
 # --------------------------------------------------------------------------------------
 def nablanet_row(name: str, cell: str, X, Y, *, n_hidden: int, batch: int, dtype,
-                 optimizer, subset: int | None = None, info: dict | None = None) -> Row:
-    """``NABLANET[cell](F, n_hidden, L, ...).fit`` for one epoch at ``batch``; with
-    ``subset``, on the first ``subset`` sequences, scaled to ``len(X)``."""
+                 optimizer, backend: str = "numpy", threads: int | None = None,
+                 subset: int | None = None, info: dict | None = None) -> Row:
+    """``NABLANET[cell](F, n_hidden, L, ...).fit(backend=backend)`` for one epoch at
+    ``batch``; with ``subset``, on the first ``subset`` sequences, scaled to ``len(X)``."""
     n = len(X)
     m = n if subset is None else min(subset, n)
     Xd, Yd = np.ascontiguousarray(X[:m], dtype=dtype), np.ascontiguousarray(Y[:m], dtype=dtype)
@@ -109,18 +115,20 @@ def nablanet_row(name: str, cell: str, X, Y, *, n_hidden: int, batch: int, dtype
     model = NABLANET[cell](X.shape[2], n_hidden, Y.shape[2], output_activation="identity",
                            loss="mse", target="every", optimizer=optimizer, seed=0,
                            dtype=dtype, **kw)
+    opts = fit_options(model.fit, backend, threads)
 
     def fit(k: int) -> float:
         h = model.fit(Xd[:k], Yd[:k], epochs=1, batch_size=min(batch, k),
-                      monitor_training=False, progress=False)
+                      monitor_training=False, progress=False, **opts)
         return h["seconds"][0]
 
     return Row(name, lambda: fit(m) * n / m,
-               {"impl": "nablanet", "cell": cell, "batch": batch, "hidden": n_hidden,
+               {"impl": impl_name(backend), "cell": cell, "batch": batch, "hidden": n_hidden,
+                "fit_options": opts,
                 "timed": 'fit(epochs=1): history["seconds"][0]'
                          + (f", {m} sequences scaled to {n}" if m < n else ""),
                 **(info or {})},
-               warmup=lambda: fit(min(m, max(200, 2 * batch))))
+               warmup=lambda: fit(min(m, max(50, 2 * batch))))
 
 
 def torch_row(torch, name: str, cell: str, X, Y, *, n_hidden: int, batch: int, dtype,
@@ -157,13 +165,12 @@ def torch_row(torch, name: str, cell: str, X, Y, *, n_hidden: int, batch: int, d
                {"impl": "torch", "cell": cell, "batch": batch, "hidden": n_hidden,
                 "timed": "the epoch loop" + (f", {m} sequences scaled to {n}" if m < n else ""),
                 **(info or {})},
-               warmup=lambda: epoch(min(m, max(200, 2 * batch))))
+               warmup=lambda: epoch(min(m, max(50, 2 * batch))))
 
 
 def csv_row(tmp: Path) -> Row:
     """Time ``read_sequence_csv`` on a fraud-shaped file written once into ``tmp``."""
     from csv_load import fraud_like
-
     from nablanet.datasets.sequences import read_sequence_csv, write_sequence_csv
 
     path = write_sequence_csv(fraud_like(), tmp / "fraud_like.csv")
@@ -185,8 +192,9 @@ def main() -> None:
     args = parser.parse_args()
     dtypes = parse_dtypes(args.dtypes)
     n_total = N_SEQUENCES
+    apply_quick(args)
     if args.quick:
-        args.repeats, args.csv_repeats = min(args.repeats, 2), min(args.csv_repeats, 2)
+        args.csv_repeats = min(args.csv_repeats, 2)
         n_total = 2_000
         args.batch1_sequences = min(args.batch1_sequences or 200, 200)
 
@@ -197,17 +205,20 @@ def main() -> None:
 
     with thread_limits(args.threads), tempfile.TemporaryDirectory() as tmp:
         rows: list[Row] = []
+        names = backends(args.backends, RNN.fit, notes)
         for tag, dt in dtypes:
             for b in BATCHES:
                 sub = args.batch1_sequences if b == 1 else None
                 common = {"n_hidden": N_HIDDEN, "batch": b, "dtype": dt, "subset": sub,
                           "info": {"dtype": tag}}
-                rows.append(nablanet_row(f"nablanet b{b} {tag}", "rnn", X, Y,
-                                         optimizer=SGD(LR), **common))
+                for backend in names:
+                    rows.append(nablanet_row(f"{impl_name(backend)} b{b} {tag}", "rnn", X, Y,
+                                             optimizer=SGD(LR), backend=backend,
+                                             threads=args.threads, **common))
                 if torch is not None:
                     rows.append(torch_row(torch, f"torch b{b} {tag}", "rnn", X, Y,
                                           optimizer="sgd", lr=LR, **common))
-        # more backends: rows.append(nablanet_row("nablanet numba b1 f64", ...))
+        # more peers: rows.append(Row("name b1 f64", run, {"impl": ..., "batch": 1, ...}))
         rows.append(csv_row(Path(tmp)))
         rows = select(rows, args.only)
         epoch_rows = [r for r in rows if r.info["impl"] != "csv"]
@@ -227,17 +238,19 @@ def main() -> None:
             b, tag = row.info["batch"], row.info["dtype"]
             r["us_per_sequence"] = 1e6 * s / n_train
             r["vs_torch"] = ratio(med, row.name, f"torch b{b} {tag}")
+            r["vs_numpy"] = (ratio(med, row.name, f"nablanet b{b} {tag}")
+                             if row.info["impl"].startswith("nablanet-") else None)
             r["vs_rust_b1_quoted"] = s / RUST_B1
             lines.append([row.name, fmt(s), f"{fmt(r['min'])}-{fmt(r['max'])}",
                           fmt(r["us_per_sequence"], ".2f"), fmt(r["vs_torch"], ".2f"),
-                          fmt(r["vs_rust_b1_quoted"], ".2f")])
+                          fmt(r["vs_numpy"], ".2f"), fmt(r["vs_rust_b1_quoted"], ".2f")])
         else:
             lines.append([f"{row.name} ({r['file_mb']} MB)", fmt(s),
-                          f"{fmt(r['min'])}-{fmt(r['max'])}", "", "", ""])
+                          f"{fmt(r['min'])}-{fmt(r['max'])}", "", "", "", ""])
         results[row.name] = r
     for name, _b, s, spread in QUOTED:
         lines.append([f"{name} (quoted, not measured)", fmt(s), spread or "-",
-                      fmt(1e6 * s / 22_839, ".2f"), "", fmt(s / RUST_B1, ".2f")])
+                      fmt(1e6 * s / 22_839, ".2f"), "", "", fmt(s / RUST_B1, ".2f")])
 
     notes += [
         f"{n_train} training sequences x {N_STEPS} steps x {N_FEATURES} features, RNN "
@@ -247,8 +260,10 @@ def main() -> None:
         "ratios are time ratios (row / baseline; < 1 = faster); ÷ torch: vs torch.nn.RNN at "
         "the same batch and dtype; ÷ Rust: vs the Rust seed's quoted 0.145 s per epoch at "
         "batch 1",
-        'nablanet: history["seconds"][0] of fit(epochs=1), training loop only; torch: the '
-        "epoch loop incl. randperm and batch gathering (default init, not nablanet's weights)",
+        'nablanet: history["seconds"][0] of fit(epochs=1), training loop only, backend=numpy '
+        f"(nablanet) or numba (nablanet-numba; ÷ numpy vs the nablanet row), threads="
+        f"{args.threads} (None: fit's default); torch: the epoch loop incl. randperm and "
+        f"batch gathering, {machine.get('torch_threads')} threads, default init",
         "batch 1: " + (f"the first {args.batch1_sequences} sequences, scaled to the epoch"
                        if args.batch1_sequences else "the full epoch"),
         "quoted rows: issue 5, measured by its author on this machine class (2 cores), "
@@ -256,7 +271,7 @@ def main() -> None:
         "(issue 3); b1 <= 0.10 s, b256 <= 0.06 s with compiled kernels (issue 5)",
     ]
     print_table(f"RNN fraud workload, seconds per epoch ({n_train} training sequences)",
-                ["row", "s/epoch", "min-max", "µs/sequence", "÷ torch", "÷ Rust b1"],
+                ["row", "s/epoch", "min-max", "µs/sequence", "÷ torch", "÷ numpy", "÷ Rust b1"],
                 lines, notes)
     emit_json({
         "benchmark": "rnn_epoch", "n_train": n_train, "n_steps": N_STEPS,

@@ -92,6 +92,17 @@ def test_cross_entropy_known_value():
     assert CrossEntropy().value(z, z + 0.25, y) == pytest.approx(3 * np.log(4.0), rel=1e-14)
 
 
+def test_cross_entropy_value_for_rows_not_summing_to_one():
+    """C = -sum_k y_k ln a_k holds for any non-negative rows (an all-zero row costs 0,
+    a row scaled by 2 costs twice as much)."""
+    rng = np.random.default_rng(8)
+    z = rng.standard_normal((3, 4))
+    y = np.array([[0.0, 0.0, 0.0, 0.0], [0.0, 2.0, 0.0, 0.0], [0.3, 0.1, 0.2, 0.1]])
+    a = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    expected = -np.sum(y * np.log(a))
+    assert CrossEntropy().value(z, a, y) == pytest.approx(expected, rel=1e-12)
+
+
 @pytest.mark.parametrize(
     ("name", "act"), [("quadratic", "identity"), ("binary_cross_entropy", "sigmoid"),
                       ("cross_entropy", "softmax")])

@@ -5,6 +5,7 @@ and the book's network on real MNIST images."""
 from __future__ import annotations
 
 import copy
+import importlib.util
 import re
 
 import numpy as np
@@ -122,13 +123,18 @@ CONFIGS = [
 ]
 
 
+BACKENDS = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(
+    importlib.util.find_spec("numba") is None, reason="numba not installed"))]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("config", CONFIGS)
 @pytest.mark.parametrize(("sizes", "n", "batch_size"), [
     ([6, 5, 4], 16, 16),       # one mini-batch: the whole data set
     ([6, 5, 4], 23, 5),        # 4 full mini-batches and a remainder of 3
     ([7, 8, 6, 3], 10, 3),     # remainder of 1
 ])
-def test_vectorized_equals_per_sample_reference(config, sizes, n, batch_size):
+def test_vectorized_equals_per_sample_reference(config, sizes, n, batch_size, backend):
     eta = 0.7
     X, labels = _data(n, sizes[0], sizes[-1])
     ref = Network(sizes, seed=11, **config)
@@ -137,7 +143,7 @@ def test_vectorized_equals_per_sample_reference(config, sizes, n, batch_size):
     order = copy.deepcopy(fast.rng).permutation(n)  # fit shuffles with the model's rng
     _reference_epoch(ref, X, labels, order, batch_size, eta)
     fast.fit(X, labels, epochs=1, batch_size=batch_size, monitor_training=False,
-             progress=False)
+             progress=False, backend=backend)
     for a, b in zip(fast.weights + fast.biases, ref.weights + ref.biases, strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
     assert any(not np.array_equal(a, b) for a, b in zip(before, fast.weights, strict=True))
@@ -189,7 +195,7 @@ def _trained(seed: int, dtype=np.float64) -> Network:
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_same_seed_same_weights_bit_for_bit(dtype):
+def test_same_seed_same_weights_bit_for_bit(dtype):  # default backend: numba if installed
     a, b = _trained(123, dtype), _trained(123, dtype)
     for p, q in zip(a.weights + a.biases, b.weights + b.biases, strict=True):
         assert p.dtype == dtype
@@ -205,10 +211,10 @@ def test_different_seed_different_weights():
 
 
 def test_no_global_random_state_is_used():
-    np.random.seed(0)
-    state = np.random.get_state()[1].copy()
+    np.random.seed(0)  # noqa: NPY002 - the legacy global state must stay untouched
+    state = np.random.get_state()[1].copy()  # noqa: NPY002
     _trained(7)
-    np.testing.assert_array_equal(np.random.get_state()[1], state)
+    np.testing.assert_array_equal(np.random.get_state()[1], state)  # noqa: NPY002
 
 
 # ------------------------------------------------------------------------------------
@@ -248,6 +254,39 @@ def test_book_sgd_and_evaluate(make_images):
     assert correct == by_hand == history["val_correct"][-1]
     assert correct > 50  # learnable fake images: far above the 10% of chance
     assert net.evaluate((X[200:], labels[200:].astype(np.int64))) == correct
+
+
+# ------------------------------------------------------------------------------------
+# One output unit: a binary classifier
+# ------------------------------------------------------------------------------------
+def _binary_data():
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((40, 2))
+    return X, (X[:, 0] + 0.5 * X[:, 1] > 0).astype(np.int64)
+
+
+def test_single_output_network_takes_0_1_labels():
+    """With one sigmoid output, labels 0/1 of shape (n,) are the targets 0/1, exactly as
+    the column (n, 1) of the same values (not one-hot codes over a single class)."""
+    X, y = _binary_data()
+    by_labels = Network([2, 4, 1], loss="binary_cross_entropy", seed=0)
+    by_column = Network([2, 4, 1], loss="binary_cross_entropy", seed=0)
+    by_column.fit(X, y[:, None].astype(float), epochs=3, batch_size=8, progress=False)
+    by_labels.fit(X, y, epochs=3, batch_size=8, progress=False)
+    for a, b in zip(by_labels.weights, by_column.weights, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_single_output_predict_thresholds_at_one_half():
+    X, y = _binary_data()
+    net = Network([2, 4, 1], loss="binary_cross_entropy", seed=0, optimizer=SGD(1.0))
+    history = net.fit(X, y[:, None].astype(float), epochs=30, batch_size=8, progress=False)
+    proba = net.predict_proba(X)[:, 0]
+    assert proba.min() < 0.5 < proba.max()
+    np.testing.assert_array_equal(net.predict(X), (proba >= 0.5).astype(int))
+    # evaluate and the training accuracy agree with predict
+    assert net.evaluate((X, y[:, None].astype(float))) == int(np.sum(net.predict(X) == y))
+    assert history["train_accuracy"][-1] == pytest.approx(np.mean(net.predict(X) == y))
 
 
 # ------------------------------------------------------------------------------------
@@ -311,8 +350,19 @@ def test_fit_input_errors(changes, name):
 def test_fit_rejects_a_non_positive_or_fractional_batch_size(batch_size):
     """A bad batch size is a ValueError naming ``batch_size``, like one that is too large
     (not a ZeroDivisionError or a NumPy error from allocating the work buffers)."""
-    with pytest.raises(ValueError, match="^batch_size"):
+    with pytest.raises(ValueError, match=r"^batch_size"):
         _fit_error(batch_size=batch_size)
+
+
+@pytest.mark.parametrize("X", [
+    np.array([["0.1", "0.2", "x"]] * 20),      # text, as read from a file by mistake
+    np.full((20, 3), 1 + 2j),                  # complex: the imaginary part would be lost
+], ids=["str", "complex"])
+def test_fit_rejects_non_real_inputs(X):
+    """Inputs of a non-numeric or complex dtype are a ValueError naming ``X`` (not NumPy's
+    "could not convert string to float", nor a silent ComplexWarning)."""
+    with pytest.raises(ValueError, match=r"^X"):
+        _fit_error(X=X)
 
 
 def test_api_input_errors():

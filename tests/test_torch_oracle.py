@@ -408,6 +408,16 @@ def test_cross_entropy_matches_torch():
     _record("loss cross_entropy delta", delta, tgrad)
 
 
+def test_cross_entropy_unnormalised_rows_match_torch():
+    z, rng = _logits(25)
+    y = rng.random(z.shape)  # rows summing to anything in (0, 4)
+    y[3] = 0.0
+    value, _ = _ours(CrossEntropy(), "softmax", z, y)
+    expected = F_.cross_entropy(_t(z), _t(y), reduction="sum").item()
+    np.testing.assert_allclose(value, expected, rtol=1e-12)
+    _record("loss cross_entropy value", value, expected)
+
+
 def test_masked_cross_entropy_matches_torch():
     z, rng = _logits(23, shape=(3, 4, 5))
     y = np.eye(5)[rng.integers(0, 5, (3, 4))]

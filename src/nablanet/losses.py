@@ -152,7 +152,7 @@ def one_hot(labels, n_classes: int, dtype=np.float64, name: str = "y") -> np.nda
     """
     labels = np.asarray(labels)
     if not np.issubdtype(labels.dtype, np.integer):
-        if not np.all(np.mod(labels, 1) == 0):
+        if not (np.isfinite(labels).all() and np.all(np.mod(labels, 1) == 0)):
             raise ValueError(f"{name}: expected integer class labels, got {labels.dtype} values")
         labels = labels.astype(np.int64)
     if labels.size and (labels.min() < 0 or labels.max() >= n_classes):

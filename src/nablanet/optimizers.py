@@ -68,7 +68,8 @@ class Optimizer:
     def step(self, params, grads, decay=None) -> None:
         """Update ``params`` in place from ``grads`` (see the module docstring)."""
         if self._state is None or len(self._state) != len(params) or any(
-            s["shape"] != p.shape for s, p in zip(self._state, params, strict=True)
+            s["shape"] != p.shape or s["dtype"] != p.dtype
+            for s, p in zip(self._state, params, strict=True)
         ):
             self._allocate(params)
         if self.clip_norm is not None:
@@ -104,7 +105,8 @@ class Optimizer:
 
     def _allocate(self, params) -> None:
         self._state = [
-            {"shape": p.shape, **{k: np.zeros_like(p) for k in self._slots}} for p in params
+            {"shape": p.shape, "dtype": p.dtype, **{k: np.zeros_like(p) for k in self._slots}}
+            for p in params
         ]
         self._scratch = [np.empty_like(p) for p in params]
         self.t = 0
@@ -250,7 +252,9 @@ def clip_grad_norm(grads, max_norm: float) -> float:
 
 
 def _check_positive(name: str, value) -> None:
-    if not (isinstance(value, numbers.Real) and math.isfinite(value) and value > 0):
+    if isinstance(value, bool) or not (
+        isinstance(value, numbers.Real) and math.isfinite(value) and value > 0
+    ):
         raise ValueError(f"{name}: expected a number > 0, got {value!r}")
 
 
