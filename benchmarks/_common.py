@@ -272,14 +272,22 @@ def machine_info(threads: int | None = None) -> dict:
     """CPU model and count, load, Python, NumPy, BLAS/OpenMP pools (threadpoolctl), and the
     versions of torch and scikit-learn when they are imported."""
     cpu = platform.processor() or platform.machine()
+    cpuinfo: dict[str, str] = {}
     with contextlib.suppress(OSError):
         with open("/proc/cpuinfo") as fh:
             for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
+                if not line.strip():
+                    break  # the first processor is enough
+                key, _, value = line.partition(":")
+                cpuinfo[key.strip()] = value.strip()
+    cpu = cpuinfo.get("model name", cpu)
+    simd = sorted(f for f in cpuinfo.get("flags", "").split()
+                  if f in ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_tile"))
     info: dict = {
         "cpu": cpu,
+        "cpu_family_model": f"{cpuinfo.get('cpu family', '?')}/{cpuinfo.get('model', '?')}",
+        "cpu_mhz": cpuinfo.get("cpu MHz"),
+        "simd": simd,
         "cpus": os.cpu_count(),
         "loadavg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "platform": platform.platform(),

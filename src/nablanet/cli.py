@@ -99,8 +99,9 @@ def optimizer_options(default_optimizer: str, default_lr: float):
                 ["none", "step", "exponential", "cosine", "plateau"]), default="none",
                 show_default=True, help="Learning-rate schedule over the epochs."),
             click.option("--early-stopping", "patience", type=click.IntRange(min=1),
-                         default=None, help="Stop after this many evaluations without "
-                         "improvement of the validation loss; restore the best weights."),
+                         default=None, help="Stop when the validation loss has not "
+                         "improved for more than this many evaluations; restore the best "
+                         "weights."),
             click.option("--seed", type=int, default=1, show_default=True,
                          help="Seed of the weights and the shuffling."),
             click.option("--dtype", type=click.Choice(["float64", "float32"]),
@@ -364,7 +365,7 @@ def main(argv=None) -> None:
         click.echo("nablanet: aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"nablanet: error: {exc.format_message()}", err=True)
         sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
     except (ValueError, TypeError, OSError, ImportError) as exc:
         click.echo(f"nablanet: error: {exc}", err=True)

@@ -243,8 +243,8 @@ def _n_outputs(task: str, train, test) -> int:
     if task == "binary":
         bad = ~np.isin(labels, (0.0, 1.0))
         if bad.any():
-            raise ValueError(f"--task binary: expected labels 0 or 1, found {labels[bad][0]!r}"
-                             " (use --task regression or multiclass)")
+            raise ValueError(f"--task binary: expected labels 0 or 1, found "
+                             f"{float(labels[bad][0]):g} (use --task regression or multiclass)")
         return 1
     if (labels < 0).any() or (np.mod(labels, 1) != 0).any():
         raise ValueError("--task multiclass: expected class indices 0, 1, 2, ... as labels")

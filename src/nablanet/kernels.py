@@ -20,16 +20,12 @@ and are cached on disk (``cache=True``), so later processes load them in millise
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
 import time
 
 import numpy as np
-
-try:  # the optional extra
-    import numba
-except ImportError:  # pragma: no cover - exercised by the CI run without extras
-    numba = None
 
 __all__ = [
     "ACT_CODES",
@@ -43,7 +39,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-AVAILABLE = numba is not None
+#: whether Numba is installed (imported, and the kernels compiled, only when first used)
+AVAILABLE = importlib.util.find_spec("numba") is not None
 
 #: activation name -> code used inside the kernels
 ACT_CODES = {"identity": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "softmax": 4}
@@ -103,18 +100,15 @@ def delta_mode(loss, output_activation) -> int | None:
     return None
 
 
-def _jit(f):
-    return numba.njit(cache=True, nogil=True)(f) if AVAILABLE else None
-
-
-def run(kernel, *args):
-    """Call ``kernel``; the first call in a process (compilation, or loading from the
-    disk cache) is timed and logged once."""
-    name = kernel.__name__
+def run(name: str, *args):
+    """Call the kernel ``name`` (``"mlp_sgd_epoch"``, ``"rnn_sgd_epoch"``). The first
+    call in a process imports Numba and compiles the kernel, or loads it from the disk
+    cache; that time is logged once."""
     if name in _reported:
-        return kernel(*args)
+        return globals()[name](*args)
     start = time.perf_counter()
-    out = kernel(*args)
+    _jit_all()
+    out = globals()[name](*args)
     _reported.add(name)
     log.info("numba: %s ready in %.2f s (compiled, or loaded from the disk cache)", name,
              time.perf_counter() - start)
@@ -169,16 +163,9 @@ def _output_row(code, delta_mode, z, y, out_a, out_d, scale):
         out_d[j] = d * scale
 
 
-if AVAILABLE:
-    _act = numba.njit(inline="always")(_act)
-    _act_grad = numba.njit(inline="always")(_act_grad)
-    _output_row = numba.njit(inline="always")(_output_row)
-
-
 # --------------------------------------------------------------------------------------
 # Feedforward network: one SGD step per mini-batch, many mini-batches per call
 # --------------------------------------------------------------------------------------
-@_jit
 def mlp_sgd_epoch(X, T, order, weights, biases, acts, delta_mode, lr, xb, tb, A, D, gW, gb):
     """Plain-SGD training on the mini-batches ``order[k*m:(k+1)*m]``, ``m = len(xb)``
     (``len(order)`` must be a multiple of ``m``). Arguments: data ``X (n, n_in)``,
@@ -239,7 +226,6 @@ def mlp_sgd_epoch(X, T, order, weights, biases, acts, delta_mode, lr, xb, tb, A,
 # --------------------------------------------------------------------------------------
 # Vanilla RNN: per sequence forward and BPTT, one SGD step per mini-batch of sequences
 # --------------------------------------------------------------------------------------
-@_jit
 def rnn_sgd_epoch(Xt, Y, lengths, order, batch_size, last, W_x, W_h, b, W_y, b_y, act,
                   out_act, delta_mode, lr, Hs, Z, dY, gW_x, gW_h, gb, gW_y, gb_y, da, carry):
     """Plain-SGD training of a one-layer RNN (:class:`nablanet.rnn.RNNCell`) over the
@@ -324,3 +310,18 @@ def rnn_sgd_epoch(Xt, Y, lengths, order, batch_size, last, W_x, W_h, b, W_y, b_y
         for p, g in ((b, gb), (b_y, gb_y)):
             for j in range(p.shape[0]):
                 p[j] -= g[j] * lr
+
+
+# --------------------------------------------------------------------------------------
+def _jit_all() -> None:
+    """Replace this module's Python functions by their Numba-compiled forms (once)."""
+    global _act, _act_grad, _output_row, mlp_sgd_epoch, rnn_sgd_epoch
+    if hasattr(mlp_sgd_epoch, "py_func"):
+        return
+    import numba
+
+    _act = numba.njit(inline="always")(_act)
+    _act_grad = numba.njit(inline="always")(_act_grad)
+    _output_row = numba.njit(inline="always")(_output_row)
+    mlp_sgd_epoch = numba.njit(cache=True, nogil=True)(mlp_sgd_epoch)
+    rnn_sgd_epoch = numba.njit(cache=True, nogil=True)(rnn_sgd_epoch)

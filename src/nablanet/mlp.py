@@ -162,8 +162,9 @@ class Network:
         return self._output(X)[1]
 
     def predict(self, X) -> np.ndarray:
-        """Predicted class ``argmax`` of the outputs: int64 ``(n,)`` for ``X (n, n_in)``."""
-        return self.predict_proba(X).argmax(axis=1)
+        """Predicted class: int64 ``(n,)`` for ``X (n, n_in)``, the ``argmax`` of the
+        outputs, or for a single output, 1 where it is >= 0.5."""
+        return self._classes(self.predict_proba(X))
 
     def _forward(self, x: np.ndarray) -> list[np.ndarray]:
         """Activations of every layer for rows ``x``: ``[x, a1, ..., aL]`` (allocates)."""
@@ -403,7 +404,7 @@ class Network:
             full = len(idx) - len(idx) % m
             for part in (idx[:full], idx[full:]):
                 if len(part):
-                    kernels.run(kernels.mlp_sgd_epoch, X, T, part, weights, biases, acts, mode,
+                    kernels.run("mlp_sgd_epoch", X, T, part, weights, biases, acts, mode,
                                 self.optimizer.lr, *args[len(part) if len(part) < m else m])
 
         return train_batches
@@ -513,13 +514,17 @@ class Network:
             raise ValueError(
                 f"{xname}: expected shape (n, {self.sizes[0]}), got {X.shape}"
             )
+        if X.dtype.kind not in "biuf":
+            raise ValueError(f"{xname}: expected real numbers, got dtype {X.dtype}")
         X = X.astype(self.dtype, copy=False)
         if not np.isfinite(X).all():
             raise ValueError(f"{xname}: contains NaN or infinite values")
         y = np.asarray(y)
         if len(y) != len(X):
             raise ValueError(f"{yname}: expected {len(X)} rows (one per input), got {len(y)}")
-        if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1 and self.sizes[-1] > 1):
+        if self.sizes[-1] == 1 and y.ndim == 1:  # one output: 0/1 labels are its targets
+            T = y.reshape(-1, 1).astype(self.dtype)
+        elif y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1 and self.sizes[-1] > 1):
             T = self._targets(y.reshape(-1), yname)
         elif y.ndim == 2 and y.shape[1] == self.sizes[-1]:
             T = y.astype(self.dtype)

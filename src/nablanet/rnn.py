@@ -438,6 +438,8 @@ class RecurrentNetwork:
         X = X.astype(self.dtype, copy=False)
         if not np.isfinite(X[mask]).all():
             raise ValueError(f"{name}: contains NaN or infinite values on valid steps")
+        if not mask.all():  # padding is computed (then ignored): make it harmless zeros
+            X = np.where(mask[..., None], X, 0).astype(self.dtype, copy=False)
         Xt = np.ascontiguousarray(X.transpose(1, 0, 2))
         maskt = np.ascontiguousarray(mask.T, dtype=self.dtype)
         Y = None if Y is None else self._targets(Y, n, T, lengths)
@@ -717,7 +719,7 @@ class RecurrentNetwork:
                    *[np.empty_like(p) for p in self.params], np.empty(H, dt), np.empty(H, dt))
 
         def train_batches(idx: np.ndarray) -> None:
-            kernels.run(kernels.rnn_sgd_epoch, Xt, Yk, lengths, idx, batch_size, last,
+            kernels.run("rnn_sgd_epoch", Xt, Yk, lengths, idx, batch_size, last,
                         cell.W_x, cell.W_h, cell.b, self.W_y, self.b_y, *codes,
                         self.optimizer.lr, *buffers)
 
@@ -758,9 +760,9 @@ class RecurrentNetwork:
         return out.transpose(1, 0, 2) if self.target == "every" else out
 
     def predict(self, X, mask=None, *, threshold: float = 0.5) -> np.ndarray:
-        """Predictions: class index (softmax output), 0/1 at ``threshold`` (sigmoid), or
-        the output values (other activations). Shape ``(n, T)``/``(n,)`` for classes,
-        ``(n, T, L)``/``(n, L)`` for values."""
+        """Predictions: class index (softmax output, shape ``(n, T)``/``(n,)``), 0/1 per
+        output at ``threshold`` (sigmoid) or the output values (other activations), both
+        of shape ``(n, T, L)``/``(n, L)``."""
         out = self.predict_proba(X, mask)
         kind = self.output_activation.name
         if kind == "softmax":

@@ -179,7 +179,9 @@ def get_schedule(name: str | None, epochs: int) -> Schedule | None:
 # --------------------------------------------------------------------------------------
 @dataclass
 class EarlyStopping:
-    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` evaluations.
+    """Stop when ``monitor`` has not improved by ``min_delta`` for more than ``patience``
+    evaluations in a row (``patience=2``: the third evaluation without improvement stops;
+    the rule of PyTorch's ``ReduceLROnPlateau``).
 
     ``monitor`` names a metric of the evaluation dict; names ending in ``loss`` are
     minimised, anything else (accuracy, ...) maximised. With ``restore_best`` the
