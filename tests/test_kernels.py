@@ -1,0 +1,148 @@
+"""The compiled backend (Numba) against the NumPy reference path, and backend choice."""
+
+import numpy as np
+import pytest
+
+from nablanet import kernels
+from nablanet.mlp import Network
+from nablanet.optimizers import SGD, Adam
+from nablanet.rnn import GRU, RNN
+from nablanet.training import ONE_THREAD_BELOW, thread_limit
+
+needs_numba = pytest.mark.skipif(not kernels.AVAILABLE, reason="numba not installed "
+                                 "(pip install 'nablanet[fast]')")
+
+
+def _train_both(make, fit_args, *data):
+    models = []
+    for backend in ("numpy", "numba"):
+        model = make()
+        model.fit(*data, progress=False, monitor_training=False, backend=backend, **fit_args)
+        models.append(model)
+    return models
+
+
+def _max_difference(a, b, params):
+    return max(float(np.abs(p - q).max()) for p, q in zip(params(a), params(b), strict=True))
+
+
+# learning rates small enough that training is not chaotic: there, differences in the
+# last bit (BLAS summation order) grow by orders of magnitude per epoch on any two paths
+MLP_CASES = [
+    ({"sizes": [20, 8, 4]}, 10, 0.5),  # the book's network, shape-reduced
+    ({"sizes": [20, 8, 4], "loss": "binary_cross_entropy"}, 10, 0.5),
+    ({"sizes": [20, 9, 7, 4], "activation": ["relu", "tanh"], "output_activation": "softmax",
+      "loss": "cross_entropy", "init": "he"}, 7, 0.1),
+    ({"sizes": [20, 6, 1], "activation": "tanh", "output_activation": "identity",
+      "init": "scaled_normal"}, 1, 0.01),
+]
+
+
+@needs_numba
+@pytest.mark.parametrize(("config", "batch_size", "lr"), MLP_CASES)
+def test_mlp_kernel_gives_the_numpy_weights(config, batch_size, lr):
+    rng = np.random.default_rng(0)
+    n = 103  # 103 % 10 and 103 % 7 leave a short last mini-batch
+    X = rng.random((n, 20))
+    n_out = config["sizes"][-1]
+    y = rng.integers(0, n_out, n) if n_out > 1 else rng.random((n, 1))
+    a, b = _train_both(lambda: Network(seed=3, optimizer=SGD(lr), **config),
+                       {"epochs": 3, "batch_size": batch_size}, X, y)
+    assert _max_difference(a, b, lambda m: m.weights + m.biases) < 1e-12
+
+
+@needs_numba
+def test_mlp_kernel_float32():
+    rng = np.random.default_rng(1)
+    X, y = rng.random((64, 20)).astype(np.float32), rng.integers(0, 4, 64)
+    a, b = _train_both(lambda: Network([20, 8, 4], seed=3, dtype=np.float32),
+                       {"epochs": 2, "batch_size": 8}, X, y)
+    assert all(w.dtype == np.float32 for w in b.weights + b.biases)
+    assert _max_difference(a, b, lambda m: m.weights + m.biases) < 1e-5
+
+
+RNN_OUTPUTS = [("identity", "mse", 2), ("sigmoid", "mse", 1),
+               ("sigmoid", "binary_cross_entropy", 1), ("softmax", "cross_entropy", 3)]
+
+
+@needs_numba
+@pytest.mark.parametrize(("output", "loss", "n_out"), RNN_OUTPUTS)
+@pytest.mark.parametrize("target", ["every", "last"])
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid"])
+@pytest.mark.parametrize("batch_size", [1, 7])
+def test_rnn_kernel_gives_the_numpy_weights(output, loss, n_out, target, activation,
+                                             batch_size):
+    rng = np.random.default_rng(2)
+    n, T = 60, 6
+    X = rng.standard_normal((n, T, 5))
+    mask = np.arange(T) < rng.integers(1, T + 1, n)[:, None]  # ragged, masked
+    if output == "softmax":
+        Y = rng.integers(0, n_out, (n, T))
+    else:
+        Y = (rng.random((n, T, n_out)) > 0.5).astype(float)
+
+    def make():
+        return RNN(5, 6, n_out, activation=activation, output_activation=output, loss=loss,
+                   target=target, optimizer=SGD(0.05), seed=4)
+
+    a, b = _train_both(make, {"epochs": 2, "batch_size": batch_size}, X, Y, mask)
+    assert _max_difference(a, b, lambda m: m.params) < 1e-12
+
+
+@needs_numba
+def test_rnn_kernel_float32():
+    rng = np.random.default_rng(5)
+    X, Y = rng.random((40, 5, 3)).astype(np.float32), rng.random((40, 5, 1))
+    a, b = _train_both(lambda: RNN(3, 4, 1, optimizer=SGD(0.1), seed=1, dtype=np.float32),
+                       {"epochs": 2, "batch_size": 1}, X, Y)
+    assert all(p.dtype == np.float32 for p in b.params)
+    assert _max_difference(a, b, lambda m: m.params) < 1e-5
+
+
+@pytest.mark.parametrize(("batch_size", "expected"), [(1, True), (16, True), (17, False)])
+def test_auto_picks_the_kernel_for_small_batches_when_installed(monkeypatch, batch_size,
+                                                                 expected):
+    monkeypatch.setattr(kernels, "AVAILABLE", True)
+    assert kernels.use_numba("auto", None, batch_size, 16) is expected
+    assert kernels.use_numba("auto", "not covered", 1, 16) is False
+    assert kernels.use_numba("numpy", None, 1, 16) is False
+
+
+def test_auto_falls_back_to_numpy_without_numba(monkeypatch):
+    monkeypatch.setattr(kernels, "AVAILABLE", False)
+    assert kernels.use_numba("auto", None, 1, 16) is False
+    with pytest.raises(ImportError, match=r"nablanet\[fast\]"):
+        kernels.use_numba("numba", None, 1, 16)
+    # and a fit with the default backend still trains, on NumPy
+    net = Network([3, 2, 2], seed=0)
+    net.fit(np.zeros((4, 3)), [0, 1, 0, 1], epochs=1, batch_size=2, progress=False)
+
+
+@needs_numba
+@pytest.mark.parametrize(("make", "reason"), [
+    (lambda: RNN(3, 4, 1, optimizer=Adam(0.01)), "plain SGD"),
+    (lambda: RNN(3, 4, 1, optimizer=SGD(0.01, momentum=0.9)), "plain SGD"),
+    (lambda: RNN(3, 4, 1, layers=2), "one vanilla RNN layer"),
+    (lambda: GRU(3, 4, 1), "one vanilla RNN layer"),
+    (lambda: RNN(3, 4, 2, output_activation="softmax", loss="mse"), "loss quadratic"),
+])
+def test_numba_backend_refuses_what_it_does_not_cover(make, reason):
+    model = make()
+    X, Y = np.zeros((4, 3, 3)), np.zeros((4, 3, model.n_outputs))
+    with pytest.raises(ValueError, match=reason):
+        model.fit(X, Y, epochs=1, batch_size=2, backend="numba", progress=False)
+
+
+def test_unknown_backend():
+    with pytest.raises(ValueError, match="backend: expected one of auto, numpy, numba"):
+        Network([2, 2]).fit(np.zeros((2, 2)), [0, 1], epochs=1, batch_size=1,
+                            backend="cuda", progress=False)
+
+
+def test_thread_limit():
+    assert thread_limit(None, ONE_THREAD_BELOW - 1) == 1
+    assert thread_limit(None, ONE_THREAD_BELOW) is None
+    assert thread_limit(2, 10) == 2
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="threads"):
+            thread_limit(bad, 10)
