@@ -116,13 +116,23 @@ def run(name: str, *args):
 
 
 # --------------------------------------------------------------------------------------
-# Scalar forms of the activations (same operations as nablanet.activations)
+# Scalar forms of the activations (the formulas of nablanet.activations)
 # --------------------------------------------------------------------------------------
+def _tanh(z):
+    """tanh(z) = sign(z) (1 - e) / (1 + e) with e = exp(-2|z|): four times faster than
+    the C library's scalar tanh, which otherwise dominates the small-batch kernels, and
+    within 3e-16 of NumPy's tanh in absolute terms (the relative error grows for
+    |z| < 1e-5, where tanh(z) ~ z is tiny, up to ~1e-11)."""
+    e = math.exp(-2.0 * abs(z))
+    r = (1.0 - e) / (1.0 + e)
+    return r if z >= 0.0 else -r
+
+
 def _act(code, z):
     if code == 1:
-        return math.tanh(z * 0.5) * 0.5 + 0.5
+        return _tanh(z * 0.5) * 0.5 + 0.5
     if code == 2:
-        return math.tanh(z)
+        return _tanh(z)
     if code == 3:
         return max(z, 0.0)
     return z
@@ -226,13 +236,14 @@ def mlp_sgd_epoch(X, T, order, weights, biases, acts, delta_mode, lr, xb, tb, A,
 # --------------------------------------------------------------------------------------
 # Vanilla RNN: per sequence forward and BPTT, one SGD step per mini-batch of sequences
 # --------------------------------------------------------------------------------------
-def rnn_sgd_epoch(Xt, Y, lengths, order, batch_size, last, W_x, W_h, b, W_y, b_y, act,
+def rnn_sgd_epoch(X, Y, lengths, order, batch_size, last, W_x, W_h, b, W_y, b_y, act,
                   out_act, delta_mode, lr, Hs, Z, dY, gW_x, gW_h, gb, gW_y, gb_y, da, carry):
     """Plain-SGD training of a one-layer RNN (:class:`nablanet.rnn.RNNCell`) over the
-    mini-batches of ``batch_size`` sequences of ``order``. ``Xt (T, n, F)`` time-major
-    inputs, ``Y`` targets ``(T, n, L)`` (``last`` False) or ``(1, n, L)`` (``last`` True),
-    ``lengths (n,)``; work buffers ``Hs (T+1, H)``, ``Z``/``dY (T, L)``, ``da``/``carry
-    (H,)`` and the gradient arrays; the parameters are updated in place."""
+    mini-batches of ``batch_size`` sequences of ``order``. Batch-major ``X (n, T, F)``
+    inputs (each sequence one contiguous block: the order is random), targets ``Y
+    (n, T, L)`` (``last`` False) or ``(n, 1, L)`` (``last`` True), ``lengths (n,)``; work
+    buffers ``Hs (T+1, H)``, ``Z``/``dY (T, L)``, ``da``/``carry (H,)`` and the gradient
+    arrays; the parameters are updated in place."""
     F, H = W_x.shape
     n_out = W_y.shape[1]
     n = order.shape[0]
@@ -252,7 +263,7 @@ def rnn_sgd_epoch(Xt, Y, lengths, order, batch_size, last, W_x, W_h, b, W_y, b_y
                 u, v = da, carry  # free during the forward pass: the two partial sums
                 u[:] = 0.0
                 for i in range(F):  # row-times-matrix with the contiguous index inside
-                    x = Xt[t, s, i]
+                    x = X[s, t, i]
                     for j in range(H):
                         u[j] += x * W_x[i, j]
                 for j in range(H):
@@ -273,7 +284,7 @@ def rnn_sgd_epoch(Xt, Y, lengths, order, batch_size, last, W_x, W_h, b, W_y, b_y
                     for k in range(H):
                         z += Hs[t + 1, k] * W_y[k, j]
                     Z[t, j] = z + b_y[j]
-                y = Y[0, s] if last else Y[t, s]
+                y = Y[s, 0] if last else Y[s, t]
                 _output_row(out_act, delta_mode, Z[t], y, Z[t], dY[t], inv_m)
             carry[:] = 0.0
             for t in range(T - 1, -1, -1):  # BPTT
@@ -291,7 +302,7 @@ def rnn_sgd_epoch(Xt, Y, lengths, order, batch_size, last, W_x, W_h, b, W_y, b_y
                     for j in range(n_out):
                         gb_y[j] += dY[t, j]
                 for i in range(F):
-                    x = Xt[t, s, i]
+                    x = X[s, t, i]
                     for j in range(H):
                         gW_x[i, j] += x * da[j]
                 for k in range(H):
@@ -315,13 +326,14 @@ def rnn_sgd_epoch(Xt, Y, lengths, order, batch_size, last, W_x, W_h, b, W_y, b_y
 # --------------------------------------------------------------------------------------
 def _jit_all() -> None:
     """Replace this module's Python functions by their Numba-compiled forms (once)."""
-    global _act, _act_grad, _output_row, mlp_sgd_epoch, rnn_sgd_epoch
+    global _tanh, _act, _act_grad, _output_row, mlp_sgd_epoch, rnn_sgd_epoch
     if hasattr(mlp_sgd_epoch, "py_func"):
         return
     import numba
 
+    _tanh = numba.njit(inline="always")(_tanh)
     _act = numba.njit(inline="always")(_act)
     _act_grad = numba.njit(inline="always")(_act_grad)
     _output_row = numba.njit(inline="always")(_output_row)
     mlp_sgd_epoch = numba.njit(cache=True, nogil=True)(mlp_sgd_epoch)
-    rnn_sgd_epoch = numba.njit(cache=True, nogil=True)(rnn_sgd_epoch)
+    rnn_sgd_epoch = numba.njit(cache=True, nogil=True, fastmath=True)(rnn_sgd_epoch)

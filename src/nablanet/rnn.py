@@ -711,7 +711,9 @@ class RecurrentNetwork:
         T, H, L, dt = Xt.shape[0], self.n_hidden, self.n_outputs, self.dtype
         cell = self.cells[0]
         last = self.target == "last"
-        Yk = Y[None] if last else Y  # the kernel takes (1, n, L) for target="last"
+        # the kernel reads one sequence at a time, in random order: batch-major copies
+        Xk = np.ascontiguousarray(Xt.transpose(1, 0, 2))
+        Yk = Y[:, None] if last else np.ascontiguousarray(Y.transpose(1, 0, 2))
         codes = (kernels.ACT_CODES[cell.activation.name],
                  kernels.ACT_CODES[self.output_activation.name],
                  kernels.delta_mode(self.loss, self.output_activation))
@@ -719,7 +721,7 @@ class RecurrentNetwork:
                    *[np.empty_like(p) for p in self.params], np.empty(H, dt), np.empty(H, dt))
 
         def train_batches(idx: np.ndarray) -> None:
-            kernels.run("rnn_sgd_epoch", Xt, Yk, lengths, idx, batch_size, last,
+            kernels.run("rnn_sgd_epoch", Xk, Yk, lengths, idx, batch_size, last,
                         cell.W_x, cell.W_h, cell.b, self.W_y, self.b_y, *codes,
                         self.optimizer.lr, *buffers)
 
