@@ -6,7 +6,9 @@ timed unit (one epoch, or a subset extrapolated to one) and returns its seconds,
 with ``time.perf_counter`` around the work only. :func:`run_interleaved` runs them
 round-robin (the starting row rotates every repeat) so that a noisy neighbour on a shared
 machine hits every row alike; the report gives medians and ratios to named baselines.
-More backends are more rows: append ``Row("nablanet numba b10 f64", ...)`` to the list.
+More peers are more rows in the list; nablanet's own backends come from ``--backends``
+(:func:`backends`, :func:`fit_options`): rows ``nablanet ...`` (NumPy, the reference) and
+``nablanet-<backend> ...``.
 """
 
 from __future__ import annotations
@@ -77,8 +79,10 @@ def timed(fn: Callable[[], object]) -> Callable[[], float]:
 # --------------------------------------------------------------------------------------
 # Options
 # --------------------------------------------------------------------------------------
-def add_common_args(parser: argparse.ArgumentParser, repeats: int = 5) -> None:
-    """``--repeats``, ``--warmup``, ``--quick``, ``--threads``, ``--only``."""
+def add_common_args(parser: argparse.ArgumentParser, repeats: int = 5,
+                    backends: bool = True) -> None:
+    """``--repeats``, ``--warmup``, ``--quick``, ``--threads``, ``--only`` and, with
+    ``backends``, ``--backends``."""
     parser.add_argument("--repeats", type=int, default=repeats,
                         help=f"timed rounds over all rows (default {repeats})")
     parser.add_argument("--warmup", type=int, default=1,
@@ -89,10 +93,11 @@ def add_common_args(parser: argparse.ArgumentParser, repeats: int = 5) -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="BLAS/OpenMP threads (threadpoolctl) and torch.set_num_threads; "
                              "default: the libraries' own defaults")
-    parser.add_argument("--backends", default="numpy,numba",
-                        help="nablanet backends to time, comma-separated (default numpy,numba; "
-                             "numba rows are skipped with a note when Numba or fit(backend=) "
-                             "is missing)")
+    if backends:
+        parser.add_argument("--backends", default="numpy,numba",
+                            help="nablanet backends to time, comma-separated (default "
+                                 "numpy,numba; numba rows are skipped with a note when Numba "
+                                 "or fit(backend=) is missing)")
     parser.add_argument("--only", default=None,
                         help="comma-separated substrings: keep the rows whose name contains "
                              "any of them (case-insensitive)")
@@ -309,7 +314,7 @@ def machine_info(threads: int | None = None) -> dict:
         mod = sys.modules.get(name)
         if mod is not None:
             info[name] = mod.__version__
-    if "torch" in sys.modules:
+    if sys.modules.get("torch") is not None:
         info["torch_threads"] = sys.modules["torch"].get_num_threads()
     return info
 

@@ -11,21 +11,35 @@ interleaved, median of ``--repeats`` runs:
 * ``pad``              -- the 28,549 feature arrays into one ``(n, T, F)`` batch;
 * ``pandas.read_csv``  -- the raw parse by pandas, when installed.
 
-Usage: ``python benchmarks/csv_load.py [--repeats 5]``. Prints a table and a JSON line.
+Usage: ``python benchmarks/csv_load.py [--repeats 5] [--only read_sequence]``. Prints a
+table and a JSON line (``JSON {...}``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from _common import (
+    Row,
+    add_common_args,
+    apply_quick,
+    emit_json,
+    fmt,
+    machine_info,
+    optional,
+    print_table,
+    ratio,
+    run_interleaved,
+    select,
+    summarize,
+    thread_limits,
+    timed,
+)
 from nablanet.datasets.sequences import (
     SequenceData,
     pad,
@@ -55,51 +69,45 @@ def fraud_like(seed: int = 0) -> SequenceData:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
+    add_common_args(parser, repeats=5, backends=False)
     args = parser.parse_args()
-    try:
-        import pandas
-    except ImportError:
-        pandas = None
+    apply_quick(args)
+    notes: list[str] = []
+    pandas = optional("pandas", notes)
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with thread_limits(args.threads), tempfile.TemporaryDirectory() as tmp:
         path = write_sequence_csv(fraud_like(), Path(tmp) / "fraud_like.csv")
         size_mb = path.stat().st_size / 1e6
         data = read_sequence_csv(path)
-        cases = {
-            "polars.read_csv": lambda: pl.read_csv(path),
-            "read_sequence_csv": lambda: read_sequence_csv(path),
-            "pad(features)": lambda: pad(data.features),
-        }
+        rows = [
+            Row("polars.read_csv", timed(lambda: pl.read_csv(path))),
+            Row("read_sequence_csv", timed(lambda: read_sequence_csv(path))),
+            Row("pad(features)", timed(lambda: pad(data.features))),
+        ]
         if pandas is not None:
-            cases["pandas.read_csv"] = lambda: pandas.read_csv(path)
-        times: dict[str, list[float]] = {name: [] for name in cases}
-        for _ in range(args.repeats):
-            for name, case in cases.items():
-                start = time.perf_counter()
-                case()
-                times[name].append(time.perf_counter() - start)
+            rows.append(Row("pandas.read_csv", timed(lambda: pandas.read_csv(path))))
+        rows = select(rows, args.only)
+        times = run_interleaved(rows, args.repeats, args.warmup)
+        machine = machine_info(args.threads)
 
-    medians = {name: statistics.median(t) for name, t in times.items()}
-    print(
-        f"file: {N_ROWS} rows x {N_FEATURES + 2} columns, {len(data)} sequences, "
-        f"{size_mb:.0f} MB; median of {args.repeats}"
-    )
-    print(f"{'case':<20} {'median s':>10} {'vs read_sequence_csv':>22}")
-    for name, median in medians.items():
-        print(f"{name:<20} {median:>10.3f} {median / medians['read_sequence_csv']:>22.2f}")
-    print(
-        json.dumps(
-            {
-                "benchmark": "csv_load",
-                "rows": N_ROWS,
-                "sequences": len(data),
-                "file_mb": round(size_mb, 1),
-                "repeats": args.repeats,
-                "median_s": {name: round(m, 4) for name, m in medians.items()},
-            }
-        )
-    )
+    stats = summarize(times)
+    med = {name: v["median"] for name, v in stats.items()}
+    lines = [[name, fmt(m), fmt(ratio(med, name, "read_sequence_csv"), ".2f")]
+             for name, m in med.items()]
+    notes.insert(0, f"file: {N_ROWS} rows x {N_FEATURES + 2} columns, {len(data)} sequences, "
+                    f"{size_mb:.0f} MB; median of {args.repeats} interleaved rounds")
+    print_table("Loading a fraud-shaped sequence CSV", ["case", "median s", "÷ read_sequence_csv"],
+                lines, notes)
+    emit_json({
+        "benchmark": "csv_load",
+        "rows": N_ROWS,
+        "sequences": len(data),
+        "file_mb": round(size_mb, 1),
+        "repeats": args.repeats,
+        "median_s": {name: round(m, 4) for name, m in med.items()},
+        "stats": stats,
+        "machine": machine,
+    })
 
 
 if __name__ == "__main__":

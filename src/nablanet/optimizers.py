@@ -62,15 +62,13 @@ class Optimizer:
         self.clip_norm = None if clip_norm is None else float(clip_norm)
         self._state: list[dict[str, np.ndarray]] | None = None
         self._scratch: list[np.ndarray] | None = None
+        self._params: list[np.ndarray] | None = None  # the list the state was made for
         self.t = 0  # number of steps taken
 
     # -- public -------------------------------------------------------------------
     def step(self, params, grads, decay=None) -> None:
         """Update ``params`` in place from ``grads`` (see the module docstring)."""
-        if self._state is None or len(self._state) != len(params) or any(
-            s["shape"] != p.shape or s["dtype"] != p.dtype
-            for s, p in zip(self._state, params, strict=True)
-        ):
+        if params is not self._params:  # a new parameter list: (re)allocate the state
             self._allocate(params)
         if self.clip_norm is not None:
             clip_grad_norm(grads, self.clip_norm)
@@ -87,6 +85,7 @@ class Optimizer:
         """Forget the optimizer state (velocities, moments, step count)."""
         self._state = None
         self._scratch = None
+        self._params = None
         self.t = 0
 
     def config(self) -> dict:
@@ -104,11 +103,17 @@ class Optimizer:
     _slots: tuple[str, ...] = ()
 
     def _allocate(self, params) -> None:
-        self._state = [
-            {"shape": p.shape, "dtype": p.dtype, **{k: np.zeros_like(p) for k in self._slots}}
-            for p in params
-        ]
+        """State for ``params``; kept while the same list object is passed (models pass
+        one list per ``fit``), made anew for another list."""
+        if self._params is not None and len(params) == len(self._params) and all(
+            p.shape == q.shape and p.dtype == q.dtype
+            for p, q in zip(params, self._params, strict=True)
+        ):
+            self._params = params  # same shapes and dtypes: keep the moments
+            return
+        self._state = [{k: np.zeros_like(p) for k in self._slots} for p in params]
         self._scratch = [np.empty_like(p) for p in params]
+        self._params = params
         self.t = 0
 
     def _extra_config(self) -> dict:

@@ -435,6 +435,8 @@ class RecurrentNetwork:
         lengths = mask.sum(axis=1)
         if (lengths == 0).any() or not (mask == (np.arange(T) < lengths[:, None])).all():
             raise ValueError("mask: every sequence needs >= 1 valid step, valid steps first")
+        if X.dtype.kind not in "biuf":
+            raise ValueError(f"{name}: expected real numbers, got dtype {X.dtype}")
         X = X.astype(self.dtype, copy=False)
         if not np.isfinite(X[mask]).all():
             raise ValueError(f"{name}: contains NaN or infinite values on valid steps")
@@ -679,7 +681,7 @@ class RecurrentNetwork:
         if kernels.use_numba(backend, self._kernel_unsupported(), batch_size,
                              AUTO_NUMBA_MAX_BATCH):
             train_batches = self._compiled_trainer(data, batch_size)
-        largest = batch_size * T * max(c.W_x.size for c in self.cells)
+        largest = batch_size * max(max(c.W_x.size, c.W_h.size) for c in self.cells)
 
         def evaluate():
             logs = {}

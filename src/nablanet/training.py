@@ -206,15 +206,18 @@ class EarlyStopping:
 # BLAS threads
 # --------------------------------------------------------------------------------------
 #: below this many multiply-adds in a step's largest matrix product, one BLAS thread is
-#: faster than two on this project's 2-core reference machine (benchmarks/*.py --threads)
-ONE_THREAD_BELOW = 2_000_000
+#: used: on the 2-core reference machine two threads gain little even for the book's
+#: network at batch 128 (3M), and each two-thread call can stall ~10 ms when the other
+#: core is busy (benchmarks/mlp_epoch.py, benchmarks/recurrent_cells.py --threads)
+ONE_THREAD_BELOW = 8_000_000
 
 
 def thread_limit(threads: int | None, largest_product: int) -> int | None:
     """The BLAS thread count for a ``fit``: ``threads`` if given (>= 1), else 1 when the
-    largest matrix product of a training step has fewer than :data:`ONE_THREAD_BELOW`
-    multiply-adds (tiny products pay more in thread hand-off than they gain, several
-    times more when the other core is busy), else None (BLAS's own default).
+    largest matrix product of a training step (per time step, for recurrent models) has
+    fewer than :data:`ONE_THREAD_BELOW` multiply-adds (small products pay more in thread
+    hand-off than they gain, many times more when the other core is busy), else None
+    (BLAS's own default).
 
     Raises
     ------
