@@ -400,13 +400,17 @@ class Network:
                                    List(ws.grad_b))
         m = len(work.x)
 
+        def call(part: np.ndarray) -> None:
+            kernels.run("mlp_sgd_epoch", X, T, part, weights, biases, acts, mode,
+                        self.optimizer.lr, *args[m if len(part) % m == 0 else len(part)])
+
         def train_batches(idx: np.ndarray) -> None:
             full = len(idx) - len(idx) % m
             for part in (idx[:full], idx[full:]):
                 if len(part):
-                    kernels.run("mlp_sgd_epoch", X, T, part, weights, biases, acts, mode,
-                                self.optimizer.lr, *args[len(part) if len(part) < m else m])
+                    call(part)
 
+        call(np.empty(0, dtype=np.int64))  # compile (or load) now, not in the first epoch
         return train_batches
 
     def SGD(self, training_data, epochs: int, mini_batch_size: int, eta: float,

@@ -727,6 +727,7 @@ class RecurrentNetwork:
                         cell.W_x, cell.W_h, cell.b, self.W_y, self.b_y, *codes,
                         self.optimizer.lr, *buffers)
 
+        train_batches(np.empty(0, dtype=np.int64))  # compile (or load) before epoch 0
         return train_batches
 
     def _metrics(self, data, prefix: str, threshold: float) -> dict:
