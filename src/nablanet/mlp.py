@@ -283,6 +283,7 @@ class Network:
         early_stopping: EarlyStopping | None = None,
         eval_every: int = 1,
         monitor_training: bool = True,
+        shuffle: bool = True,
         progress: bool = True,
         backend: str = "auto",
         threads: int | None = None,
@@ -309,6 +310,8 @@ class Network:
         monitor_training : bool, default True
             Also compute the cost and accuracy on the whole training set per evaluation
             (``train_loss``, ``train_accuracy``): one extra forward pass.
+        shuffle : bool, default True
+            Reshuffle the examples every epoch (the book does); False keeps their order.
         progress : bool, default True
             Show a progress bar within each epoch on a terminal.
         backend : ``"auto"``, ``"numpy"`` or ``"numba"``
@@ -376,7 +379,8 @@ class Network:
             train_batches=train_batches, evaluate=evaluate,
             epoch_line=lambda logs: _epoch_line(logs, n_val), optimizer=self.optimizer,
             get_params=lambda: params, schedule=schedule, early_stopping=early_stopping,
-            eval_every=eval_every, progress=progress, threads=thread_limit(threads, largest),
+            eval_every=eval_every, shuffle=shuffle, progress=progress,
+            threads=thread_limit(threads, largest),
         )
 
     def _kernel_unsupported(self) -> str | None:
