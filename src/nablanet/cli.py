@@ -55,15 +55,11 @@ def _setup_logging(verbose: int, quiet: int) -> None:
     root.addHandler(handler)
 
 
-def _positive(kind):
+def _positive(ctx, param, value):
     """A click callback: the value must be > 0."""
-
-    def check(ctx, param, value):
-        if value is not None and not value > 0:
-            raise click.BadParameter(f"expected a number > 0, got {value}")
-        return value
-
-    return check
+    if value is not None and not value > 0:
+        raise click.BadParameter(f"expected a number > 0, got {value}")
+    return value
 
 
 def _sizes(ctx, param, value: str) -> list[int]:
@@ -87,13 +83,13 @@ def optimizer_options(default_optimizer: str, default_lr: float):
                 ["sgd", "momentum", "nesterov", "rmsprop", "adam"]),
                 default=default_optimizer, show_default=True, help="Update rule."),
             click.option("--lr", "--eta", "lr", type=float, default=default_lr,
-                         show_default=True, callback=_positive(float),
+                         show_default=True, callback=_positive,
                          help="Learning rate per mini-batch step (the book's eta)."),
             click.option("--momentum", type=float, default=0.9, show_default=True,
                          help="Momentum coefficient for --optimizer momentum/nesterov."),
             click.option("--weight-decay", type=float, default=0.0, show_default=True,
                          help="L2 coefficient on the weights (the book's lmbda / n)."),
-            click.option("--clip-norm", type=float, default=None, callback=_positive(float),
+            click.option("--clip-norm", type=float, default=None, callback=_positive,
                          help="Clip the gradients to this global L2 norm."),
             click.option("--schedule", type=click.Choice(
                 ["none", "step", "exponential", "cosine", "plateau"]), default="none",
@@ -297,16 +293,19 @@ def train(dataset, sizes, epochs, batch_size, activation, output_activation, los
 @click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False),
               help="A network saved by 'nablanet train --save'.")
 @click.option("--dataset", required=True, help="As for 'nablanet train'.")
+@click.option("--seed", type=int, default=1, show_default=True,
+              help="For a directory without a test pair: the --seed of the training run, "
+              "so that the same images are held out.")
 @click.option("--offline", is_flag=True, help="Never download data.")
 @click.option("--metrics-out", type=click.Path(dir_okay=False), help="Write JSON here.")
-def evaluate(model_path, dataset, offline, metrics_out):
+def evaluate(model_path, dataset, seed, offline, metrics_out):
     """Evaluate a saved network on the test split of a data set."""
     from nablanet.datasets.mnist import load_images
     from nablanet.metrics import multiclass_metrics, report_text
     from nablanet.mlp import Network
 
     net = Network.load(model_path)
-    data = load_images(dataset, offline=offline, dtype=net.dtype)
+    data = load_images(dataset, offline=offline, dtype=net.dtype, seed=seed)
     metrics = multiclass_metrics(data.y_test, net.predict(data.X_test),
                                  n_classes=net.sizes[-1])
     click.echo(report_text(metrics, f"Test evaluation ({data.source})"))
