@@ -18,6 +18,7 @@ import gzip
 import logging
 import os
 import pickle
+import sys
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import NamedTuple
@@ -216,7 +217,8 @@ def _fetch(fname: str, sha256: str, mirrors: tuple[str, ...], directory: Path) -
         try:
             # pooch downloads to a temporary name in `directory`, checks the hash, then
             # renames: a failed or corrupt download leaves nothing behind.
-            pooch.retrieve(url, known_hash=f"sha256:{sha256}", fname=fname, path=directory)
+            pooch.retrieve(url, known_hash=f"sha256:{sha256}", fname=fname, path=directory,
+                           progressbar=sys.stderr.isatty())
             return
         except OSError as err:  # requests' exceptions are OSErrors
             failures.append(f"{url}: {err}")
