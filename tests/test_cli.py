@@ -448,3 +448,53 @@ def test_rnn_on_elnino(runs):
     metrics = json.loads((cwd / "el.json").read_text())
     _check_regression_metrics(metrics)
     assert metrics["test"]["mae"] < 5.0  # degrees Celsius, in the original units
+
+
+# ------------------------------------------------------------------------------------
+# --plot, --profile, --backend, --threads
+# ------------------------------------------------------------------------------------
+def test_plot_writes_a_png(tmp_path, idx_dir):
+    pytest.importorskip("matplotlib", reason="--plot needs matplotlib (nablanet[plot])")
+    nablanet("-q", "train", idx_dir, "--sizes", "784,8,10", "--epochs", "2", "--plot",
+             "curves.png", cwd=tmp_path)
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name != "no-data-here"] == ["curves.png"]
+
+
+def test_profile_writes_a_flame_graph(tmp_path, idx_dir):
+    if not _has_py_spy():
+        pytest.skip("--profile needs py-spy (nablanet[profile])")
+    nablanet("-q", "train", idx_dir, "--sizes", "784,8,10", "--epochs", "1", "--profile",
+             "flame.svg", cwd=tmp_path)
+    svg = (tmp_path / "flame.svg").read_text()
+    assert "<svg" in svg and "nablanet" in svg  # frames of the command were sampled
+
+
+def _has_py_spy() -> bool:
+    import shutil
+
+    return bool(shutil.which("py-spy") or shutil.which("py-spy",
+                                                       path=str(Path(sys.executable).parent)))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_backend_and_threads_options_give_the_same_model(tmp_path, idx_dir, backend):
+    if backend == "numba":
+        pytest.importorskip("numba", reason="numba not installed (nablanet[fast])")
+    nablanet("-q", "train", idx_dir, "--sizes", "784,8,10", "--epochs", "2", "--backend",
+             backend, "--threads", "1", "--save", f"{backend}.safetensors", cwd=tmp_path)
+    reference = Network([784, 8, 10], seed=1)
+    data = read_idx(idx_dir / "train-images-idx3-ubyte.gz").reshape(240, -1) / 255.0
+    labels = read_idx(idx_dir / "train-labels-idx1-ubyte.gz")
+    reference.fit(data, labels, epochs=2, batch_size=10, progress=False,
+                  monitor_training=False, backend="numpy")
+    saved = Network.load(tmp_path / f"{backend}.safetensors")
+    for a, b in zip(saved.weights, reference.weights, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
+
+
+def test_numba_backend_for_an_uncovered_optimizer_is_a_user_error(tmp_path, idx_dir):
+    pytest.importorskip("numba", reason="numba not installed (nablanet[fast])")
+    result = nablanet("-q", "train", idx_dir, "--epochs", "1", "--optimizer", "adam",
+                      "--backend", "numba", cwd=tmp_path, check=False)
+    assert_user_error(result, "backend 'numba'", "plain SGD")
