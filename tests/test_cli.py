@@ -498,3 +498,17 @@ def test_numba_backend_for_an_uncovered_optimizer_is_a_user_error(tmp_path, idx_
     result = nablanet("-q", "train", idx_dir, "--epochs", "1", "--optimizer", "adam",
                       "--backend", "numba", cwd=tmp_path, check=False)
     assert_user_error(result, "backend 'numba'", "plain SGD")
+
+
+def test_no_shuffle_trains_in_file_order(tmp_path, idx_dir):
+    nablanet("-q", "train", idx_dir, "--sizes", "784,8,10", "--epochs", "2", "--no-shuffle",
+             "--backend", "numpy", "--save", "m.safetensors", cwd=tmp_path)
+    data = read_idx(idx_dir / "train-images-idx3-ubyte.gz").reshape(240, -1) / 255.0
+    labels = read_idx(idx_dir / "train-labels-idx1-ubyte.gz")
+    in_order, shuffled = Network([784, 8, 10], seed=1), Network([784, 8, 10], seed=1)
+    for net, shuffle in ((in_order, False), (shuffled, True)):
+        net.fit(data, labels, epochs=2, batch_size=10, progress=False, monitor_training=False,
+                backend="numpy", shuffle=shuffle)
+    saved = Network.load(tmp_path / "m.safetensors")
+    np.testing.assert_allclose(saved.weights[0], in_order.weights[0], rtol=0, atol=1e-12)
+    assert not np.allclose(saved.weights[0], shuffled.weights[0])

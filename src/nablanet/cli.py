@@ -114,6 +114,9 @@ def optimizer_options(default_optimizer: str, default_lr: float):
                          help="numpy: the vectorized reference; numba: compiled kernels "
                          "(plain SGD; pip install 'nablanet[fast]'); auto: numba for "
                          "small mini-batches when installed."),
+            click.option("--shuffle/--no-shuffle", default=True, show_default=True,
+                         help="Reshuffle the training data every epoch (--no-shuffle keeps "
+                         "the file order, as the Rust seed does)."),
             click.option("--threads", type=click.IntRange(min=1), default=None,
                          help="BLAS threads while training [default: 1 for small "
                          "products, else the BLAS default]."),
@@ -258,7 +261,7 @@ def train(dataset, sizes, epochs, batch_size, activation, output_activation, los
     log.info("network %s, %s", sizes, net.optimizer)
     history = net.fit(data.X_train, data.y_train, epochs=epochs, batch_size=batch_size,
                       schedule=schedule, early_stopping=stopping, backend=o["backend"],
-                      threads=o["threads"], **fit_args)
+                      threads=o["threads"], shuffle=o["shuffle"], **fit_args)
     correct = net.evaluate((data.X_test, data.y_test))
     n_test = len(data.X_test)
     summary = {

@@ -113,7 +113,7 @@ def rnn_train(data_csv, test_data, cell, layers, hidden, activation, task, loss,
                         validation_data=(Xte, Yte, Mte), schedule=schedule,
                         early_stopping=stopping, eval_every=eval_every,
                         threshold=threshold if task == "binary" else 0.5,
-                        backend=o["backend"], threads=o["threads"])
+                        backend=o["backend"], threads=o["threads"], shuffle=o["shuffle"])
     reports = {
         "train": _report(model, Xtr, Ytr, Mtr, scaler, "Train Evaluation"),
         "test": _report(model, Xte, Yte, Mte, scaler, "Test Evaluation"),
