@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["INITIALIZERS", "get_initializer"]
+__all__ = ["INITIALIZERS", "check_dtype", "get_initializer"]
 
 
 def normal(rng: np.random.Generator, n_in: int, n_out: int, dtype) -> np.ndarray:
@@ -70,3 +70,17 @@ def get_initializer(name: str) -> Callable[..., np.ndarray]:
         raise ValueError(
             f"init: expected one of {sorted(INITIALIZERS)}, got {name!r}"
         ) from None
+
+
+def check_dtype(dtype) -> type:
+    """The parameter dtype of a model as a NumPy scalar type: float64 or float32.
+
+    Raises
+    ------
+    ValueError
+        For any other dtype (models never mix or silently change precision).
+    """
+    dt = np.dtype(dtype)
+    if dt not in (np.dtype(np.float64), np.dtype(np.float32)):
+        raise ValueError(f"dtype: expected float64 or float32, got {dt.name}")
+    return dt.type

@@ -39,7 +39,7 @@ import numpy as np
 
 from nablanet import io, kernels
 from nablanet.activations import get_activation
-from nablanet.init import get_initializer
+from nablanet.init import check_dtype, get_initializer
 from nablanet.losses import get_loss, one_hot
 from nablanet.optimizers import SGD, Optimizer
 from nablanet.training import (
@@ -124,7 +124,7 @@ class Network:
         self.loss = get_loss(loss)
         self.loss.check_output(self.activations[-1])
         self.init = init
-        self.dtype = _check_dtype(dtype)
+        self.dtype = check_dtype(dtype)
         self.optimizer = optimizer if optimizer is not None else SGD(3.0)
         self.seed = seed
         self.rng = np.random.default_rng(seed)
@@ -540,7 +540,7 @@ class Network:
             raise ValueError(
                 f"{yname}: expected labels (n,) or targets (n, {self.sizes[-1]}), got {y.shape}"
             )
-        labels = T.argmax(axis=1) if self.sizes[-1] > 1 else (T[:, 0] >= 0.5).astype(np.int64)
+        labels = self._classes(T)
         return np.ascontiguousarray(X), T, labels
 
     def _split(self, X, T, labels, fraction: float):
@@ -679,10 +679,3 @@ def _check_sizes(sizes) -> list[int]:
             f"sizes: expected at least two positive integers (input and output), got {sizes!r}"
         )
     return out
-
-
-def _check_dtype(dtype):
-    dt = np.dtype(dtype)
-    if dt not in (np.dtype(np.float64), np.dtype(np.float32)):
-        raise ValueError(f"dtype: expected float64 or float32, got {dt.name}")
-    return dt.type

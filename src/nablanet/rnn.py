@@ -34,7 +34,7 @@ import numpy as np
 
 from nablanet import io, kernels
 from nablanet.activations import ACTIVATIONS, get_activation
-from nablanet.init import get_initializer
+from nablanet.init import check_dtype, get_initializer
 from nablanet.losses import get_loss, one_hot
 from nablanet.optimizers import SGD, Optimizer
 from nablanet.training import (
@@ -348,12 +348,10 @@ class RecurrentNetwork:
                 raise ValueError(f"{name}: expected an integer >= 1, got {v!r}")
         if target not in ("every", "last"):
             raise ValueError(f"target: expected 'every' or 'last', got {target!r}")
-        dt = np.dtype(dtype)
-        if dt not in (np.dtype(np.float64), np.dtype(np.float32)):
-            raise ValueError(f"dtype: expected float64 or float32, got {dt.name}")
+        dtype = check_dtype(dtype)
         self.n_inputs, self.n_hidden, self.n_outputs = int(n_inputs), int(n_hidden), int(n_outputs)
         self.n_layers, self.target, self.init = int(layers), target, init
-        self.dtype, self.seed, self.cell_options = dt.type, seed, cell_options
+        self.dtype, self.seed, self.cell_options = dtype, seed, cell_options
         self.output_activation = get_activation(output_activation)
         self.loss = get_loss(loss)
         self.loss.check_output(self.output_activation)
@@ -487,10 +485,12 @@ class RecurrentNetwork:
         if self.target == "every":
             h, z, a = x.reshape(T * m, -1), ws.Z[:T * m], ws.A[:T * m]
         else:
-            # row of h at the last valid step t = lengths in H (T+1, m, H): (t + 1) * m + i
+            # row of h_t at each sequence's last valid step t = lengths in the flattened
+            # states H[1:] (T, m, H): t * m + i (the same row of dL/dh in the backward pass)
             np.multiply(ws.lengths, m, out=ws.rows)
-            ws.rows += ws.arange_plus_m
-            np.take(ws.layers[-1].H.reshape(-1, self.n_hidden), ws.rows, axis=0, out=ws.h_last)
+            ws.rows += ws.arange
+            np.take(ws.layers[-1].H[1:].reshape(-1, self.n_hidden), ws.rows, axis=0,
+                    out=ws.h_last)
             h, z, a = ws.h_last, ws.Z, ws.A
         np.matmul(h, self.W_y, out=z)
         z += self.b_y
@@ -518,7 +518,7 @@ class RecurrentNetwork:
             dH = ws.dH[L][:T]
             dH.fill(0.0)
             np.matmul(dy, self.W_y.T, out=ws.h_last)  # h_last is free now: reuse it
-            dH.reshape(-1, self.n_hidden)[ws.rows - m] = ws.h_last
+            dH.reshape(-1, self.n_hidden)[ws.rows] = ws.h_last
         np.add.reduce(dy, axis=0, out=gb_y)
         for k in range(L, -1, -1):
             x = ws.X[:T] if k == 0 else ws.layers[k - 1].H[1:T + 1]
@@ -794,7 +794,7 @@ class _Workspace:
         self.weights = np.empty((T, m), dtype=dt)
         self.lengths = np.empty(m, dtype=np.int64)  # last valid step index per sequence
         self.rows = np.empty(m, dtype=np.int64)
-        self.arange_plus_m = np.arange(m, 2 * m, dtype=np.int64)
+        self.arange = np.arange(m, dtype=np.int64)
         self.h_last = np.empty((m, H), dtype=dt)
         self.grads = [g for buf in self.layers for g in buf.grads] + [
             np.empty_like(model.W_y), np.empty_like(model.b_y)]
