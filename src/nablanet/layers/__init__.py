@@ -1,0 +1,8 @@
+"""Layers: parameters, forward and backward over whole mini-batches (see
+:mod:`nablanet.layers.base` for the contract). Importing this package registers every
+layer kind by name."""
+
+from nablanet.layers.base import Layer
+from nablanet.layers.dense import Activation, Dense
+
+__all__ = ["Activation", "Dense", "Layer"]
