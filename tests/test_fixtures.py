@@ -34,3 +34,37 @@ def test_version_1_file_loads_and_predicts_the_same(name, expected):
 def test_version_1_file_loads_through_its_class(name, expected):
     model = CLASSES[name].load(FIXTURES / f"{name}.safetensors")
     assert type(model) is CLASSES[name]
+
+
+@pytest.mark.parametrize("name", ["cli_rnn_binary", "cli_gru_regression"])
+def test_version_1_cli_metadata_is_the_cli_section(name):
+    from nablanet.serialization import read_cli
+
+    cli = read_cli(FIXTURES / f"{name}.safetensors")
+    assert cli["task"] == ("binary" if "binary" in name else "regression")
+    assert cli["threshold"] == (0.4 if "binary" in name else 0.1)
+    assert cli["feature_names"] == ["x1", "x2"] and cli["label_names"] == ["y1"]
+    assert set(cli["scaler"]) == {"feature_min", "feature_max", "label_min", "label_max"}
+
+
+@pytest.mark.parametrize("name", ["network_book", "rnn"])
+def test_version_1_model_without_cli_metadata_has_an_empty_cli_section(name):
+    from nablanet.serialization import read_cli
+
+    assert read_cli(FIXTURES / f"{name}.safetensors") == {}
+
+
+def test_version_1_file_saved_again_is_version_2_and_predicts_the_same(tmp_path, expected):
+    from nablanet.serialization import FORMAT_VERSION, read_cli, save
+
+    old = FIXTURES / "cli_gru_regression.safetensors"
+    model = load(old)
+    save(model, tmp_path / "new.safetensors", cli=read_cli(old))
+    again = load(tmp_path / "new.safetensors")
+    np.testing.assert_array_equal(
+        again.predict_proba(expected["cli_gru_regression.X"],
+                            expected["cli_gru_regression.mask"]),
+        model.predict_proba(expected["cli_gru_regression.X"],
+                            expected["cli_gru_regression.mask"]))
+    assert read_cli(tmp_path / "new.safetensors") == read_cli(old)
+    assert FORMAT_VERSION == 2
