@@ -67,11 +67,13 @@ class MaxPool2D(Layer):
         M, C, H, W = input_shape
         Ho, Wo = (H - ph) // sh + 1, (W - pw) // sw + 1
         self._in_shape = (C, H, W)
+        self._tiled = (sh, sw) == (ph, pw) and (H, W) == (Ho * ph, Wo * pw)
         # window offset (p, q) of every output: the rows p, p + sh, ... and likewise q
         self._slices = [(slice(p, p + sh * (Ho - 1) + 1, sh), slice(q, q + sw * (Wo - 1) + 1, sw))
                         for p in range(ph) for q in range(pw)]
         self._Y = np.empty((M, C, Ho, Wo), dtype=self.dtype)
         self._argmax = np.empty((M, C, Ho, Wo), dtype=np.uint8 if ph * pw < 256 else np.intp)
+        self._code = np.empty_like(self._argmax)
         self._hit = np.empty((M, C, Ho, Wo), dtype=bool)
         self._work = np.empty((M, C, Ho, Wo), dtype=self.dtype)
         self._dX = np.empty((M, C, H, W), dtype=self.dtype)
@@ -85,11 +87,16 @@ class MaxPool2D(Layer):
         rows, cols = self._slices[0]
         np.copyto(Y, X[:, :, rows, cols])
         argmax.fill(0)
+        code = self._code[:m]
         for k, (rows, cols) in enumerate(self._slices[1:], start=1):
+            # branch-free (copyto(where=) on random masks runs twice as long): offsets
+            # come in increasing order, so argmax = max(argmax, k * [x > Y]); strictly
+            # greater, so the first maximum stays
             x = X[:, :, rows, cols]
-            np.greater(x, Y, out=greater)  # strictly greater: the first maximum stays
-            np.copyto(Y, x, where=greater)
-            np.copyto(argmax, k, where=greater)
+            np.greater(x, Y, out=greater)
+            np.maximum(Y, x, out=Y)
+            np.multiply(greater, argmax.dtype.type(k), out=code)
+            np.maximum(argmax, code, out=argmax)
         return Y
 
     def backward(self, dY, need_dX=True):
@@ -97,6 +104,11 @@ class MaxPool2D(Layer):
             return None
         m = len(dY)
         argmax, hit, work, dX = self._argmax[:m], self._hit[:m], self._work[:m], self._dX[:m]
+        if self._tiled:  # the windows tile the input: every input gets exactly one write
+            for k, (rows, cols) in enumerate(self._slices):
+                np.equal(argmax, k, out=hit)
+                np.multiply(dY, hit, out=dX[:, :, rows, cols])
+            return dX
         dX.fill(0.0)
         for k, (rows, cols) in enumerate(self._slices):
             np.equal(argmax, k, out=hit)
