@@ -1,0 +1,113 @@
+"""Max-pooling (Nielsen ch. 6, "max-pooling"): each output is the largest input of its
+window, and the gradient flows back only to that input::
+
+    y[n, c, i, j] = max_{p, q} x[n, c, i*sh + p, j*sw + q]                     (forward)
+    dL/dx[n, c, i*sh + p*, j*sw + q*] += dL/dy[n, c, i, j]  for the arg-max (p*, q*)
+
+Ties: the gradient goes to one element only, the first maximum in row-major window order
+(``np.argmax``'s rule, and PyTorch's ``MaxPool2d`` on CPU). Rows and columns that no
+window reaches (``H - ph`` not a multiple of ``sh``) get zero gradient, as PyTorch's
+default ``ceil_mode=False``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from nablanet.init import check_dtype
+from nablanet.layers.base import Layer
+from nablanet.layers.conv import pair
+from nablanet.registry import register
+
+__all__ = ["MaxPool2D"]
+
+
+@register("layer", "MaxPool2D")
+class MaxPool2D(Layer):
+    """Max-pooling over ``(ph, pw)`` windows of ``(m, C, H, W)`` images.
+
+    Parameters
+    ----------
+    pool_size : int or (int, int)
+        ``(ph, pw)``.
+    stride : int or (int, int), optional
+        Default: ``pool_size`` (non-overlapping windows).
+    dtype : float64 or float32
+
+    Shape
+    -----
+    Input ``(m, C, H, W)``; output ``(m, C, Ho, Wo)``, ``Ho = (H - ph) // sh + 1`` and
+    likewise ``Wo``.
+
+    Raises
+    ------
+    ValueError
+        For a bad size or stride (naming it); from :meth:`allocate` for an input that is
+        not 4-D or smaller than a window.
+
+    Examples
+    --------
+    >>> MaxPool2D(2).forward(np.arange(16.0).reshape(1, 1, 4, 4))[0, 0]
+    array([[ 5.,  7.],
+           [13., 15.]])
+    """
+
+    def __init__(self, pool_size, stride=None, *, dtype=np.float64):
+        self.pool_size = pair("MaxPool2D pool_size", pool_size)
+        self.stride = self.pool_size if stride is None else pair("MaxPool2D stride", stride)
+        self.dtype = check_dtype(dtype)
+        self.grads = []
+        self._Y: np.ndarray | None = None
+
+    def allocate(self, input_shape):
+        (ph, pw), (sh, sw) = self.pool_size, self.stride
+        if len(input_shape) != 4 or input_shape[2] < ph or input_shape[3] < pw:
+            raise ValueError(f"MaxPool2D({ph}x{pw}): expected input shape (m, C, H, W) with "
+                             f"H >= {ph} and W >= {pw}, got {tuple(input_shape)}")
+        M, C, H, W = input_shape
+        Ho, Wo = (H - ph) // sh + 1, (W - pw) // sw + 1
+        self._in_shape, self._out_hw = (C, H, W), (Ho, Wo)
+        self._win = np.empty((M, C, Ho, Wo, ph * pw), dtype=self.dtype)  # windows, flat
+        self._dwin = np.empty_like(self._win)
+        self._hit = np.empty(self._win.shape, dtype=bool)                 # one-hot arg-max
+        self._argmax = np.empty((M, C, Ho, Wo), dtype=np.intp)
+        self._offsets = np.arange(ph * pw)
+        self._Y = np.empty((M, C, Ho, Wo), dtype=self.dtype)
+        self._dX = np.empty((M, C, H, W), dtype=self.dtype)
+        return (M, C, Ho, Wo)
+
+    def forward(self, X, training=False):
+        m = len(X)
+        if self._Y is None or m > len(self._Y) or X.shape[1:] != self._in_shape:
+            self.allocate(X.shape)
+        (ph, pw), (sh, sw) = self.pool_size, self.stride
+        C, (Ho, Wo), s = self._in_shape[0], self._out_hw, X.strides
+        win = self._win[:m]
+        np.copyto(win.reshape(m, C, Ho, Wo, ph, pw),
+                  as_strided(X, shape=(m, C, Ho, Wo, ph, pw),
+                             strides=(s[0], s[1], s[2] * sh, s[3] * sw, s[2], s[3]),
+                             writeable=False))
+        np.argmax(win, axis=-1, out=self._argmax[:m])
+        return np.max(win, axis=-1, out=self._Y[:m])
+
+    def backward(self, dY, need_dX=True):
+        if not need_dX:
+            return None
+        m = len(dY)
+        (ph, pw), (sh, sw) = self.pool_size, self.stride
+        C, (Ho, Wo) = self._in_shape[0], self._out_hw
+        hit, dwin, dX = self._hit[:m], self._dwin[:m], self._dX[:m]
+        np.equal(self._offsets, self._argmax[:m, ..., None], out=hit)
+        np.multiply(hit, dY[..., None], out=dwin)
+        dwin = dwin.reshape(m, C, Ho, Wo, ph, pw)
+        dX.fill(0.0)
+        for p in range(ph):  # overlapping windows add up; disjoint ones just land
+            for q in range(pw):
+                dX[:, :, p:p + sh * (Ho - 1) + 1:sh, q:q + sw * (Wo - 1) + 1:sw] += \
+                    dwin[..., p, q]
+        return dX
+
+    def get_config(self):
+        return {"pool_size": list(self.pool_size), "stride": list(self.stride),
+                "dtype": np.dtype(self.dtype).name}
