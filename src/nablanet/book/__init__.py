@@ -16,8 +16,11 @@ bare, when logging is not configured yet (no handler on the root or the ``nablan
 logger). Configure logging before this import to decide otherwise.
 """
 
+import contextlib
 import logging
 import sys
+
+__all__ = ["library_lines_off"]
 
 
 def _show_log_lines() -> None:
@@ -30,6 +33,19 @@ def _show_log_lines() -> None:
     logger.addHandler(handler)
     if logger.level == logging.NOTSET:
         logger.setLevel(logging.INFO)
+
+
+@contextlib.contextmanager
+def library_lines_off():
+    """Hold nablanet's own INFO lines (the per-epoch line of ``fit``) back while the
+    book's loop, which trains one epoch per ``fit``, logs the book's lines."""
+    logger = logging.getLogger("nablanet")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 _show_log_lines()

@@ -29,7 +29,6 @@ global state).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
@@ -39,10 +38,11 @@ from pathlib import Path
 import numpy as np
 
 from nablanet import Network as _BaseNetwork
+from nablanet.atomic import atomic_write_bytes
+from nablanet.book import library_lines_off
 from nablanet.book.mnist_loader import as_arrays, vectorized_result
 from nablanet.book.network import sigmoid, sigmoid_prime
 from nablanet.init import get_initializer
-from nablanet.io import atomic_write_bytes
 from nablanet.losses import one_hot
 from nablanet.optimizers import SGD
 
@@ -216,7 +216,7 @@ class Network(_BaseNetwork):
         evaluation_cost, evaluation_accuracy = [], []
         training_cost, training_accuracy = [], []
         for j in range(epochs):
-            with _library_lines_off():  # its "Epoch 0 complete" would repeat epoch 0
+            with library_lines_off():  # its "Epoch 0 complete" would repeat epoch 0
                 self.fit(*training, epochs=1, batch_size=mini_batch_size,
                          monitor_training=False)
             log.info("Epoch %s training complete", j)
@@ -321,14 +321,3 @@ def load(filename) -> Network:
             dest[...] = layout(values)
     return net
 
-
-@contextlib.contextmanager
-def _library_lines_off():
-    """Hold nablanet's own INFO lines back while the book's loop prints its own."""
-    logger = logging.getLogger("nablanet")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
