@@ -5,11 +5,15 @@ from tests.layers.gradcheck import check_layer
 from nablanet.layers import MaxPool2D
 from nablanet.registry import get
 
+# 6x6 with 2x2 windows: the windows tile the input (one write per input); 7x6: a row
+# that no window reaches; (3, 2) and (1, 2) strides: overlapping windows
+POOLS = [(2, None, 6), (2, None, 7), (3, 2, 7), ((2, 3), (1, 2), 7)]
 
-@pytest.mark.parametrize("pool_size, stride", [(2, None), (3, 2), ((2, 3), (1, 2))])
-def test_pool_gradients(pool_size, stride):
+
+@pytest.mark.parametrize("pool_size, stride, height", POOLS)
+def test_pool_gradients(pool_size, stride, height):
     # distinct values: finite differences are exact away from ties
-    X = np.random.default_rng(0).permutation(2 * 2 * 7 * 6).reshape(2, 2, 7, 6) * 0.1
+    X = np.random.default_rng(0).permutation(2 * 2 * height * 6).reshape(2, 2, height, 6) * 0.1
     check_layer(MaxPool2D(pool_size, stride), X)
 
 
@@ -43,11 +47,11 @@ def test_pool_ties_gradient_is_that_of_the_first_maximum(pool_size, stride):
     check_layer(layer, broken)
 
 
-@pytest.mark.parametrize("pool_size, stride", [(2, None), (3, 2), ((2, 3), (1, 2))])
-def test_pool_matches_torch_with_ties(pool_size, stride):
+@pytest.mark.parametrize("pool_size, stride, height", POOLS)
+def test_pool_matches_torch_with_ties(pool_size, stride, height):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(1)
-    X = rng.integers(0, 3, (3, 2, 7, 6)).astype(np.float64)  # many ties
+    X = rng.integers(0, 3, (3, 2, height, 6)).astype(np.float64)  # many ties
     layer = MaxPool2D(pool_size, stride)
     Xt = torch.tensor(X, requires_grad=True)
     Yt = torch.nn.MaxPool2d(pool_size, stride)(Xt)

@@ -163,9 +163,10 @@ class Conv2D(Layer):
         self._cols = np.empty(K * M * Ho * Wo, dtype=dt)    # (K, m*Ho*Wo), flat
         self._z = np.empty(F * M * Ho * Wo, dtype=dt)       # a = g(z), (F, m*Ho*Wo)
         self._dz = np.empty_like(self._z)
-        self._work = np.empty_like(self._z)                 # scratch for g'
+        self._work = np.empty_like(self._z)                 # scratch for g', then dz.T
         self._Y = np.empty((M, F, Ho, Wo), dtype=dt)
-        self._dXp = np.empty((M, C, Hp, Wp), dtype=dt)      # col2im target
+        self._dXpT = np.empty((C, Hp, Wp, M), dtype=dt)     # col2im target, samples last
+        self._dX = np.empty((M, C, H, W), dtype=dt)
         return (M, F, Ho, Wo)
 
     def _views(self, m: int):
@@ -212,16 +213,22 @@ class Conv2D(Layer):
         np.add.reduce(dz, axis=1, out=self.grads[1])                     # BP3
         if not need_dX:
             return None
-        dcols = np.matmul(self.W.reshape(F, -1).T, dz, out=cols)         # BP2 (cols reused)
-        dcols = dcols.reshape(C, kh, kw, m, Ho, Wo)
-        dXp = self._dXp[:m]
-        dXp.fill(0.0)
+        # BP2 and col2im with the sample index innermost (n, i, j -> i, j, n), so that each
+        # kernel offset's slab adds onto the pixels in runs of Wo*m, not Wo, elements
+        dzT = work.reshape(F, Ho, Wo, m)
+        np.copyto(dzT, dz.reshape(F, m, Ho, Wo).transpose(0, 2, 3, 1))
+        dcols = np.matmul(self.W.reshape(F, -1).T, work, out=cols)       # (cols reused)
+        dcols = dcols.reshape(C, kh, kw, Ho, Wo, m)
+        Hp, Wp = self._dXpT.shape[1:3]
+        dXpT = self._dXpT.reshape(-1)[:C * Hp * Wp * m].reshape(C, Hp, Wp, m)
+        dXpT.fill(0.0)
         for p in range(kh):  # col2im: each kernel offset adds its slab back onto the pixels
             for q in range(kw):
-                dXp[:, :, p:p + sh * (Ho - 1) + 1:sh, q:q + sw * (Wo - 1) + 1:sw] += \
-                    dcols[:, p, q].transpose(1, 0, 2, 3)
+                dXpT[:, p:p + sh * (Ho - 1) + 1:sh, q:q + sw * (Wo - 1) + 1:sw] += dcols[:, p, q]
         top, _, left, _ = self._pads
-        return dXp[:, :, top:top + H, left:left + W]
+        dX = self._dX[:m]
+        np.copyto(dX, dXpT[:, top:top + H, left:left + W].transpose(3, 0, 1, 2))
+        return dX
 
     def get_config(self):
         padding = self.padding if isinstance(self.padding, str | int) else list(self.padding)

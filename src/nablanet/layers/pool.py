@@ -13,7 +13,6 @@ default ``ceil_mode=False``.
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from nablanet.init import check_dtype
 from nablanet.layers.base import Layer
@@ -67,13 +66,16 @@ class MaxPool2D(Layer):
                              f"H >= {ph} and W >= {pw}, got {tuple(input_shape)}")
         M, C, H, W = input_shape
         Ho, Wo = (H - ph) // sh + 1, (W - pw) // sw + 1
-        self._in_shape, self._out_hw = (C, H, W), (Ho, Wo)
-        self._win = np.empty((M, C, Ho, Wo, ph * pw), dtype=self.dtype)  # windows, flat
-        self._dwin = np.empty_like(self._win)
-        self._hit = np.empty(self._win.shape, dtype=bool)                 # one-hot arg-max
-        self._argmax = np.empty((M, C, Ho, Wo), dtype=np.intp)
-        self._offsets = np.arange(ph * pw)
+        self._in_shape = (C, H, W)
+        self._tiled = (sh, sw) == (ph, pw) and (H, W) == (Ho * ph, Wo * pw)
+        # window offset (p, q) of every output: the rows p, p + sh, ... and likewise q
+        self._slices = [(slice(p, p + sh * (Ho - 1) + 1, sh), slice(q, q + sw * (Wo - 1) + 1, sw))
+                        for p in range(ph) for q in range(pw)]
         self._Y = np.empty((M, C, Ho, Wo), dtype=self.dtype)
+        self._argmax = np.empty((M, C, Ho, Wo), dtype=np.uint8 if ph * pw < 256 else np.intp)
+        self._code = np.empty_like(self._argmax)
+        self._hit = np.empty((M, C, Ho, Wo), dtype=bool)
+        self._work = np.empty((M, C, Ho, Wo), dtype=self.dtype)
         self._dX = np.empty((M, C, H, W), dtype=self.dtype)
         return (M, C, Ho, Wo)
 
@@ -81,31 +83,37 @@ class MaxPool2D(Layer):
         m = len(X)
         if self._Y is None or m > len(self._Y) or X.shape[1:] != self._in_shape:
             self.allocate(X.shape)
-        (ph, pw), (sh, sw) = self.pool_size, self.stride
-        C, (Ho, Wo), s = self._in_shape[0], self._out_hw, X.strides
-        win = self._win[:m]
-        np.copyto(win.reshape(m, C, Ho, Wo, ph, pw),
-                  as_strided(X, shape=(m, C, Ho, Wo, ph, pw),
-                             strides=(s[0], s[1], s[2] * sh, s[3] * sw, s[2], s[3]),
-                             writeable=False))
-        np.argmax(win, axis=-1, out=self._argmax[:m])
-        return np.max(win, axis=-1, out=self._Y[:m])
+        Y, argmax, greater = self._Y[:m], self._argmax[:m], self._hit[:m]
+        rows, cols = self._slices[0]
+        np.copyto(Y, X[:, :, rows, cols])
+        argmax.fill(0)
+        code = self._code[:m]
+        for k, (rows, cols) in enumerate(self._slices[1:], start=1):
+            # branch-free (copyto(where=) on random masks runs twice as long): offsets
+            # come in increasing order, so argmax = max(argmax, k * [x > Y]); strictly
+            # greater, so the first maximum stays
+            x = X[:, :, rows, cols]
+            np.greater(x, Y, out=greater)
+            np.maximum(Y, x, out=Y)
+            np.multiply(greater, argmax.dtype.type(k), out=code)
+            np.maximum(argmax, code, out=argmax)
+        return Y
 
     def backward(self, dY, need_dX=True):
         if not need_dX:
             return None
         m = len(dY)
-        (ph, pw), (sh, sw) = self.pool_size, self.stride
-        C, (Ho, Wo) = self._in_shape[0], self._out_hw
-        hit, dwin, dX = self._hit[:m], self._dwin[:m], self._dX[:m]
-        np.equal(self._offsets, self._argmax[:m, ..., None], out=hit)
-        np.multiply(hit, dY[..., None], out=dwin)
-        dwin = dwin.reshape(m, C, Ho, Wo, ph, pw)
+        argmax, hit, work, dX = self._argmax[:m], self._hit[:m], self._work[:m], self._dX[:m]
+        if self._tiled:  # the windows tile the input: every input gets exactly one write
+            for k, (rows, cols) in enumerate(self._slices):
+                np.equal(argmax, k, out=hit)
+                np.multiply(dY, hit, out=dX[:, :, rows, cols])
+            return dX
         dX.fill(0.0)
-        for p in range(ph):  # overlapping windows add up; disjoint ones just land
-            for q in range(pw):
-                dX[:, :, p:p + sh * (Ho - 1) + 1:sh, q:q + sw * (Wo - 1) + 1:sw] += \
-                    dwin[..., p, q]
+        for k, (rows, cols) in enumerate(self._slices):
+            np.equal(argmax, k, out=hit)
+            np.multiply(dY, hit, out=work)
+            dX[:, :, rows, cols] += work  # overlapping windows add up
         return dX
 
     def get_config(self):
