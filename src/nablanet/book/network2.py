@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nablanet import Network as _BaseNetwork
+import nablanet
 from nablanet.atomic import atomic_write_bytes
 from nablanet.book import library_lines_off
 from nablanet.book.mnist_loader import as_arrays, vectorized_result
@@ -108,7 +108,7 @@ class CrossEntropyCost:
 COSTS = {cost.__name__: cost for cost in (QuadraticCost, CrossEntropyCost)}
 
 
-class Network(_BaseNetwork):
+class Network(nablanet.Network):
     """The book's ``network2.Network``: sigmoid neurons, a cost class, L2, monitoring.
 
     Parameters
