@@ -47,6 +47,18 @@ def test_one_sgd_step_is_the_books_update_with_l2(cost):
         assert np.allclose(net.biases[layer], b - eta / n * nb, rtol=0, atol=1e-12)
 
 
+def test_the_books_update_mini_batch_equals_a_full_batch_sgd_step():
+    rng = np.random.default_rng(9)
+    X, labels = rng.random((8, 5)), rng.integers(0, 3, 8)
+    batch = list(zip(X[:, :, None], np.eye(3)[labels][:, :, None], strict=True))
+    nets = [network2.Network([5, 4, 3], seed=3) for _ in range(2)]
+    nets[0].update_mini_batch(batch, 0.7, 2.0, 8)
+    nets[1].SGD(batch, 1, 8, 0.7, lmbda=2.0)
+    for a, b in zip(nets[0].weights + nets[0].biases, nets[1].weights + nets[1].biases,
+                    strict=True):
+        assert np.allclose(a, b, rtol=0, atol=1e-12)
+
+
 def test_cost_functions_on_columns_and_rows():
     rng = np.random.default_rng(3)
     A, Y = rng.random((4, 10)), np.eye(10)[[1, 5, 5, 0]]

@@ -23,9 +23,8 @@ or the book's ``mnist.pkl.gz``.
 
 How the three sets are made. The book's pickle holds them as they are. Otherwise the
 source has a training and a test set, and the **validation set is the last
-``len(test)`` examples of the training set**: for MNIST (60,000 / 10,000) that is the
-book's split, 50,000 / 10,000 / 10,000 (its pickle holds the first 50,000 training
-images for training and the last 10,000 for validation). A directory holding a single
+``len(test)`` examples of the training set**: for MNIST (60,000 / 10,000) that gives
+the book's sizes, 50,000 / 10,000 / 10,000. A directory holding a single
 images/labels pair, such as a 10,000-image subset of MNIST, is first split by
 :func:`~nablanet.datasets.mnist.load_idx_dir` (a seeded random 20 % held out as the test
 set, the same 2,000 images the CLI tests on); so 10,000 images give 6,000 training,

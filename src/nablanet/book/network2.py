@@ -235,6 +235,16 @@ class Network(nablanet.Network):
                          len(evaluation_data[0]))
         return evaluation_cost, evaluation_accuracy, training_cost, training_accuracy
 
+    def update_mini_batch(self, mini_batch, eta, lmbda=0.0, n=1) -> None:
+        """The book's per-example update with L2: ``w -> (1 - eta lmbda / n) w - (eta / m)
+        sum_x grad_w C_x`` (ch. 3, eq. 93), ``b -> b - (eta / m) sum_x grad_b C_x``, the
+        gradients from :meth:`backprop` at the old weights. The slow reference;
+        :meth:`SGD` trains with the vectorized path."""
+        decay = [w * (eta * lmbda / n) for w in self.weights]  # at the old weights
+        super().update_mini_batch(mini_batch, eta)
+        for w, d in zip(self.weights, decay, strict=True):
+            w -= d
+
     def accuracy(self, data, convert=False) -> int:
         """Number of inputs in ``data`` whose largest output is their class.
 
