@@ -212,3 +212,10 @@ def test_multi_member_gzip(tmp_path):
 def test_empty_array_is_valid_idx(tmp_path):
     path = write_bad(tmp_path, "x", idx_bytes(0x08, (0, 28, 28), b""))
     assert read_idx(path).shape == (0, 28, 28)
+
+
+def test_empty_array_whose_other_dimensions_overflow(tmp_path):
+    # Found by the fuzz suite: 0 x (2**32-1)^3 holds no data, but NumPy cannot shape it.
+    path = write_bad(tmp_path, "x", idx_bytes(0x08, (0, 2**32 - 1, 2**32 - 1, 2**32 - 1), b""))
+    with pytest.raises(ValueError, match=r"^\S*x: bad dimensions: header says 0x4294967295"):
+        read_idx(path)

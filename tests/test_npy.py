@@ -87,7 +87,7 @@ def test_bad_header(tmp_path, header, data, message):
 def test_not_npy(tmp_path):
     with pytest.raises(ValueError, match=r"images\.npy: not a valid \.npy file"):
         read_npy(write(tmp_path, b"hello world, not numpy"))
-    with pytest.raises(ValueError, match=r"not a valid \.npy file: format version 3\.0"):
+    with pytest.raises(ValueError, match=r"not a valid \.npy file: ValueError: format version 3\.0"):
         read_npy(write(tmp_path, b"\x93NUMPY\x03\x00" + bytes(60)))
     with pytest.raises(ValueError, match=r"not a valid \.npy file"):
         read_npy(write(tmp_path, b""))
@@ -128,3 +128,18 @@ def test_max_bytes(tmp_path):
 def test_missing(tmp_path):
     with pytest.raises(FileNotFoundError):
         read_npy(tmp_path / "nope.npy")
+
+
+def test_empty_array_whose_other_dimensions_overflow(tmp_path):
+    # Found by the fuzz suite: like the IDX reader's case.
+    header = "{'descr': '<f8', 'fortran_order': False, 'shape': (0, 2**62, 2**62), }"
+    header = header.replace("2**62", str(2**62))
+    with pytest.raises(ValueError, match=r"images\.npy: bad dimensions"):
+        read_npy(write(tmp_path, npy_bytes(header)))
+
+
+def test_header_tokenizer_errors_are_named(tmp_path):
+    # Found by the fuzz suite: NumPy's header parser raised tokenize.TokenError.
+    content = npy_bytes("{'descr': '>i4', 'fortran_order': False, 'shape': (2, ")
+    with pytest.raises(ValueError, match=r"images\.npy: not a valid \.npy file"):
+        read_npy(write(tmp_path, content))

@@ -189,7 +189,10 @@ def read_idx(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> np.ndarr
                 else f"found {file_size - header}"
             raise ValueError(f"{path}: truncated: {declared}, {what}")
 
-        array = np.empty(shape, dtype=dtype.newbyteorder("="))
+        try:
+            array = np.empty(shape, dtype=dtype.newbyteorder("="))
+        except ValueError as err:  # an empty array whose other dimensions overflow
+            raise ValueError(f"{path}: bad dimensions: {declared}: {err}") from None
         buffer = memoryview(array.reshape(-1).view(np.uint8))
         found = 0
         while found < expected:

@@ -79,8 +79,12 @@ def read_npy(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> np.ndarr
                     f"format version {version[0]}.{version[1]}, expected 1.0 or 2.0"
                 )
             shape, fortran_order, dtype = reader(file)
-        except (ValueError, TypeError, SyntaxError, EOFError, RecursionError) as err:
-            raise ValueError(f"{path}: not a valid .npy file: {err}") from None
+        except MemoryError:
+            raise
+        except Exception as err:  # NumPy's header parser raises many types (tokenize, ast)
+            raise ValueError(
+                f"{path}: not a valid .npy file: {type(err).__name__}: {err}"
+            ) from None
         if dtype.kind not in "biufc" or dtype.fields is not None or dtype.subdtype is not None:
             raise ValueError(
                 f"{path}: expected a numeric array (bool, integer, float or complex), "
@@ -100,7 +104,10 @@ def read_npy(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> np.ndarr
             problem = "truncated" if found < size else f"{found - size} trailing bytes"
             raise ValueError(f"{path}: {problem}: {declared}, found {found}")
         order = shape[::-1] if fortran_order else shape
-        array = np.empty(order, dtype=dtype.newbyteorder("="))
+        try:
+            array = np.empty(order, dtype=dtype.newbyteorder("="))
+        except ValueError as err:  # an empty array whose other dimensions overflow
+            raise ValueError(f"{path}: bad dimensions: {declared}: {err}") from None
         if file.readinto(memoryview(array.reshape(-1).view(np.uint8))) != size:
             raise ValueError(f"{path}: truncated while reading: {declared}")
     if dtype.byteorder not in "=|":
