@@ -19,6 +19,7 @@ Outcome classes (:data:`OUTCOMES`), the counts the suite reports:
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
@@ -28,6 +29,7 @@ import select
 import struct
 import subprocess
 import sys
+import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -209,10 +211,23 @@ def mutated(draw, seeds: list[bytes], tokens: tuple[bytes, ...], max_ops: int = 
     return bytes(data)
 
 
-def gzipped(strategy):
-    """``strategy``'s bytes, gzip'd half the time (mutated inside the compression)."""
-    return st.tuples(strategy, st.booleans()).map(
-        lambda pair: gzip.compress(pair[0], mtime=0) if pair[1] else pair[0])
+@functools.cache
+def bomb() -> bytes:
+    """A gzip member of 256 MiB of zeros (about 256 KB), built once."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    zeros = bytes(16 << 20)
+    return b"".join([*(deflate.compress(zeros) for _ in range(16)), deflate.flush()])
+
+
+@st.composite
+def gzipped(draw, strategy) -> bytes:
+    """``strategy``'s bytes, gzip'd half the time (so mutated inside the compression);
+    one gzip'd case in 16 is followed by 12 members inflating to 3 GiB of zeros."""
+    data = draw(strategy)
+    if not draw(st.booleans()):
+        return data
+    data = gzip.compress(data, mtime=0)
+    return data + bomb() * 12 if draw(st.integers(0, 15)) == 15 else data
 
 
 # --------------------------------------------------------------------------------------
