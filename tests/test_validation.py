@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nablanet.validation import as_images, check_finite, class_count, first_index
+from nablanet.validation import as_images, check_finite, first_index
 
 
 def test_first_index():
@@ -77,25 +77,3 @@ def test_as_images_pixel_count():
     with pytest.raises(ValueError, match=r"expected 784 pixels per image .* found images of "
                                          r"shape \(28, 27\) \(756 pixels\)"):
         as_images(np.zeros((2, 28, 27)), "X", n_pixels=784)
-
-
-def test_class_count():
-    assert class_count([0, 2, 1], "y") == 3
-    assert class_count(np.array([[0.0], [4.0]]), "y") == 5
-    assert class_count([9], "y", limit=10) == 10
-
-
-@pytest.mark.parametrize(
-    ("labels", "message"),
-    [
-        ([0, 1e9], r"class label 1e\+09 asks for 1000000001 classes, more than the 65536 allowed"),
-        ([0, 1.5], r"expected class labels 0, 1, 2, \.\.\., found 1\.5 at index \(1,\)"),
-        ([-1, 0], r"found -1 at index \(0,\)"),
-        ([0, np.nan], "1 non-finite"),
-        ([], "no class labels"),
-        (["a"], "found dtype <U1"),
-    ],
-)
-def test_class_count_refuses(labels, message):
-    with pytest.raises(ValueError, match=r"^train\.csv: .*" + message):
-        class_count(labels, "train.csv")

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MAX_CLASSES", "as_images", "check_finite", "class_count", "first_index"]
+__all__ = ["MAX_CLASSES", "as_images", "check_finite", "first_index"]
 
-#: Most classes a label column may ask for (:func:`class_count`): a label of 1e9 would
-#: otherwise size a 1e9-wide output layer and one-hot targets.
+#: Most classes a label column may ask for, the bound to give the reader of class labels
+#: (``max_classes=``) before a model is sized from them: a label of 1e9 would otherwise
+#: ask for a 1e9-wide output layer and one-hot targets.
 MAX_CLASSES = 65536
 
 
@@ -123,48 +124,3 @@ def as_images(X, name: str, *, n_pixels: int | None = None, dtype=np.float64) ->
     if top == 255:
         images /= 255
     return images
-
-
-def class_count(labels, name: str, *, limit: int = MAX_CLASSES) -> int:
-    """The number of classes that class labels ``0, 1, 2, ...`` ask for: ``max + 1``.
-
-    Parameters
-    ----------
-    labels : array_like
-        Class labels of any shape, at least one; integers or whole-number floats (as read
-        from a CSV file).
-    name : str
-        Starts every message: the argument's, option's or file's name.
-    limit : int, default MAX_CLASSES
-        Most classes accepted.
-
-    Returns
-    -------
-    int
-        ``max(labels) + 1``, at most ``limit``.
-
-    Raises
-    ------
-    ValueError
-        If there are no labels, a label is not a finite whole number, is negative, or asks
-        for more than ``limit`` classes (the label and the count are named).
-    """
-    labels = np.asarray(labels)
-    if labels.size == 0:
-        raise ValueError(f"{name}: no class labels")
-    if labels.dtype.kind not in "iuf":
-        raise ValueError(f"{name}: expected class labels 0, 1, 2, ..., found dtype {labels.dtype}")
-    check_finite(labels, name)
-    bad = (labels < 0) | (np.mod(labels, 1) != 0)
-    if bad.any():
-        where = first_index(bad)
-        raise ValueError(
-            f"{name}: expected class labels 0, 1, 2, ..., found {labels[where]} at index {where}"
-        )
-    top = labels.max()
-    if top >= limit:
-        raise ValueError(
-            f"{name}: class label {top:g} asks for {int(top) + 1} classes, more than the "
-            f"{limit} allowed"
-        )
-    return int(top) + 1
