@@ -10,7 +10,7 @@ comma := ,
 stamp = $(VENV)/.installed-$(subst $(comma),-,$(1))
 FASHION_DEB := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test lint bench torch fashion-data clean
+.PHONY: demo test fuzz-ci fuzz lint bench torch fashion-data clean
 
 $(VENV)/.installed-%: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,19 @@ demo: $(call stamp,$(DEMO_EXTRAS)) fashion-data
 
 test: $(call stamp,$(EXTRAS))
 	$(PY) -m pytest -q
+
+# Fuzz suite (tests/fuzz, marker `fuzz`, left out of `make test`): mutated IDX, .npy,
+# sequence-CSV and model files, each run in a worker capped at 2 GiB and 10 s a case.
+# fuzz-ci: the same 1000 cases per reader every run (about a minute); CI runs it.
+# fuzz: for releases, FUZZ_EXAMPLES random cases per reader (about 10 minutes) from
+# FUZZ_SEED (a new one each run unless given; printed, to replay a failure).
+FUZZ_EXAMPLES ?= 12000
+fuzz-ci: $(call stamp,$(EXTRAS))
+	$(PY) -m pytest -q -m fuzz tests/fuzz
+
+fuzz: $(call stamp,$(EXTRAS))
+	NABLANET_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) NABLANET_FUZZ_SEED=$${FUZZ_SEED:-$$(date +%s)} \
+		$(PY) -m pytest -q -m fuzz tests/fuzz
 
 lint: $(call stamp,$(EXTRAS))
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -1,6 +1,7 @@
 """IDX reader and writer: round trips, malformed files, the shared MNIST sample."""
 
 import gzip
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -142,3 +143,79 @@ def test_shared_mnist_sample():
     assert labels.shape == (10000,) and labels.dtype == np.uint8
     assert set(np.unique(labels)) == set(range(10))
     assert images.max() == 255 and images.min() == 0
+
+
+# ------------------------------------------------------------------------------------
+# Sizes from the header are bounded before anything is allocated
+# ------------------------------------------------------------------------------------
+def peak_bytes(fn) -> int:
+    """Peak memory traced (Python and NumPy allocations) while ``fn()`` runs or raises."""
+    tracemalloc.start()
+    try:
+        try:
+            fn()
+        except ValueError:
+            pass
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_gzip_bomb_read_no_further_than_declared(tmp_path):
+    # 1000 declared images, then a stream of members that inflates to 256 MiB more.
+    header = idx_bytes(0x08, (1000, 28, 28), bytes(784_000))
+    member = gzip.compress(bytes(16 << 20), compresslevel=9, mtime=0)
+    path = write_bad(tmp_path, "train-images-idx3-ubyte.gz", b"")
+    path.write_bytes(gzip.compress(header, mtime=0) + member * 16)
+    with pytest.raises(ValueError, match=r"idx3-ubyte\.gz: more than 1048576 trailing bytes: "
+                                         r"header says 1000x28x28 uint8 = 784000 bytes"):
+        read_idx(path)
+    assert peak_bytes(lambda: read_idx(path)) < 8 << 20
+
+
+def test_declared_size_beyond_what_a_gzip_file_can_hold(tmp_path):
+    content = idx_bytes(0x08, (2**31 - 1,), bytes(100))
+    path = write_bad(tmp_path, "labels.gz", content, gz=True)
+    size = path.stat().st_size
+    with pytest.raises(ValueError, match=rf"labels\.gz: truncated: header says 2147483647 uint8 "
+                                         rf"= 2147483647 bytes of data, a {size}-byte gzip file"):
+        read_idx(path)
+    assert peak_bytes(lambda: read_idx(path)) < 4 << 20
+
+
+def test_declared_size_beyond_the_raw_file(tmp_path):
+    path = write_bad(tmp_path, "labels", idx_bytes(0x0E, (2**28,), bytes(16)))
+    with pytest.raises(ValueError, match=r"labels: truncated: .* = 2147483648 bytes of data, "
+                                         "found 16"):
+        read_idx(path)
+    assert peak_bytes(lambda: read_idx(path)) < 4 << 20
+
+
+def test_max_bytes(tmp_path):
+    path = write_bad(tmp_path, "images", idx_bytes(0x08, (4096, 4096, 4096), b""))
+    with pytest.raises(ValueError, match=r"images: too large: header says 4096x4096x4096 uint8 "
+                                         r"= 68719476736 bytes of data, more than the 2147483648"):
+        read_idx(path)
+    write_idx(path, np.zeros((3, 4), np.int16))
+    assert read_idx(path, max_bytes=24).shape == (3, 4)
+    with pytest.raises(ValueError, match="more than the 23 allowed"):
+        read_idx(path, max_bytes=23)
+
+
+def test_multi_member_gzip(tmp_path):
+    content = idx_bytes(0x0B, (2, 3), np.arange(6, dtype=">i2").tobytes())
+    path = write_bad(tmp_path, "x.gz", b"")
+    path.write_bytes(b"".join(gzip.compress(content[i:i + 5], mtime=0) for i in range(0, 28, 5)))
+    np.testing.assert_array_equal(read_idx(path), np.arange(6).reshape(2, 3))
+
+
+def test_empty_array_is_valid_idx(tmp_path):
+    path = write_bad(tmp_path, "x", idx_bytes(0x08, (0, 28, 28), b""))
+    assert read_idx(path).shape == (0, 28, 28)
+
+
+def test_empty_array_whose_other_dimensions_overflow(tmp_path):
+    # Found by the fuzz suite: 0 x (2**32-1)^3 holds no data, but NumPy cannot shape it.
+    path = write_bad(tmp_path, "x", idx_bytes(0x08, (0, 2**32 - 1, 2**32 - 1, 2**32 - 1), b""))
+    with pytest.raises(ValueError, match=r"^\S*x: bad dimensions: header says 0x4294967295"):
+        read_idx(path)

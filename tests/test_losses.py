@@ -3,6 +3,7 @@ the values, numerical stability at extreme logits, pairing checks, one_hot."""
 
 from __future__ import annotations
 
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -276,3 +277,22 @@ def test_one_hot_out_of_range(labels):
 def test_one_hot_non_integer_floats(labels):
     with pytest.raises(ValueError, match=r"^y: expected integer class labels"):
         one_hot(np.array(labels), 3)
+
+
+def test_one_hot_allocates_only_its_rows():
+    # np.eye(n_classes)[labels] would allocate n_classes ** 2 floats (3.2 GB here).
+    tracemalloc.start()
+    try:
+        y = one_hot([3, 19_999], 20_000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert y.shape == (2, 20_000) and y[0, 3] == y[1, 19_999] == 1 and y.sum() == 2
+    assert peak < 4 * y.nbytes
+
+
+def test_one_hot_names_the_first_label_outside():
+    with pytest.raises(ValueError, match=r"^Y: expected class labels in 0\.\.9 \(one per output\), "
+                                         r"found 0\.\.1e\+09; the first outside is 1e\+09 at "
+                                         r"index \(1, 0\)"):
+        one_hot(np.array([[0.0, 2.0], [1e9, 3.0]]), 10, name="Y")

@@ -342,3 +342,42 @@ def test_load_images_dispatch(tmp_path, monkeypatch):
         load_images("missing.pkl.gz")
     with pytest.raises(ValueError, match="unknown image data set"):
         load_images(str(tmp_path / "single" / "digits-labels-idx1-ubyte.gz"))
+
+
+@pytest.mark.parametrize("shape", [(0, 28, 28), (5, 0, 28), (5, 28, 0)])
+def test_zero_images_refused_clearly(tmp_path, shape):
+    write_idx(tmp_path / "digits-images-idx3-ubyte.gz", np.zeros(shape, np.uint8))
+    write_idx(tmp_path / "digits-labels-idx1-ubyte.gz", np.zeros(shape[0], np.uint8))
+    dims = "x".join(map(str, shape))
+    with pytest.raises(ValueError, match=rf"digits-images-idx3-ubyte\.gz: no images: the header "
+                                         rf"declares {dims} \(images x rows x columns\)"):
+        load_idx_dir(tmp_path)
+
+
+def test_read_image_file(tmp_path):
+    images = np.arange(2 * 28 * 28).reshape(2, 28, 28) % 256
+    write_idx(tmp_path / "x-idx3-ubyte.gz", images.astype(np.uint8))
+    np.save(tmp_path / "x.npy", images / 255)
+    np.save(tmp_path / "ints.npy", images.reshape(2, -1).astype(np.int64))
+    for name in ("x-idx3-ubyte.gz", "x.npy", "ints.npy"):
+        X = mnist.read_image_file(tmp_path / name, n_pixels=784, dtype=np.float32)
+        assert X.shape == (2, 784) and X.dtype == np.float32
+        np.testing.assert_allclose(X, images.reshape(2, -1) / 255, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("array", "error", "message"),
+    [
+        (np.full((2, 784), np.nan), ValueError, r"1568 non-finite values .* \(0, 0\) is nan"),
+        (np.full((2, 784), 3.0), ValueError, r"floats in \[0, 1\]"),
+        (np.full((2, 784), 300), ValueError, r"integers 0\.\.255"),
+        (np.zeros((0, 784)), ValueError, "no images"),
+        (np.zeros((2, 784), complex), TypeError, "complex"),
+        (np.zeros((2, 100)), ValueError, "expected 784 pixels per image"),
+    ],
+)
+def test_read_image_file_refuses(tmp_path, array, error, message):
+    path = tmp_path / "bad.npy"
+    np.save(path, array)
+    with pytest.raises(error, match=r"^\S*bad\.npy: .*" + message):
+        mnist.read_image_file(path, n_pixels=784)

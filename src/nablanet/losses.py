@@ -25,6 +25,7 @@ import numpy as np
 
 from nablanet.activations import Activation
 from nablanet.registry import get, names, register
+from nablanet.validation import first_index
 
 __all__ = ["LOSSES", "Loss", "get_loss", "one_hot"]
 
@@ -142,21 +143,28 @@ def one_hot(labels, n_classes: int, dtype=np.float64, name: str = "y") -> np.nda
     """One-hot target rows ``(..., n_classes)`` for integer class labels of any shape.
 
     Float labels are accepted when they are whole numbers (as read from a CSV file).
+    Every label is checked against ``n_classes`` (the model's outputs) before the
+    ``labels.size * n_classes`` result is allocated; nothing of size ``n_classes ** 2``
+    is ever built.
 
     Raises
     ------
     ValueError
-        If a label is not a whole number or lies outside ``0..n_classes-1``; the message
-        starts with ``name``.
+        If a label is not a whole number or lies outside ``0..n_classes-1`` (the first
+        such label and its index are named); the message starts with ``name``.
     """
     labels = np.asarray(labels)
     if not np.issubdtype(labels.dtype, np.integer):
         if not (np.isfinite(labels).all() and np.all(np.mod(labels, 1) == 0)):
             raise ValueError(f"{name}: expected integer class labels, got {labels.dtype} values")
-        labels = labels.astype(np.int64)
-    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+    bad = (labels < 0) | (labels >= n_classes)
+    if bad.any():
+        where = first_index(bad)
         raise ValueError(
-            f"{name}: expected class labels in 0..{n_classes - 1}, "
-            f"found {labels.min()}..{labels.max()}"
+            f"{name}: expected class labels in 0..{n_classes - 1} (one per output), "
+            f"found {labels.min():g}..{labels.max():g}; the first outside is "
+            f"{labels[where]:g} at index {where}"
         )
-    return np.eye(n_classes, dtype=dtype)[labels]
+    rows = np.zeros((*labels.shape, n_classes), dtype=dtype)
+    np.put_along_axis(rows, labels.astype(np.intp)[..., None], 1, axis=-1)
+    return rows

@@ -28,6 +28,8 @@ import pooch
 from platformdirs import user_cache_dir
 
 from nablanet.datasets.idx import GZIP_MAGIC, read_idx
+from nablanet.datasets.npy import read_npy
+from nablanet.validation import as_images
 
 __all__ = [
     "ImageData",
@@ -36,6 +38,7 @@ __all__ = [
     "load_idx_dir",
     "load_images",
     "load_mnist",
+    "read_image_file",
 ]
 
 log = logging.getLogger(__name__)
@@ -144,6 +147,11 @@ def _load_pair(images_path: Path, labels_path: Path, dtype: np.dtype):
             f"{images_path}: expected uint8 images of shape (n, rows, columns), "
             f"found {images.dtype} of shape {images.shape}"
         )
+    if images.size == 0:
+        raise ValueError(
+            f"{images_path}: no images: the header declares "
+            f"{'x'.join(map(str, images.shape))} (images x rows x columns)"
+        )
     labels = read_idx(labels_path)
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
         raise ValueError(
@@ -157,6 +165,42 @@ def _load_pair(images_path: Path, labels_path: Path, dtype: np.dtype):
     X = images.reshape(len(images), -1).astype(dtype)
     X /= 255
     return X, labels.astype(np.int64)
+
+
+def read_image_file(path, *, n_pixels: int | None = None, dtype=np.float64) -> np.ndarray:
+    """Read images to predict on from an IDX file or a ``.npy`` array, checked and scaled.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.npy`` file (read by :func:`nablanet.datasets.npy.read_npy`), anything else is
+        read as IDX (:func:`nablanet.datasets.idx.read_idx`, raw or gzip). The array is
+        ``(n, rows, columns)`` or ``(n, pixels)``.
+    n_pixels : int, optional
+        Pixels per image the model expects; checked when given.
+    dtype : {numpy.float64, numpy.float32}
+        dtype of the result.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, pixels)`` of ``dtype`` in [0, 1]: integer pixels 0..255 divided by 255,
+        float pixels as they are (the rule of :func:`nablanet.validation.as_images`).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is malformed or too large (see the readers), or its images are
+        empty, not finite (count and first index), outside 0..255 (integers) or [0, 1]
+        (floats), or do not have ``n_pixels`` pixels. Every message starts with the path.
+    TypeError
+        If the array is complex, boolean or otherwise not real numbers.
+    """
+    path = Path(path)
+    array = read_npy(path) if path.suffix == ".npy" else read_idx(path)
+    return as_images(array, str(path), n_pixels=n_pixels, dtype=_float_dtype(dtype))
 
 
 def _standard_files(directory: Path) -> list[Path] | None:

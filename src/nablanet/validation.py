@@ -1,0 +1,126 @@
+"""Checks on data that comes from outside: written once, shared by the API and the CLI.
+
+Every check raises ``ValueError`` (or ``TypeError`` for a wrong kind of array) whose
+message starts with ``name`` (an argument name, or the file the data was read from) and
+says what was expected and what was found.
+
+Images for prediction follow one documented rule (:func:`as_images`):
+
+* integer arrays hold pixel intensities 0..255 and are divided by 255;
+* float arrays must already be scaled to [0, 1];
+* anything else (complex, boolean, strings, objects), non-finite values, values outside
+  those ranges and empty arrays are refused.
+
+This module is a leaf: it imports nothing from nablanet.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["MAX_CLASSES", "as_images", "check_finite", "first_index"]
+
+#: Most classes a label column may ask for, the bound to give the reader of class labels
+#: (``max_classes=``) before a model is sized from them: a label of 1e9 would otherwise
+#: ask for a 1e9-wide output layer and one-hot targets.
+MAX_CLASSES = 65536
+
+
+def first_index(bad: np.ndarray) -> tuple[int, ...]:
+    """The index (a tuple, one entry per dimension) of the first True of boolean ``bad``.
+
+    ``bad`` must hold at least one True.
+    """
+    flat = int(np.flatnonzero(bad.reshape(-1))[0])
+    return tuple(int(i) for i in np.unravel_index(flat, bad.shape))
+
+
+def check_finite(array: np.ndarray, name: str) -> None:
+    """Refuse NaN and infinite values.
+
+    Parameters
+    ----------
+    array : numpy.ndarray
+        Any shape, a float or complex dtype (integer arrays are always finite).
+    name : str
+        Starts the message: the argument's or the file's name.
+
+    Raises
+    ------
+    ValueError
+        ``"<name>: 3 non-finite values (NaN or inf), the first at index (0, 5) is nan"``.
+    """
+    if array.dtype.kind not in "fc":
+        return
+    bad = ~np.isfinite(array)
+    if bad.any():
+        where = first_index(bad)
+        raise ValueError(
+            f"{name}: {int(bad.sum())} non-finite values (NaN or inf), the first at index "
+            f"{where} is {array[where]}"
+        )
+
+
+def as_images(X, name: str, *, n_pixels: int | None = None, dtype=np.float64) -> np.ndarray:
+    """Images to predict on, checked and scaled: ``(n, pixels)`` in [0, 1].
+
+    Parameters
+    ----------
+    X : array_like
+        ``(n, pixels)`` or ``(n, rows, columns)`` (any number of trailing dimensions),
+        ``n >= 1``. Integer dtypes hold intensities 0..255 and are divided by 255; float
+        dtypes must be finite and in [0, 1].
+    name : str
+        Starts every message: the argument's or the file's name.
+    n_pixels : int, optional
+        Pixels per image the model expects (its input size); checked when given.
+    dtype : {numpy.float64, numpy.float32}
+        dtype of the result.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, pixels)`` of ``dtype``, a new C-contiguous array with values in [0, 1].
+
+    Raises
+    ------
+    TypeError
+        If ``X`` is not a real numeric array (complex, boolean, strings, objects).
+    ValueError
+        If ``X`` has fewer than 2 dimensions or no values, holds NaN or inf (count and
+        first index), integers outside 0..255 or floats outside [0, 1] (the range found
+        and the first index outside), or has another number of pixels than ``n_pixels``.
+    """
+    X = np.asarray(X)
+    if X.dtype.kind not in "iuf":
+        kind = "complex" if X.dtype.kind == "c" else "non-numeric"
+        raise TypeError(
+            f"{name}: expected integer pixel values 0..255 or floats in [0, 1], "
+            f"found {kind} dtype {X.dtype}"
+        )
+    if X.ndim < 2:
+        raise ValueError(
+            f"{name}: expected images of shape (n, pixels) or (n, rows, columns), "
+            f"found shape {X.shape}"
+        )
+    if X.size == 0:
+        raise ValueError(f"{name}: no images: the array of shape {X.shape} is empty")
+    if n_pixels is not None and X[0].size != n_pixels:
+        raise ValueError(
+            f"{name}: expected {n_pixels} pixels per image (the model's inputs), found images "
+            f"of shape {X.shape[1:]} ({X[0].size} pixels)"
+        )
+    check_finite(X, name)
+    top = 255 if X.dtype.kind in "iu" else 1
+    bad = (X < 0) | (X > top)
+    if bad.any():
+        where = first_index(bad)
+        rule = "integers 0..255" if top == 255 else "floats in [0, 1] (divide 0..255 by 255)"
+        raise ValueError(
+            f"{name}: expected pixel values as {rule}, found {X.min()}..{X.max()}; "
+            f"the first outside is {X[where]} at index {where}"
+        )
+    images = X.reshape(len(X), -1).astype(dtype)
+    if top == 255:
+        images /= 255
+    return images
