@@ -3,6 +3,10 @@
 layer kind by name."""
 
 from nablanet.layers.base import Layer
+from nablanet.layers.conv import Conv2D
 from nablanet.layers.dense import Activation, Dense
+from nablanet.layers.dropout import Dropout
+from nablanet.layers.pool import MaxPool2D
+from nablanet.layers.shape import Flatten
 
-__all__ = ["Activation", "Dense", "Layer"]
+__all__ = ["Activation", "Conv2D", "Dense", "Dropout", "Flatten", "Layer", "MaxPool2D"]

@@ -1,0 +1,238 @@
+"""2-D convolution by im2col: the work is two or three matrix products written out here.
+
+For a mini-batch ``X`` of shape ``(m, C, H, W)``, ``F`` filters ``W`` of shape
+``(F, C, kh, kw)``, stride ``(sh, sw)`` and zero padding, the layer computes (a
+cross-correlation, as PyTorch's ``Conv2d`` and Nielsen ch. 6 do)::
+
+    z[n, f, i, j] = b[f] + sum_{c, p, q} W[f, c, p, q] * Xp[n, c, i*sh + p, j*sw + q]
+    a = g(z)                                                       (forward)
+
+``im2col`` copies every receptive field into a column: ``cols[(c, p, q), (n, i, j)] =
+Xp[n, c, i*sh + p, j*sw + q]``, ``K = C*kh*kw`` rows and ``m*Ho*Wo`` columns, so that with
+``W2 = W.reshape(F, K)`` the whole forward pass is one product and the backward pass two
+(the equations of Nielsen ch. 2 with the shared weights summed over positions)::
+
+    z2 = W2 @ cols + b                 (F, m*Ho*Wo)
+    dz2 = dL/da * g'(z)                (BP1/BP2, the g' part)
+    dL/dW2 = dz2 @ cols.T              (BP4, summed over samples and positions)
+    dL/db = sum over columns of dz2    (BP3)
+    dcols = W2.T @ dz2                 (BP2, the W part)
+
+and ``col2im`` adds each column of ``dcols`` back onto the input pixels it was copied
+from, giving ``dL/dX``. Internally ``z`` is kept as ``(F, m, Ho, Wo)`` (the product's
+natural order); the output handed to the next layer is ``(m, F, Ho, Wo)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from nablanet.activations import get_activation
+from nablanet.init import check_dtype, get_initializer
+from nablanet.layers.base import Layer
+from nablanet.registry import register
+
+__all__ = ["Conv2D", "pair"]
+
+
+def pair(name: str, value, minimum: int = 1) -> tuple[int, int]:
+    """``value`` (an int or a pair of ints, each >= ``minimum``) as ``(rows, cols)``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``, for anything else.
+    """
+    items = tuple(value) if isinstance(value, list | tuple) else (value, value)
+    if len(items) != 2 or not all(
+            isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= minimum
+            for v in items):
+        raise ValueError(f"{name}: expected an integer >= {minimum} or a pair of them, "
+                         f"got {value!r}")
+    return int(items[0]), int(items[1])
+
+
+@register("layer", "Conv2D")
+class Conv2D(Layer):
+    """2-D convolution ``a = g(W * X + b)`` over ``(m, C, H, W)`` images.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        ``C`` and the number of filters ``F``.
+    kernel_size : int or (int, int)
+        ``(kh, kw)``.
+    stride : int or (int, int), default 1
+    padding : ``"valid"``, ``"same"``, int or (int, int), default ``"valid"``
+        Zeros added around the image: ``"valid"`` none; an int ``p`` adds ``p`` rows
+        above and below (and columns left and right); ``"same"`` (stride 1 only) keeps
+        ``H`` and ``W``, padding ``(k - 1) // 2`` before and the rest after, as PyTorch.
+    activation : str, default ``"relu"``
+        ``g``, applied in place (see :mod:`nablanet.activations`; not softmax).
+    init : str, default ``"he"``
+        Initialiser of ``W``, drawn as a ``(K, F)`` matrix with fan-in ``K = C*kh*kw``
+        (see :mod:`nablanet.init`) and stored transposed as ``(F, C, kh, kw)``.
+    seed : int or numpy.random.Generator, optional
+        Source of the initial draws (``b`` starts at zero).
+    dtype : float64 or float32
+
+    Shape
+    -----
+    Input ``(m, C, H, W)``; output ``(m, F, Ho, Wo)`` with
+    ``Ho = (H + pad_top + pad_bottom - kh) // sh + 1`` and likewise ``Wo``.
+
+    Attributes
+    ----------
+    W : ndarray ``(F, C, kh, kw)``, the layout of ``torch.nn.Conv2d.weight``
+    b : ndarray ``(F,)``
+
+    Raises
+    ------
+    ValueError
+        For a bad size, stride, padding or activation (naming it), and from
+        :meth:`allocate` for an input of the wrong shape or smaller than the kernel.
+
+    Examples
+    --------
+    >>> layer = Conv2D(1, 4, 3, padding="same", seed=0)
+    >>> layer.forward(np.zeros((2, 1, 8, 8))).shape
+    (2, 4, 8, 8)
+    """
+
+    param_names = ("W", "b")
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, *, stride=1,
+                 padding="valid", activation: str = "relu", init: str = "he", seed=None,
+                 dtype=np.float64):
+        self.in_channels = pair("Conv2D in_channels", in_channels)[0]
+        self.out_channels = pair("Conv2D out_channels", out_channels)[0]
+        self.kernel_size = pair("Conv2D kernel_size", kernel_size)
+        self.stride = pair("Conv2D stride", stride)
+        self.padding = padding
+        self._pads = self._pad_amounts(padding)
+        self.activation = get_activation(activation)
+        if self.activation.name == "softmax":
+            raise ValueError("Conv2D activation: softmax is an output activation; give it "
+                             "to the model's output_activation")
+        self.init = init
+        self.dtype = check_dtype(dtype)
+        kh, kw = self.kernel_size
+        C, F = self.in_channels, self.out_channels
+        rng = np.random.default_rng(seed)
+        W = get_initializer(init)(rng, C * kh * kw, F, self.dtype)
+        self.W = np.ascontiguousarray(W.T).reshape(F, C, kh, kw)
+        self.b = np.zeros(F, dtype=self.dtype)
+        self.grads = [np.empty_like(self.W), np.empty_like(self.b)]
+        self._Y: np.ndarray | None = None
+
+    def _pad_amounts(self, padding) -> tuple[int, int, int, int]:
+        """(top, bottom, left, right) zeros for ``padding``."""
+        if padding == "valid":
+            return 0, 0, 0, 0
+        if padding == "same":
+            if self.stride != (1, 1):
+                raise ValueError(f"Conv2D padding: 'same' needs stride 1, got stride "
+                                 f"{self.stride}")
+            (kh, kw) = self.kernel_size
+            return (kh - 1) // 2, kh // 2, (kw - 1) // 2, kw // 2
+        if isinstance(padding, str):
+            raise ValueError(f"Conv2D padding: expected 'valid', 'same' or an integer "
+                             f">= 0, got {padding!r}")
+        ph, pw = pair("Conv2D padding", padding, minimum=0)
+        return ph, ph, pw, pw
+
+    def allocate(self, input_shape):
+        if len(input_shape) != 4 or input_shape[1] != self.in_channels:
+            raise ValueError(f"Conv2D({self.in_channels}, {self.out_channels}): expected "
+                             f"input shape (m, {self.in_channels}, H, W), got "
+                             f"{tuple(input_shape)}")
+        M, C, H, W = input_shape
+        top, bottom, left, right = self._pads
+        Hp, Wp = H + top + bottom, W + left + right
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        if Hp < kh or Wp < kw:
+            raise ValueError(f"Conv2D: input {H}x{W} (padded {Hp}x{Wp}) is smaller than "
+                             f"the {kh}x{kw} kernel")
+        Ho, Wo = (Hp - kh) // sh + 1, (Wp - kw) // sw + 1
+        F, K, dt = self.out_channels, C * kh * kw, self.dtype
+        self._in_shape, self._K = (C, H, W), K
+        self._out_hw = (Ho, Wo)
+        padded = (top, bottom, left, right) != (0, 0, 0, 0)
+        self._Xp = np.zeros((M, C, Hp, Wp), dtype=dt) if padded else None
+        self._cols = np.empty(K * M * Ho * Wo, dtype=dt)    # (K, m*Ho*Wo), flat
+        self._z = np.empty(F * M * Ho * Wo, dtype=dt)       # a = g(z), (F, m*Ho*Wo)
+        self._dz = np.empty_like(self._z)
+        self._work = np.empty_like(self._z)                 # scratch for g', then dz.T
+        self._Y = np.empty((M, F, Ho, Wo), dtype=dt)
+        self._dXpT = np.empty((C, Hp, Wp, M), dtype=dt)     # col2im target, samples last
+        self._dX = np.empty((M, C, H, W), dtype=dt)
+        return (M, F, Ho, Wo)
+
+    def _views(self, m: int):
+        """The flat buffers as ``(rows, m*Ho*Wo)`` matrices for a batch of ``m``."""
+        n, K, F = m * self._out_hw[0] * self._out_hw[1], self._K, self.out_channels
+        return (self._cols[:K * n].reshape(K, n), self._z[:F * n].reshape(F, n),
+                self._dz[:F * n].reshape(F, n), self._work[:F * n].reshape(F, n))
+
+    def forward(self, X, training=False):
+        m = len(X)
+        if self._Y is None or m > len(self._Y) or X.shape[1:] != self._in_shape:
+            self.allocate(X.shape)
+        (C, H, W), (Ho, Wo) = self._in_shape, self._out_hw
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        F = self.out_channels
+        cols, z, _, _ = self._views(m)
+        if self._Xp is not None:
+            top, _, left, _ = self._pads
+            Xp = self._Xp[:m]
+            Xp[:, :, top:top + H, left:left + W] = X
+        else:
+            Xp = X
+        s = Xp.strides  # im2col: one copy from a strided view of every receptive field
+        fields = as_strided(Xp, shape=(C, kh, kw, m, Ho, Wo),
+                            strides=(s[1], s[2], s[3], s[0], s[2] * sh, s[3] * sw),
+                            writeable=False)
+        np.copyto(cols.reshape(C, kh, kw, m, Ho, Wo), fields)
+        np.matmul(self.W.reshape(F, -1), cols, out=z)
+        z += self.b[:, None]
+        self.activation.forward(z, z)
+        Y = self._Y[:m]
+        np.copyto(Y.reshape(m, F, Ho * Wo), z.reshape(F, m, Ho * Wo).transpose(1, 0, 2))
+        return Y
+
+    def backward(self, dY, need_dX=True):
+        m = len(dY)
+        (C, H, W), (Ho, Wo) = self._in_shape, self._out_hw
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        F = self.out_channels
+        cols, z, dz, work = self._views(m)
+        np.copyto(dz.reshape(F, m, Ho * Wo).transpose(1, 0, 2), dY.reshape(m, F, Ho * Wo))
+        self.activation.backward(z, dz, work)                            # dz = dY * g'(z)
+        np.matmul(dz, cols.T, out=self.grads[0].reshape(F, -1))         # BP4
+        np.add.reduce(dz, axis=1, out=self.grads[1])                     # BP3
+        if not need_dX:
+            return None
+        # BP2 and col2im with the sample index innermost (n, i, j -> i, j, n), so that each
+        # kernel offset's slab adds onto the pixels in runs of Wo*m, not Wo, elements
+        dzT = work.reshape(F, Ho, Wo, m)
+        np.copyto(dzT, dz.reshape(F, m, Ho, Wo).transpose(0, 2, 3, 1))
+        dcols = np.matmul(self.W.reshape(F, -1).T, work, out=cols)       # (cols reused)
+        dcols = dcols.reshape(C, kh, kw, Ho, Wo, m)
+        Hp, Wp = self._dXpT.shape[1:3]
+        dXpT = self._dXpT.reshape(-1)[:C * Hp * Wp * m].reshape(C, Hp, Wp, m)
+        dXpT.fill(0.0)
+        for p in range(kh):  # col2im: each kernel offset adds its slab back onto the pixels
+            for q in range(kw):
+                dXpT[:, p:p + sh * (Ho - 1) + 1:sh, q:q + sw * (Wo - 1) + 1:sw] += dcols[:, p, q]
+        top, _, left, _ = self._pads
+        dX = self._dX[:m]
+        np.copyto(dX, dXpT[:, top:top + H, left:left + W].transpose(3, 0, 1, 2))
+        return dX
+
+    def get_config(self):
+        padding = self.padding if isinstance(self.padding, str | int) else list(self.padding)
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                "kernel_size": list(self.kernel_size), "stride": list(self.stride),
+                "padding": padding, "activation": self.activation.name, "init": self.init,
+                "dtype": np.dtype(self.dtype).name}
