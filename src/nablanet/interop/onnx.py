@@ -171,7 +171,8 @@ def to_onnx(model, path=None, *, dtype=np.float32, scaler=None) -> onnx.ModelPro
     graph = helper.make_graph(
         g.nodes, "nablanet",
         [helper.make_tensor_value_info("X", elem, ["batch", *sample_shape])],
-        [helper.make_tensor_value_info("Y", elem, None)],
+        [helper.make_tensor_value_info("Y", elem, ["batch", getattr(model.layers[-1], "n_out",
+                                                                     "outputs")])],
         initializer=g.initializers,
     )
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
