@@ -77,3 +77,64 @@ def test_a_layer_without_onnx_form_is_named():
     model.layers.append(Scale())
     with pytest.raises(ValueError, match=r"layers\[1\] \(Scale4Onnx\) has no ONNX conversion"):
         to_onnx(model)
+
+
+def _sequences(seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((6, 7, 3))
+    mask = np.arange(7) < np.array([7, 3, 5, 1, 6, 2])[:, None]
+    return X, mask, mask.sum(axis=1).astype(np.int32)
+
+
+@pytest.mark.parametrize("target", ["every", "last"])
+@pytest.mark.parametrize(("cls", "options"), [
+    ("RNN", {"activation": "tanh"}), ("RNN", {"activation": "relu"}), ("LSTM", {}), ("GRU", {}),
+])
+def test_recurrent_models_with_variable_lengths(cls, options, target):
+    import nablanet
+
+    model = getattr(nablanet, cls)(3, 4, 2, num_layers=2, target=target,
+                                   output_activation="softmax", loss="cross_entropy", seed=1,
+                                   **options)
+    X, mask, lens = _sequences()
+    out = run(to_onnx(model), X.astype(np.float32), sequence_lens=lens)
+    np.testing.assert_allclose(out, model.predict_proba(X, mask), atol=1e-5)
+
+
+def test_regression_output_and_scaler_in_the_graph():
+    from nablanet import GRU
+    from nablanet.datasets.sequences import SequenceData
+    from nablanet.preprocessing import MinMaxScaler
+
+    rng = np.random.default_rng(3)
+    raw = [rng.uniform(10, 20, (5, 2)) for _ in range(4)]
+    data = SequenceData(names=list("abcd"), features=raw, labels=[r[:, :1] for r in raw],
+                        feature_names=["x1", "x2"], label_names=["y1"])
+    scaler = MinMaxScaler().fit(data)
+    model = GRU(2, 3, 1, target="last", seed=0)
+    X = np.stack(raw)
+    scaled = np.stack(scaler.transform(data).features)
+    out = run(to_onnx(model, scaler=scaler), X.astype(np.float32),
+              sequence_lens=np.full(4, 5, dtype=np.int32))
+    np.testing.assert_allclose(out, model.predict_proba(scaled), atol=1e-5)
+
+
+def test_japanese_vowels_labels_identical(japanese_vowels):
+    from nablanet import LSTM, Adam
+    from nablanet.datasets.sequences import pad, read_sequence_csv
+    from nablanet.preprocessing import MinMaxScaler
+
+    train, test = (read_sequence_csv(p) for p in japanese_vowels)
+    scaler = MinMaxScaler().fit(train)
+    X, mask = pad(scaler.transform(train).features)
+    y = pad(train.labels)[0][:, 0, 0]
+    model = LSTM(12, 16, 9, target="last", output_activation="softmax", loss="cross_entropy",
+                 optimizer=Adam(0.01), seed=1)
+    model.fit(X, y, mask, epochs=3, batch_size=16, progress=False)
+    raw, mask_t = pad(test.features)
+    out = run(to_onnx(model, scaler=scaler), raw.astype(np.float32),
+              sequence_lens=mask_t.sum(axis=1).astype(np.int32))
+    Xt, _ = pad(scaler.transform(test).features)
+    expected = model.predict_proba(Xt, mask_t)
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    assert np.array_equal(out.argmax(axis=1), model.predict(Xt, mask_t))

@@ -60,3 +60,56 @@ def test_unsupported_module_is_named():
     module = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.GELU())
     with pytest.raises(ValueError, match=r"module 1 \(GELU\)"):
         from_torch(module)
+
+
+@pytest.mark.parametrize("target", ["every", "last"])
+@pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU"])
+def test_recurrent_round_trip_with_lengths(cls, target):
+    import nablanet
+
+    model = getattr(nablanet, cls)(3, 5, 2, num_layers=2, target=target,
+                                   output_activation="sigmoid", loss="binary_cross_entropy",
+                                   seed=4)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((6, 7, 3))
+    mask = np.arange(7) < np.array([7, 3, 5, 1, 6, 2])[:, None]
+    module = to_torch(model)
+    with torch.no_grad():
+        out = module(torch.from_numpy(X), torch.from_numpy(mask.sum(axis=1))).numpy()
+    np.testing.assert_allclose(out, model.predict_proba(X, mask), rtol=0, atol=1e-12)
+    back = from_torch(module)
+    assert type(back) is type(model) and back.get_config()["num_layers"] == 2
+    np.testing.assert_allclose(back.predict_proba(X, mask), model.predict_proba(X, mask),
+                               rtol=0, atol=1e-12)
+
+
+def test_a_torch_trained_lstm_predicts_the_same_in_nablanet():
+    from nablanet.interop.torch import RecurrentModule
+
+    torch.manual_seed(0)
+    module = RecurrentModule(torch.nn.LSTM(2, 8, batch_first=True).double(),
+                             torch.nn.Linear(8, 3).double(), output_activation="softmax",
+                             target="last")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((32, 6, 2))
+    lengths = rng.integers(2, 7, 32)
+    y = (X[:, 0, 0] > 0).astype(int) + (X[:, 0, 1] > 0)
+    opt = torch.optim.Adam(module.parameters(), lr=0.02)
+    for _ in range(30):
+        opt.zero_grad()
+        p = module(torch.from_numpy(X), torch.from_numpy(lengths))
+        torch.nn.functional.nll_loss(torch.log(p), torch.from_numpy(y)).backward()
+        opt.step()
+    with torch.no_grad():
+        expected = module(torch.from_numpy(X), torch.from_numpy(lengths)).numpy()
+    mask = np.arange(6) < lengths[:, None]
+    model = from_torch(module)
+    np.testing.assert_allclose(model.predict_proba(X, mask), expected, rtol=0, atol=1e-12)
+    assert np.array_equal(model.predict(X, mask), expected.argmax(axis=1))
+
+
+def test_sigmoid_rnn_has_no_torch_form():
+    from nablanet import RNN
+
+    with pytest.raises(ValueError, match="nn.RNN has no 'sigmoid'"):
+        to_torch(RNN(2, 3, 1, activation="sigmoid"))

@@ -37,10 +37,12 @@ import numpy as np
 
 try:
     import onnx
-    from onnx import helper, numpy_helper
+    from onnx import TensorProto, helper, numpy_helper
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("ONNX export needs onnx: pip install 'nablanet[onnx]'") from exc
 
+from nablanet.atomic import atomic_write_bytes
+from nablanet.models.recurrent import RecurrentNetwork
 from nablanet.registry import name_of
 
 __all__ = ["CONVERTERS", "OPSET", "to_onnx"]
@@ -71,9 +73,14 @@ class _Graph:
         return name
 
     def node(self, op: str, inputs: list[str], hint: str | None = None, **attrs) -> str:
-        out = self.name(hint or op.lower())
-        self.nodes.append(helper.make_node(op, inputs, [out], **attrs))
-        return out
+        return self.nodes_out(op, inputs, 1, hint, **attrs)[0]
+
+    def nodes_out(self, op: str, inputs: list[str], n_out: int, hint: str | None = None,
+                  **attrs) -> list[str]:
+        """A node with ``n_out`` outputs; returns their names."""
+        outs = [self.name(hint or op.lower()) for _ in range(n_out)]
+        self.nodes.append(helper.make_node(op, inputs, outs, **attrs))
+        return outs
 
     def activation(self, name: str, x: str) -> str:
         if name == "identity":
@@ -112,6 +119,71 @@ def _flatten(g: _Graph, layer, x: str) -> str:
     return g.node("Flatten", [x], axis=1)
 
 
+def _blocks(n_hidden: int, order: list[int]) -> np.ndarray:
+    """Column indices taking gate blocks of ``n_hidden`` columns in ``order``."""
+    return np.concatenate([np.arange(k * n_hidden, (k + 1) * n_hidden) for k in order])
+
+
+def _rnn(g: _Graph, layer, x: str) -> tuple[str, list]:
+    name = layer.activation.name
+    if name not in _ACTIVATION_OPS or name == "softmax":
+        raise ValueError(f"ONNX export: RNN activation {name!r} has no ONNX form")
+    bias = np.concatenate([layer.b, np.zeros_like(layer.b)])
+    return "RNN", [layer.W_x.T, layer.W_h.T, bias], {"activations": [_ACTIVATION_OPS[name]]}
+
+
+def _lstm(g: _Graph, layer, x: str) -> tuple[str, list]:
+    order = _blocks(layer.n_hidden, [0, 2, 1, 3])  # nablanet i, f, o, g -> ONNX i, o, f, c
+    bias = np.concatenate([layer.b[order], np.zeros_like(layer.b)])
+    return "LSTM", [layer.W_x[:, order].T, layer.W_h[:, order].T, bias], {}
+
+
+def _gru(g: _Graph, layer, x: str) -> tuple[str, list]:
+    order = _blocks(layer.n_hidden, [1, 0, 2])  # nablanet r, z, n -> ONNX z, r, h
+    bias = np.concatenate([layer.b_x[order], layer.b_h[order]])
+    return ("GRU", [layer.W_x[:, order].T, layer.W_h[:, order].T, bias],
+            {"linear_before_reset": 1})
+
+
+#: recurrent layer name -> (operator, [W, R, B] in ONNX's layout, attributes)
+RECURRENT_CONVERTERS = {"RNNLayer": _rnn, "LSTMLayer": _lstm, "GRULayer": _gru}
+
+
+def _recurrent_model(g: _Graph, model, x: str) -> str:
+    """Recurrent layers (time-major inside), the dense head at every step or at each
+    sequence's last valid step (``Y_h`` with ``sequence_lens``), the output activation,
+    and zeros on padded steps for ``target="every"``."""
+    seq = g.node("Transpose", [x], perm=[1, 0, 2])  # (steps, batch, features)
+    one = g.const("axis1", np.array([1], dtype=np.int64))
+    for i, layer in enumerate(model.cells):
+        kind = name_of("layer", type(layer))
+        if kind not in RECURRENT_CONVERTERS:
+            raise ValueError(f"ONNX export: layers[{i}] ({kind}) has no ONNX conversion; "
+                             f"supported: {sorted(RECURRENT_CONVERTERS)}")
+        op, (W, R, B), attrs = RECURRENT_CONVERTERS[kind](g, layer, seq)
+        Y, Y_h = g.nodes_out(op, [seq, g.const("W", W[None]), g.const("R", R[None]),
+                                  g.const("B", B[None]), "sequence_lens"], 2,
+                             hidden_size=layer.n_hidden, **attrs)
+        seq = g.node("Squeeze", [Y, one])  # (steps, batch, hidden)
+    head = model.layers[-1]
+    if model.target == "last":
+        h = g.node("Squeeze", [Y_h, g.const("axis0", np.array([0], dtype=np.int64))])
+    else:
+        h = g.node("Transpose", [seq], perm=[1, 0, 2])  # (batch, steps, hidden)
+    z = g.node("Add", [g.node("MatMul", [h, g.const("W", head.W)]), g.const("b", head.b)])
+    y = g.activation(model.output_activation.name, z)
+    if model.target == "last":
+        return y
+    steps = g.node("Gather", [g.node("Shape", [x]), g.const("one", np.array(1))], axis=0)
+    t = g.node("Range", [g.const("zero", np.array(0)), steps, g.const("step", np.array(1))])
+    lens = g.node("Cast", ["sequence_lens"], to=TensorProto.INT64)
+    valid = g.node("Less", [g.node("Unsqueeze", [t, g.const("axis0", np.array([0]))]),
+                            g.node("Unsqueeze", [lens, one])])  # (batch, steps)
+    weight = g.node("Cast", [g.node("Unsqueeze", [valid, g.const("last", np.array([-1]))])],
+                    to=helper.np_dtype_to_tensor_dtype(g.dtype))
+    return g.node("Mul", [y, weight])
+
+
 def _sample_shape(first) -> list:
     """The per-sample input dimensions the first layer fixes (symbolic where it does not)."""
     if hasattr(first, "in_channels"):
@@ -134,19 +206,23 @@ def to_onnx(model, path=None, *, dtype=np.float32, scaler=None) -> onnx.ModelPro
 
     Parameters
     ----------
-    model : Sequential (``Network`` and the convolutional stacks) or a recurrent model
+    model : Sequential (``Network`` and the convolutional stacks), ``RNN``, ``LSTM`` or ``GRU``
     path : str or Path, optional
         Where to write the ``.onnx`` file (atomically).
     dtype : float32 or float64
-        Element type of the graph's input, weights and output.
+        Element type of the graph's input, weights and output. (onnxruntime has no
+        float64 ``Conv``/``MaxPool`` kernels: export convolutional models as float32.)
     scaler : MinMaxScaler, optional
-        Fitted input scaler applied first in the graph (features only).
+        Fitted min-max scaler of the features, applied first in the graph so that it
+        takes raw features (:meth:`nablanet.preprocessing.MinMaxScaler.feature_affine`).
 
     Returns
     -------
     onnx.ModelProto
-        Input ``X`` of shape ``(batch, *sample_shape)``; output ``Y``, the output
-        activations ``predict_proba`` gives.
+        Input ``X``: ``(batch, *sample_shape)``, for recurrent models ``(batch, steps,
+        features)`` plus ``sequence_lens`` (int32 ``(batch,)``, the valid steps of each
+        sequence). Output ``Y``: what ``predict_proba`` gives, ``(batch, outputs)``, or
+        ``(batch, steps, outputs)`` with zeros on padded steps for ``target="every"``.
 
     Raises
     ------
@@ -155,32 +231,35 @@ def to_onnx(model, path=None, *, dtype=np.float32, scaler=None) -> onnx.ModelPro
     """
     g = _Graph(dtype)
     elem = helper.np_dtype_to_tensor_dtype(g.dtype)
-    sample_shape = _sample_shape(model.layers[0])
     x = "X"
     if scaler is not None:
-        x = g.node("Mul", [g.node("Sub", ["X", g.const("data_min", scaler.data_min_)]),
-                          g.const("scale", scaler.scale_)], hint="scaled")
-    for i, layer in enumerate(model.layers):
-        kind = name_of("layer", type(layer))
-        if kind not in CONVERTERS:
-            raise ValueError(f"ONNX export: layers[{i}] ({kind}) has no ONNX conversion; "
-                             f"supported: {sorted(CONVERTERS)}")
-        x = CONVERTERS[kind](g, layer, x)
-    y = g.activation(model.output_activation.name, x)
+        offset, scale = scaler.feature_affine()
+        x = g.node("Mul", [g.node("Sub", [x, g.const("feature_min", offset)]),
+                          g.const("feature_scale", scale)], hint="scaled")
+    if isinstance(model, RecurrentNetwork):
+        inputs = [helper.make_tensor_value_info("X", elem, ["batch", "steps", model.n_inputs]),
+                  helper.make_tensor_value_info("sequence_lens", TensorProto.INT32, ["batch"])]
+        out_shape = ["batch", model.n_outputs] if model.target == "last" else \
+            ["batch", "steps", model.n_outputs]
+        y = _recurrent_model(g, model, x)
+    else:
+        inputs = [helper.make_tensor_value_info("X", elem,
+                                                ["batch", *_sample_shape(model.layers[0])])]
+        out_shape = ["batch", getattr(model.layers[-1], "n_out", "outputs")]
+        for i, layer in enumerate(model.layers):
+            kind = name_of("layer", type(layer))
+            if kind not in CONVERTERS:
+                raise ValueError(f"ONNX export: layers[{i}] ({kind}) has no ONNX conversion; "
+                                 f"supported: {sorted(CONVERTERS)}")
+            x = CONVERTERS[kind](g, layer, x)
+        y = g.activation(model.output_activation.name, x)
     g.nodes.append(helper.make_node("Identity", [y], ["Y"]))
-    graph = helper.make_graph(
-        g.nodes, "nablanet",
-        [helper.make_tensor_value_info("X", elem, ["batch", *sample_shape])],
-        [helper.make_tensor_value_info("Y", elem, ["batch", getattr(model.layers[-1], "n_out",
-                                                                     "outputs")])],
-        initializer=g.initializers,
-    )
+    graph = helper.make_graph(g.nodes, "nablanet", inputs,
+                              [helper.make_tensor_value_info("Y", elem, out_shape)],
+                              initializer=g.initializers)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="nablanet")
     onnx.checker.check_model(proto)
     if path is not None:
-        from nablanet.atomic import atomic_write_bytes
-
         atomic_write_bytes(Path(path), proto.SerializeToString())
     return proto
-

@@ -29,10 +29,11 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError("PyTorch interchange needs torch: pip install torch") from exc
 
 from nablanet.layers import Dense
+from nablanet.models.recurrent import GRU, LSTM, RNN, RecurrentNetwork
 from nablanet.models.sequential import Sequential
 from nablanet.registry import name_of
 
-__all__ = ["from_torch", "to_torch"]
+__all__ = ["RecurrentModule", "from_torch", "to_torch"]
 
 _MODULES = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
 _NAMES = {nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.ReLU: "relu"}
@@ -86,14 +87,122 @@ _TO_TORCH = {
 }
 
 
+def _blocks(n_hidden: int, order: list[int]) -> np.ndarray:
+    """Row or column indices taking gate blocks of ``n_hidden`` in ``order``."""
+    return np.concatenate([np.arange(k * n_hidden, (k + 1) * n_hidden) for k in order])
+
+
+#: model class -> (torch module class, nablanet gate blocks in PyTorch's order)
+_RECURRENT = {RNN: (nn.RNN, [0]), LSTM: (nn.LSTM, [0, 1, 3, 2]), GRU: (nn.GRU, [0, 1, 2])}
+
+
+class RecurrentModule(nn.Module):
+    """A recurrent network in PyTorch's terms: ``rnn`` (``nn.RNN``, ``nn.LSTM`` or
+    ``nn.GRU`` with ``batch_first=True``), then ``head`` (``nn.Linear``) and the output
+    activation at every step (``target="every"``) or at each sequence's last valid step
+    (``"last"``).
+
+    ``forward(x, lengths=None)``: ``x (batch, steps, features)``; ``lengths`` (int64
+    ``(batch,)``) packs variable-length sequences, and padded steps of ``"every"``
+    outputs are zero, as :meth:`nablanet.models.sequential.Sequential.predict_proba`.
+    """
+
+    def __init__(self, rnn: nn.Module, head: nn.Linear, *, output_activation: str = "identity",
+                 target: str = "every"):
+        super().__init__()
+        if target not in ("every", "last"):
+            raise ValueError(f"target: expected 'every' or 'last', got {target!r}")
+        self.rnn, self.head, self.target = rnn, head, target
+        self.output_activation = output_activation
+        self.out = nn.Sequential(*_activation_modules(output_activation))
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        n, steps = x.shape[:2]
+        if lengths is None:
+            lengths = torch.full((n,), steps, dtype=torch.int64)
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True,
+                                                   enforce_sorted=False)
+        h, _ = nn.utils.rnn.pad_packed_sequence(self.rnn(packed)[0], batch_first=True,
+                                                total_length=steps)
+        if self.target == "last":
+            return self.out(self.head(h[torch.arange(n), lengths - 1]))
+        valid = (torch.arange(steps)[None, :] < lengths[:, None]).to(x.dtype)
+        return self.out(self.head(h)) * valid[..., None]
+
+
+def _recurrent_to_torch(model: RecurrentNetwork) -> RecurrentModule:
+    module_class, order = _RECURRENT[type(model)]
+    H = model.n_hidden
+    kwargs = {}
+    if module_class is nn.RNN:
+        kwargs["nonlinearity"] = model.cells[0].activation.name
+        if kwargs["nonlinearity"] not in ("tanh", "relu"):
+            raise ValueError(f"to_torch: nn.RNN has no {kwargs['nonlinearity']!r} "
+                             "nonlinearity (tanh or relu only)")
+    rows = _blocks(H, order)
+    rnn = module_class(model.n_inputs, H, num_layers=model.num_layers, batch_first=True,
+                       dtype=_torch_dtype(model.dtype), **kwargs)
+    with torch.no_grad():
+        for k, cell in enumerate(model.cells):
+            getattr(rnn, f"weight_ih_l{k}").copy_(_tensor(cell.W_x[:, rows].T))
+            getattr(rnn, f"weight_hh_l{k}").copy_(_tensor(cell.W_h[:, rows].T))
+            b_ih, b_hh = (cell.b_x, cell.b_h) if module_class is nn.GRU else \
+                (cell.b, np.zeros_like(cell.b))
+            getattr(rnn, f"bias_ih_l{k}").copy_(_tensor(b_ih[rows]))
+            getattr(rnn, f"bias_hh_l{k}").copy_(_tensor(b_hh[rows]))
+    head = _linear(model.layers[-1])[0]
+    return RecurrentModule(rnn, head, output_activation=model.output_activation.name,
+                           target=model.target).eval()
+
+
+def _recurrent_from_torch(module: RecurrentModule, loss: str | None, seed) -> RecurrentNetwork:
+    rnn = module.rnn
+    model_class = {c: m for m, (c, _) in _RECURRENT.items()}.get(type(rnn))
+    if model_class is None or not rnn.batch_first or rnn.bidirectional or rnn.proj_size:
+        raise ValueError(f"from_torch: expected a unidirectional batch_first nn.RNN, nn.LSTM "
+                         f"or nn.GRU, got {rnn}")
+    order = np.argsort(_RECURRENT[model_class][1])  # PyTorch's blocks -> nablanet's
+    dtype = np.float64 if rnn.weight_ih_l0.dtype == torch.float64 else np.float32
+    kwargs = {"activation": rnn.nonlinearity} if model_class is RNN else {}
+    model = model_class(rnn.input_size, rnn.hidden_size, module.head.out_features,
+                        num_layers=rnn.num_layers, target=module.target,
+                        output_activation=module.output_activation,
+                        loss=loss or _default_loss(module.output_activation), seed=seed,
+                        dtype=dtype, **kwargs)
+    rows = _blocks(rnn.hidden_size, list(order))
+
+    def array(name: str) -> np.ndarray:
+        return getattr(rnn, name).detach().numpy()
+
+    for k, cell in enumerate(model.cells):
+        cell.W_x[...] = array(f"weight_ih_l{k}")[rows].T
+        cell.W_h[...] = array(f"weight_hh_l{k}")[rows].T
+        if model_class is GRU:
+            cell.b_x[...], cell.b_h[...] = array(f"bias_ih_l{k}"), array(f"bias_hh_l{k}")
+        else:
+            cell.b[...] = (array(f"bias_ih_l{k}") + array(f"bias_hh_l{k}"))[rows]
+    model.layers[-1].W[...] = module.head.weight.detach().numpy().T
+    model.layers[-1].b[...] = module.head.bias.detach().numpy()
+    return model
+
+
+def _default_loss(output_activation: str) -> str:
+    return {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}.get(
+        output_activation, "mse")
+
+
 def to_torch(model) -> nn.Module:
-    """A ``torch.nn`` module computing ``model.predict_proba`` (in eval mode).
+    """A ``torch.nn`` module computing ``model.predict_proba`` (in eval mode): an
+    ``nn.Sequential`` for feedforward and convolutional models, a
+    :class:`RecurrentModule` for ``RNN``, ``LSTM`` and ``GRU``.
 
     Raises
     ------
     ValueError
         For a layer kind without a PyTorch counterpart, naming it.
     """
+    if isinstance(model, RecurrentNetwork):
+        return _recurrent_to_torch(model)
     modules = []
     for i, layer in enumerate(model.layers):
         kind = name_of("layer", type(layer))
@@ -113,9 +222,10 @@ def _dense(linear: nn.Linear, activation: str) -> Dense:
     return dense
 
 
-def from_torch(module: nn.Module, *, loss: str | None = None, seed=None) -> Sequential:
-    """A nablanet ``Sequential`` of ``Dense`` layers from an ``nn.Sequential`` of
-    ``nn.Linear`` and activation modules (the layout :func:`to_torch` writes).
+def from_torch(module: nn.Module, *, loss: str | None = None, seed=None):
+    """A nablanet model from a PyTorch module of the documented layout: a
+    :class:`RecurrentModule` gives an ``RNN``/``LSTM``/``GRU``; an ``nn.Sequential`` of
+    ``nn.Linear`` and activation modules gives a ``Sequential`` of ``Dense`` layers.
 
     An activation module after a linear layer becomes that ``Dense`` layer's activation;
     a final ``nn.Softmax`` / ``nn.Sigmoid`` becomes the output activation, with the
@@ -127,6 +237,8 @@ def from_torch(module: nn.Module, *, loss: str | None = None, seed=None) -> Sequ
     ValueError
         For a module this layout does not describe, naming its index and type.
     """
+    if isinstance(module, RecurrentModule):
+        return _recurrent_from_torch(module, loss, seed)
     children = list(module.children()) if isinstance(module, nn.Sequential) else [module]
     output = "identity"
     if children and isinstance(children[-1], nn.Softmax | nn.Sigmoid):
@@ -146,7 +258,6 @@ def from_torch(module: nn.Module, *, loss: str | None = None, seed=None) -> Sequ
     layers = [_dense(linear, activation) for linear, activation in linears]
     if not layers:
         raise ValueError("from_torch: no nn.Linear layer found")
-    if loss is None:
-        loss = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}.get(output, "mse")
-    return Sequential(layers, output_activation=output, loss=loss, seed=seed,
+    return Sequential(layers, output_activation=output, loss=loss or _default_loss(output),
+                      seed=seed,
                       dtype=layers[0].dtype)
