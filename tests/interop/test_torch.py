@@ -111,5 +111,5 @@ def test_a_torch_trained_lstm_predicts_the_same_in_nablanet():
 def test_sigmoid_rnn_has_no_torch_form():
     from nablanet import RNN
 
-    with pytest.raises(ValueError, match="nn.RNN has no 'sigmoid'"):
+    with pytest.raises(ValueError, match=r"nn\.RNN has no 'sigmoid'"):
         to_torch(RNN(2, 3, 1, activation="sigmoid"))
