@@ -17,7 +17,8 @@ import pytest
 
 from nablanet import RNN, Network
 from nablanet.datasets.idx import read_idx, write_idx
-from nablanet.datasets.sequences import MinMaxScaler, pad, read_sequence_csv
+from nablanet.datasets.sequences import pad, read_sequence_csv
+from nablanet.preprocessing import MinMaxScaler
 
 ENV = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120", "TERM": "dumb"}
 WORKERS = 4  # commands run side by side: most of their time is the interpreter starting

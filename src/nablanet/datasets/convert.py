@@ -150,7 +150,7 @@ def convert_elnino(
         )
     starts = np.arange(n_windows)
     steps = starts[:, None] + np.arange(window)
-    names = [_month(first_year, s) for s in starts]
+    names = [_month(first_year, s) for s in starts.tolist()]
     is_test = starts + window >= test_start
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
