@@ -223,8 +223,8 @@ def read_sequence_csv(path: str | os.PathLike[str]) -> SequenceData:
 
     # Sequence key: the row where its name first appears. Order rows by (key, t),
     # skipping the reordering when the file is already in that order.
-    _, first_rows, inverse = np.unique(np.array(names), return_index=True, return_inverse=True)
-    key = first_rows[inverse]
+    first_row: dict[str, int] = {}
+    key = np.array([first_row.setdefault(name, row) for row, name in enumerate(names)])
     if not np.all((key[1:] > key[:-1]) | ((key[1:] == key[:-1]) & (t[1:] > t[:-1]))):
         order = np.lexsort((t, key))
         key, t, values, line_numbers = key[order], t[order], values[order], line_numbers[order]
@@ -341,8 +341,8 @@ def _loadtxt(lines: list[str], dtype: DTypeLike) -> np.ndarray:
 
 
 def _fields(text: str) -> list[str]:
-    """Split one line into its fields (unquoted, spaces kept)."""
-    return [str(value) for value in _loadtxt([text], str)]
+    """Split one line into its fields (unquoted, spaces and NUL characters kept)."""
+    return [str(value) for value in _loadtxt([text], object)]
 
 
 def _check_header(path: Path, header: list[str]) -> tuple[list[str], list[str]]:
@@ -657,7 +657,7 @@ def train_test_split(
 
 
 def pad(
-    arrays: Sequence[np.ndarray], *, n_steps: int | None = None, dtype=np.float64
+    arrays: Sequence[np.ndarray], *, n_steps: int | None = None, dtype: DTypeLike = np.float64
 ) -> tuple[np.ndarray, np.ndarray]:
     """Stack variable-length sequences into one zero-padded batch with a mask.
 
