@@ -147,6 +147,9 @@ GOOD = "name,t,x1,y1\na,0,1,0\n"
         (GOOD + "a,-9223372036854775809,2,0\n", r"line 3, column 2 \(t\): .* outside the int64"),
         (GOOD + "a,1e19,2,0\n", r"line 3, column 2 \(t\): step index t=1e19 lies outside"),
         (GOOD + "a,nan,2,0\n", r"line 3, column 2 \(t\): step index t must be an integer"),
+        (GOOD + "a,1e-400,2,0\n", r"line 3, column 2 \(t\): step index t must be an integer"),
+        (GOOD + "a,1e999999999,2,0\n", r"line 3, column 2 \(t\): .* outside the int64"),
+        (GOOD + "a," + "9" * 5000 + ",2,0\n", r"line 3, column 2 \(t\): .* outside the int64"),
         (GOOD + "a,1_0,2,0\n", r"line 3, column 2 \(t\): step index t must be an integer"),
         (GOOD + "a,1,1_0,0\n", r"line 3, column 3 \(x1\): not a number: '1_0'"),
         (GOOD + "a,1,2,-inf\n", r"line 3, column 4 \(y1\): not a finite number: '-inf'"),
@@ -192,7 +195,7 @@ def test_int64_bounds_are_exact(tmp_path):
     path = write(
         tmp_path,
         "name,t,x1,y1\na,9223372036854775807,1,0\na,-9223372036854775808,2,0\n"
-        "a,9007199254740993,3,0\na,9007199254740992,4,0\n",
+        "a,9007199254740993.0,3,0\na,9007199254740992,4,0\n",
     )
     data = read_sequence_csv(path)
     assert data.times[0].tolist() == [
