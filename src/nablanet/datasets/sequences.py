@@ -29,7 +29,7 @@ seed's one-hot columns; :func:`class_indices` reads both.
 
 Parsing is done by NumPy: the file is split into lines by Python's universal-newline
 rule, and the fields of every line, header and body, are split and converted by
-:func:`numpy.loadtxt` (a C parser) in blocks of 8,192 lines. When a block fails a check,
+:func:`numpy.loadtxt` (a C parser) in blocks of about 4 MiB. When a block fails a check,
 that block alone is examined line by line, by the same rules, to name the first bad
 line and column.
 """
@@ -47,7 +47,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -70,7 +70,12 @@ _INTEGER = re.compile(r"[+-]?[0-9]+")
 _DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _INT64 = np.iinfo(np.int64)
 _QUOTE = '"'
-_BLOCK = 8192
+# A line whose quotes are all closed, by numpy.loadtxt's rules: a quote opens a quoted
+# value only as the first character of a field; inside, "" is a quote and " closes it
+# (possessive, so "" is never read as a close and a literal quote). Other quotes are text.
+_FIELD = r'(?:"(?:[^"]|"")*+"[^,]*|[^",][^,]*|)'
+_QUOTING = re.compile(rf"{_FIELD}(?:,{_FIELD})*")
+_CHUNK = 1 << 22  # characters read at a time: a block of ~7,000 lines of the fraud file
 _HEADER_HINT = "expected a header 'name,t,x1,...,y1,...'"
 
 
@@ -213,14 +218,13 @@ def read_sequence_csv(path: str | os.PathLike[str]) -> SequenceData:
         raise ValueError(f"{path}: line 1: empty file, {_HEADER_HINT}")
     header = [name.strip() for name in _fields(first[1][0])]
     feature_names, label_names = _check_header(path, header)
-    numeric = feature_names + label_names
-    parsed = [_parse_block(path, header, numeric, *block) for block in blocks]
+    parsed = [_parse_block(path, header, feature_names, label_names, *block) for block in blocks]
     if not parsed:
         raise ValueError(f"{path}: no data rows after the header (line 1)")
-    names = [name for block_names, _, _, _ in parsed for name in block_names]
-    t = np.concatenate([steps for _, steps, _, _ in parsed])
-    values = np.concatenate([block_values for _, _, block_values, _ in parsed])
-    line_numbers = np.concatenate([numbers for _, _, _, numbers in parsed])
+    names = [name for block in parsed for name in block[0]]
+    t, features, labels, line_numbers = (
+        np.concatenate([block[k] for block in parsed]) for k in range(1, 5)
+    )
 
     # Sequence key: the row where its name first appears. Order rows by (key, t),
     # skipping the reordering when the file is already in that order.
@@ -228,7 +232,8 @@ def read_sequence_csv(path: str | os.PathLike[str]) -> SequenceData:
     key = np.array([first_row.setdefault(name, row) for row, name in enumerate(names)])
     if not np.all((key[1:] > key[:-1]) | ((key[1:] == key[:-1]) & (t[1:] > t[:-1]))):
         order = np.lexsort((t, key))
-        key, t, values, line_numbers = key[order], t[order], values[order], line_numbers[order]
+        key, t, line_numbers = key[order], t[order], line_numbers[order]
+        features, labels = features[order], labels[order]
         duplicate = np.flatnonzero((key[1:] == key[:-1]) & (t[1:] == t[:-1]))
         if duplicate.size:
             later = np.maximum(line_numbers[duplicate], line_numbers[duplicate + 1])
@@ -238,22 +243,21 @@ def read_sequence_csv(path: str | os.PathLike[str]) -> SequenceData:
                 f"step t={t[row]} in sequence {names[key[row]]!r}"
             )
     starts = np.flatnonzero(np.diff(key, prepend=-1))
-    n_features = len(feature_names)
     data = SequenceData(
         names=[names[k] for k in key[starts]],
-        features=np.split(np.ascontiguousarray(values[:, :n_features]), starts[1:]),
-        labels=np.split(np.ascontiguousarray(values[:, n_features:]), starts[1:]),
+        features=_split(features, starts),
+        labels=_split(labels, starts),
         feature_names=feature_names,
         label_names=label_names,
         source=path,
-        times=np.split(t, starts[1:]),
-        lines=np.split(line_numbers, starts[1:]),
+        times=_split(t, starts),
+        lines=_split(line_numbers, starts),
     )
     logger.info(
         "read %d sequences (%d steps, %d features, %d labels) from %s in %.3f s",
         len(data),
         len(t),
-        n_features,
+        len(feature_names),
         len(label_names),
         path,
         time.perf_counter() - start,
@@ -261,59 +265,70 @@ def read_sequence_csv(path: str | os.PathLike[str]) -> SequenceData:
     return data
 
 
+def _split(block: np.ndarray, starts: np.ndarray) -> list[np.ndarray]:
+    """Views of ``block``'s rows cut at ``starts`` (the first row of each piece, from 0)."""
+    ends = [*starts[1:].tolist(), len(block)]
+    return [block[a:b] for a, b in zip(starts.tolist(), ends, strict=True)]
+
+
 def _blocks(path: Path) -> Iterator[tuple[int, list[str]]]:
     """Yield the lines of ``path`` in blocks: ``(number of the first line, lines)``.
 
-    The first block is line 1 alone (the header), the next ones hold ``_BLOCK`` lines.
-    Lines end at LF, CRLF or a lone CR (universal newlines) and keep their ending.
-    Blank lines at the end of the file are dropped. Raises ValueError, naming the line,
-    for a blank line followed by data, a line that leaves a quote open, or bytes that
-    are not UTF-8.
+    The first block is line 1 alone (the header); each next one holds the lines of
+    about ``_CHUNK`` characters. Lines end at LF, CRLF or a lone CR (Python's universal
+    newlines) and are yielded without their ending. Blank lines at the end of the file
+    are dropped. Raises ValueError, naming the line, for a blank line followed by data,
+    a line that leaves a quote open, or bytes that are not UTF-8.
     """
     try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            number, size = 1, 1
-            while lines := list(itertools.islice(f, size)):
-                if _QUOTE in "".join(lines):
-                    for offset, text in enumerate(lines):
-                        if _leaves_quote_open(text):
+        with path.open(encoding="utf-8-sig") as f:  # universal newlines: endings read as \n
+            number, chunks = 1, _line_chunks(f)
+            for chunk, quoted in chunks:
+                for lines in [chunk[:1], chunk[1:]] if number == 1 else [chunk]:
+                    if not lines:
+                        continue
+                    if quoted:
+                        _check_quotes(path, number, lines)
+                    if "" in map(str.strip, lines):
+                        blank = [line.strip() for line in lines].index("")
+                        rest = itertools.chain(lines[blank:], *(more for more, _ in chunks))
+                        if any(line.strip() for line in rest):
                             raise ValueError(
-                                f"{path}: line {number + offset}: a quote is opened and never "
-                                f"closed (a quoted value ends with a quote on the same line)"
+                                f"{path}: line {number + blank}: blank line (every line must "
+                                f"hold one step)"
                             )
-                blank = next((i for i, text in enumerate(lines) if text.isspace()), None)
-                if blank is not None:
-                    if not all(text.isspace() for text in itertools.chain(lines[blank:], f)):
-                        raise ValueError(
-                            f"{path}: line {number + blank}: blank line (every line must "
-                            f"hold one step)"
-                        )
-                    if blank:
-                        yield number, lines[:blank]
-                    return
-                yield number, lines
-                number, size = number + len(lines), _BLOCK
+                        if blank:
+                            yield number, lines[:blank]
+                        return
+                    yield number, lines
+                    number += len(lines)
     except UnicodeDecodeError:
         _not_utf8(path)
 
 
-def _leaves_quote_open(text: str) -> bool:
-    """Whether ``text`` ends inside a quoted value (numpy.loadtxt's quoting rules).
+def _line_chunks(f: TextIO) -> Iterator[tuple[list[str], bool]]:
+    """Read ``f`` ``_CHUNK`` characters at a time; yield the complete lines of each read
+    and whether they hold a quote character."""
+    pending = ""
+    while chunk := f.read(_CHUNK):
+        text = pending + chunk
+        lines = text.split("\n")
+        pending = lines.pop()
+        if lines:
+            yield lines, _QUOTE in text
+    if pending:
+        yield [pending], _QUOTE in pending
 
-    A quote opens a quoted value only as the first character of a field; inside one, a
-    doubled quote stands for a quote and a single quote closes it.
-    """
-    quoted, field_start, i = False, True, 0
-    while i < len(text):
-        char = text[i]
-        if quoted and char == _QUOTE and text[i + 1 : i + 2] == _QUOTE:
-            i += 2
-            continue
-        if char == _QUOTE and (quoted or field_start):
-            quoted = not quoted
-        field_start = char == "," and not quoted
-        i += 1
-    return quoted
+
+def _check_quotes(path: Path, number: int, lines: list[str]) -> None:
+    """Raise ValueError at the first of ``lines`` (numbered from ``number``) that leaves a
+    quote open."""
+    for offset, line in enumerate(lines):
+        if _QUOTE in line and not _QUOTING.fullmatch(line):
+            raise ValueError(
+                f"{path}: line {number + offset}: a quote is opened and never closed (a "
+                f"quoted value ends with a quote on the same line)"
+            )
 
 
 def _not_utf8(path: Path) -> NoReturn:
@@ -383,15 +398,20 @@ def _check_header(path: Path, header: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _parse_block(
-    path: Path, header: list[str], numeric: list[str], first: int, lines: list[str]
-) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    path: Path,
+    header: list[str],
+    feature_names: list[str],
+    label_names: list[str],
+    first: int,
+    lines: list[str],
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Parse and check a block of body lines, the first of them numbered ``first``.
 
-    Returns the stripped names, the steps ``t`` (int64), the values of the ``numeric``
-    columns in that order (float64, ``(len(lines), len(numeric))``) and the line numbers
-    (int64). ``t`` is read as int64 by NumPy; only when that fails is it read as text
-    and parsed by :func:`_step` (e.g. ``3.0``). Raises ValueError at the block's first
-    bad line (see :func:`_diagnose`).
+    Returns the stripped names, the steps ``t`` (int64), the features and the labels
+    (float64, columns in the order of the names given) and the line numbers (int64).
+    ``t`` is read as int64 by NumPy; only when that fails is it read as text and parsed
+    by :func:`_step` (e.g. ``3.0``). Raises ValueError at the block's first bad line (see
+    :func:`_diagnose`).
     """
     types = {"name": object, "t": np.int64}
     try:
@@ -405,10 +425,13 @@ def _parse_block(
         except ValueError:
             _diagnose(path, header, first, lines)
     names = [value.strip() for value in table["name"]]
-    values = np.column_stack([table[col] for col in numeric])
-    if len(table) != len(lines) or not all(names) or not np.isfinite(values).all():
+    features = np.column_stack([table[col] for col in feature_names])
+    labels = np.column_stack([table[col] for col in label_names])
+    finite = np.isfinite(features).all() and np.isfinite(labels).all()
+    if len(table) != len(lines) or not all(names) or not finite:
         _diagnose(path, header, first, lines)
-    return names, steps, values, np.arange(first, first + len(lines), dtype=np.int64)
+    numbers = np.arange(first, first + len(lines), dtype=np.int64)
+    return names, steps, features, labels, numbers
 
 
 def _step(raw: str) -> int:
