@@ -224,6 +224,11 @@ def test_blocks_give_the_same_result_and_name_the_right_line(tmp_path, monkeypat
     bad = [*lines[:300], lines[300].replace(",", ",oops", 1), *lines[301:]]  # t of line 301
     with pytest.raises(ValueError, match=r"bad.csv: line 301, column 2 \(t\): step index"):
         read_sequence_csv(write(tmp_path, "\n".join(bad), "bad.csv"))
+    trailing = write(tmp_path, "\n".join(lines) + "\n \n\n" * 100, "trailing.csv")
+    assert_same(read_sequence_csv(trailing), whole)
+    gap = write(tmp_path, "\n".join([*lines[:4], "", *lines[4:]]), "gap.csv")
+    with pytest.raises(ValueError, match=r"gap.csv: line 5: blank line"):
+        read_sequence_csv(gap)
     duplicated = [*lines, lines[250]]  # the last line repeats the step of line 251
     with pytest.raises(
         ValueError, match=rf"dup.csv: line {len(duplicated)}, column 2 \(t\): duplicate step"

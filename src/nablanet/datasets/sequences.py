@@ -291,7 +291,8 @@ def _blocks(path: Path) -> Iterator[tuple[int, list[str]]]:
                         _check_quotes(path, number, lines)
                     if "" in map(str.strip, lines):
                         blank = [line.strip() for line in lines].index("")
-                        rest = itertools.chain(lines[blank:], *(more for more, _ in chunks))
+                        later = itertools.chain.from_iterable(more for more, _ in chunks)
+                        rest = itertools.chain(lines[blank:], later)  # read lazily
                         if any(line.strip() for line in rest):
                             raise ValueError(
                                 f"{path}: line {number + blank}: blank line (every line must "
