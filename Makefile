@@ -5,12 +5,13 @@ PYTHON ?= python3
 VENV ?= .venv
 DEMO_EXTRAS ?= fast
 EXTRAS ?= test,data,plot,fast,profile,sklearn,onnx
+DOCS_EXTRAS ?= docs
 PY := $(VENV)/bin/python
 comma := ,
 stamp = $(VENV)/.installed-$(subst $(comma),-,$(1))
 FASHION_DEB := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test fuzz-ci fuzz lint bench torch fashion-data clean
+.PHONY: demo test fuzz-ci fuzz lint docs bench torch fashion-data clean
 
 $(VENV)/.installed-%: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,6 +47,11 @@ fuzz: $(call stamp,$(EXTRAS))
 lint: $(call stamp,$(EXTRAS))
 	$(VENV)/bin/ruff check src tests benchmarks
 
+# The HTML site (Sphinx + numpydoc + sphinx-click) in docs/_build/html; warnings are errors.
+docs: $(call stamp,$(DOCS_EXTRAS))
+	rm -rf docs/api
+	$(VENV)/bin/sphinx-build -q -W --keep-going -b html docs docs/_build/html
+
 # PyTorch CPU: optional test oracle and benchmark peer (the local CPU wheel).
 torch: $(call stamp,$(EXTRAS))
 	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
@@ -56,4 +62,4 @@ bench: torch
 	$(PY) benchmarks/recurrent_cells.py
 
 clean:
-	rm -rf $(VENV) .venv-* build src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-* build src/*.egg-info .pytest_cache .ruff_cache docs/_build docs/api

@@ -6,10 +6,13 @@ sequences of ~10 steps. This script writes a synthetic file of that shape (rando
 normal features written at full precision, so larger than the Kaggle text) and times,
 interleaved, median of ``--repeats`` runs:
 
-* ``polars.read_csv``  -- the raw parse alone, the floor;
-* ``read_sequence_csv`` -- parse, validation, grouping into sequences;
-* ``pad``              -- the 28,549 feature arrays into one ``(n, T, F)`` batch;
-* ``pandas.read_csv``  -- the raw parse by pandas, when installed.
+* ``read_sequence_csv`` -- nablanet's reader (NumPy's C ``loadtxt`` parser in blocks,
+  plus validation and grouping into sequences): the only engine, in the core install;
+* ``csv.reader``       -- the standard library's parse alone, every field a ``str``;
+* ``polars.read_csv``  -- the raw parse alone by polars (multi-threaded), when installed:
+  the faster engine nablanet used before and no longer depends on;
+* ``pandas.read_csv``  -- the raw parse by pandas, when installed;
+* ``pad``              -- the 28,549 feature arrays into one ``(n, T, F)`` batch.
 
 Usage: ``python benchmarks/csv_load.py [--repeats 5] [--only read_sequence]``. Prints a
 table and a JSON line (``JSON {...}``).
@@ -18,11 +21,11 @@ table and a JSON line (``JSON {...}``).
 from __future__ import annotations
 
 import argparse
+import csv
 import tempfile
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 
 from _common import (
     Row,
@@ -67,12 +70,19 @@ def fraud_like(seed: int = 0) -> SequenceData:
     )
 
 
+def stdlib_parse(path: Path) -> int:
+    """Split every line of ``path`` into fields with the csv module; return the row count."""
+    with path.open(newline="", encoding="utf-8") as f:
+        return sum(1 for _ in csv.reader(f))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(parser, repeats=5, backends=False)
     args = parser.parse_args()
     apply_quick(args)
     notes: list[str] = []
+    polars = optional("polars", notes)
     pandas = optional("pandas", notes)
 
     with thread_limits(args.threads), tempfile.TemporaryDirectory() as tmp:
@@ -80,10 +90,12 @@ def main() -> None:
         size_mb = path.stat().st_size / 1e6
         data = read_sequence_csv(path)
         rows = [
-            Row("polars.read_csv", timed(lambda: pl.read_csv(path))),
             Row("read_sequence_csv", timed(lambda: read_sequence_csv(path))),
+            Row("csv.reader", timed(lambda: stdlib_parse(path))),
             Row("pad(features)", timed(lambda: pad(data.features))),
         ]
+        if polars is not None:
+            rows.append(Row("polars.read_csv", timed(lambda: polars.read_csv(path))))
         if pandas is not None:
             rows.append(Row("pandas.read_csv", timed(lambda: pandas.read_csv(path))))
         rows = select(rows, args.only)

@@ -17,7 +17,8 @@ import pytest
 
 from nablanet import RNN, Network
 from nablanet.datasets.idx import read_idx, write_idx
-from nablanet.datasets.sequences import MinMaxScaler, pad, read_sequence_csv
+from nablanet.datasets.sequences import pad, read_sequence_csv
+from nablanet.preprocessing import MinMaxScaler
 from nablanet.serialization import read_cli
 
 ENV = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120", "TERM": "dumb"}

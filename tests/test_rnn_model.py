@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from nablanet import GRU, LSTM, RNN, SGD, Adam
-from nablanet.datasets.sequences import MinMaxScaler, pad, read_sequence_csv
+from nablanet.datasets.sequences import pad, read_sequence_csv
+from nablanet.preprocessing import MinMaxScaler
 
 BACKENDS = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(
     importlib.util.find_spec("numba") is None, reason="numba not installed"))]

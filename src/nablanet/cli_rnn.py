@@ -78,7 +78,8 @@ def rnn_train(data_csv, test_data, cell, layers, hidden, activation, task, loss,
     Prints the seed's per-epoch line (Epoch 10: Loss = ... | Train Accuracy: ... | Test
     Accuracy: ...) and final reports for the training and test sequences.
     """
-    from nablanet.datasets.sequences import MinMaxScaler, read_sequence_csv, train_test_split
+    from nablanet.datasets.sequences import read_sequence_csv, train_test_split
+    from nablanet.preprocessing import MinMaxScaler
     from nablanet.models import GRU, LSTM, RNN
 
     _check_outputs(o)
@@ -167,7 +168,8 @@ def rnn_predict(model_path, data_csv, output):
 
     Regression writes y1..yL; binary writes the score and the 0/1 class; multiclass the
     class index. With a model trained on --target last, one row per sequence."""
-    import polars as pl
+    import csv
+    import io
 
     from nablanet.atomic import atomic_write_bytes
     from nablanet.datasets.sequences import pad
@@ -192,9 +194,12 @@ def rnn_predict(model_path, data_csv, output):
         columns.update(score=out[:, 0], label=(out[:, 0] >= threshold).astype(np.int64))
     else:
         columns["label"] = out.argmax(axis=1)
-    frame = pl.DataFrame(columns)
-    atomic_write_bytes(output, frame.write_csv().encode())
-    log.info("wrote %d predictions to %s", len(frame), output)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(zip(*(np.asarray(c).tolist() for c in columns.values()), strict=True))
+    atomic_write_bytes(output, text.getvalue().encode())
+    log.info("wrote %d predictions to %s", len(t), output)
 
 
 # --------------------------------------------------------------------------------------
@@ -308,7 +313,7 @@ def _true_and_predicted(model, meta: dict, X, Y, mask) -> dict:
 
 
 def _load(model_path):
-    from nablanet.datasets.sequences import MinMaxScaler
+    from nablanet.preprocessing import MinMaxScaler
     from nablanet.models import RecurrentNetwork
     from nablanet.serialization import load, read_cli
 

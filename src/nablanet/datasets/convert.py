@@ -18,6 +18,7 @@ import importlib
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,7 @@ __all__ = ["convert_elnino", "convert_japanese_vowels"]
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
 
-def _require(module: str, package: str):
+def _require(module: str, package: str) -> Any:
     """Import ``module`` or raise ImportError telling how to install ``package``."""
     try:
         return importlib.import_module(module)
@@ -40,7 +41,7 @@ def _require(module: str, package: str):
         ) from exc
 
 
-def convert_japanese_vowels(out_dir: str | os.PathLike) -> tuple[Path, Path]:
+def convert_japanese_vowels(out_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
     """Write JapaneseVowels as ``japanese_vowels_train.csv`` and ``japanese_vowels_test.csv``.
 
     Nine male speakers say the vowels /ae/; each utterance is a sequence of 7–29 frames
@@ -150,7 +151,7 @@ def convert_elnino(
         )
     starts = np.arange(n_windows)
     steps = starts[:, None] + np.arange(window)
-    names = [_month(first_year, s) for s in starts]
+    names = [_month(first_year, s) for s in starts.tolist()]
     is_test = starts + window >= test_start
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

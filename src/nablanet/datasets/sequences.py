@@ -1,4 +1,4 @@
-"""Sequence CSV files: reading, writing, min-max scaling, splitting and padding.
+"""Sequence CSV files: reading, writing, class labels, splitting and padding.
 
 The file format is the one of the Rust RNN in ``seeds/rnn-rust-readme.txt``: one row
 per time step, grouped into sequences by an identifier and ordered by a step index::
@@ -13,39 +13,52 @@ per time step, grouped into sequences by an identifier and ordered by a step ind
   ``name`` (sequences in order of first appearance) and sorted by ``t``.
 * ``x<k>`` are the F input features and ``y<k>`` the L targets of each step, both
   numbered ``1..F`` / ``1..L`` and ordered by ``k`` whatever the column order.
-* Header names and values may be quoted. Every value must be present and finite.
+* The file is UTF-8 (a byte-order mark is accepted). Lines end with LF, CRLF or a lone
+  CR, for the header and the body alike. Blank lines at the end of the file are
+  ignored; anywhere else they are an error.
+* Header names and values may be quoted (``"a,b"``; a quote inside a quoted value is
+  doubled, ``""``); a quoted value starts right after the comma and may not span lines.
+  Surrounding spaces are ignored.
+* Every value must be present and finite. ``t`` is an integer in the int64 range,
+  written as one (``3``) or as an integral decimal (``3.0``, ``3e2``).
 
 The seed names its columns ``"id","t","f1",...,"l1",...``; we use ``name``, ``x<k>``
 and ``y<k>``, the names of the converted data sets in :mod:`nablanet.datasets.convert`.
+Labels of a multiclass task come in two layouts, one column of class indices or the
+seed's one-hot columns; :func:`class_indices` reads both.
 
-Parsing is done by polars with an explicit schema (no Python loop over rows). Only when
-that fails, or a check on the parsed table fails, is the file read a second time with
-the :mod:`csv` module to report the first problem with its line and column.
+Parsing is done by NumPy: the file is split into lines by Python's universal-newline
+rule, and the fields of every line, header and body, are split and converted by
+:func:`numpy.loadtxt` (a C parser) in blocks of about 4 MiB. When a block fails a check,
+that block alone is examined line by line, by the same rules, to name the first bad
+line and column.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import itertools
 import logging
-import math
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 import numpy as np
-import polars as pl
+from numpy.typing import DTypeLike
 
 from nablanet.atomic import atomic_output
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "MinMaxScaler",
     "SequenceData",
+    "class_indices",
     "pad",
     "read_sequence_csv",
     "train_test_split",
@@ -53,6 +66,17 @@ __all__ = [
 ]
 
 _NUMBERED = re.compile(r"([xy])([1-9][0-9]*)")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_INT64 = np.iinfo(np.int64)
+_QUOTE = '"'
+# A line whose quotes are all closed, by numpy.loadtxt's rules: a quote opens a quoted
+# value only as the first character of a field; inside, "" is a quote and " closes it
+# (possessive, so "" is never read as a close and a literal quote). Other quotes are text.
+_FIELD = r'(?:"(?:[^"]|"")*+"[^,]*|[^",][^,]*|)'
+_QUOTING = re.compile(rf"{_FIELD}(?:,{_FIELD})*")
+_CHUNK = 1 << 22  # characters read at a time: a block of ~7,000 lines of the fraud file
+_HEADER_HINT = "expected a header 'name,t,x1,...,y1,...'"
 
 
 @dataclass
@@ -74,6 +98,9 @@ class SequenceData:
         File the data was read from, if any.
     times : list of numpy.ndarray, optional
         The ``t`` value of each step, int64 ``(T_i,)``, sorted; default ``0..T_i-1``.
+    lines : list of numpy.ndarray, optional
+        The 1-based line of ``source`` that holds each step, int64 ``(T_i,)``; set by
+        :func:`read_sequence_csv`, used to name the line in later checks; default None.
 
     Raises
     ------
@@ -92,7 +119,8 @@ class SequenceData:
     feature_names: list[str]
     label_names: list[str]
     source: Path | None = field(default=None)
-    times: list[np.ndarray] | None = field(default=None)
+    times: list[np.ndarray] = field(default_factory=list)
+    lines: list[np.ndarray] | None = field(default=None)
 
     def __post_init__(self) -> None:
         if not len(self.names) == len(self.features) == len(self.labels):
@@ -101,7 +129,7 @@ class SequenceData:
                 f"sequence; found {len(self.names)}, {len(self.features)} and "
                 f"{len(self.labels)}"
             )
-        if self.times is None:
+        if not self.times:
             self.times = [np.arange(len(f), dtype=np.int64) for f in self.features]
 
     def __len__(self) -> int:
@@ -144,85 +172,86 @@ class SequenceData:
             label_names=list(self.label_names),
             source=self.source,
             times=[self.times[i] for i in idx],
+            lines=None if self.lines is None else [self.lines[i] for i in idx],
         )
 
 
 # ---------------------------------------------------------------------------- reading
 
 
-def read_sequence_csv(path: str | os.PathLike) -> SequenceData:
+def read_sequence_csv(path: str | os.PathLike[str]) -> SequenceData:
     """Read a sequence CSV file (``name,t,x1..xF,y1..yL``) into a :class:`SequenceData`.
 
     Parameters
     ----------
     path : str or path-like
-        The CSV file, UTF-8 (a byte-order mark is accepted).
+        The CSV file, UTF-8 (a byte-order mark is accepted); the format is described in
+        :mod:`nablanet.datasets.sequences`.
 
     Returns
     -------
     SequenceData
         Sequences in order of first appearance of their ``name``; steps sorted by ``t``;
-        features ``(T_i, F)`` and labels ``(T_i, L)`` as float64.
+        features ``(T_i, F)`` and labels ``(T_i, L)`` as float64; ``lines`` set.
 
     Raises
     ------
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the file is empty or has no data rows; if the header lacks ``name``, ``t``,
-        an ``x<k>`` or a ``y<k>`` column, repeats a column, has an unknown column or a
-        gap in the numbering of ``x<k>``/``y<k>``; if a line has the wrong number of
+        If the file is empty, not UTF-8 or has no data rows; if the header lacks
+        ``name``, ``t``, an ``x<k>`` or a ``y<k>`` column, repeats a column, has an
+        unknown column or a gap in the numbering of ``x<k>``/``y<k>``; if a line is blank
+        (before the end of the file), leaves a quote open, has the wrong number of
         fields, an empty, non-numeric or non-finite value, or a ``t`` that is not an
-        integer or repeats within a sequence. The message names the file, the 1-based
-        line number (the header is line 1) and the column.
+        integer, lies outside the int64 range or repeats within a sequence. The message
+        names the file, the 1-based line number (the header is line 1) and, for a value,
+        the column.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"sequence CSV file not found: {path}")
     start = time.perf_counter()
-    header = _read_header(path)
+    blocks = _blocks(path)
+    first = next(blocks, None)
+    if first is None:
+        raise ValueError(f"{path}: line 1: empty file, {_HEADER_HINT}")
+    header = [name.strip() for name in _fields(first[1][0])]
     feature_names, label_names = _check_header(path, header)
-
-    schema = {col: (pl.String if col == "name" else pl.Float64) for col in header}
-    try:
-        df = pl.read_csv(path, schema=schema, has_header=False, skip_rows=1)
-    except (pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
-        _diagnose(path, header, f"could not parse the file: {str(exc).splitlines()[0]}")
-    if df.height == 0:
+    parsed = [_parse_block(path, header, feature_names, label_names, *block) for block in blocks]
+    if not parsed:
         raise ValueError(f"{path}: no data rows after the header (line 1)")
-
-    # Nulls (empty or missing fields) read as NaN in the numeric arrays.
-    names = df["name"].str.strip_chars()
-    t = df["t"].to_numpy()
-    features = df.select(feature_names).to_numpy()
-    labels = df.select(label_names).to_numpy()
-    finite = all(np.isfinite(a).all() for a in (t, features, labels))
-    if names.null_count() or (names == "").any() or not finite or np.any(t != np.round(t)):
-        _diagnose(path, header, "invalid value (missing, empty, non-finite or bad t)")
+    names = [name for block in parsed for name in block[0]]
+    t, features, labels, line_numbers = (
+        np.concatenate([block[k] for block in parsed]) for k in range(1, 5)
+    )
 
     # Sequence key: the row where its name first appears. Order rows by (key, t),
     # skipping the reordering when the file is already in that order.
-    first = (
-        pl.DataFrame({"name": names})
-        .with_row_index("first")
-        .select(pl.col("first").min().over("name"))["first"]
-        .to_numpy()
-    )
-    if not np.all((first[1:] > first[:-1]) | ((first[1:] == first[:-1]) & (t[1:] > t[:-1]))):
-        order = np.lexsort((t, first))
-        first, t, features, labels = first[order], t[order], features[order], labels[order]
-        same_seq = first[1:] == first[:-1]
-        if np.any(same_seq & (t[1:] == t[:-1])):
-            _diagnose(path, header, "duplicate step t within a sequence")
-    starts = np.flatnonzero(np.diff(first, prepend=-1))
+    first_row: dict[str, int] = {}
+    key = np.array([first_row.setdefault(name, row) for row, name in enumerate(names)])
+    if not np.all((key[1:] > key[:-1]) | ((key[1:] == key[:-1]) & (t[1:] > t[:-1]))):
+        order = np.lexsort((t, key))
+        key, t, line_numbers = key[order], t[order], line_numbers[order]
+        features, labels = features[order], labels[order]
+        duplicate = np.flatnonzero((key[1:] == key[:-1]) & (t[1:] == t[:-1]))
+        if duplicate.size:
+            later = np.maximum(line_numbers[duplicate], line_numbers[duplicate + 1])
+            row = duplicate[later.argmin()]
+            raise ValueError(
+                f"{path}: line {later.min()}, column {header.index('t') + 1} (t): duplicate "
+                f"step t={t[row]} in sequence {names[key[row]]!r}"
+            )
+    starts = np.flatnonzero(np.diff(key, prepend=-1))
     data = SequenceData(
-        names=names.gather(first[starts]).to_list(),
-        features=np.split(np.ascontiguousarray(features, dtype=np.float64), starts[1:]),
-        labels=np.split(np.ascontiguousarray(labels, dtype=np.float64), starts[1:]),
+        names=[names[k] for k in key[starts]],
+        features=_split(features, starts),
+        labels=_split(labels, starts),
         feature_names=feature_names,
         label_names=label_names,
         source=path,
-        times=np.split(t.astype(np.int64), starts[1:]),
+        times=_split(t, starts),
+        lines=_split(line_numbers, starts),
     )
     logger.info(
         "read %d sequences (%d steps, %d features, %d labels) from %s in %.3f s",
@@ -236,13 +265,101 @@ def read_sequence_csv(path: str | os.PathLike) -> SequenceData:
     return data
 
 
-def _read_header(path: Path) -> list[str]:
-    """Return the stripped column names of line 1, or raise ValueError if empty."""
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        header = next(csv.reader(f), None)
-    if not header:
-        raise ValueError(f"{path}: line 1: empty file, expected a header 'name,t,x1,...,y1,...'")
-    return [name.strip() for name in header]
+def _split(block: np.ndarray, starts: np.ndarray) -> list[np.ndarray]:
+    """Views of ``block``'s rows cut at ``starts`` (the first row of each piece, from 0)."""
+    ends = [*starts[1:].tolist(), len(block)]
+    return [block[a:b] for a, b in zip(starts.tolist(), ends, strict=True)]
+
+
+def _blocks(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """Yield the lines of ``path`` in blocks: ``(number of the first line, lines)``.
+
+    The first block is line 1 alone (the header); each next one holds the lines of
+    about ``_CHUNK`` characters. Lines end at LF, CRLF or a lone CR (Python's universal
+    newlines) and are yielded without their ending. Blank lines at the end of the file
+    are dropped. Raises ValueError, naming the line, for a blank line followed by data,
+    a line that leaves a quote open, or bytes that are not UTF-8.
+    """
+    try:
+        with path.open(encoding="utf-8-sig") as f:  # universal newlines: endings read as \n
+            number, chunks = 1, _line_chunks(f)
+            for chunk, quoted in chunks:
+                for lines in [chunk[:1], chunk[1:]] if number == 1 else [chunk]:
+                    if not lines:
+                        continue
+                    if quoted:
+                        _check_quotes(path, number, lines)
+                    if "" in map(str.strip, lines):
+                        blank = [line.strip() for line in lines].index("")
+                        later = itertools.chain.from_iterable(more for more, _ in chunks)
+                        rest = itertools.chain(lines[blank:], later)  # read lazily
+                        if any(line.strip() for line in rest):
+                            raise ValueError(
+                                f"{path}: line {number + blank}: blank line (every line must "
+                                f"hold one step)"
+                            )
+                        if blank:
+                            yield number, lines[:blank]
+                        return
+                    yield number, lines
+                    number += len(lines)
+    except UnicodeDecodeError:
+        _not_utf8(path)
+
+
+def _line_chunks(f: TextIO) -> Iterator[tuple[list[str], bool]]:
+    """Read ``f`` ``_CHUNK`` characters at a time; yield the complete lines of each read
+    and whether they hold a quote character."""
+    pending = ""
+    while chunk := f.read(_CHUNK):
+        text = pending + chunk
+        lines = text.split("\n")
+        pending = lines.pop()
+        if lines:
+            yield lines, _QUOTE in text
+    if pending:
+        yield [pending], _QUOTE in pending
+
+
+def _check_quotes(path: Path, number: int, lines: list[str]) -> None:
+    """Raise ValueError at the first of ``lines`` (numbered from ``number``) that leaves a
+    quote open."""
+    for offset, line in enumerate(lines):
+        if _QUOTE in line and not _QUOTING.fullmatch(line):
+            raise ValueError(
+                f"{path}: line {number + offset}: a quote is opened and never closed (a "
+                f"quoted value ends with a quote on the same line)"
+            )
+
+
+def _not_utf8(path: Path) -> NoReturn:
+    """Raise ValueError naming the line and byte of the first non-UTF-8 byte of ``path``."""
+    raw = path.read_bytes()
+    body = raw[len(codecs.BOM_UTF8) :] if raw.startswith(codecs.BOM_UTF8) else raw
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = body[: exc.start]
+        line = 1 + len(re.findall(rb"\r\n|\r|\n", before))
+        line_start = max(before.rfind(b"\n"), before.rfind(b"\r")) + 1
+        raise ValueError(
+            f"{path}: line {line}: not UTF-8 text (byte 0x{body[exc.start]:02x} at byte "
+            f"{exc.start - line_start + 1} of the line); save the file as UTF-8"
+        ) from None
+    raise ValueError(f"{path}: not UTF-8 text; save the file as UTF-8")
+
+
+def _loadtxt(lines: list[str], dtype: DTypeLike) -> np.ndarray:
+    """The one parser of the format: :func:`numpy.loadtxt` on ``lines`` (one row each).
+
+    Fields are separated by commas and may be quoted with ``"``; no comment character.
+    """
+    return np.loadtxt(lines, dtype=dtype, delimiter=",", quotechar=_QUOTE, comments=None, ndmin=1)
+
+
+def _fields(text: str) -> list[str]:
+    """Split one line into its fields (unquoted, spaces and NUL characters kept)."""
+    return [str(value) for value in _loadtxt([text], object)]
 
 
 def _check_header(path: Path, header: list[str]) -> tuple[list[str], list[str]]:
@@ -281,59 +398,112 @@ def _check_header(path: Path, header: list[str]) -> tuple[list[str], list[str]]:
     return names[0], names[1]
 
 
-def _diagnose(path: Path, header: list[str], reason: str) -> NoReturn:
-    """Re-read ``path`` with the csv module and raise ValueError at its first problem.
+def _parse_block(
+    path: Path,
+    header: list[str],
+    feature_names: list[str],
+    label_names: list[str],
+    first: int,
+    lines: list[str],
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Parse and check a block of body lines, the first of them numbered ``first``.
 
-    Slow (a Python loop over rows): used only once the fast path has found the file bad.
-    If this pass finds nothing, the error gives the fast path's ``reason``.
+    Returns the stripped names, the steps ``t`` (int64), the features and the labels
+    (float64, columns in the order of the names given) and the line numbers (int64).
+    ``t`` is read as int64 by NumPy; only when that fails is it read as text and parsed
+    by :func:`_step` (e.g. ``3.0``). Raises ValueError at the block's first bad line (see
+    :func:`_diagnose`).
     """
-    n_columns = len(header)
-    i_name, i_t = header.index("name"), header.index("t")
-    steps_seen: dict[str, set[int]] = {}
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        next(reader)
-        for row in reader:
-            where = f"{path}: line {reader.line_num}"
-            if not row:
-                raise ValueError(f"{where}: blank line (every line must hold one step)")
-            if len(row) != n_columns:
-                raise ValueError(
-                    f"{where}: expected {n_columns} fields (as in the header), found {len(row)}"
-                )
-            for position, (col, raw) in enumerate(zip(header, row, strict=True), start=1):
-                value = raw.strip()
-                at = f"{where}, column {position} ({col})"
-                if not value:
-                    raise ValueError(f"{at}: empty value")
-                if col == "name":
-                    continue
-                try:
-                    number = float(value)
-                except ValueError:
-                    raise ValueError(f"{at}: not a number: {raw!r}") from None
-                if not math.isfinite(number):
-                    raise ValueError(f"{at}: not a finite number: {raw!r}")
-                if col == "t" and not number.is_integer():
-                    raise ValueError(f"{at}: step index t must be an integer, found {raw!r}")
-            name, step = row[i_name].strip(), int(float(row[i_t]))
-            steps = steps_seen.setdefault(name, set())
-            if step in steps:
-                raise ValueError(
-                    f"{where}, column {i_t + 1} (t): duplicate step t={step} in sequence {name!r}"
-                )
-            steps.add(step)
-    raise ValueError(f"{path}: {reason}")
+    types = {"name": object, "t": np.int64}
+    try:
+        table = _loadtxt(lines, [(col, types.get(col, np.float64)) for col in header])
+        steps = table["t"]
+    except ValueError:
+        types["t"] = object
+        try:
+            table = _loadtxt(lines, [(col, types.get(col, np.float64)) for col in header])
+            steps = np.array([_step(value) for value in table["t"]], dtype=np.int64)
+        except ValueError:
+            _diagnose(path, header, first, lines)
+    names = [value.strip() for value in table["name"]]
+    features = np.column_stack([table[col] for col in feature_names])
+    labels = np.column_stack([table[col] for col in label_names])
+    finite = np.isfinite(features).all() and np.isfinite(labels).all()
+    if len(table) != len(lines) or not all(names) or not finite:
+        _diagnose(path, header, first, lines)
+    numbers = np.arange(first, first + len(lines), dtype=np.int64)
+    return names, steps, features, labels, numbers
+
+
+def _step(raw: str) -> int:
+    """Parse a step index ``t``: an integer, or an integral decimal, in the int64 range.
+
+    Exact for every form (no detour through float): ``9007199254740993.0`` is that
+    integer and ``1e-400`` is not an integer.
+    """
+    value = raw.strip()
+    if not (_INTEGER.fullmatch(value) or _DECIMAL.fullmatch(value)):
+        raise ValueError(f"step index t must be an integer, found {raw!r}")
+    number = Decimal(value)
+    if number != number.to_integral_value():
+        raise ValueError(f"step index t must be an integer, found {raw!r}")
+    if not _INT64.min <= number <= _INT64.max:
+        raise ValueError(f"step index t={value} lies outside the int64 range")
+    return int(number)
+
+
+def _number(raw: str) -> float:
+    """Parse one numeric value as :func:`_loadtxt` does; ValueError if it is not one."""
+    try:
+        parsed = _loadtxt([raw], np.float64)
+    except ValueError:
+        parsed = np.empty(0)
+    if parsed.shape != (1,):
+        raise ValueError(f"not a number: {raw!r}")
+    if not np.isfinite(parsed[0]):
+        raise ValueError(f"not a finite number: {raw!r}")
+    return float(parsed[0])
+
+
+def _diagnose(path: Path, header: list[str], first: int, lines: list[str]) -> NoReturn:
+    """Examine ``lines`` (numbered from ``first``) one by one; raise ValueError at the first
+    problem.
+
+    Slow (a Python loop over fields): used only once the block is known to be bad.
+    """
+    for number, text in enumerate(lines, start=first):
+        where = f"{path}: line {number}"
+        fields = _fields(text)
+        if len(fields) != len(header):
+            raise ValueError(
+                f"{where}: expected {len(header)} fields (as in the header), found {len(fields)}"
+            )
+        for position, (col, raw) in enumerate(zip(header, fields, strict=True), start=1):
+            at = f"{where}, column {position} ({col})"
+            if not raw.strip():
+                raise ValueError(f"{at}: empty value")
+            try:
+                if col == "t":
+                    _step(raw)
+                elif col != "name":
+                    _number(raw)
+            except ValueError as exc:
+                raise ValueError(f"{at}: {exc}") from None
+    raise ValueError(
+        f"{path}: lines {first}-{first + len(lines) - 1}: could not be parsed as "
+        f"{len(header)} comma-separated fields"
+    )
 
 
 # ---------------------------------------------------------------------------- writing
 
 
-def write_sequence_csv(data: SequenceData, path: str | os.PathLike) -> Path:
+def write_sequence_csv(data: SequenceData, path: str | os.PathLike[str]) -> Path:
     """Write ``data`` as a sequence CSV file ``name,t,x1..xF,y1..yL``, atomically.
 
     Steps carry their ``times`` as ``t``. Floats are written in their shortest
-    round-trip form, so :func:`read_sequence_csv` gives back the same values exactly.
+    round-trip form (:func:`repr`), so :func:`read_sequence_csv` gives back the same
+    values exactly; names are quoted where they hold a comma or a quote.
 
     Parameters
     ----------
@@ -350,230 +520,122 @@ def write_sequence_csv(data: SequenceData, path: str | os.PathLike) -> Path:
         ``path``.
     """
     path = Path(path)
-    lengths = data.lengths
-    steps = np.concatenate(data.times) if len(data) else np.empty(0, dtype=np.int64)
-    columns = {
-        "name": pl.Series(data.names, dtype=pl.String).gather(
-            np.repeat(np.arange(len(data)), lengths)
-        ),
-        "t": steps,
-    }
-    for prefix, arrays, width in (
-        ("x", data.features, data.n_features),
-        ("y", data.labels, data.n_labels),
-    ):
-        block = np.concatenate(arrays) if arrays else np.empty((0, width))
-        columns.update({f"{prefix}{k + 1}": block[:, k] for k in range(width)})
-    with atomic_output(path) as tmp:
-        pl.DataFrame(columns).write_csv(tmp)
+    header = ["name", "t"]
+    header += [f"x{k}" for k in range(1, data.n_features + 1)]
+    header += [f"y{k}" for k in range(1, data.n_labels + 1)]
+    with atomic_output(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(header)
+        for name, times, features, labels in zip(
+            data.names, data.times, data.features, data.labels, strict=True
+        ):
+            steps = np.column_stack([features, labels]).tolist()
+            writer.writerows([name, t, *row] for t, row in zip(times.tolist(), steps, strict=True))
     logger.info("wrote %d sequences to %s", len(data), path)
     return path
 
 
-# ---------------------------------------------------------------------------- scaling
+# ---------------------------------------------------------------------------- class labels
 
 
-class MinMaxScaler:
-    """Min-max scaling of each feature and each label column to ``[0, 1]``.
+def class_indices(
+    data: SequenceData, *, target: str = "every", max_classes: int | None = None
+) -> tuple[SequenceData, int]:
+    """Multiclass labels as one column of class indices, from either label layout.
 
-    ``x' = (x - min) / (max - min)``, with ``min``/``max`` taken per column over every
-    step of every sequence passed to :meth:`fit`. A constant column (``max == min``)
-    maps to 0 instead of dividing by zero, and maps back to its constant.
+    Two layouts are accepted: one label column ``y1`` holding the class index
+    ``0..K-1`` of each step (nablanet's), or K columns ``y1..yK`` one-hot (the Rust
+    seed's L-output layout: 1 in the column of the class, 0 elsewhere).
 
-    Fit on the training sequences only. The seed (``Dataset::normalize``) scales with
-    the minimum and maximum of the whole file before splitting, which leaks the test
-    sequences into training; here test values outside the training range simply map
-    outside ``[0, 1]``.
-
-    Attributes
+    Parameters
     ----------
-    feature_min, feature_max : numpy.ndarray, shape ``(F,)``, float64
-    label_min, label_max : numpy.ndarray, shape ``(L,)``, float64
-        Set by :meth:`fit` or :meth:`from_dict`; ``None`` before.
+    data : SequenceData
+        Sequences with one label column or K >= 2 one-hot label columns.
+    target : {"every", "last"}
+        ``"last"``: the model learns one class per sequence, so every step of a
+        sequence must carry the same class.
+    max_classes : int, optional
+        Largest number of classes accepted (e.g. the outputs of a trained model); an
+        index at or above it is an error. Default: no bound.
+
+    Returns
+    -------
+    indexed : SequenceData
+        ``data`` with labels ``(T_i, 1)`` float64 holding the class index of each step,
+        ``label_names == ["class"]``; features, times and lines are shared.
+    n_classes : int
+        K: the number of one-hot columns, or the largest index plus one.
+
+    Raises
+    ------
+    ValueError
+        If a label is not a non-negative integer, a one-hot row does not hold exactly
+        one 1 and zeros, an index reaches ``max_classes``, a class changes within a
+        sequence with ``target="last"``, or ``target`` is unknown. The message names
+        the file and line of the step (``data.lines``), or the sequence and its ``t``.
     """
-
-    def __init__(self) -> None:
-        self.feature_min: np.ndarray | None = None
-        self.feature_max: np.ndarray | None = None
-        self.label_min: np.ndarray | None = None
-        self.label_max: np.ndarray | None = None
-
-    def fit(self, data: SequenceData) -> MinMaxScaler:
-        """Compute per-column minima and maxima over all steps of ``data``.
-
-        Parameters
-        ----------
-        data : SequenceData
-            The training sequences (at least one step).
-
-        Returns
-        -------
-        MinMaxScaler
-            ``self``.
-
-        Raises
-        ------
-        ValueError
-            If ``data`` holds no step.
-        """
-        if len(data) == 0 or data.lengths.sum() == 0:
-            raise ValueError("MinMaxScaler.fit: data holds no sequence step to fit on")
-        features = np.concatenate(data.features)
-        labels = np.concatenate(data.labels)
-        self.feature_min, self.feature_max = features.min(axis=0), features.max(axis=0)
-        self.label_min, self.label_max = labels.min(axis=0), labels.max(axis=0)
-        return self
-
-    def transform(self, data: SequenceData) -> SequenceData:
-        """Scale features and labels of ``data``.
-
-        Parameters
-        ----------
-        data : SequenceData
-            Sequences with the fitted number of features F and labels L.
-
-        Returns
-        -------
-        SequenceData
-            A new object with new float64 arrays; ``data`` is unchanged.
-
-        Raises
-        ------
-        RuntimeError
-            If the scaler is not fitted.
-        ValueError
-            If F or L differ from the fitted ones.
-        """
-        self._check_fitted()
-        scaled = []
-        for arrays, lo, hi, what in (
-            (data.features, self.feature_min, self.feature_max, "features"),
-            (data.labels, self.label_min, self.label_max, "labels"),
-        ):
-            block = np.concatenate(arrays) if arrays else np.empty((0, lo.size))
-            self._check_width(block, lo, what)
-            scale = _inverse_range(lo, hi)
-            scaled.append(_split((block - lo) * scale, data.lengths))
-        return SequenceData(
-            names=list(data.names),
-            features=scaled[0],
-            labels=scaled[1],
-            feature_names=list(data.feature_names),
-            label_names=list(data.label_names),
-            source=data.source,
-            times=data.times,
+    if target not in ("every", "last"):
+        raise ValueError(f"class_indices: target must be 'every' or 'last', found {target!r}")
+    lengths = data.lengths
+    labels = np.concatenate(data.labels) if len(data) else np.empty((0, data.n_labels))
+    if data.n_labels == 1:
+        column = labels[:, 0]
+        bad = (column < 0) | (column != np.floor(column))
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise ValueError(
+                f"{_step_location(data, row)}, column {data.label_names[0]}: expected a class "
+                f"index 0, 1, 2, ..., found {column[row]:g}"
+            )
+        n_classes = int(column.max()) + 1 if column.size else 0
+    else:
+        one_hot = np.isin(labels, (0.0, 1.0)).all(axis=1) & (labels.sum(axis=1) == 1)
+        if not one_hot.all():
+            row = int(np.argmin(one_hot))
+            raise ValueError(
+                f"{_step_location(data, row)}: expected one-hot labels "
+                f"{data.label_names[0]}..{data.label_names[-1]} (one 1, the rest 0), "
+                f"found {', '.join(f'{v:g}' for v in labels[row])}"
+            )
+        column, n_classes = labels.argmax(axis=1).astype(np.float64), data.n_labels
+    if max_classes is not None and n_classes > max_classes:
+        over = column >= max_classes
+        where = _step_location(data, int(np.argmax(over))) if over.any() else data.source
+        raise ValueError(
+            f"{where}: {n_classes} classes found, at most {max_classes} expected "
+            f"(class indices 0..{max_classes - 1})"
         )
-
-    def inverse_transform_features(self, x: np.ndarray) -> np.ndarray:
-        """Map scaled features back to the original units.
-
-        Parameters
-        ----------
-        x : numpy.ndarray, shape ``(..., F)``
-            Scaled features, e.g. one sequence ``(T, F)`` or a padded batch
-            ``(n, T, F)``.
-
-        Returns
-        -------
-        numpy.ndarray, shape ``(..., F)``, float64
-
-        Raises
-        ------
-        RuntimeError
-            If the scaler is not fitted.
-        ValueError
-            If the last axis of ``x`` is not F.
-        """
-        self._check_fitted()
-        return self._inverse(x, self.feature_min, self.feature_max, "features")
-
-    def inverse_transform_labels(self, y: np.ndarray) -> np.ndarray:
-        """Map scaled labels (e.g. predictions) back to the original units.
-
-        Parameters
-        ----------
-        y : numpy.ndarray, shape ``(..., L)``
-            Scaled labels or predictions, e.g. ``(n, L)``, ``(T, L)`` or ``(n, T, L)``.
-
-        Returns
-        -------
-        numpy.ndarray, shape ``(..., L)``, float64
-
-        Raises
-        ------
-        RuntimeError
-            If the scaler is not fitted.
-        ValueError
-            If the last axis of ``y`` is not L.
-        """
-        self._check_fitted()
-        return self._inverse(y, self.label_min, self.label_max, "labels")
-
-    def to_dict(self) -> dict[str, list[float]]:
-        """Return the fitted parameters as plain lists (JSON-ready, to save with a model).
-
-        Raises
-        ------
-        RuntimeError
-            If the scaler is not fitted.
-        """
-        self._check_fitted()
-        return {
-            "feature_min": self.feature_min.tolist(),
-            "feature_max": self.feature_max.tolist(),
-            "label_min": self.label_min.tolist(),
-            "label_max": self.label_max.tolist(),
-        }
-
-    @classmethod
-    def from_dict(cls, params: dict[str, list[float]]) -> MinMaxScaler:
-        """Rebuild a fitted scaler from :meth:`to_dict` output.
-
-        Raises
-        ------
-        ValueError
-            If a key is missing or the minima and maxima differ in length.
-        """
-        keys = ("feature_min", "feature_max", "label_min", "label_max")
-        missing = [k for k in keys if k not in params]
-        if missing:
-            raise ValueError(f"MinMaxScaler.from_dict: missing key(s) {', '.join(missing)}")
-        arrays = [np.asarray(params[k], dtype=np.float64).reshape(-1) for k in keys]
-        if arrays[0].size != arrays[1].size or arrays[2].size != arrays[3].size:
+    if target == "last" and column.size:
+        starts = np.cumsum(lengths) - lengths
+        changes = np.flatnonzero(np.diff(column) != 0) + 1
+        changes = changes[~np.isin(changes, starts)]
+        if changes.size:
+            row = int(changes[0])
             raise ValueError(
-                "MinMaxScaler.from_dict: minima and maxima must have the same length; found "
-                + ", ".join(f"{k}={a.size}" for k, a in zip(keys, arrays, strict=True))
+                f"{_step_location(data, row)}: the class changes within a sequence (from "
+                f"{int(column[row - 1])} to {int(column[row])}); target='last' needs one "
+                f"class per sequence"
             )
-        scaler = cls()
-        scaler.feature_min, scaler.feature_max, scaler.label_min, scaler.label_max = arrays
-        return scaler
-
-    def _check_fitted(self) -> None:
-        if self.feature_min is None:
-            raise RuntimeError("MinMaxScaler is not fitted: call fit() or from_dict() first")
-
-    @staticmethod
-    def _check_width(x: np.ndarray, lo: np.ndarray, what: str) -> None:
-        if x.ndim == 0 or x.shape[-1] != lo.size:
-            raise ValueError(
-                f"MinMaxScaler: expected {what} with last axis {lo.size}, found shape {x.shape}"
-            )
-
-    def _inverse(self, x: np.ndarray, lo: np.ndarray, hi: np.ndarray, what: str) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float64)
-        self._check_width(x, lo, what)
-        return x * (hi - lo) + lo
+    indexed = SequenceData(
+        names=list(data.names),
+        features=data.features,
+        labels=np.split(column[:, None], np.cumsum(lengths)[:-1]) if len(data) else [],
+        feature_names=list(data.feature_names),
+        label_names=["class"],
+        source=data.source,
+        times=data.times,
+        lines=data.lines,
+    )
+    return indexed, n_classes
 
 
-def _split(block: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
-    """Cut ``block`` (rows of consecutive sequences) into views of the given lengths."""
-    return np.split(block, np.cumsum(lengths)[:-1]) if len(lengths) else []
-
-
-def _inverse_range(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """``1 / (hi - lo)`` per column, 0 where the column is constant."""
-    span = hi - lo
-    return np.divide(1.0, span, out=np.zeros_like(span), where=span > 0)
+def _step_location(data: SequenceData, row: int) -> str:
+    """Where step ``row`` (counted over all sequences) comes from: file and line if known."""
+    sequence = int(np.searchsorted(np.cumsum(data.lengths), row, side="right"))
+    step = row - int(data.lengths[:sequence].sum())
+    if data.lines is not None and data.source is not None:
+        return f"{data.source}: line {data.lines[sequence][step]}"
+    return f"sequence {data.names[sequence]!r}, step t={data.times[sequence][step]}"
 
 
 # ---------------------------------------------------------------------------- splitting
@@ -623,7 +685,7 @@ def train_test_split(
 
 
 def pad(
-    arrays: Sequence[np.ndarray], *, n_steps: int | None = None, dtype=np.float64
+    arrays: Sequence[np.ndarray], *, n_steps: int | None = None, dtype: DTypeLike = np.float64
 ) -> tuple[np.ndarray, np.ndarray]:
     """Stack variable-length sequences into one zero-padded batch with a mask.
 
