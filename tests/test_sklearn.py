@@ -112,11 +112,8 @@ def test_dataframes_are_accepted(frame):
 
 
 def test_sequence_classifier_on_japanese_vowels(japanese_vowels):
-    from nablanet.datasets.sequences import (
-        MinMaxScaler,  # MERGE-TODO preprocessing
-        pad,
-        read_sequence_csv,
-    )
+    from nablanet.datasets.sequences import pad, read_sequence_csv
+    from nablanet.preprocessing import MinMaxScaler
 
     train, test = (read_sequence_csv(p) for p in japanese_vowels)
     scaler = MinMaxScaler().fit(train)

@@ -211,7 +211,7 @@ class _RecurrentBuilder(_Estimator):
         if self.cell not in _CELLS:
             raise ValueError(f"cell: expected one of {sorted(_CELLS)}, got {self.cell!r}")
         return _CELLS[self.cell](X.shape[2], self.n_hidden, self._n_outputs(T),
-                                 layers=self.num_layers, target="last",
+                                 num_layers=self.num_layers, target="last",
                                  optimizer=self._optimizer(), seed=self.random_state,
                                  dtype=self.dtype, **self._head)
 
