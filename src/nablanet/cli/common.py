@@ -21,6 +21,8 @@ from pathlib import Path
 
 import click
 
+from nablanet.io import atomic_write_bytes
+
 log = logging.getLogger("nablanet")
 
 #: click settings of every command: -h as --help, wide help, every default shown
@@ -91,11 +93,11 @@ def renamed(old: str, new: str, dest: str, **kwargs):
         def command(*args, **params):
             value = params.pop(hidden)
             if value is not None:
-                log.warning("%s is deprecated and will be removed in the next release: "
-                            "use %s", old, new)
                 source = click.get_current_context().get_parameter_source(dest)
                 if source is click.core.ParameterSource.COMMANDLINE:
                     raise click.UsageError(f"{old} and {new} are the same option: give one")
+                log.warning("%s is deprecated and will be removed in the next release: "
+                            "use %s", old, new)
                 params[dest] = value
             return f(*args, **params)
 
@@ -155,7 +157,7 @@ def check_parameter_count(option: str, n_params: int, dtype: str) -> None:
         raise click.BadParameter(
             f"{n_params:,} parameters need about {need / 1e9:,.1f} GB as {dtype} "
             f"(weights, gradients, optimizer state), more than this machine's "
-            f"{have / 1e9:,.1f} GB", param_hint=option)
+            f"{have / 1e9:,.1f} GB of memory", param_hint=option)
 
 
 # --------------------------------------------------------------------------------------
@@ -252,8 +254,6 @@ def writing(path, what: str = "") -> Iterator[None]:
 
 def write_bytes(path, data: bytes, what: str = "") -> None:
     """Write ``data`` to ``path`` whole or not at all, and log it."""
-    from nablanet.io import atomic_write_bytes
-
     with writing(path, what):
         atomic_write_bytes(path, data)
 
@@ -325,17 +325,19 @@ def training_options(defaults: Mapping[str, object] | None = None, default_note:
                          help="BLAS threads while training [default: 1 for small "
                          "products, else the BLAS default]."),
             click.option("--model-out", "model_out", type=click.Path(dir_okay=False),
-                         default=None,
-                         help="Save the trained model to this .safetensors file."),
+                         default=None, help="Save the trained model to this .safetensors "
+                         "file [default: not saved]."),
             click.option("--metrics-out", type=click.Path(dir_okay=False), default=None,
-                         help="Write the history and final metrics to this JSON file."),
+                         help="Write the history and final metrics to this JSON file [default: "
+                         "not written]."),
             click.option("--plot-out", "plot_out", type=click.Path(dir_okay=False),
                          default=None, help="Draw the learning curves (and the confusion "
-                         "matrix) to this PNG file (pip install 'nablanet[plot]')."),
+                         "matrix) to this PNG file (pip install 'nablanet[plot]') [default: no "
+                         "plot]."),
             click.option("--profile-out", "profile_out", type=click.Path(dir_okay=False),
                          default=None, help="Run under the py-spy sampling profiler and "
                          "write a flame graph (SVG) here (pip install "
-                         "'nablanet[profile]')."),
+                         "'nablanet[profile]') [default: not profiled]."),
             renamed("--save", "--model-out", "model_out", type=click.Path(dir_okay=False)),
             renamed("--plot", "--plot-out", "plot_out", type=click.Path(dir_okay=False)),
             renamed("--profile", "--profile-out", "profile_out",

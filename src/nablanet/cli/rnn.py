@@ -226,7 +226,7 @@ rnn_train.help = inspect.cleandoc(rnn_train.help) + "\n" + _defaults_help()
               help="Override the saved threshold (as for 'rnn train') [default: the saved "
               "one].")
 @click.option("--metrics-out", type=click.Path(dir_okay=False), default=None,
-              help="Write the metrics to this JSON file.")
+              help="Write the metrics to this JSON file [default: not written].")
 @verbosity_options
 def rnn_evaluate(data_csv, model_path, threshold, metrics_out):
     """Evaluate a saved recurrent model on DATA_CSV and print the report."""

@@ -178,7 +178,7 @@ def train(dataset, sizes, epochs, batch_size, activation, output_activation, los
               "training run, so that the same images are held out.")
 @click.option("--offline", is_flag=True, help="Never download data.")
 @click.option("--metrics-out", type=click.Path(dir_okay=False), default=None,
-              help="Write the test metrics to this JSON file.")
+              help="Write the test metrics to this JSON file [default: not written].")
 @renamed("--dataset", "the positional DATASET", "dataset")
 @verbosity_options
 def evaluate(dataset, model_path, seed, offline, metrics_out):
@@ -246,18 +246,18 @@ def read_images(path) -> np.ndarray:
                          f"(n, pixels) with n > 0, found shape {X.shape}")
     X = X.reshape(len(X), -1)
     if np.issubdtype(X.dtype, np.integer):
-        bad = (X < 0) | (X > 255)
-        expected = "integer pixels in 0-255"
+        checks = [((X < 0) | (X > 255), "integer pixels in 0-255", "outside")]
     elif np.issubdtype(X.dtype, np.floating):
-        bad = ~((X >= 0) & (X <= 1))  # NaN fails both comparisons
-        expected = "float pixels in [0, 1] (finite)"
+        checks = [(~np.isfinite(X), "finite pixels", "non-finite (NaN or infinity)"),
+                  ((X < 0) | (X > 1), "float pixels in [0, 1]", "outside")]
     else:
         raise ValueError(f"{path}: expected integer or float pixels, found dtype {X.dtype}")
-    if bad.any():
-        first = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{path}: expected {expected}, found "
-                         f"{plural(int(bad.sum()), 'value')} outside, the first at (image, "
-                         f"pixel) {first}: {X[first]}")
+    for bad, expected, found in checks:
+        if bad.any():
+            first = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{path}: expected {expected}, found "
+                             f"{plural(int(bad.sum()), 'value')} {found}, the first at "
+                             f"(image, pixel) {first}: {X[first]}")
     return X / 255.0 if np.issubdtype(X.dtype, np.integer) else X
 
 
