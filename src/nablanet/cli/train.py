@@ -34,6 +34,10 @@ log = logging.getLogger("nablanet")
 #: the named data sets: (pixels per image, classes), known before anything is read
 KNOWN_DATASETS = {"mnist": (784, 10), "fashion-mnist": (784, 10)}
 
+#: class names for the plots (Fashion-MNIST: Xiao, Rasul and Vollgraf, 2017)
+CLASS_NAMES = {"fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]}
+
 DATASET_HELP = ("DATASET is 'mnist', 'fashion-mnist' (downloaded once, or found as "
                 "'nablanet info' says), a directory of IDX files, or the book's "
                 "mnist.pkl.gz.")
@@ -162,7 +166,8 @@ def train(dataset, sizes, epochs, batch_size, activation, output_activation, los
 
         with writing(o["plot_out"], "learning curves and confusion matrix"):
             plot_training(o["plot_out"], history, y_true=data.y_test,
-                          y_pred=net.predict(data.X_test))
+                          y_pred=net.predict(data.X_test),
+                          class_names=CLASS_NAMES.get(dataset))
 
 
 @click.command(context_settings=CONTEXT, epilog=examples(
