@@ -193,6 +193,12 @@ def test_huge_hidden_refused_before_allocating(files, capsys):
             fragments=["--hidden", "parameters", "GB"])
 
 
+def test_a_huge_class_label_is_refused_before_allocating(files, capsys):
+    (files / "huge.csv").write_text(SEQ_CSV.replace("s11,2,2.2,1", "s11,2,2.2,1000000000"))
+    refused(capsys, "rnn", "train", "huge.csv", "--task", "multiclass",
+            fragments=["huge.csv", "1,000,000,001 classes"])
+
+
 def test_memory_error_is_one_line(files, capsys, idx_dir, monkeypatch):
     import nablanet.datasets.mnist as mnist
 

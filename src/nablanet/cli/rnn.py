@@ -59,6 +59,9 @@ TASK_DEFAULTS = {
 RNN_RUST = {"hidden": 10, "optimizer": "sgd", "lr": 0.001, "batch_size": 1, "epochs": 100,
             "shuffle": False}
 
+#: most classes of --task multiclass (a label is a class index: one output unit each)
+MAX_CLASSES = 100_000
+
 #: cells' weight matrices per layer (for the parameter count checked before allocating)
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
@@ -158,7 +161,7 @@ def rnn_train(data_csv, test_csv, task, cell, layers, hidden, activation, loss, 
     log.info("data: %s and %s, %s, %s", plural(len(train), "training sequence"),
              plural(len(test), "test sequence"), plural(train.n_features, "feature"),
              plural(train.n_labels, "label column"))
-    n_outputs = _n_outputs(task, train, test)
+    n_outputs = _n_outputs(task, train, test, (data_csv, test_csv or data_csv))
     n_in, n_params = train.n_features, 0
     for _ in range(layers):
         n_params += GATES[cell] * hidden * (n_in + hidden + 1)
@@ -319,7 +322,9 @@ def check_threshold(task: str, threshold: float | None) -> float:
     return threshold
 
 
-def _n_outputs(task: str, train, test) -> int:
+def _n_outputs(task: str, train, test, sources: tuple) -> int:
+    """Output units for ``task``; the labels checked (classes bounded before a one-hot
+    is allocated)."""
     labels = np.concatenate([*train.labels, *test.labels])
     if task == "regression":
         return train.n_labels
@@ -334,6 +339,12 @@ def _n_outputs(task: str, train, test) -> int:
         return 1
     if (labels < 0).any() or (np.mod(labels, 1) != 0).any():
         raise ValueError("--task multiclass: expected class indices 0, 1, 2, ... as labels")
+    for data, source in zip((train, test), sources, strict=True):
+        top = max(float(y.max()) for y in data.labels)
+        if top >= MAX_CLASSES:
+            raise ValueError(f"{source}: label {top:g} asks for {top + 1:,.0f} classes; "
+                             f"--task multiclass expects class indices 0..K-1 with K at "
+                             f"most {MAX_CLASSES:,}")
     return int(labels.max()) + 1
 
 
