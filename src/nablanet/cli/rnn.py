@@ -60,7 +60,7 @@ RNN_RUST = {"hidden": 10, "optimizer": "sgd", "lr": 0.001, "batch_size": 1, "epo
             "shuffle": False}
 
 #: most classes of --task multiclass (a label is a class index: one output unit each)
-MAX_CLASSES = 100_000
+MAX_CLASSES = 65536
 
 #: cells' weight matrices per layer (for the parameter count checked before allocating)
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
