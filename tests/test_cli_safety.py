@@ -261,3 +261,32 @@ def test_deprecated_spellings_still_work(files, capsys, idx_dir):
     assert code == 0 and "--dataset is deprecated" in err, err
     refused(capsys, "train", idx_dir, "--save", "a", "--model-out", "b",
             fragments=["--save", "--model-out"])
+
+
+# ------------------------------------------------------------------------------------
+# rnn train: defaults per task, RNN-Rust's configuration one flag away
+# ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--task", "binary"], ["1 -> 16 x 1 -> 1", "Adam(lr=0.005", "batch 16"]),
+    (["--task", "multiclass", "--target", "last"], ["1 -> 32 x 1 -> 2", "Adam(lr=0.005",
+                                                    "batch 8"]),
+    (["--task", "regression"], ["1 -> 16 x 1 -> 1", "Adam(lr=0.005", "batch 16"]),
+    (["--rnn-rust"], ["1 -> 10 x 1 -> 1", "SGD(lr=0.001", "batch 1,"]),
+    (["--rnn-rust", "--hidden", "5", "--lr", "0.01"], ["1 -> 5 x 1 -> 1", "SGD(lr=0.01",
+                                                       "batch 1,"]),
+])
+def test_rnn_train_defaults_per_task(files, capsys, args, expected):
+    (files / "long.csv").write_text("name,t,x1,y1\n" + "".join(
+        f"s{k},{t},{0.1 * t + k % 3},{k % 2}\n" for k in range(40) for t in range(3)))
+    code, _, err = run(capsys, "rnn", "train", "long.csv", "--epochs", "1", *args)
+    assert code == 0, err
+    line = next(line for line in err.splitlines() if "RNN(" in line)
+    for fragment in expected:
+        assert fragment in line, line
+
+
+def test_a_default_batch_size_never_exceeds_the_data(files, capsys):
+    code, _, err = run(capsys, "rnn", "train", "seq.csv", "--epochs", "1")
+    assert code == 0 and "batch 10," in err, err  # 10 training sequences, default 16
+    refused(capsys, "rnn", "train", "seq.csv", "--epochs", "1", "--batch-size", "16",
+            fragments=["batch_size", "16"])

@@ -162,6 +162,8 @@ def rnn_train(data_csv, test_csv, task, cell, layers, hidden, activation, loss, 
              plural(len(test), "test sequence"), plural(train.n_features, "feature"),
              plural(train.n_labels, "label column"))
     n_outputs = _n_outputs(task, train, test, (data_csv, test_csv or data_csv))
+    if ctx.get_parameter_source("batch_size") is not click.core.ParameterSource.COMMANDLINE:
+        batch_size = min(batch_size, len(train))  # a default never exceeds the data
     n_in, n_params = train.n_features, 0
     for _ in range(layers):
         n_params += GATES[cell] * hidden * (n_in + hidden + 1)
