@@ -211,9 +211,11 @@ def check_outputs(outputs: Mapping[str, object], inputs: Mapping[str, object]) -
     taken: dict[Path, str] = {}
     for name, value in inputs.items():
         if value is not None:
-            for f in _input_files(Path(os.fspath(value)).expanduser()):
-                taken.setdefault(f, f"the input {name}" + (
-                    f" ({value})" if Path(os.fspath(value)).is_dir() else ""))
+            path = Path(os.fspath(value)).expanduser()
+            what = f"a file of the input {name} ({value})" if path.is_dir() else \
+                f"the input {name}"
+            for f in _input_files(path):
+                taken.setdefault(f, what)
     for option, value in outputs.items():
         if value is None:
             continue
