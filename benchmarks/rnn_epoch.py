@@ -62,8 +62,8 @@ from _common import (
     thread_limits,
     timed,
 )
+from nablanet.models import GRU, LSTM, RNN
 from nablanet.optimizers import SGD
-from nablanet.rnn import GRU, LSTM, RNN
 
 N_SEQUENCES, N_STEPS, N_FEATURES, N_OUTPUTS, N_HIDDEN = 28_549, 10, 29, 1, 10
 TRAIN_RATIO, LR, POSITIVE_RATE = 0.8, 0.001, 0.0017

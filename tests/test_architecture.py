@@ -98,7 +98,6 @@ def test_the_walk_sees_imports_inside_functions():
         ["a", "b", "c"]]
 
 
-@pytest.mark.xfail(strict=True, reason="io <-> mlp/rnn until serialization.py (house)")
 def test_no_import_cycles():
     graph = dependency_graph()
     report = [" <-> ".join(c) + ": " + "; ".join(

@@ -6,6 +6,7 @@ refused; deprecated spellings work with a warning; every file written is logged.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -46,6 +47,7 @@ def refused(capsys, *args, fragments=()) -> str:
 @pytest.fixture
 def files(tmp_path, monkeypatch, idx_dir):
     """A working directory with a model, images (.npy) and a sequence CSV."""
+    logging.getLogger("nablanet").handlers.clear()  # none bound to an earlier test's stderr
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("NABLANET_DATA", str(tmp_path / "no-data-here"))
     Network([784, 10], seed=0).save("net.safetensors")
@@ -256,7 +258,7 @@ def test_deprecated_spellings_still_work(files, capsys, idx_dir):
                        "--output", "softmax", "--save", "old.safetensors")
     assert code == 0, err
     assert "--save is deprecated" in err and "--output is deprecated" in err
-    assert Network.load("old.safetensors").config()["output_activation"] == "softmax"
+    assert Network.load("old.safetensors").get_config()["output_activation"] == "softmax"
     code, _, err = run(capsys, "evaluate", "--dataset", idx_dir, "-m", "old.safetensors")
     assert code == 0 and "--dataset is deprecated" in err, err
     refused(capsys, "train", idx_dir, "--save", "a", "--model-out", "b",
@@ -290,3 +292,52 @@ def test_a_default_batch_size_never_exceeds_the_data(files, capsys):
     assert code == 0 and "batch 10," in err, err  # 10 training sequences, default 16
     refused(capsys, "rnn", "train", "seq.csv", "--epochs", "1", "--batch-size", "16",
             fragments=["batch_size", "16"])
+
+
+# ------------------------------------------------------------------------------------
+# The file's CLI section: evaluate holds out what training held out; fields validated
+# ------------------------------------------------------------------------------------
+def test_evaluate_holds_out_the_training_runs_images(files, capsys, make_images):
+    import json
+
+    from nablanet.datasets.idx import write_idx
+
+    pair = files / "pair"
+    pair.mkdir()
+    images, labels = make_images(200, 3)
+    write_idx(pair / "images-idx3-ubyte.gz", images)
+    write_idx(pair / "labels-idx1-ubyte.gz", labels)
+    code, _, err = run(capsys, "train", pair, "--sizes", "784,8,10", "--epochs", "2",
+                       "--seed", "7", "--model-out", "m.safetensors", "--metrics-out",
+                       "m.json")
+    assert code == 0, err
+    final = json.loads((files / "m.json").read_text())["final"]
+    code, _, err = run(capsys, "evaluate", pair, "-m", "m.safetensors", "--metrics-out",
+                       "e.json")
+    assert code == 0, err
+    test = json.loads((files / "e.json").read_text())["test"]
+    assert test["n"] == final["n_test"] == 40
+    assert test["accuracy"] == pytest.approx(final["test_accuracy"])
+    code, _, err = run(capsys, "evaluate", pair, "-m", "m.safetensors", "--seed", "1")
+    assert code == 0 and "--seed 1 differs from the training run's 7" in err, err
+
+
+@pytest.mark.parametrize(("field", "value", "fragment"), [
+    ("task", "nonsense", "field 'task'"),
+    ("threshold", -5, "[0, 1]"),
+    ("threshold", "0.5", "expected a number"),
+    ("scaler", {"feature_min": [0.0]}, "bad CLI field"),
+])
+def test_a_corrupted_cli_section_names_the_file_and_field(files, capsys, field, value,
+                                                           fragment):
+    from nablanet import RNN
+    from nablanet.datasets.sequences import MinMaxScaler, read_sequence_csv
+    from nablanet.serialization import save
+
+    data = read_sequence_csv("seq.csv")
+    meta = {"task": "binary", "threshold": 0.5,
+            "scaler": MinMaxScaler().fit(data).to_dict(),
+            "feature_names": data.feature_names, "label_names": data.label_names}
+    save(RNN(1, 3, 1, seed=0), "rnn.safetensors", cli={**meta, field: value})
+    refused(capsys, "rnn", "evaluate", "seq.csv", "-m", "rnn.safetensors",
+            fragments=["rnn.safetensors", fragment])

@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 
 from nablanet import kernels
-from nablanet.mlp import Network
+from nablanet.models import GRU, RNN, Network
 from nablanet.optimizers import SGD, Adam
-from nablanet.rnn import GRU, RNN
 from nablanet.training import ONE_THREAD_BELOW, thread_limit
 
 needs_numba = pytest.mark.skipif(not kernels.AVAILABLE, reason="numba not installed "

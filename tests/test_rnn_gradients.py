@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nablanet.rnn import GRU, LSTM, RNN
+from nablanet.models import GRU, LSTM, RNN
 
 CASES = [
     (RNN, {"activation": "tanh"}),

@@ -15,7 +15,7 @@ import pytest
 from nablanet import optimizers as nopt
 from nablanet.activations import ACTIVATIONS
 from nablanet.losses import BinaryCrossEntropy, CrossEntropy, Quadratic
-from nablanet.rnn import GRU, LSTM, RNN
+from nablanet.models import GRU, LSTM, RNN
 
 torch = pytest.importorskip(
     "torch", reason="PyTorch (torch==2.13.0) is an optional test oracle: pip install torch==2.13.0"

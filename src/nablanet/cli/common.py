@@ -21,7 +21,7 @@ from pathlib import Path
 
 import click
 
-from nablanet.io import atomic_write_bytes
+from nablanet.atomic import atomic_write_bytes
 
 log = logging.getLogger("nablanet")
 

@@ -37,8 +37,9 @@ def report() -> list[tuple[str, str]]:
     from platformdirs import user_cache_dir
     from threadpoolctl import threadpool_info
 
-    from nablanet import kernels, mlp, rnn
+    from nablanet import kernels
     from nablanet.datasets import mnist
+    from nablanet.models import Network, recurrent
 
     np.ones((2, 2)) @ np.ones((2, 2))  # load the BLAS so that threadpoolctl sees it
     rows = [
@@ -49,7 +50,8 @@ def report() -> list[tuple[str, str]]:
         ("SciPy", _version("scipy")),
         ("backend auto", (
             f"numba (compiled kernels) for plain SGD on mini-batches of up to "
-            f"{mlp.AUTO_NUMBA_MAX_BATCH} (Network) or {rnn.AUTO_NUMBA_MAX_BATCH} (RNN), "
+            f"{Network.auto_numba_max_batch} (Network) or {recurrent.AUTO_NUMBA_MAX_BATCH} "
+            "(RNN), "
             "numpy otherwise") if kernels.AVAILABLE else
          "numpy (Numba not installed: pip install 'nablanet[fast]')"),
     ]

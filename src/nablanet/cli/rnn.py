@@ -134,7 +134,8 @@ def rnn_train(data_csv, test_csv, task, cell, layers, hidden, activation, loss, 
     Defaults per task (--rnn-rust: RNN-Rust's instead):
     """
     from nablanet.datasets.sequences import MinMaxScaler, read_sequence_csv, train_test_split
-    from nablanet.rnn import GRU, LSTM, RNN
+    from nablanet.models import GRU, LSTM, RNN
+    from nablanet.serialization import save
 
     ctx = click.get_current_context()
     chosen = {"hidden": hidden, "optimizer": o["optimizer"], "lr": o["lr"],
@@ -177,8 +178,8 @@ def rnn_train(data_csv, test_csv, task, cell, layers, hidden, activation, loss, 
                 output_activation=output_activation, loss=loss or default_loss,
                 target=target, optimizer=make_optimizer(o), seed=o["seed"],
                 dtype=o["dtype"], **extra)
-    model.metadata = {"task": task, "threshold": threshold, "scaler": scaler.to_dict(),
-                      "feature_names": train.feature_names, "label_names": train.label_names}
+    meta = {"task": task, "threshold": threshold, "scaler": scaler.to_dict(),
+            "feature_names": train.feature_names, "label_names": train.label_names}
     schedule, stopping = training_controls(o, epochs)
     Xtr, Ytr, Mtr = _arrays(train, scaler, task, model.dtype)
     Xte, Yte, Mte = _arrays(test, scaler, task, model.dtype)
@@ -194,16 +195,16 @@ def rnn_train(data_csv, test_csv, task, cell, layers, hidden, activation, loss, 
                         threshold=threshold if task == "binary" else 0.5,
                         backend=o["backend"], threads=o["threads"], shuffle=o["shuffle"])
     reports = {
-        "train": _report(model, Xtr, Ytr, Mtr, scaler, "Train Evaluation"),
-        "test": _report(model, Xte, Yte, Mte, scaler, "Test Evaluation"),
+        "train": _report(model, meta, Xtr, Ytr, Mtr, scaler, "Train Evaluation"),
+        "test": _report(model, meta, Xte, Yte, Mte, scaler, "Test Evaluation"),
     }
     log.info("trained in %.1f s", history.total_seconds)
     if o["model_out"]:
         with writing(o["model_out"], "model"):
-            model.save(o["model_out"])
+            save(model, o["model_out"], cli=meta)
     if o["metrics_out"]:
         write_json(o["metrics_out"], {"command": "rnn train", "data": str(data_csv),
-                                      "test_data": test_csv, "config": model.config(),
+                                      "test_data": test_csv, "config": model.get_config(),
                                       "optimizer": model.optimizer.config(), **reports,
                                       "history": history.to_dict()})
     if o["plot_out"]:
@@ -211,7 +212,7 @@ def rnn_train(data_csv, test_csv, task, cell, layers, hidden, activation, loss, 
 
         kwargs = {}
         if task != "regression":
-            kwargs = _true_and_predicted(model, Xte, Yte, Mte)
+            kwargs = _true_and_predicted(model, meta, Xte, Yte, Mte)
         with writing(o["plot_out"], "learning curves"):
             plot_training(o["plot_out"], history, **kwargs)
 
@@ -236,12 +237,12 @@ rnn_train.help = inspect.cleandoc(rnn_train.help) + "\n" + _defaults_help()
 def rnn_evaluate(data_csv, model_path, threshold, metrics_out):
     """Evaluate a saved recurrent model on DATA_CSV and print the report."""
     check_outputs({"--metrics-out": metrics_out}, {"DATA_CSV": data_csv, "--model": model_path})
-    model, scaler = _load(model_path)
+    model, meta, scaler = _load(model_path)
     if threshold is not None:
-        model.metadata["threshold"] = check_threshold(model.metadata["task"], threshold)
-    data = _read_for(model, data_csv)
-    X, Y, M = _arrays(data, scaler, model.metadata["task"], model.dtype)
-    metrics = _report(model, X, Y, M, scaler, f"Evaluation ({data_csv})")
+        meta["threshold"] = check_threshold(meta["task"], threshold)
+    data = _read_for(meta, data_csv)
+    X, Y, M = _arrays(data, scaler, meta["task"], model.dtype)
+    metrics = _report(model, meta, X, Y, M, scaler, f"Evaluation ({data_csv})")
     if metrics_out:
         write_json(metrics_out, {"command": "rnn evaluate", "model": model_path,
                                  "data": str(data_csv), "metrics": metrics})
@@ -267,12 +268,12 @@ def rnn_predict(data_csv, model_path, output):
     from nablanet.datasets.sequences import pad
 
     check_outputs({"--output": output}, {"DATA_CSV": data_csv, "--model": model_path})
-    model, scaler = _load(model_path)
-    data = _read_for(model, data_csv)
+    model, meta, scaler = _load(model_path)
+    data = _read_for(meta, data_csv)
     X, M = pad(scaler.transform(data).features, dtype=model.dtype)
     out = model.predict_proba(X, M)
     lengths = M.sum(axis=1)
-    task, threshold = model.metadata["task"], model.metadata["threshold"]
+    task, threshold = meta["task"], meta["threshold"]
     names = np.asarray(data.names, dtype=object)
     if model.target == "every":
         names, t, out = np.repeat(names, lengths), np.concatenate(data.times), out[M]
@@ -281,7 +282,7 @@ def rnn_predict(data_csv, model_path, output):
     columns = {"name": names, "t": t}
     if task == "regression":
         out = scaler.inverse_transform_labels(out)
-        columns.update({n: out[:, k] for k, n in enumerate(model.metadata["label_names"])})
+        columns.update({n: out[:, k] for k, n in enumerate(meta["label_names"])})
     elif task == "binary":
         columns.update(score=out[:, 0], label=(out[:, 0] >= threshold).astype(np.int64))
     else:
@@ -367,7 +368,7 @@ def _valid(model, out, Y, mask):
     return out, Y[np.arange(len(Y)), mask.sum(axis=1) - 1]
 
 
-def _report(model, X, Y, mask, scaler, title: str) -> dict:
+def _report(model, meta: dict, X, Y, mask, scaler, title: str) -> dict:
     from nablanet.metrics import (
         binary_classification_metrics,
         multiclass_metrics,
@@ -375,7 +376,7 @@ def _report(model, X, Y, mask, scaler, title: str) -> dict:
         report_text,
     )
 
-    task, threshold = model.metadata["task"], model.metadata["threshold"]
+    task, threshold = meta["task"], meta["threshold"]
     out, y = _valid(model, model.predict_proba(X, mask), Y, mask)
     if task == "binary":
         metrics = binary_classification_metrics(y[:, 0], out[:, 0], threshold)
@@ -390,23 +391,24 @@ def _report(model, X, Y, mask, scaler, title: str) -> dict:
     return metrics
 
 
-def _true_and_predicted(model, X, Y, mask) -> dict:
+def _true_and_predicted(model, meta: dict, X, Y, mask) -> dict:
     out, y = _valid(model, model.predict_proba(X, mask), Y, mask)
-    if model.metadata["task"] == "binary":
-        pred = (out[:, 0] >= model.metadata["threshold"]).astype(np.int64)
+    if meta["task"] == "binary":
+        pred = (out[:, 0] >= meta["threshold"]).astype(np.int64)
     else:
         pred = out.argmax(axis=1)
     return {"y_true": y[:, 0].astype(np.int64), "y_pred": pred}
 
 
 def _load(model_path):
-    """A model saved by ``rnn train`` and its scaler; the CLI fields checked."""
+    """``(model, CLI section, scaler)`` of a file saved by ``rnn train``; the CLI fields
+    checked, naming the file and the field."""
     from nablanet.datasets.sequences import MinMaxScaler
-    from nablanet.io import load
-    from nablanet.rnn import RecurrentNetwork
+    from nablanet.models import RecurrentNetwork
+    from nablanet.serialization import load, read_cli
 
     model = load(model_path, expect=RecurrentNetwork)
-    meta = model.metadata
+    meta = read_cli(model_path)
     needed = ("task", "threshold", "scaler", "feature_names", "label_names")
     missing = [k for k in needed if k not in meta]
     if missing:
@@ -424,14 +426,14 @@ def _load(model_path):
     except (click.BadParameter, ValueError, TypeError, KeyError) as exc:
         message = exc.format_message() if isinstance(exc, click.ClickException) else exc
         raise ValueError(f"{model_path}: bad CLI field ({message})") from None
-    return model, scaler
+    return model, meta, scaler
 
 
-def _read_for(model, data_csv):
+def _read_for(meta: dict, data_csv):
     from nablanet.datasets.sequences import read_sequence_csv
 
     data = read_sequence_csv(data_csv)
-    expected = model.metadata["feature_names"]
+    expected = meta["feature_names"]
     if data.feature_names != expected:
         raise ValueError(f"{data_csv}: expected feature columns {expected}, found "
                          f"{data.feature_names}")

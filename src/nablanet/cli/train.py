@@ -34,6 +34,9 @@ log = logging.getLogger("nablanet")
 #: the named data sets: (pixels per image, classes), known before anything is read
 KNOWN_DATASETS = {"mnist": (784, 10), "fashion-mnist": (784, 10)}
 
+#: the share of a single images/labels pair held out for testing (saved with the model)
+TEST_FRACTION = 0.2
+
 #: class names for the plots (Fashion-MNIST: Xiao, Rasul and Vollgraf, 2017)
 CLASS_NAMES = {"fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]}
@@ -112,14 +115,16 @@ def train(dataset, sizes, epochs, batch_size, activation, output_activation, los
     learning rate (the book's eta) 3.0.
     """
     from nablanet.datasets.mnist import load_images
-    from nablanet.mlp import Network
+    from nablanet.models import Network
+    from nablanet.serialization import save
 
     prepare_run(o, {"DATASET": dataset})
     check_parameter_count("--sizes", sum((a + 1) * b for a, b in pairwise(sizes)),
                           o["dtype"])
     if dataset in KNOWN_DATASETS:
         check_sizes(sizes, *KNOWN_DATASETS[dataset], dataset)
-    data = load_images(dataset, offline=offline, dtype=o["dtype"], seed=o["seed"])
+    data = load_images(dataset, offline=offline, dtype=o["dtype"], seed=o["seed"],
+                       test_fraction=TEST_FRACTION)
     log.info("data: %s: %s and %s", data.source, plural(len(data.X_train), "training image"),
              plural(len(data.X_test), "test image"))
     check_sizes(sizes, data.X_train.shape[1], n_classes_of(data.y_train, data.y_test),
@@ -155,10 +160,11 @@ def train(dataset, sizes, epochs, batch_size, activation, output_activation, los
              history.total_seconds)
     if o["model_out"]:
         with writing(o["model_out"], "model"):
-            net.save(o["model_out"])
+            save(net, o["model_out"], cli={"command": "train", "dataset": str(dataset),
+                                           "seed": o["seed"], "test_fraction": TEST_FRACTION})
     if o["metrics_out"]:
         write_json(o["metrics_out"], {"command": "train", "dataset": data.source,
-                                      "config": net.config(), "optimizer":
+                                      "config": net.get_config(), "optimizer":
                                       net.optimizer.config(), "final": summary,
                                       "history": history.to_dict()})
     if o["plot_out"]:
@@ -178,9 +184,10 @@ def train(dataset, sizes, epochs, batch_size, activation, output_activation, los
 @click.argument("dataset", required=False)
 @click.option("-m", "--model", "model_path", required=True, type=click.Path(dir_okay=False),
               help="A network saved by 'nablanet train --model-out'.")
-@click.option("--seed", type=click.IntRange(min=0), default=1,
-              help="For a directory with a single images/labels pair: the --seed of the "
-              "training run, so that the same images are held out.")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="For a directory with a single images/labels pair: the seed of the "
+              "held-out draw [default: the training run's, saved in the model, so that "
+              "the same images are held out].")
 @click.option("--offline", is_flag=True, help="Never download data.")
 @click.option("--metrics-out", type=click.Path(dir_okay=False), default=None,
               help="Write the test metrics to this JSON file [default: not written].")
@@ -194,13 +201,24 @@ def evaluate(dataset, model_path, seed, offline, metrics_out):
     """
     from nablanet.datasets.mnist import load_images
     from nablanet.metrics import multiclass_metrics, report_text
-    from nablanet.mlp import Network
+    from nablanet.models import Network
+    from nablanet.serialization import read_cli
 
     if dataset is None:
         raise click.UsageError("Missing argument 'DATASET'.")
     check_outputs({"--metrics-out": metrics_out}, {"DATASET": dataset, "--model": model_path})
     net = Network.load(model_path)
-    data = load_images(dataset, offline=offline, dtype=net.dtype, seed=seed)
+    saved = read_cli(model_path)
+    if seed is None:
+        seed = saved.get("seed", 1)
+        log.debug("held-out seed %d (%s)", seed, "saved in the model" if "seed" in saved
+                  else "the default: the model has no saved seed")
+    elif "seed" in saved and seed != saved["seed"]:
+        log.warning("--seed %d differs from the training run's %d: for a directory with a "
+                    "single images/labels pair, training images may be evaluated", seed,
+                    saved["seed"])
+    data = load_images(dataset, offline=offline, dtype=net.dtype, seed=seed,
+                       test_fraction=saved.get("test_fraction", TEST_FRACTION))
     n_classes = n_classes_of(data.y_test)
     if net.sizes[0] != data.X_test.shape[1] or net.sizes[-1] < n_classes:
         raise ValueError(f"{model_path}: a network for {net.sizes[0]} pixels and "
@@ -284,7 +302,7 @@ def predict(images, model_path, output):
 
     Integer pixels must be in 0-255 (they are divided by 255); float pixels in [0, 1].
     """
-    from nablanet.mlp import Network
+    from nablanet.models import Network
 
     check_outputs({"--output": output}, {"IMAGES": images, "--model": model_path})
     net = Network.load(model_path)

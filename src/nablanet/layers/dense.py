@@ -91,7 +91,7 @@ class Dense(Layer):
         dt = self.dtype
         self._a = np.empty((m, self.n_out), dtype=dt)      # a = f(z), in place of z
         self._work = np.empty((m, self.n_out), dtype=dt)   # scratch for f'
-        self._dX = np.empty((m, self.n_in), dtype=dt)
+        self._dX = None  # made by the first backward that needs it (not the first layer's)
         return (m, self.n_out)
 
     def forward(self, X, training=False):
@@ -111,8 +111,9 @@ class Dense(Layer):
         np.add.reduce(dz, axis=0, out=self.grads[1])                    # BP3
         if not need_dX:
             return None
-        dX = self._dX[:m]
-        return np.matmul(dz, self.W.T, out=dX)                          # BP2
+        if self._dX is None:
+            self._dX = np.empty((len(self._a), self.n_in), dtype=self.dtype)
+        return np.matmul(dz, self.W.T, out=self._dX[:m])                # BP2
 
     def get_config(self):
         return {"n_in": self.n_in, "n_out": self.n_out, "activation": self.activation.name,

@@ -32,11 +32,12 @@ import logging
 
 import numpy as np
 
-from nablanet import io, kernels
+from nablanet import kernels, serialization
 from nablanet.activations import ACTIVATIONS, get_activation
 from nablanet.init import check_dtype, get_initializer
 from nablanet.losses import get_loss, one_hot
 from nablanet.optimizers import SGD, Optimizer
+from nablanet.registry import register
 from nablanet.training import (
     EarlyStopping,
     History,
@@ -356,7 +357,6 @@ class RecurrentNetwork:
         self.loss = get_loss(loss)
         self.loss.check_output(self.output_activation)
         self.optimizer = optimizer if optimizer is not None else SGD(0.001)
-        self.metadata: dict = {}  # saved with the model (data scaler, feature names, ...)
         self.rng = np.random.default_rng(seed)
         sizes = [self.n_inputs] + [self.n_hidden] * self.n_layers
         self.cells = [self.cell_class(n_in, self.n_hidden, self.rng, self.dtype, init,
@@ -380,34 +380,28 @@ class RecurrentNetwork:
         out.update(W_y=self.W_y, b_y=self.b_y)
         return out
 
-    def config(self) -> dict:
-        """Constructor arguments (JSON-ready) plus ``metadata``, as stored when saving."""
+    def get_config(self) -> dict:
+        """Constructor arguments (JSON-ready), as stored when saving."""
         return {
             "n_inputs": self.n_inputs, "n_hidden": self.n_hidden, "n_outputs": self.n_outputs,
             "layers": self.n_layers, "output_activation": self.output_activation.name,
             "loss": self.loss.name, "target": self.target, "init": self.init,
             "seed": self.seed, "dtype": np.dtype(self.dtype).name, **self.cell_options,
-            "metadata": self.metadata,
         }
 
+    @classmethod
+    def from_config(cls, config: dict):
+        """Build a model from :meth:`get_config`'s dict."""
+        return cls(**config)
+
     def save(self, path) -> None:
-        """Save to ``path`` in nablanet's safe, versioned format (see :mod:`nablanet.io`)."""
-        io.save(self, path)
+        """Save to ``path`` (see :mod:`nablanet.serialization`)."""
+        serialization.save(self, path)
 
     @classmethod
     def load(cls, path):
         """Load a model saved by :meth:`save` (checked against this class)."""
-        return io.load(path, expect=cls)
-
-    @classmethod
-    def from_saved(cls, config: dict, tensors: dict[str, np.ndarray]):
-        """Rebuild a model from :meth:`config` and :meth:`tensors` (checked)."""
-        config = dict(config)
-        metadata = config.pop("metadata", {})
-        model = cls(**config)
-        io.assign(model.tensors(), tensors)
-        model.metadata = metadata
-        return model
+        return serialization.load(path, expect=cls)
 
     # ----------------------------------------------------------------------------------
     # Data at the edge
@@ -800,6 +794,7 @@ class _Workspace:
             np.empty_like(model.W_y), np.empty_like(model.b_y)]
 
 
+@register("model", "RNN")
 class RNN(RecurrentNetwork):
     """Vanilla (Elman) recurrent network trained by BPTT, the model of the Rust seed.
 
@@ -844,6 +839,7 @@ class RNN(RecurrentNetwork):
         super().__init__(n_inputs, n_hidden, n_outputs, activation=activation, **kwargs)
 
 
+@register("model", "LSTM")
 class LSTM(RecurrentNetwork):
     """LSTM network (see :class:`LSTMCell`); same parameters as :class:`RNN` without
     ``activation``. Shapes per layer: ``W_x (F, 4H)``, ``W_h (H, 4H)``, ``b (4H,)``,
@@ -852,6 +848,7 @@ class LSTM(RecurrentNetwork):
     cell_class = LSTMCell
 
 
+@register("model", "GRU")
 class GRU(RecurrentNetwork):
     """GRU network (see :class:`GRUCell`); same parameters as :class:`RNN` without
     ``activation``. Shapes per layer: ``W_x (F, 3H)``, ``W_h (H, 3H)``, ``b_x (3H,)``,
