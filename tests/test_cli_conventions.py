@@ -13,9 +13,6 @@ from click.testing import CliRunner
 
 from nablanet.cli import COMMANDS, cli, main
 
-LEAVES = ["train", "evaluate", "predict", "rnn train", "rnn evaluate", "rnn predict",
-          "data convert", "info"]
-
 
 def leaf(path: str) -> click.Command:
     command = cli
@@ -34,8 +31,13 @@ def all_leaves(group: click.Group = cli, prefix: str = "") -> list[str]:
     return found
 
 
+#: every command; a new one is held to the convention by the tests below
+LEAVES = all_leaves()
+
+
 def test_the_root_group_has_every_command():
-    assert sorted(all_leaves()) == sorted(LEAVES)
+    assert {"train", "evaluate", "predict", "rnn train", "rnn evaluate", "rnn predict",
+            "data convert", "info"} <= set(LEAVES)
     assert sorted(cli.commands) == sorted(c.name for c in COMMANDS)
 
 
