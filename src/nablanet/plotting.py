@@ -60,6 +60,8 @@ def plot_training(path, history: History, y_true=None, y_pred=None,
             if any(v is not None for v in values):
                 ax.plot(epochs, values, marker="o", markersize=3, label=name)
         ax.set_xlabel("epoch")
+        if len(epochs) <= 20:
+            ax.set_xticks(epochs)  # whole epochs, not 0.98 ... 1.02
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.legend()
