@@ -118,4 +118,5 @@ def test_option_spellings_are_one_style():
     assert outputs == {"--model-out", "--metrics-out", "--plot-out", "--profile-out"}
     hidden = {o for path in LEAVES for p in leaf(path).params if isinstance(p, click.Option)
               and p.hidden for o in p.opts}
-    assert hidden == {"--save", "--plot", "--profile", "--output", "--dataset", "--test-data"}
+    assert hidden == {"--save", "--plot", "--profile", "--output", "--dataset", "--test-data",
+                      "--layers"}

@@ -276,6 +276,8 @@ def test_deprecated_spellings_still_work(files, capsys, idx_dir):
     (["--rnn-rust"], ["1 -> 10 x 1 -> 1", "SGD(lr=0.001", "batch 1,"]),
     (["--rnn-rust", "--hidden", "5", "--lr", "0.01"], ["1 -> 5 x 1 -> 1", "SGD(lr=0.01",
                                                        "batch 1,"]),
+    (["--num-layers", "2"], ["1 -> 16 x 2 -> 1"]),
+    (["--layers", "2"], ["1 -> 16 x 2 -> 1"]),
 ])
 def test_rnn_train_defaults_per_task(files, capsys, args, expected):
     (files / "long.csv").write_text("name,t,x1,y1\n" + "".join(

@@ -92,7 +92,7 @@ def rnn():
               "index labels; regression: linear output, min-max scaled labels.")
 @click.option("--cell", type=click.Choice(["rnn", "lstm", "gru"]), default="rnn",
               help="Recurrent cell: vanilla (Elman) RNN, LSTM or GRU.")
-@click.option("--layers", type=click.IntRange(min=1), default=1,
+@click.option("--num-layers", type=click.IntRange(min=1), default=1,
               help="Stacked recurrent layers.")
 @click.option("--hidden", type=click.IntRange(min=1), default=None,
               help="Hidden units per layer [default: per task, see above].")
@@ -121,8 +121,9 @@ def rnn():
 @training_options(default_note="per task")
 @renamed("--test-data", "the positional TEST_CSV", "test_csv",
          type=click.Path(dir_okay=False))
+@renamed("--layers", "--num-layers", "num_layers", type=click.IntRange(min=1))
 @verbosity_options
-def rnn_train(data_csv, test_csv, task, cell, layers, hidden, activation, loss, target,
+def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, loss, target,
               epochs, batch_size, train_ratio, eval_every, threshold, rnn_rust, **o):
     """Train a recurrent network on DATA_CSV and test it on TEST_CSV (or on a held-out
     share of DATA_CSV).
@@ -166,7 +167,7 @@ def rnn_train(data_csv, test_csv, task, cell, layers, hidden, activation, loss, 
     if ctx.get_parameter_source("batch_size") is not click.core.ParameterSource.COMMANDLINE:
         batch_size = min(batch_size, len(train))  # a default never exceeds the data
     n_in, n_params = train.n_features, 0
-    for _ in range(layers):
+    for _ in range(num_layers):
         n_params += GATES[cell] * hidden * (n_in + hidden + 1)
         n_in = hidden
     check_parameter_count("--hidden", n_params + (hidden + 1) * n_outputs, o["dtype"])
@@ -174,7 +175,7 @@ def rnn_train(data_csv, test_csv, task, cell, layers, hidden, activation, loss, 
     output_activation, default_loss = TASKS[task]
     cls = {"rnn": RNN, "lstm": LSTM, "gru": GRU}[cell]
     extra = {"activation": activation} if cell == "rnn" else {}
-    model = cls(train.n_features, hidden, n_outputs, layers=layers,
+    model = cls(train.n_features, hidden, n_outputs, layers=num_layers,
                 output_activation=output_activation, loss=loss or default_loss,
                 target=target, optimizer=make_optimizer(o), seed=o["seed"],
                 dtype=o["dtype"], **extra)
@@ -184,7 +185,7 @@ def rnn_train(data_csv, test_csv, task, cell, layers, hidden, activation, loss, 
     Xtr, Ytr, Mtr = _arrays(train, scaler, task, model.dtype)
     Xte, Yte, Mte = _arrays(test, scaler, task, model.dtype)
     log.info("%s(%d -> %d x %d -> %d), %s, %s, batch %d, %s", cls.__name__,
-             train.n_features, hidden, layers, n_outputs, model.loss.name, model.optimizer,
+             train.n_features, hidden, num_layers, n_outputs, model.loss.name, model.optimizer,
              batch_size, plural(epochs, "epoch"))
     if task == "regression":
         log.info("the per-epoch loss and RMSE are on the min-max scaled labels (0-1); the "
