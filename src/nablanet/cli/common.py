@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -186,7 +187,7 @@ def _remove_stale_temporaries(path: Path) -> None:
                 pass
 
 
-def check_outputs(outputs: Mapping[str, object], inputs: Mapping[str, object]) -> None:
+def check_outputs(outputs: Mapping[str, Any], inputs: Mapping[str, Any]) -> None:
     """Check every output path of a command before its work starts.
 
     Each output is resolved (symlinks, ``..``) and refused when it is one of the inputs
@@ -273,7 +274,7 @@ def write_json(path, payload: dict, what: str = "metrics") -> None:
 OPTIMIZERS = ["sgd", "momentum", "nesterov", "rmsprop", "adam"]
 
 
-def training_options(defaults: Mapping[str, object] | None = None, default_note: str = ""):
+def training_options(defaults: Mapping[str, Any] | None = None, default_note: str = ""):
     """The options shared by ``train`` and ``rnn train``: optimizer, learning rate and
     its schedule, regularisation, seed, dtype, backend, run outputs and profiling.
 
@@ -354,7 +355,7 @@ def training_options(defaults: Mapping[str, object] | None = None, default_note:
 RUN_OUTPUTS = ("model_out", "metrics_out", "plot_out", "profile_out")
 
 
-def prepare_run(o: Mapping[str, object], inputs: Mapping[str, object]) -> None:
+def prepare_run(o: Mapping[str, Any], inputs: Mapping[str, Any]) -> None:
     """Before a training run: check its outputs (:func:`check_outputs`) and that --plot-out
     can be drawn; with --profile-out, run this same command again under py-spy instead
     and exit with its status."""
@@ -392,7 +393,7 @@ def _profile_and_exit(path) -> None:
     sys.exit(status)
 
 
-def make_optimizer(o: Mapping[str, object]):
+def make_optimizer(o: Mapping[str, Any]):
     """The optimizer the training options ask for."""
     from nablanet.optimizers import get_optimizer
 
@@ -400,7 +401,7 @@ def make_optimizer(o: Mapping[str, object]):
                          weight_decay=o["weight_decay"], clip_norm=o["clip_norm"])
 
 
-def training_controls(o: Mapping[str, object], epochs: int):
+def training_controls(o: Mapping[str, Any], epochs: int):
     """``(schedule, early stopping or None)`` from the training options."""
     from nablanet.training import EarlyStopping, get_schedule
 

@@ -218,7 +218,7 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
             plot_training(o["plot_out"], history, **kwargs)
 
 
-rnn_train.help = inspect.cleandoc(rnn_train.help) + "\n" + _defaults_help()
+rnn_train.help = inspect.cleandoc(rnn_train.help or "") + "\n" + _defaults_help()
 
 
 @rnn.command("evaluate", context_settings=CONTEXT, epilog=examples(

@@ -130,7 +130,7 @@ def format_report(metrics: dict[str, Any], title: str) -> Table:
     ValueError
         If ``metrics`` has no known ``"task"``.
     """
-    rows = _ROWS.get(metrics.get("task"))
+    rows = _ROWS.get(str(metrics.get("task")))
     if rows is None:
         raise ValueError(
             f"metrics: expected a dict with 'task' in {sorted(_ROWS)}, "
