@@ -292,13 +292,13 @@ def training_options(defaults: Mapping[str, Any] | None = None, default_note: st
                          "RMSProp or Adam." + note),
             click.option("--lr", "--eta", "lr", type=float, default=defaults.get("lr"),
                          callback=positive,
-                         help="Learning rate per mini-batch step (--eta: the book's "
-                         "name for it)." + note),
+                         help="Learning rate per mini-batch step (--eta: its name in "
+                         "Nielsen's book)." + note),
             click.option("--momentum", type=float, default=0.9,
                          help="Momentum coefficient for --optimizer momentum/nesterov."),
             click.option("--weight-decay", type=click.FloatRange(min=0), default=0.0,
-                         help="L2 regularisation coefficient on the weights (the book's "
-                         "lambda / n)."),
+                         help="L2 regularisation coefficient on the weights (lambda / n "
+                         "in Nielsen's book)."),
             click.option("--clip-norm", type=float, default=None, callback=positive,
                          help="Clip the gradients to this global L2 norm [default: no "
                          "clipping]."),
