@@ -95,7 +95,7 @@ def n_classes_of(*labels: np.ndarray) -> int:
               help="Cost function [default: quadratic; cross_entropy with "
               "--output-activation softmax].")
 @click.option("--init", type=click.Choice(["normal", "scaled_normal", "glorot", "he"]),
-              default="normal", help="Weight initialisation: N(0, 1) (the book's ch. 1), "
+              default="normal", help="Weight initialisation: N(0, 1) (Nielsen's ch. 1), "
               "N(0, 1/n_in), Glorot or He.")
 @click.option("--validation-split", type=click.FloatRange(0, 1, max_open=True), default=None,
               help="Hold out this fraction of the training images for validation; the "
@@ -110,9 +110,10 @@ def train(dataset, sizes, epochs, batch_size, activation, output_activation, los
           validation_split, offline, **o):
     """Train a feedforward network on DATASET; report the test accuracy per epoch.
 
-    The defaults are the book's chapter 1 network: [784, 30, 10] sigmoid neurons,
-    quadratic cost, N(0, 1) weights, plain SGD, 30 epochs of mini-batches of 10 at
-    learning rate (the book's eta) 3.0.
+    The defaults are the chapter 1 network of Michael Nielsen's online book "Neural
+    Networks and Deep Learning": [784, 30, 10] sigmoid neurons, quadratic cost, N(0, 1)
+    weights, plain SGD, 30 epochs of mini-batches of 10 at learning rate (the book's
+    eta) 3.0.
     """
     from nablanet.datasets.mnist import load_images
     from nablanet.models import Network
