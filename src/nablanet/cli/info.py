@@ -39,7 +39,7 @@ def report() -> list[tuple[str, str]]:
 
     from nablanet import kernels
     from nablanet.datasets import mnist
-    from nablanet.models import Network, recurrent
+    from nablanet.models import RNN, Network
 
     np.ones((2, 2)) @ np.ones((2, 2))  # load the BLAS so that threadpoolctl sees it
     rows = [
@@ -50,7 +50,7 @@ def report() -> list[tuple[str, str]]:
         ("SciPy", _version("scipy")),
         ("backend auto", (
             f"numba (compiled kernels) for plain SGD on mini-batches of up to "
-            f"{Network.auto_numba_max_batch} (Network) or {recurrent.AUTO_NUMBA_MAX_BATCH} "
+            f"{Network.auto_numba_max_batch} (Network) or {RNN.auto_numba_max_batch} "
             "(RNN), "
             "numpy otherwise") if kernels.AVAILABLE else
          "numpy (Numba not installed: pip install 'nablanet[fast]')"),

@@ -175,7 +175,7 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
     output_activation, default_loss = TASKS[task]
     cls = {"rnn": RNN, "lstm": LSTM, "gru": GRU}[cell]
     extra = {"activation": activation} if cell == "rnn" else {}
-    model = cls(train.n_features, hidden, n_outputs, layers=num_layers,
+    model = cls(train.n_features, hidden, n_outputs, num_layers=num_layers,
                 output_activation=output_activation, loss=loss or default_loss,
                 target=target, optimizer=make_optimizer(o), seed=o["seed"],
                 dtype=o["dtype"], **extra)
