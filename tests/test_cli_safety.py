@@ -343,3 +343,17 @@ def test_a_corrupted_cli_section_names_the_file_and_field(files, capsys, field, 
     save(RNN(1, 3, 1, seed=0), "rnn.safetensors", cli={**meta, field: value})
     refused(capsys, "rnn", "evaluate", "seq.csv", "-m", "rnn.safetensors",
             fragments=["rnn.safetensors", fragment])
+
+
+def test_rnn_predict_writes_to_standard_output_without_output(files, capsys):
+    code, _, err = run(capsys, "rnn", "train", "seq.csv", "--epochs", "1", "--model-out",
+                       "r.safetensors")
+    assert code == 0, err
+    code, out, err = run(capsys, "rnn", "predict", "seq.csv", "-m", "r.safetensors")
+    assert code == 0, err
+    rows = out.splitlines()
+    assert rows[0] == "name,t,score,label" and len(rows) == 1 + 36  # one row per step
+    assert "36 predictions written to standard output" in err
+    code, _, err = run(capsys, "rnn", "predict", "seq.csv", "-m", "r.safetensors", "-o",
+                       "p.csv")
+    assert code == 0 and (files / "p.csv").read_text().splitlines() == rows, err

@@ -297,7 +297,7 @@ def rnn_predict(data_csv, model_path, output):
         write_bytes(output, text.getvalue().encode(), what)
     else:
         click.echo(text.getvalue(), nl=False)
-        log.info("predicted %s", what)
+        log.info("%s written to standard output", what)
 
 
 # --------------------------------------------------------------------------------------
