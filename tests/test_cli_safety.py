@@ -247,7 +247,7 @@ def test_an_npz_named_npy_is_refused(files, capsys):
 def test_plurals(files, capsys):
     np.save("one.npy", np.zeros((1, 784)))
     code, _, err = run(capsys, "predict", "one.npy", "-m", "net.safetensors")
-    assert code == 0 and "predicted 1 label\n" in err and "1 labels" not in err
+    assert code == 0 and "1 label written to standard output" in err and "1 labels" not in err
 
 
 # ------------------------------------------------------------------------------------

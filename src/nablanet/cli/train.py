@@ -321,4 +321,4 @@ def predict(images, model_path, output):
                     plural(len(labels), "label"))
     else:
         click.echo("\n".join(str(v) for v in labels))
-        log.info("predicted %s", plural(len(labels), "label"))
+        log.info("%s written to standard output", plural(len(labels), "label"))
