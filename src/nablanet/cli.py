@@ -359,6 +359,9 @@ def predict(model_path, images, output):
 def main(argv=None) -> None:
     """Run the CLI; turn user errors into one line on stderr and exit status 2."""
     from nablanet.cli_rnn import data, rnn  # noqa: F401 - registers the subcommands
+    from nablanet.cli_tune import tune
+
+    cli.add_command(tune)
 
     _ARGV[:] = sys.argv[1:] if argv is None else list(argv)
     try:
