@@ -6,7 +6,8 @@
 Public API: :class:`Network` (feedforward, :mod:`nablanet.mlp`), :class:`RNN`,
 :class:`LSTM`, :class:`GRU` (:mod:`nablanet.rnn`), the optimizers of
 :mod:`nablanet.optimizers`, schedules and early stopping of :mod:`nablanet.training`,
-:mod:`nablanet.datasets` and :mod:`nablanet.metrics`.
+:mod:`nablanet.datasets` and :mod:`nablanet.metrics`; :func:`tune` runs hyper-parameter
+sweeps (:mod:`nablanet.tune`).
 """
 
 from nablanet.io import load, save
@@ -20,6 +21,7 @@ from nablanet.training import (
     ReduceOnPlateau,
     StepDecay,
 )
+from nablanet.tune import tune  # sweeps; Optuna and Dask are imported when one runs
 
 __version__ = "0.1.0"
 
@@ -38,4 +40,5 @@ __all__ = [
     "StepDecay",
     "load",
     "save",
+    "tune",
 ]

@@ -37,14 +37,15 @@ def tune(space_file, out_dir, storage, scheduler, workers, trials):
     """
     from rich.console import Console
 
-    from nablanet import tune as sweeps
+    from nablanet.tune import summary_table
+    from nablanet.tune import tune as run_sweep
 
     root = click.get_current_context().find_root().command
-    summary = sweeps.tune(space_file, out_dir=out_dir, storage=storage, scheduler=scheduler,
-                          workers=workers, trials=trials,
-                          check_argv=lambda argv: _check_argv(root, argv))
+    summary = run_sweep(space_file, out_dir=out_dir, storage=storage, scheduler=scheduler,
+                        workers=workers, trials=trials,
+                        check_argv=lambda argv: _check_argv(root, argv))
     console = Console()
-    console.print(sweeps.summary_table(summary))
+    console.print(summary_table(summary))
     best = summary["best"]
     console.print(f"best {summary['metric']} {best['value']:.6g} (trial {best['number']}); "
                   f"model saved to {best['model']}; run it again with:")
