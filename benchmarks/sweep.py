@@ -17,9 +17,16 @@ the median span from the first trial's start to the last trial's end (Optuna's t
 timestamps: cluster start and the final plot excluded), trials per minute over that span,
 the end-to-end seconds of the call, and the efficiency ``tpm(w2) / (2 tpm(w1))``.
 
+``--overhead N`` measures instead what limits a large sweep: the driver's cost per trial
+(Optuna ``ask`` + ``suggest`` + ``tell`` against the journal file, TPE and random, as
+the study grows to N trials, with a synthetic objective) and the Dask scheduler's cost
+per task (N no-op tasks through a 2-worker local cluster, submitted one by one as the
+driver does).
+
 Usage::
 
     python benchmarks/sweep.py [--repeats 2] [--mnist DIR] [--only mlp]
+    python benchmarks/sweep.py --overhead 1000
 
 Prints a table, then one line ``JSON {...}`` with every number and the machine.
 """
@@ -33,7 +40,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import Row, add_common_args, emit_json, machine_info, print_table, run_interleaved
+from _common import (
+    Row,
+    add_common_args,
+    emit_json,
+    fmt,
+    machine_info,
+    print_table,
+    run_interleaved,
+)
 from nablanet.tune import load_space, tune
 
 TRIALS = 12
@@ -102,15 +117,79 @@ def sweep_row(name: str, space_text: str, workers: int, work: Path, spans: dict)
     return Row(name, run, {"workers": workers, "trials": TRIALS})
 
 
+def overhead(n: int) -> dict:
+    """Driver seconds per trial (at 10%, 50% and 100% of ``n`` trials) and scheduler
+    seconds per task."""
+    import numpy as np
+    import optuna
+    from distributed import Client, LocalCluster
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    out: dict = {}
+    for name, sampler in (("tpe", optuna.samplers.TPESampler(seed=0)),
+                          ("random", optuna.samplers.RandomSampler(seed=0))):
+        with tempfile.TemporaryDirectory() as tmp:
+            storage = JournalStorage(JournalFileBackend(str(Path(tmp) / "j.journal")))
+            study = optuna.create_study(storage=storage, sampler=sampler)
+            costs = []
+            for _ in range(n):
+                t0 = time.perf_counter()
+                trial = study.ask()
+                x = trial.suggest_float("lr", 1e-3, 1.0, log=True)
+                h = trial.suggest_int("hidden", 8, 128)
+                c = trial.suggest_categorical("cell", ["rnn", "gru", "lstm"])
+                study.tell(trial, (np.log(x) + 3) ** 2 + (h - 40) ** 2 / 1e3 + len(c))
+                costs.append(time.perf_counter() - t0)
+            out[f"driver_{name}"] = {
+                f"at_{k}": statistics.median(costs[max(0, k - 20):k])
+                for k in (n // 10, n // 2, n)}
+            out[f"driver_{name}"]["total_s"] = sum(costs)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        client.submit(abs, -1).result()
+        t0 = time.perf_counter()
+        futures = [client.submit(abs, -k, pure=False) for k in range(n)]
+        client.gather(futures)
+        out["scheduler_per_task_batch_s"] = (time.perf_counter() - t0) / n
+        t0 = time.perf_counter()
+        for k in range(min(n, 300)):
+            client.submit(abs, -k, pure=False).result()
+        out["scheduler_round_trip_s"] = (time.perf_counter() - t0) / min(n, 300)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_common_args(parser, repeats=2, backends=False)
     parser.add_argument("--mnist", type=Path,
                         default=Path(__file__).resolve().parents[2] / "shared/data/mnist-10k",
                         help="directory of the MNIST-10k IDX files")
+    parser.add_argument("--overhead", type=int, default=None, metavar="N",
+                        help="measure the driver's and the scheduler's cost per trial up "
+                             "to N trials instead")
     parser.set_defaults(warmup=0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.overhead:
+        info = machine_info(threads=1)
+        result = overhead(args.overhead)
+        lines = [[k, *(fmt(1e3 * v[f"at_{m}"], ".2f") for m in (
+                  args.overhead // 10, args.overhead // 2, args.overhead)),
+                  fmt(v["total_s"], ".1f")]
+                 for k, v in result.items() if k.startswith("driver")]
+        print_table(f"driver ms per trial (ask + suggest + tell, journal file) at trial k "
+                    f"({info['cpu']}, load {info['loadavg']})",
+                    ["sampler", f"k={args.overhead // 10}", f"k={args.overhead // 2}",
+                     f"k={args.overhead}", f"total s for {args.overhead}"], lines,
+                    [f"Dask scheduler: {1e3 * result['scheduler_per_task_batch_s']:.2f} ms "
+                     f"per task submitted in a batch, "
+                     f"{1e3 * result['scheduler_round_trip_s']:.2f} ms per round trip "
+                     "(submit, run a no-op, result) one at a time"])
+        emit_json({"benchmark": "sweep-overhead", "trials": args.overhead,
+                   "results": result, "machine": info})
+        return
     notes = ["each unit is a whole fresh sweep (cluster start, 12 trials, summary, plot); "
              "trials/min are over the span from the first trial's start to the last's end",
              "the machine is shared: other jobs run beside this one (see loadavg in the "

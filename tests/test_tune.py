@@ -362,11 +362,49 @@ def test_local_cluster_matches_a_serial_run(tmp_path, idx_dir, monkeypatch):
     from nablanet.tune import tune
 
     monkeypatch.setenv("PYTHONPATH", ENV["PYTHONPATH"])
+    import optuna
+
     path = write_space(tmp_path, idx_dir, trials=4)
-    runs = {}
-    for workers in (1, 2):
-        tune(path, out_dir=tmp_path / f"w{workers}", workers=workers)
-        runs[workers] = {t.number: (t.params, t.value)
-                         for t in complete(trials_of(tmp_path / f"w{workers}"))}
-    assert len(runs[1]) == 4
-    assert runs[2] == runs[1]
+    url = f"sqlite:///{tmp_path / 'serial.db'}"  # --storage: a database instead of the journal
+    tune(path, out_dir=tmp_path / "w1", workers=1, storage=url)
+    serial = optuna.load_study(study_name="sweep", storage=url).get_trials()
+    tune(path, out_dir=tmp_path / "w2", workers=2)
+    parallel = trials_of(tmp_path / "w2")
+    runs = [{t.number: (t.params, t.value) for t in complete(trials)}
+            for trials in (serial, parallel)]
+    assert len(runs[0]) == 4 and not (tmp_path / "w1" / "study.journal").exists()
+    assert runs[1] == runs[0]
+
+
+@pytest.mark.slow
+def test_failed_trials_are_recorded_with_their_error(tmp_path):
+    pytest.importorskip("optuna")
+    pytest.importorskip("distributed")
+    path = write_space(tmp_path, tmp_path / "no-such-data", trials=2)
+    result = nablanet("tune", path, "--workers", "1", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "nablanet: error: no trial of study 'sweep' completed")
+    trials = trials_of(tmp_path / "sweep-tune")
+    assert [t.state.name for t in trials] == ["FAIL", "FAIL"]
+    assert all("no-such-data" in t.user_attrs["error"] for t in trials)
+    summary = json.loads((tmp_path / "sweep-tune" / "summary.json").read_text())
+    assert (summary["complete"], summary["failed"]) == (0, 2)
+
+
+def test_a_trial_left_running_is_retried_once():
+    optuna = pytest.importorskip("optuna")
+    from nablanet.tune import counted_trials, recover_interrupted
+
+    study = optuna.create_study()
+    first = study.ask()
+    first.suggest_float("lr", 0.1, 1.0)
+    recover_interrupted(study)  # the driver died while `first` ran
+    states = [t.state.name for t in study.get_trials()]
+    assert states == ["FAIL", "WAITING"]
+    retry = study.ask()
+    retry.suggest_float("lr", 0.1, 1.0)
+    assert retry.params == first.params and retry.user_attrs == {"retry_of": 0}
+    recover_interrupted(study)  # ... and again while its retry ran: no third attempt
+    assert [t.state.name for t in study.get_trials()] == ["FAIL", "FAIL"]
+    assert [t.number for t in counted_trials(study)] == [1]  # the retry counts as failed

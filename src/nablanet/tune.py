@@ -64,7 +64,8 @@ import numpy as np
 
 from nablanet.io import atomic_write_bytes
 
-__all__ = ["Param", "Space", "load_space", "run_trial", "summary_table", "tune"]
+__all__ = ["Param", "Space", "counted_trials", "load_space", "objective_value",
+           "recover_interrupted", "run_trial", "summary_table", "tune"]
 
 log = logging.getLogger(__name__)
 
@@ -329,7 +330,7 @@ def _param(key: str, spec, bad) -> Param:
 # --------------------------------------------------------------------------------------
 # One trial (runs on a Dask worker)
 # --------------------------------------------------------------------------------------
-def run_trial(argvs: list[list[str]], metric: str) -> list[dict]:
+def run_trial(argvs: list[list[str]], metric: str) -> dict:
     """Run ``nablanet ARGV`` once per seed in a subprocess and read ``metric``.
 
     Runs on a Dask worker: it needs only nablanet installed and the data path. BLAS is
@@ -345,15 +346,12 @@ def run_trial(argvs: list[list[str]], metric: str) -> list[dict]:
 
     Returns
     -------
-    list of dict
-        Per run: ``value`` (float), ``metrics`` (the metrics JSON as a dict), ``model``
-        (the saved model file, bytes) and ``seconds`` (wall clock of the run).
-
-    Raises
-    ------
-    RuntimeError
-        The command failed (its last line of stderr is the message), or the metric is
-        missing or not finite.
+    dict
+        ``{"runs": [...]}`` with per run ``value`` (float), ``metrics`` (the metrics JSON
+        as a dict), ``model`` (the saved model file, bytes) and ``seconds`` (wall clock);
+        or ``{"error": message}`` when a run failed (the command's last line of stderr),
+        or its metric is missing or not finite. A failed trial is returned, not raised:
+        only a lost worker is an error of the task.
     """
     results = []
     env = {**os.environ, **BLAS_ENV}
@@ -367,12 +365,16 @@ def run_trial(argvs: list[list[str]], metric: str) -> list[dict]:
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
             if proc.returncode != 0:
                 lines = proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"]
-                raise RuntimeError(f"nablanet {shlex.join(argv)}: {lines[-1]}")
+                return {"error": f"nablanet {shlex.join(argv)}: {lines[-1]}"}
             metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
-            results.append({"value": objective_value(metrics, metric), "metrics": metrics,
+            try:
+                value = objective_value(metrics, metric)
+            except RuntimeError as exc:
+                return {"error": f"nablanet {shlex.join(argv)}: {exc}"}
+            results.append({"value": value, "metrics": metrics,
                             "model": model_path.read_bytes(),
                             "seconds": time.perf_counter() - t0})
-    return results
+    return {"runs": results}
 
 
 def objective_value(metrics: dict, metric: str) -> float:
@@ -451,8 +453,11 @@ def _storage(url: str | None, out_dir: Path):
     return JournalStorage(JournalFileBackend(str(out_dir / "study.journal")))
 
 
-def _recover(study, optuna) -> None:
-    """Trials left running by a driver that died: mark them failed and retry each once."""
+def recover_interrupted(study) -> None:
+    """Trials left running by a driver that died: mark them failed (user attribute
+    ``interrupted``, so they do not count) and enqueue each once again (``retry_of``); a
+    retry left running is marked failed and counts."""
+    optuna = _require("optuna")
     state = optuna.trial.TrialState
     for t in study.get_trials(deepcopy=False, states=(state.RUNNING,)):
         retried = "retry_of" in t.user_attrs
@@ -467,9 +472,10 @@ def _recover(study, optuna) -> None:
                     t.number, "" if retried else ", queued again")
 
 
-def _counted(study, optuna) -> list:
-    """Trials that count toward ``trials``: finished, except interrupted ones."""
-    state = optuna.trial.TrialState
+def counted_trials(study) -> list:
+    """The trials that count toward a sweep's ``trials``: finished (complete, pruned or
+    failed), except those interrupted by the driver's death and queued again."""
+    state = _require("optuna").trial.TrialState
     return [t for t in study.get_trials(deepcopy=False,
                                         states=(state.COMPLETE, state.PRUNED, state.FAIL))
             if not t.user_attrs.get("interrupted")]
@@ -481,7 +487,7 @@ def _client(scheduler: str | None, workers: int | None):
         return distributed.Client(scheduler, timeout="20s"), None
     cluster = distributed.LocalCluster(
         n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-        dashboard_address=":0", silence_logs=logging.WARNING)
+        dashboard_address=":0", silence_logs=logging.ERROR)
     return distributed.Client(cluster), cluster
 
 
@@ -554,15 +560,17 @@ def tune(space, *, out_dir=None, storage: str | None = None, scheduler: str | No
     try:
         study = optuna.create_study(study_name=space.name, storage=_storage(storage, out_dir),
                                     direction=space.direction, load_if_exists=True)
-    except (ImportError, ValueError, KeyError) as exc:
-        raise ValueError(f"storage: cannot open {storage or out_dir}: {exc}") from None
+    except Exception as exc:  # SQLAlchemy's errors, a bad URL, an unreadable journal
+        first = (str(exc).splitlines() or [""])[0]
+        raise ValueError(f"storage: cannot open {storage or out_dir}: "
+                         f"{type(exc).__name__}: {first}") from None
     stored = study.user_attrs.get("space")
     if stored is None:
         study.set_user_attr("space", space.fingerprint())
     elif stored != space.fingerprint():
         raise ValueError(f"{space.path}: the storage holds a different sweep named "
                          f"{space.name!r}; set another 'name' or output directory")
-    _recover(study, optuna)
+    recover_interrupted(study)
     _run(study, space, out_dir, scheduler, workers, optuna)
     return _finish(study, space, out_dir, optuna)
 
@@ -572,13 +580,13 @@ def _run(study, space: Space, out_dir: Path, scheduler, workers, optuna) -> None
     from distributed import as_completed
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
-    done = len(_counted(study, optuna))
+    done = len(counted_trials(study))
     if done >= space.trials:
         log.info("study %r already has %d finished trials", space.name, done)
         return
     client, cluster = _client(scheduler, workers)
     running: dict = {}  # future -> optuna Trial
-    failed = sum(t.state == optuna.trial.TrialState.FAIL for t in _counted(study, optuna))
+    failed = sum(t.state == optuna.trial.TrialState.FAIL for t in counted_trials(study))
     try:
         log.info("Dask scheduler %s, dashboard %s", client.scheduler.address,
                  client.dashboard_link)
@@ -621,12 +629,15 @@ def _run(study, space: Space, out_dir: Path, scheduler, workers, optuna) -> None
 def _record(study, trial, future, space: Space, out_dir: Path, optuna) -> bool:
     """Write a finished trial's files and tell Optuna its value; False if it failed."""
     try:
-        results = future.result()
-    except Exception as exc:  # the trial's error, raised on the worker
-        trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
+        outcome = future.result()
+    except Exception as exc:  # the task was lost: KilledWorker after repeated crashes, ...
+        outcome = {"error": f"{type(exc).__name__}: {exc}"}
+    if "error" in outcome:
+        trial.set_user_attr("error", outcome["error"])
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        log.warning("trial %d failed: %s", trial.number, exc)
+        log.warning("trial %d failed: %s", trial.number, outcome["error"])
         return False
+    results = outcome["runs"]
     trial_dir = out_dir / "trials" / f"{trial.number:05d}"
     trial_dir.mkdir(parents=True, exist_ok=True)
     for seed, r in zip(space.seeds, results, strict=True):
@@ -656,7 +667,7 @@ def _best_seed(space: Space, trial) -> int:
 def _finish(study, space: Space, out_dir: Path, optuna) -> dict:
     """Best model, ``summary.json`` and ``tune.png``; returns the summary."""
     state = optuna.trial.TrialState
-    counted = _counted(study, optuna)
+    counted = counted_trials(study)
     complete = sorted((t for t in counted if t.state == state.COMPLETE),
                       key=lambda t: t.value, reverse=space.direction == "maximize")
     summary: dict[str, Any] = {
