@@ -45,10 +45,12 @@ def tune(space_file, out_dir, storage, scheduler, workers, trials):
                         workers=workers, trials=trials,
                         check_argv=lambda argv: _check_argv(root, argv))
     console = Console()
+    if not console.is_terminal:  # a pipe or a file: do not fold the table at 80 columns
+        console = Console(width=160)
     console.print(summary_table(summary))
     best = summary["best"]
     console.print(f"best {summary['metric']} {best['value']:.6g} (trial {best['number']}); "
-                  f"model saved to {best['model']}; run it again with:")
+                  f"model saved to {best['model']}; run it again with:", soft_wrap=True)
     click.echo(best["command"])
 
 

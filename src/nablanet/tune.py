@@ -3,7 +3,7 @@
 A sweep is described by a TOML *space file* (read with :mod:`tomllib`)::
 
     command = "train"                     # or "rnn train"
-    data = "../shared/data/mnist-10k"     # the command's data argument
+    data = "../shared/data/mnist-10k"     # the command's data argument (from the cwd)
     trials = 12                           # finished trials wanted
     sampler = "tpe"                       # tpe (default), grid or random
     seed = 0                              # seed of the sampler
@@ -532,6 +532,11 @@ def tune(space, *, out_dir=None, storage: str | None = None, scheduler: str | No
         same name, or no trial completed.
     ImportError
         Optuna or Dask is not installed (``pip install 'nablanet[tune]'``).
+
+    Notes
+    -----
+    The local cluster starts worker processes: in a script, call ``tune`` under
+    ``if __name__ == "__main__":``.
     """
     if not isinstance(space, Space):
         space = load_space(space)
@@ -578,6 +583,7 @@ def tune(space, *, out_dir=None, storage: str | None = None, scheduler: str | No
 def _run(study, space: Space, out_dir: Path, scheduler, workers, optuna) -> None:
     """Keep one trial per worker thread in flight until ``space.trials`` have finished."""
     from distributed import as_completed
+    from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
     done = len(counted_trials(study))
@@ -603,8 +609,9 @@ def _run(study, space: Space, out_dir: Path, scheduler, workers, optuna) -> None
                 running[future] = trial
                 queue.add(future)
 
+        console = Console(stderr=True)
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True,
-                      disable=not sys.stderr.isatty()) as bar:
+                      console=console, disable=not console.is_terminal) as bar:
             line = bar.add_task("")
             queue = as_completed()
             submit_more(queue)
