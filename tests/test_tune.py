@@ -408,3 +408,39 @@ def test_a_trial_left_running_is_retried_once():
     recover_interrupted(study)  # ... and again while its retry ran: no third attempt
     assert [t.state.name for t in study.get_trials()] == ["FAIL", "FAIL"]
     assert [t.number for t in counted_trials(study)] == [1]  # the retry counts as failed
+
+
+@pytest.mark.slow
+def test_rnn_sweep_scores_the_held_out_share(tmp_path, japanese_vowels, monkeypatch):
+    pytest.importorskip("optuna")
+    pytest.importorskip("distributed")
+    from nablanet.tune import tune
+
+    monkeypatch.setenv("PYTHONPATH", ENV["PYTHONPATH"])
+    path = tmp_path / "rnn.toml"
+    path.write_text(f"""\
+command = "rnn train"
+data = "{japanese_vowels[0]}"
+trials = 2
+sampler = "random"
+[objective]
+metric = "val_loss"
+[options]
+task = "multiclass"
+target = "last"
+epochs = 2
+batch-size = 32
+optimizer = "adam"
+backend = "numpy"
+[params]
+cell = {{ type = "categorical", choices = ["rnn", "gru"] }}
+lr = {{ type = "log_uniform", low = 0.001, high = 0.01 }}
+""")
+    summary = tune(path, workers=1)
+    assert summary["direction"] == "minimize" and summary["complete"] == 2
+    best = summary["best"]
+    metrics = json.loads((tmp_path / "rnn-tune" / "trials" / f"{best['number']:05d}" /
+                          "metrics-seed1.json").read_text())
+    assert metrics["command"] == "rnn train" and metrics["test_data"] is None
+    assert metrics["history"]["epochs"][-1]["val_loss"] == best["value"]
+    assert best["command"].startswith(f"nablanet rnn train {japanese_vowels[0]} ")
