@@ -21,7 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "nablanet"
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 DEVELOPER_EXTRAS = {"test", "bench", "docs"}  # tools for working on nablanet, not features
-INTEGRATION_MODULES: set[str] = set()  # modules that may import their extra at the top
+INTEGRATION_MODULES: set[str] = {  # modules that may import their extra at the top
+    "nablanet.interop.onnx", "nablanet.interop.torch", "nablanet.sklearn",
+}
 
 
 def requirement_name(requirement: str) -> str:

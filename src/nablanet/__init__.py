@@ -8,7 +8,8 @@ Public API: :class:`Sequential` (any stack of layers, :mod:`nablanet.layers`),
 (:mod:`nablanet.models`), :func:`load`/:func:`save` (:mod:`nablanet.serialization`),
 the optimizers of
 :mod:`nablanet.optimizers`, schedules and early stopping of :mod:`nablanet.training`,
-:mod:`nablanet.datasets` and :mod:`nablanet.metrics`.
+:mod:`nablanet.datasets` and :mod:`nablanet.metrics`; :func:`tune` runs hyper-parameter
+sweeps (:mod:`nablanet.tune`).
 """
 
 from nablanet import layers
@@ -23,6 +24,7 @@ from nablanet.training import (
     StepDecay,
     TrainingDiverged,
 )
+from nablanet.tune import tune  # sweeps; Optuna and Dask are imported when one runs
 
 __version__ = "0.1.0"
 
@@ -44,4 +46,5 @@ __all__ = [
     "layers",
     "load",
     "save",
+    "tune",
 ]

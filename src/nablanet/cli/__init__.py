@@ -17,9 +17,11 @@ import click
 
 from nablanet.cli.common import ARGV, CONTEXT, setup_logging
 from nablanet.cli.data import data
+from nablanet.cli.export import export
 from nablanet.cli.info import info
 from nablanet.cli.rnn import rnn
 from nablanet.cli.train import evaluate, predict, train
+from nablanet.cli.tune import tune
 
 __all__ = ["COMMANDS", "cli", "main"]
 
@@ -58,7 +60,7 @@ def cli(verbose: int, quiet: int) -> None:
 
 
 #: every command and command group of ``nablanet``; a new one is added here
-COMMANDS: list[click.Command] = [train, evaluate, predict, rnn, data, info]
+COMMANDS: list[click.Command] = [train, evaluate, predict, rnn, data, export, tune, info]
 for _command in COMMANDS:
     cli.add_command(_command)
 
