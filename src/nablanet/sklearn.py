@@ -23,6 +23,7 @@ This is the only module of nablanet that imports scikit-learn.
 
 from __future__ import annotations
 
+import copy
 from typing import ClassVar
 
 import numpy as np
@@ -64,6 +65,13 @@ class _Estimator(BaseEstimator):
             if X.ndim != 3:
                 raise ValueError(f"X: expected (n_sequences, n_steps, n_features), got {X.shape}")
         return X, y
+
+    def __setstate__(self, state):
+        # Unpickled arrays may be read-only (joblib's memory maps): the network's weights
+        # and work buffers are written in place, so it gets its own copies.
+        super().__setstate__(state)
+        if "model_" in state:
+            self.model_ = copy.deepcopy(self.model_)
 
     def _is_classifier(self) -> bool:
         return isinstance(self, ClassifierMixin)

@@ -62,7 +62,7 @@ from typing import Any
 
 import numpy as np
 
-from nablanet.io import atomic_write_bytes
+from nablanet.atomic import atomic_write_bytes
 
 __all__ = ["Param", "Space", "counted_trials", "load_space", "objective_value",
            "recover_interrupted", "run_trial", "summary_table", "tune"]

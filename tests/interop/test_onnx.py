@@ -138,3 +138,44 @@ def test_japanese_vowels_labels_identical(japanese_vowels):
     expected = model.predict_proba(Xt, mask_t)
     np.testing.assert_allclose(out, expected, atol=1e-5)
     assert np.array_equal(out.argmax(axis=1), model.predict(Xt, mask_t))
+
+
+def test_export_command_network(tmp_path, capsys):
+    from nablanet.cli import main
+
+    net = Network([4, 3, 2], output_activation="softmax", loss="cross_entropy", seed=0)
+    net.save(tmp_path / "net.safetensors")
+    main(["export", "-m", str(tmp_path / "net.safetensors"), "-o", str(tmp_path / "net.onnx")])
+    import onnx
+
+    X = np.random.default_rng(0).random((3, 4))
+    out = run(onnx.load(str(tmp_path / "net.onnx")), X.astype(np.float32))
+    np.testing.assert_allclose(out, net.predict_proba(X), atol=1e-5)
+    with pytest.raises(SystemExit) as exit_info:  # the output may not be the model
+        main(["export", "-m", str(tmp_path / "net.safetensors"), "-o",
+              str(tmp_path / "net.safetensors")])
+    assert exit_info.value.code == 2
+    assert "net.safetensors" in capsys.readouterr().err
+
+
+def test_export_command_rnn_takes_raw_features(japanese_vowels, tmp_path):
+    from nablanet.cli import main
+    from nablanet.datasets.sequences import pad, read_sequence_csv
+    from nablanet.preprocessing import MinMaxScaler
+    from nablanet.serialization import load, read_cli
+
+    train_csv, test_csv = japanese_vowels
+    model_path = tmp_path / "jv.safetensors"
+    main(["rnn", "train", str(train_csv), "--task", "multiclass", "--target", "last",
+          "--epochs", "1", "--model-out", str(model_path), "-q"])
+    main(["export", "-m", str(model_path), "-o", str(tmp_path / "jv.onnx")])
+    import onnx
+
+    model = load(model_path)
+    scaler = MinMaxScaler.from_dict(read_cli(model_path)["scaler"])
+    test = read_sequence_csv(test_csv)
+    raw, mask = pad(test.features)
+    out = run(onnx.load(str(tmp_path / "jv.onnx")), raw.astype(np.float32),
+              sequence_lens=mask.sum(axis=1).astype(np.int32))
+    Xt, _ = pad(scaler.transform(test).features)
+    np.testing.assert_allclose(out, model.predict_proba(Xt, mask), atol=1e-5)
