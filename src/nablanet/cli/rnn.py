@@ -135,8 +135,8 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
     Defaults per task (--rnn-rust: RNN-Rust's instead):
     """
     from nablanet.datasets.sequences import read_sequence_csv, train_test_split
-    from nablanet.preprocessing import MinMaxScaler
     from nablanet.models import GRU, LSTM, RNN
+    from nablanet.preprocessing import MinMaxScaler
     from nablanet.serialization import save
 
     ctx = click.get_current_context()
@@ -405,8 +405,8 @@ def _true_and_predicted(model, meta: dict, X, Y, mask) -> dict:
 def _load(model_path):
     """``(model, CLI section, scaler)`` of a file saved by ``rnn train``; the CLI fields
     checked, naming the file and the field."""
-    from nablanet.preprocessing import MinMaxScaler
     from nablanet.models import RecurrentNetwork
+    from nablanet.preprocessing import MinMaxScaler
     from nablanet.serialization import load, read_cli
 
     model = load(model_path, expect=RecurrentNetwork)
