@@ -6,7 +6,7 @@ import pytest
 from nablanet import kernels
 from nablanet.mlp import Network
 from nablanet.optimizers import SGD, Adam
-from nablanet.rnn import GRU, RNN
+from nablanet.rnn import GRU, LSTM, RNN
 from nablanet.training import ONE_THREAD_BELOW, thread_limit
 
 needs_numba = pytest.mark.skipif(not kernels.AVAILABLE, reason="numba not installed "
@@ -123,7 +123,6 @@ def test_auto_falls_back_to_numpy_without_numba(monkeypatch):
     (lambda: RNN(3, 4, 1, optimizer=Adam(0.01)), "plain SGD"),
     (lambda: RNN(3, 4, 1, optimizer=SGD(0.01, momentum=0.9)), "plain SGD"),
     (lambda: RNN(3, 4, 1, layers=2), "one vanilla RNN layer"),
-    (lambda: GRU(3, 4, 1), "one vanilla RNN layer"),
     (lambda: RNN(3, 4, 2, output_activation="softmax", loss="mse"), "loss quadratic"),
 ])
 def test_numba_backend_refuses_what_it_does_not_cover(make, reason):
@@ -146,3 +145,102 @@ def test_thread_limit():
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="threads"):
             thread_limit(bad, 10)
+
+
+# --------------------------------------------------------------------------------------
+# The scalar tanh of the kernels, and the LSTM/GRU cell kernels against the NumPy cells
+# --------------------------------------------------------------------------------------
+@needs_numba
+def test_kernel_tanh_is_within_3_ulp_of_numpy():
+    import numba
+
+    kernels._jit_all()
+
+    @numba.njit(fastmath=set(kernels.FASTMATH), error_model="numpy")
+    def apply(z, out):
+        for i in range(z.shape[0]):
+            out[i] = kernels._tanh(z[i])
+
+    rng = np.random.default_rng(0)
+    z = np.concatenate([rng.standard_normal(20_000) * s for s in (1e-9, 1e-3, 0.3, 3, 30)]
+                       + [[0.0, -0.0, 19.9, 20.0, 25.0, -700.0, 1e300]])
+    out = np.empty_like(z)
+    apply(z, out)
+    ref = np.tanh(z)
+    assert (np.abs(out - ref) <= 3 * np.spacing(np.abs(ref))).all()
+    assert (np.sign(out) == np.sign(ref)).all()
+
+
+def _cell_case(make, T, m, need_dX, dtype=np.float64):
+    """One NumPy forward/backward of ``make().cells[0]`` and the kernels' on fresh
+    buffers of the same cell; returns both (states, gradients, dX)."""
+    model = make()
+    cell = model.cells[0]
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((T, m, cell.n_in)).astype(dtype)
+    dH = rng.standard_normal((T, m, cell.n_hidden)).astype(dtype)
+    kind = type(cell).__name__[:-4].lower()
+    results = []
+    for compiled in (False, True):
+        buf = cell.buffers(T + 2, m)  # longer than the batch, as for a ragged batch
+        dX = np.zeros_like(X) if need_dX else None
+        d = dH.copy()
+        if not compiled:
+            cell.forward(X, buf, T)
+            cell.backward(X, d, buf, T, dX)
+        elif kind == "lstm":
+            kernels.run("lstm_forward", X, cell.W_x, cell.W_h, cell.b, buf.H, buf.C,
+                        buf.G[:T], buf.TC, buf.dG[0])
+            kernels.run("lstm_backward", X, d, cell.W_x, cell.W_h, buf.H, buf.C, buf.G,
+                        buf.TC, buf.dG[:T], buf.dc, buf.carry, *buf.grads,
+                        X if dX is None else dX, need_dX)
+        else:
+            kernels.run("gru_forward", X, cell.W_x, cell.W_h, cell.b_x, cell.b_h, buf.H,
+                        buf.GX[:T], buf.GH[:T])
+            kernels.run("gru_backward", X, d, cell.W_x, cell.W_h, buf.H, buf.GX, buf.GH,
+                        buf.dGx[:T], buf.dGh[:T], buf.carry, *buf.grads,
+                        X if dX is None else dX, need_dX)
+        results.append((buf.H[1:T + 1].copy(), [g.copy() for g in buf.grads], dX))
+    return results
+
+
+@needs_numba
+@pytest.mark.parametrize("make", [lambda: LSTM(4, 5, 1, seed=2), lambda: GRU(4, 5, 1, seed=2)],
+                         ids=["lstm", "gru"])
+@pytest.mark.parametrize(("T", "m", "need_dX"), [(6, 3, True), (1, 1, False), (4, 8, False)])
+def test_cell_kernels_give_the_numpy_states_and_gradients(make, T, m, need_dX):
+    (h_np, g_np, dx_np), (h_k, g_k, dx_k) = _cell_case(make, T, m, need_dX)
+    assert np.abs(h_np - h_k).max() < 1e-12
+    for a, b in zip(g_np, g_k, strict=True):
+        assert np.abs(a - b).max() < 1e-12
+    if need_dX:
+        assert np.abs(dx_np - dx_k).max() < 1e-12
+
+
+@needs_numba
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+def test_cell_kernels_float32(cls):
+    (h_np, g_np, _), (h_k, g_k, _) = _cell_case(
+        lambda: cls(4, 5, 1, seed=2, dtype=np.float32), 5, 3, False, np.float32)
+    assert h_k.dtype == np.float32 and all(g.dtype == np.float32 for g in g_k)
+    assert np.abs(h_np - h_k).max() < 1e-5
+    assert max(np.abs(a - b).max() for a, b in zip(g_np, g_k, strict=True)) < 1e-4
+
+
+@needs_numba
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+@pytest.mark.parametrize(("layers", "target", "optimizer"), [
+    (1, "every", lambda: SGD(0.05)), (2, "last", lambda: Adam(0.01))])
+def test_lstm_gru_fit_with_the_kernels_gives_the_numpy_weights(cls, layers, target, optimizer):
+    rng = np.random.default_rng(3)
+    n, T = 40, 5
+    X = rng.standard_normal((n, T, 3))
+    mask = np.arange(T) < rng.integers(1, T + 1, n)[:, None]
+    Y = rng.standard_normal((n, T, 2)) if target == "every" else rng.standard_normal((n, 2))
+
+    def make():
+        return cls(3, 4, 2, layers=layers, target=target, optimizer=optimizer(), seed=5)
+
+    a, b = _train_both(make, {"epochs": 2, "batch_size": 8}, X, Y, mask)
+    assert _max_difference(a, b, lambda m: m.params) < 1e-12
+    assert all(c.compiled for c in b.cells) and not any(c.compiled for c in a.cells)

@@ -382,10 +382,150 @@ def rnn_sgd_epoch(X, Y, lengths, order, batch_size, last, W_x, W_h, b, W_y, b_y,
 
 
 # --------------------------------------------------------------------------------------
+# LSTM and GRU cells: forward and BPTT of one time-major mini-batch, gates fused
+# --------------------------------------------------------------------------------------
+def _sigmoid(z):
+    return _tanh(z * 0.5) * 0.5 + 0.5
+
+
+def lstm_forward(X, W_x, W_h, b, Hs, C, G, TC, rec):
+    """Forward pass of :class:`nablanet.rnn.LSTMCell` over ``X (T, m, F)``, with its
+    buffers: hidden states ``Hs (T+1, m, H)`` (``Hs[0]`` = 0), cell states ``C (T+1, m,
+    H)``, gate activations ``G (T, m, 4H)`` (order i, f, o, g), ``TC = tanh(C[1:])``
+    and the scratch ``rec (m, 4H)``. The products go through BLAS (all input parts in
+    one); the gates, the cell update and the output are one fused loop per step."""
+    T, m, F = X.shape
+    H = W_h.shape[0]
+    np.dot(X.reshape(T * m, F), W_x, G.reshape(T * m, 4 * H))
+    for r in range(m):
+        for j in range(H):
+            C[0, r, j] = 0.0
+    for t in range(T):
+        np.dot(Hs[t], W_h, rec)
+        for r in range(m):
+            for j in range(4 * H):
+                G[t, r, j] += b[j] + rec[r, j]
+            for j in range(3 * H):
+                G[t, r, j] = _sigmoid(G[t, r, j])
+            for j in range(H):
+                gg = _tanh(G[t, r, 3 * H + j])
+                G[t, r, 3 * H + j] = gg
+                c = G[t, r, H + j] * C[t, r, j] + G[t, r, j] * gg
+                C[t + 1, r, j] = c
+                tc = _tanh(c)
+                TC[t, r, j] = tc
+                Hs[t + 1, r, j] = G[t, r, 2 * H + j] * tc
+
+
+def lstm_backward(X, dH, W_x, W_h, Hs, C, G, TC, dG, dc, carry, gW_x, gW_h, gb, dX, need_dX):
+    """BPTT of :class:`nablanet.rnn.LSTMCell` after :func:`lstm_forward`: ``dH (T, m,
+    H)`` = dL/dh_t from above (used as scratch), pre-activation gradients into ``dG
+    (T, m, 4H)``, scratch ``dc``/``carry (m, H)``; writes ``gW_x``, ``gW_h``, ``gb``
+    and, if ``need_dX``, ``dX (T, m, F)``."""
+    T, m = X.shape[:2]
+    H = W_h.shape[0]
+    for r in range(m):
+        for j in range(H):
+            dc[r, j] = 0.0
+    for t in range(T - 1, -1, -1):
+        for r in range(m):
+            for j in range(H):
+                dh = dH[t, r, j]
+                if t < T - 1:
+                    dh += carry[r, j]
+                i, f = G[t, r, j], G[t, r, H + j]
+                o, gg = G[t, r, 2 * H + j], G[t, r, 3 * H + j]
+                tc = TC[t, r, j]
+                d = dc[r, j] + dh * o * (1.0 - tc * tc)  # dL/dc_t
+                dG[t, r, j] = d * gg * (i * (1.0 - i))
+                dG[t, r, H + j] = d * C[t, r, j] * (f * (1.0 - f))
+                dG[t, r, 2 * H + j] = dh * tc * (o * (1.0 - o))
+                dG[t, r, 3 * H + j] = d * i * (1.0 - gg * gg)
+                dc[r, j] = d * f
+        if t:
+            np.dot(dG[t], W_h.T, carry)
+    _input_gradients(X, dG, dG, Hs, W_x, gW_x, gW_h, gb, gb, dX, need_dX)
+
+
+def _input_gradients(X, dGx, dGh, Hs, W_x, gW_x, gW_h, gb_x, gb_h, dX, need_dX):
+    """``gW_x = X^T dGx``, ``gW_h = H^T dGh`` over all ``T m`` rows (BLAS), the bias
+    sums ``gb_x``/``gb_h`` of ``dGx``/``dGh``, and ``dX = dGx W_x^T`` if asked (the
+    LSTM's one bias passes ``gb`` twice, with ``dGh`` = ``dGx``)."""
+    T, m, F = X.shape
+    n_g = dGx.shape[2]
+    rows = T * m
+    dGx2 = dGx.reshape(rows, n_g)
+    np.dot(X.reshape(rows, F).T, dGx2, gW_x)
+    np.dot(Hs[:T].reshape(rows, Hs.shape[2]).T, dGh.reshape(rows, n_g), gW_h)
+    for gb, dG in ((gb_x, dGx2), (gb_h, dGh.reshape(rows, n_g))):
+        for j in range(n_g):
+            gb[j] = 0.0
+        for r in range(rows):
+            for j in range(n_g):
+                gb[j] += dG[r, j]
+    if need_dX:
+        np.dot(dGx2, W_x.T, dX.reshape(rows, F))
+
+
+def gru_forward(X, W_x, W_h, b_x, b_h, Hs, GX, GH):
+    """Forward pass of :class:`nablanet.rnn.GRUCell` over ``X (T, m, F)`` with its
+    buffers ``Hs (T+1, m, H)`` (``Hs[0]`` = 0), ``GX``/``GH (T, m, 3H)``: ``GX`` ends
+    with the activated gates r, z, n; ``GH`` holds ``h_{t-1} W_h + b_h``."""
+    T, m, F = X.shape
+    H = W_h.shape[0]
+    np.dot(X.reshape(T * m, F), W_x, GX.reshape(T * m, 3 * H))
+    for t in range(T):
+        np.dot(Hs[t], W_h, GH[t])
+        for r in range(m):
+            for j in range(3 * H):
+                GH[t, r, j] += b_h[j]
+                GX[t, r, j] += b_x[j]
+            for j in range(2 * H):
+                GX[t, r, j] = _sigmoid(GX[t, r, j] + GH[t, r, j])
+            for j in range(H):
+                n = _tanh(GX[t, r, 2 * H + j] + GX[t, r, j] * GH[t, r, 2 * H + j])
+                GX[t, r, 2 * H + j] = n
+                Hs[t + 1, r, j] = (Hs[t, r, j] - n) * GX[t, r, H + j] + n
+
+
+def gru_backward(X, dH, W_x, W_h, Hs, GX, GH, dGx, dGh, carry, gW_x, gW_h, gb_x, gb_h,
+                 dX, need_dX):
+    """BPTT of :class:`nablanet.rnn.GRUCell` after :func:`gru_forward`: ``dH (T, m, H)``
+    from above (scratch), pre-activation gradients into ``dGx``/``dGh (T, m, 3H)``,
+    scratch ``carry (m, H)``; writes the four gradients and, if ``need_dX``, ``dX``."""
+    T, m = X.shape[:2]
+    H = W_h.shape[0]
+    for t in range(T - 1, -1, -1):
+        for r in range(m):
+            for j in range(H):
+                dh = dH[t, r, j]
+                if t < T - 1:
+                    dh += carry[r, j]
+                dH[t, r, j] = dh
+                rg, z, n = GX[t, r, j], GX[t, r, H + j], GX[t, r, 2 * H + j]
+                dn = (1.0 - z) * dh * (1.0 - n * n)  # d(n pre-activation)
+                dr = dn * GH[t, r, 2 * H + j] * (rg * (1.0 - rg))
+                dz = (Hs[t, r, j] - n) * dh * (z * (1.0 - z))
+                dGx[t, r, j] = dr
+                dGx[t, r, H + j] = dz
+                dGx[t, r, 2 * H + j] = dn
+                dGh[t, r, j] = dr
+                dGh[t, r, H + j] = dz
+                dGh[t, r, 2 * H + j] = dn * rg
+        if t:
+            np.dot(dGh[t], W_h.T, carry)
+            for r in range(m):
+                for j in range(H):
+                    carry[r, j] += dH[t, r, j] * GX[t, r, H + j]
+    _input_gradients(X, dGx, dGh, Hs, W_x, gW_x, gW_h, gb_x, gb_h, dX, need_dX)
+
+
+# --------------------------------------------------------------------------------------
 def _jit_all() -> None:
     """Replace this module's Python functions by their Numba-compiled forms (once)."""
-    global _tanh, _act, _act_grad, _act_row, _act_grad_row, _output_row
-    global mlp_sgd_epoch, rnn_sgd_epoch
+    global _tanh, _act, _act_grad, _act_row, _act_grad_row, _output_row, _sigmoid
+    global _input_gradients, mlp_sgd_epoch, rnn_sgd_epoch
+    global lstm_forward, lstm_backward, gru_forward, gru_backward
     if hasattr(mlp_sgd_epoch, "py_func"):
         return
     import numba
@@ -394,6 +534,10 @@ def _jit_all() -> None:
     _tanh, _act, _act_grad = helper(_tanh), helper(_act), helper(_act_grad)
     _act_row, _act_grad_row, _output_row = helper(_act_row), helper(_act_grad_row), \
         helper(_output_row)
+    _sigmoid = helper(_sigmoid)
     kernel = numba.njit(cache=True, nogil=True, fastmath=set(FASTMATH), error_model="numpy")
+    _input_gradients = kernel(_input_gradients)
     mlp_sgd_epoch = kernel(mlp_sgd_epoch)
     rnn_sgd_epoch = kernel(rnn_sgd_epoch)
+    lstm_forward, lstm_backward = kernel(lstm_forward), kernel(lstm_backward)
+    gru_forward, gru_backward = kernel(gru_forward), kernel(gru_backward)

@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 _SIGMOID, _TANH = ACTIVATIONS["sigmoid"], ACTIVATIONS["tanh"]
 _EVAL_CHUNK = 1024  # sequences per forward pass when evaluating
 AUTO_NUMBA_MAX_BATCH = 16  # backend="auto": the compiled kernel up to this batch size
+AUTO_CELL_MAX_BATCH = 1 << 30  # backend="auto": the LSTM/GRU cell kernels at any batch size
 
 
 # ======================================================================================
@@ -68,6 +69,7 @@ class _Cell:
 
     def __init__(self, n_in: int, n_hidden: int, rng, dtype, init: str):
         self.n_in, self.n_hidden, self.dtype = n_in, n_hidden, dtype
+        self.compiled = False  # forward/backward by the Numba kernels (set by fit)
         draw_x = get_initializer(init)
         orth = get_initializer("orthogonal")
         H, G = n_hidden, self.n_gates
@@ -192,6 +194,10 @@ class LSTMCell(_Cell):
                              TC=(T, m, H), dc=(m, H), work3=(m, 3 * H))
 
     def forward(self, X, buf, T):
+        if self.compiled:
+            kernels.run("lstm_forward", X, self.W_x, self.W_h, self.b, buf.H, buf.C,
+                        buf.G[:T], buf.TC, buf.dG[0])
+            return
         m, H = X.shape[1], self.n_hidden
         Hs, C, G, TC = buf.H, buf.C, buf.G[:T], buf.TC
         C[0] = 0.0
@@ -213,6 +219,11 @@ class LSTMCell(_Cell):
             np.multiply(o, TC[t], out=Hs[t + 1])
 
     def backward(self, X, dH, buf, T, dX=None):
+        if self.compiled:
+            kernels.run("lstm_backward", X, dH, self.W_x, self.W_h, buf.H, buf.C, buf.G,
+                        buf.TC, buf.dG[:T], buf.dc, buf.carry, *buf.grads,
+                        X if dX is None else dX, dX is not None)
+            return
         H = self.n_hidden
         G, dG, C, TC, dc, w, carry = buf.G, buf.dG[:T], buf.C, buf.TC, buf.dc, buf.work, buf.carry
         dc.fill(0.0)
@@ -271,6 +282,10 @@ class GRUCell(_Cell):
                              dGh=(T, m, 3 * H), work2=(m, 2 * H))
 
     def forward(self, X, buf, T):
+        if self.compiled:
+            kernels.run("gru_forward", X, self.W_x, self.W_h, self.b_x, self.b_h, buf.H,
+                        buf.GX[:T], buf.GH[:T])
+            return
         m, H, Hs = X.shape[1], self.n_hidden, buf.H
         GX, GH = buf.GX[:T], buf.GH
         np.matmul(X.reshape(T * m, -1), self.W_x, out=GX.reshape(T * m, -1))
@@ -292,6 +307,11 @@ class GRUCell(_Cell):
             h += n
 
     def backward(self, X, dH, buf, T, dX=None):
+        if self.compiled:
+            kernels.run("gru_backward", X, dH, self.W_x, self.W_h, buf.H, buf.GX, buf.GH,
+                        buf.dGx[:T], buf.dGh[:T], buf.carry, *buf.grads,
+                        X if dX is None else dX, dX is not None)
+            return
         H, Hs, w, carry = self.n_hidden, buf.H, buf.work, buf.carry
         for t in range(T - 1, -1, -1):
             dh = dH[t]
@@ -637,9 +657,12 @@ class RecurrentNetwork:
             Reshuffle the sequences every epoch (the seed does not).
         backend : ``"auto"``, ``"numpy"`` or ``"numba"``
             ``numpy`` is the batched NumPy BPTT (the reference); ``numba`` the compiled
-            kernel :func:`nablanet.kernels.rnn_sgd_epoch` (one-layer vanilla RNN, plain
-            SGD); ``auto`` the kernel when it applies and ``batch_size <= 16``, where it
-            is faster (``benchmarks/rnn_epoch.py``).
+            kernels: for the RNN :func:`nablanet.kernels.rnn_sgd_epoch` (one vanilla
+            RNN layer, plain SGD; ``auto`` picks it when ``batch_size <= 16``, where it
+            is faster: ``benchmarks/rnn_epoch.py``); for LSTM and GRU the fused cell
+            kernels (:func:`nablanet.kernels.lstm_forward` ...; any depth and optimizer;
+            ``auto`` picks them whenever Numba is installed:
+            ``benchmarks/recurrent_cells.py``).
         threads : int, optional
             BLAS threads while training; default: 1 for the small products of these
             networks (:func:`nablanet.training.thread_limit`).
@@ -678,9 +701,14 @@ class RecurrentNetwork:
                 self._train_batch(ws, data, batch)
                 self.optimizer.step(params, ws.grads, decay)
 
-        if kernels.use_numba(backend, self._kernel_unsupported(), batch_size,
-                             AUTO_NUMBA_MAX_BATCH):
-            train_batches = self._compiled_trainer(data, batch_size)
+        if type(self.cells[0]) is RNNCell:
+            if kernels.use_numba(backend, self._kernel_unsupported(), batch_size,
+                                 AUTO_NUMBA_MAX_BATCH):
+                train_batches = self._compiled_trainer(data, batch_size)
+        else:  # LSTM, GRU: the cells' forward and BPTT by the kernels, any optimizer
+            compiled = kernels.use_numba(backend, None, batch_size, AUTO_CELL_MAX_BATCH)
+            for cell in self.cells:
+                cell.compiled = compiled
         largest = batch_size * max(max(c.W_x.size, c.W_h.size) for c in self.cells)
 
         def evaluate():
