@@ -81,8 +81,8 @@ from _common import (
     unset_blas_overrides,
 )
 from nablanet.datasets.sequences import pad, read_sequence_csv, train_test_split
+from nablanet.models import GRU, LSTM, RNN
 from nablanet.optimizers import SGD
-from nablanet.rnn import GRU, LSTM, RNN
 
 N_STEPS, N_FEATURES, N_OUTPUTS, N_HIDDEN = 10, 29, 1, 10
 TRAIN_RATIO, LR = 0.8, 0.001

@@ -18,6 +18,7 @@ import pytest
 from nablanet import RNN, Network
 from nablanet.datasets.idx import read_idx, write_idx
 from nablanet.datasets.sequences import MinMaxScaler, pad, read_sequence_csv
+from nablanet.serialization import read_cli
 
 ENV = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120", "TERM": "dumb"}
 WORKERS = 4  # commands run side by side: most of their time is the interpreter starting
@@ -348,7 +349,7 @@ def test_mistake_is_one_line_without_quiet(tmp_path):
 def _python_predictions(model_path: Path, csv_path: Path) -> tuple[np.ndarray, np.ndarray]:
     """The saved model's class per sequence, through the Python API, and the labels."""
     model = RNN.load(model_path)
-    scaler = MinMaxScaler.from_dict(model.metadata["scaler"])
+    scaler = MinMaxScaler.from_dict(read_cli(model_path)["scaler"])
     data = read_sequence_csv(csv_path)
     X, mask = pad(scaler.transform(data).features)
     labels = np.array([y[-1, 0] for y in data.labels], dtype=np.int64)
@@ -432,7 +433,7 @@ def test_rnn_regression_on_a_small_csv(runs):
     assert list(rows[0]) == ["name", "t", "y1"]
     assert len(rows) == 24 * 8  # --target every: one row per step
     model = RNN.load(cwd / "r.safetensors")
-    scaler = MinMaxScaler.from_dict(model.metadata["scaler"])
+    scaler = MinMaxScaler.from_dict(read_cli(cwd / "r.safetensors")["scaler"])
     data = read_sequence_csv(cwd / "sine.csv")
     X, mask = pad(scaler.transform(data).features)
     expected = scaler.inverse_transform_labels(model.predict_proba(X, mask)[mask])

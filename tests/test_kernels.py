@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from nablanet import kernels
-from nablanet.mlp import Network
+from nablanet.layers.recurrent import GRULayer, LSTMLayer
+from nablanet.models import GRU, LSTM, RNN, Network
 from nablanet.optimizers import SGD, Adam
-from nablanet.rnn import GRU, LSTM, RNN
 from nablanet.training import ONE_THREAD_BELOW, thread_limit
 
 needs_numba = pytest.mark.skipif(not kernels.AVAILABLE, reason="numba not installed "
@@ -86,7 +86,7 @@ def test_rnn_kernel_gives_the_numpy_weights(output, loss, n_out, target, activat
                    target=target, optimizer=SGD(0.05), seed=4)
 
     a, b = _train_both(make, {"epochs": 2, "batch_size": batch_size}, X, Y, mask)
-    assert _max_difference(a, b, lambda m: m.params) < 1e-12
+    assert _max_difference(a, b, lambda m: m.params()) < 1e-12
 
 
 @needs_numba
@@ -95,8 +95,8 @@ def test_rnn_kernel_float32():
     X, Y = rng.random((40, 5, 3)).astype(np.float32), rng.random((40, 5, 1))
     a, b = _train_both(lambda: RNN(3, 4, 1, optimizer=SGD(0.1), seed=1, dtype=np.float32),
                        {"epochs": 2, "batch_size": 1}, X, Y)
-    assert all(p.dtype == np.float32 for p in b.params)
-    assert _max_difference(a, b, lambda m: m.params) < 1e-5
+    assert all(p.dtype == np.float32 for p in b.params())
+    assert _max_difference(a, b, lambda m: m.params()) < 1e-5
 
 
 @pytest.mark.parametrize(("batch_size", "expected"), [(1, True), (16, True), (17, False)])
@@ -122,7 +122,7 @@ def test_auto_falls_back_to_numpy_without_numba(monkeypatch):
 @pytest.mark.parametrize(("make", "reason"), [
     (lambda: RNN(3, 4, 1, optimizer=Adam(0.01)), "plain SGD"),
     (lambda: RNN(3, 4, 1, optimizer=SGD(0.01, momentum=0.9)), "plain SGD"),
-    (lambda: RNN(3, 4, 1, layers=2), "one vanilla RNN layer"),
+    (lambda: RNN(3, 4, 1, num_layers=2), "one vanilla RNN layer"),
     (lambda: RNN(3, 4, 2, output_activation="softmax", loss="mse"), "loss quadratic"),
 ])
 def test_numba_backend_refuses_what_it_does_not_cover(make, reason):
@@ -147,14 +147,25 @@ def test_thread_limit():
             thread_limit(bad, 10)
 
 
+@pytest.mark.skipif(not kernels.AVAILABLE, reason="numba not installed")
+def test_kernels_are_called_through_one_explicit_table():
+    table = kernels.kernel_table()
+    assert sorted(table) == ["gru_backward", "gru_forward", "lstm_backward", "lstm_forward",
+                             "mlp_sgd_epoch", "rnn_sgd_epoch"]
+    # the compiled forms (rnn_sgd_epoch picks the form compiled for the model's sizes)
+    assert all(hasattr(k, "py_func") for n, k in table.items() if n != "rnn_sgd_epoch")
+    with pytest.raises(ValueError, match=r"kernel: expected one of \['gru_backward'"):
+        kernels.run("_jit_all")
+
+
 # --------------------------------------------------------------------------------------
-# The scalar tanh of the kernels, and the LSTM/GRU cell kernels against the NumPy cells
+# The scalar tanh of the kernels, and the LSTM/GRU cell kernels against the NumPy layers
 # --------------------------------------------------------------------------------------
 @needs_numba
 def test_kernel_tanh_is_within_3_ulp_of_numpy():
     import numba
 
-    kernels._jit_all()
+    kernels.kernel_table()
 
     @numba.njit(fastmath=set(kernels.FASTMATH), error_model="numpy")
     def apply(z, out):
@@ -171,45 +182,27 @@ def test_kernel_tanh_is_within_3_ulp_of_numpy():
     assert (np.sign(out) == np.sign(ref)).all()
 
 
-def _cell_case(make, T, m, need_dX, dtype=np.float64):
-    """One NumPy forward/backward of ``make().cells[0]`` and the kernels' on fresh
-    buffers of the same cell; returns both (states, gradients, dX)."""
-    model = make()
-    cell = model.cells[0]
+def _layer_both(layer, m, T, need_dX, dtype=np.float64):
+    """Forward and backward of ``layer`` on one batch, with its NumPy recurrence and with
+    the compiled steps: ``[(outputs, gradients, dX), (...)]``."""
     rng = np.random.default_rng(7)
-    X = rng.standard_normal((T, m, cell.n_in)).astype(dtype)
-    dH = rng.standard_normal((T, m, cell.n_hidden)).astype(dtype)
-    kind = type(cell).__name__[:-4].lower()
+    X = rng.standard_normal((m, T, layer.n_in)).astype(dtype)
+    dY = rng.standard_normal((m, T, layer.n_hidden)).astype(dtype)
+    layer.allocate((m, T + 2, layer.n_in))  # buffers of another shape exist too
     results = []
-    for compiled in (False, True):
-        buf = cell.buffers(T + 2, m)  # longer than the batch, as for a ragged batch
-        dX = np.zeros_like(X) if need_dX else None
-        d = dH.copy()
-        if not compiled:
-            cell.forward(X, buf, T)
-            cell.backward(X, d, buf, T, dX)
-        elif kind == "lstm":
-            kernels.run("lstm_forward", X, cell.W_x, cell.W_h, cell.b, buf.H, buf.C,
-                        buf.G[:T], buf.TC, buf.dG[0])
-            kernels.run("lstm_backward", X, d, cell.W_x, cell.W_h, buf.H, buf.C, buf.G,
-                        buf.TC, buf.dG[:T], buf.dc, buf.carry, *buf.grads,
-                        X if dX is None else dX, need_dX)
-        else:
-            kernels.run("gru_forward", X, cell.W_x, cell.W_h, cell.b_x, cell.b_h, buf.H,
-                        buf.GX[:T], buf.GH[:T])
-            kernels.run("gru_backward", X, d, cell.W_x, cell.W_h, buf.H, buf.GX, buf.GH,
-                        buf.dGx[:T], buf.dGh[:T], buf.carry, *buf.grads,
-                        X if dX is None else dX, need_dX)
-        results.append((buf.H[1:T + 1].copy(), [g.copy() for g in buf.grads], dX))
+    for steps in (None, kernels.CELL_STEPS[layer.kernel]):
+        layer.compiled_steps = steps
+        out = layer.forward(X).copy()
+        dX = layer.backward(dY, need_dX)
+        results.append((out, [g.copy() for g in layer.grads], None if dX is None else dX.copy()))
     return results
 
 
 @needs_numba
-@pytest.mark.parametrize("make", [lambda: LSTM(4, 5, 1, seed=2), lambda: GRU(4, 5, 1, seed=2)],
-                         ids=["lstm", "gru"])
+@pytest.mark.parametrize("cls", [LSTMLayer, GRULayer])
 @pytest.mark.parametrize(("T", "m", "need_dX"), [(6, 3, True), (1, 1, False), (4, 8, False)])
-def test_cell_kernels_give_the_numpy_states_and_gradients(make, T, m, need_dX):
-    (h_np, g_np, dx_np), (h_k, g_k, dx_k) = _cell_case(make, T, m, need_dX)
+def test_cell_kernels_give_the_numpy_states_and_gradients(cls, T, m, need_dX):
+    (h_np, g_np, dx_np), (h_k, g_k, dx_k) = _layer_both(cls(4, 5, seed=2), m, T, need_dX)
     assert np.abs(h_np - h_k).max() < 1e-12
     for a, b in zip(g_np, g_k, strict=True):
         assert np.abs(a - b).max() < 1e-12
@@ -218,10 +211,10 @@ def test_cell_kernels_give_the_numpy_states_and_gradients(make, T, m, need_dX):
 
 
 @needs_numba
-@pytest.mark.parametrize("cls", [LSTM, GRU])
+@pytest.mark.parametrize("cls", [LSTMLayer, GRULayer])
 def test_cell_kernels_float32(cls):
-    (h_np, g_np, _), (h_k, g_k, _) = _cell_case(
-        lambda: cls(4, 5, 1, seed=2, dtype=np.float32), 5, 3, False, np.float32)
+    (h_np, g_np, _), (h_k, g_k, _) = _layer_both(cls(4, 5, seed=2, dtype=np.float32), 3, 5,
+                                                 False, np.float32)
     assert h_k.dtype == np.float32 and all(g.dtype == np.float32 for g in g_k)
     assert np.abs(h_np - h_k).max() < 1e-5
     assert max(np.abs(a - b).max() for a, b in zip(g_np, g_k, strict=True)) < 1e-4
@@ -239,8 +232,11 @@ def test_lstm_gru_fit_with_the_kernels_gives_the_numpy_weights(cls, layers, targ
     Y = rng.standard_normal((n, T, 2)) if target == "every" else rng.standard_normal((n, 2))
 
     def make():
-        return cls(3, 4, 2, layers=layers, target=target, optimizer=optimizer(), seed=5)
+        return cls(3, 4, 2, num_layers=layers, target=target, optimizer=optimizer(), seed=5)
 
     a, b = _train_both(make, {"epochs": 2, "batch_size": 8}, X, Y, mask)
-    assert _max_difference(a, b, lambda m: m.params) < 1e-12
-    assert all(c.compiled for c in b.cells) and not any(c.compiled for c in a.cells)
+    assert _max_difference(a, b, lambda m: m.params()) < 1e-12
+    assert all(c.compiled_steps is not None for c in b.cells)
+    assert not any(c.compiled_steps is not None for c in a.cells)
+    b.fit(X, Y, mask, epochs=1, batch_size=8, progress=False, backend="numpy")
+    assert not any(c.compiled_steps is not None for c in b.cells)  # back to NumPy

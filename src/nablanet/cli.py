@@ -23,7 +23,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from nablanet.io import atomic_write_bytes
+from nablanet.atomic import atomic_write_bytes
 
 log = logging.getLogger("nablanet")
 
@@ -242,7 +242,7 @@ def train(dataset, sizes, epochs, batch_size, activation, output_activation, los
     at eta 3.0.
     """
     from nablanet.datasets.mnist import load_images
-    from nablanet.mlp import Network
+    from nablanet.models import Network
 
     _check_outputs(o)
     data = load_images(dataset, offline=offline, dtype=o["dtype"], seed=o["seed"])
@@ -282,7 +282,7 @@ def train(dataset, sizes, epochs, batch_size, activation, output_activation, los
         log.info("saved the network to %s", o["save_path"])
     if o["metrics_out"]:
         _write_json(o["metrics_out"], {"command": "train", "dataset": data.source,
-                                       "config": net.config(), "optimizer":
+                                       "config": net.get_config(), "optimizer":
                                        net.optimizer.config(), "final": summary,
                                        "history": history.to_dict()})
     if o["plot_path"]:
@@ -305,7 +305,7 @@ def evaluate(model_path, dataset, seed, offline, metrics_out):
     """Evaluate a saved network on the test split of a data set."""
     from nablanet.datasets.mnist import load_images
     from nablanet.metrics import multiclass_metrics, report_text
-    from nablanet.mlp import Network
+    from nablanet.models import Network
 
     net = Network.load(model_path)
     data = load_images(dataset, offline=offline, dtype=net.dtype, seed=seed)
@@ -327,7 +327,7 @@ def predict(model_path, images, output):
     """Predict class labels for IMAGES: an IDX image file or a .npy array of shape
     (n, 28, 28) or (n, 784); pixel values 0-255 for integer arrays, 0-1 for floats."""
     from nablanet.datasets.idx import read_idx
-    from nablanet.mlp import Network
+    from nablanet.models import Network
 
     net = Network.load(model_path)
     path = Path(images)

@@ -79,7 +79,7 @@ def rnn_train(data_csv, test_data, cell, layers, hidden, activation, task, loss,
     Accuracy: ...) and final reports for the training and test sequences.
     """
     from nablanet.datasets.sequences import MinMaxScaler, read_sequence_csv, train_test_split
-    from nablanet.rnn import GRU, LSTM, RNN
+    from nablanet.models import GRU, LSTM, RNN
 
     _check_outputs(o)
     train = read_sequence_csv(data_csv)
@@ -97,13 +97,13 @@ def rnn_train(data_csv, test_data, cell, layers, hidden, activation, task, loss,
     output_activation, default_loss = TASKS[task]
     cls = {"rnn": RNN, "lstm": LSTM, "gru": GRU}[cell]
     extra = {"activation": activation} if cell == "rnn" else {}
-    model = cls(train.n_features, hidden, n_outputs, layers=layers,
+    model = cls(train.n_features, hidden, n_outputs, num_layers=layers,
                 output_activation=output_activation, loss=loss or default_loss,
                 target=target, optimizer=_make_optimizer(o), seed=o["seed"],
                 dtype=o["dtype"], **extra)
     threshold = _threshold(task, threshold)
-    model.metadata = {"task": task, "threshold": threshold, "scaler": scaler.to_dict(),
-                      "feature_names": train.feature_names, "label_names": train.label_names}
+    meta = {"task": task, "threshold": threshold, "scaler": scaler.to_dict(),
+            "feature_names": train.feature_names, "label_names": train.label_names}
     schedule, stopping = _training_controls(o, epochs)
     Xtr, Ytr, Mtr = _arrays(train, scaler, task, model.dtype)
     Xte, Yte, Mte = _arrays(test, scaler, task, model.dtype)
@@ -115,16 +115,18 @@ def rnn_train(data_csv, test_data, cell, layers, hidden, activation, task, loss,
                         threshold=threshold if task == "binary" else 0.5,
                         backend=o["backend"], threads=o["threads"], shuffle=o["shuffle"])
     reports = {
-        "train": _report(model, Xtr, Ytr, Mtr, scaler, "Train Evaluation"),
-        "test": _report(model, Xte, Yte, Mte, scaler, "Test Evaluation"),
+        "train": _report(model, meta, Xtr, Ytr, Mtr, scaler, "Train Evaluation"),
+        "test": _report(model, meta, Xte, Yte, Mte, scaler, "Test Evaluation"),
     }
     log.info("trained in %.1f s", history.total_seconds)
     if o["save_path"]:
-        model.save(o["save_path"])
+        from nablanet.serialization import save
+
+        save(model, o["save_path"], cli=meta)
         log.info("saved the model to %s", o["save_path"])
     if o["metrics_out"]:
         _write_json(o["metrics_out"], {"command": "rnn train", "data": str(data_csv),
-                                       "test_data": test_data, "config": model.config(),
+                                       "test_data": test_data, "config": model.get_config(),
                                        "optimizer": model.optimizer.config(), **reports,
                                        "history": history.to_dict()})
     if o["plot_path"]:
@@ -132,7 +134,7 @@ def rnn_train(data_csv, test_data, cell, layers, hidden, activation, task, loss,
 
         kwargs = {}
         if task != "regression":
-            kwargs = _true_and_predicted(model, Xte, Yte, Mte)
+            kwargs = _true_and_predicted(model, meta, Xte, Yte, Mte)
         plot_training(o["plot_path"], history, **kwargs)
 
 
@@ -144,12 +146,12 @@ def rnn_train(data_csv, test_data, cell, layers, hidden, activation, task, loss,
 @click.option("--metrics-out", type=click.Path(dir_okay=False), help="Write JSON here.")
 def rnn_evaluate(model_path, data_csv, threshold, metrics_out):
     """Evaluate a saved recurrent model on DATA_CSV and print the report."""
-    model, scaler = _load(model_path)
-    data = _read_for(model, data_csv)
+    model, meta, scaler = _load(model_path)
+    data = _read_for(meta, data_csv)
     if threshold is not None:
-        model.metadata["threshold"] = threshold
-    X, Y, M = _arrays(data, scaler, model.metadata["task"], model.dtype)
-    metrics = _report(model, X, Y, M, scaler, f"Evaluation ({data_csv})")
+        meta["threshold"] = threshold
+    X, Y, M = _arrays(data, scaler, meta["task"], model.dtype)
+    metrics = _report(model, meta, X, Y, M, scaler, f"Evaluation ({data_csv})")
     if metrics_out:
         _write_json(metrics_out, {"command": "rnn evaluate", "model": model_path,
                                   "data": str(data_csv), "metrics": metrics})
@@ -167,16 +169,16 @@ def rnn_predict(model_path, data_csv, output):
     class index. With a model trained on --target last, one row per sequence."""
     import polars as pl
 
+    from nablanet.atomic import atomic_write_bytes
     from nablanet.datasets.sequences import pad
-    from nablanet.io import atomic_write_bytes
 
-    model, scaler = _load(model_path)
+    model, meta, scaler = _load(model_path)
     _check_writable(output)
-    data = _read_for(model, data_csv)
+    data = _read_for(meta, data_csv)
     X, M = pad(scaler.transform(data).features, dtype=model.dtype)
     out = model.predict_proba(X, M)
     lengths = M.sum(axis=1)
-    task, threshold = model.metadata["task"], model.metadata["threshold"]
+    task, threshold = meta["task"], meta["threshold"]
     names = np.asarray(data.names, dtype=object)
     if model.target == "every":
         names, t, out = np.repeat(names, lengths), np.concatenate(data.times), out[M]
@@ -185,7 +187,7 @@ def rnn_predict(model_path, data_csv, output):
     columns = {"name": names, "t": t}
     if task == "regression":
         out = scaler.inverse_transform_labels(out)
-        columns.update({n: out[:, k] for k, n in enumerate(model.metadata["label_names"])})
+        columns.update({n: out[:, k] for k, n in enumerate(meta["label_names"])})
     elif task == "binary":
         columns.update(score=out[:, 0], label=(out[:, 0] >= threshold).astype(np.int64))
     else:
@@ -274,7 +276,7 @@ def _valid(model, out, Y, mask):
     return out, Y[np.arange(len(Y)), mask.sum(axis=1) - 1]
 
 
-def _report(model, X, Y, mask, scaler, title: str) -> dict:
+def _report(model, meta: dict, X, Y, mask, scaler, title: str) -> dict:
     from nablanet.metrics import (
         binary_classification_metrics,
         multiclass_metrics,
@@ -282,7 +284,7 @@ def _report(model, X, Y, mask, scaler, title: str) -> dict:
         report_text,
     )
 
-    task, threshold = model.metadata["task"], model.metadata["threshold"]
+    task, threshold = meta["task"], meta["threshold"]
     out, y = _valid(model, model.predict_proba(X, mask), Y, mask)
     if task == "binary":
         metrics = binary_classification_metrics(y[:, 0], out[:, 0], threshold)
@@ -296,10 +298,10 @@ def _report(model, X, Y, mask, scaler, title: str) -> dict:
     return metrics
 
 
-def _true_and_predicted(model, X, Y, mask) -> dict:
+def _true_and_predicted(model, meta: dict, X, Y, mask) -> dict:
     out, y = _valid(model, model.predict_proba(X, mask), Y, mask)
-    if model.metadata["task"] == "binary":
-        pred = (out[:, 0] >= model.metadata["threshold"]).astype(np.int64)
+    if meta["task"] == "binary":
+        pred = (out[:, 0] >= meta["threshold"]).astype(np.int64)
     else:
         pred = out.argmax(axis=1)
     return {"y_true": y[:, 0].astype(np.int64), "y_pred": pred}
@@ -307,22 +309,23 @@ def _true_and_predicted(model, X, Y, mask) -> dict:
 
 def _load(model_path):
     from nablanet.datasets.sequences import MinMaxScaler
-    from nablanet.io import load
-    from nablanet.rnn import RecurrentNetwork
+    from nablanet.models import RecurrentNetwork
+    from nablanet.serialization import load, read_cli
 
     model = load(model_path, expect=RecurrentNetwork)
+    meta = read_cli(model_path)
     needed = ("task", "threshold", "scaler", "feature_names", "label_names")
-    missing = [k for k in needed if k not in model.metadata]
+    missing = [k for k in needed if k not in meta]
     if missing:
         raise ValueError(f"{model_path}: not saved by 'nablanet rnn train' (no {missing})")
-    return model, MinMaxScaler.from_dict(model.metadata["scaler"])
+    return model, meta, MinMaxScaler.from_dict(meta["scaler"])
 
 
-def _read_for(model, data_csv):
+def _read_for(meta: dict, data_csv):
     from nablanet.datasets.sequences import read_sequence_csv
 
     data = read_sequence_csv(data_csv)
-    expected = model.metadata["feature_names"]
+    expected = meta["feature_names"]
     if data.feature_names != expected:
         raise ValueError(f"{data_csv}: expected feature columns {expected}, found "
                          f"{data.feature_names}")

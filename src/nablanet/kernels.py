@@ -5,8 +5,8 @@ dispatch: every array operation costs about a microsecond of Python and ufunc se
 and a training step is dozens of them. These kernels run *many mini-batches per call*
 in compiled code: gather, forward pass, backward pass and the plain SGD update, fused,
 with the same equations and the same operation order as the NumPy reference path
-(:class:`nablanet.mlp.Network`, :class:`nablanet.rnn.RNNCell`), so that both give the
-same weights to rounding (tests check 1e-12 in float64).
+(:class:`nablanet.models.Network`, :class:`nablanet.models.recurrent.RNNCell`), so that
+both give the same weights to rounding (tests check 1e-12 in float64).
 
 - :func:`mlp_sgd_epoch`: feedforward network, any depth; matrix products through BLAS
   (``np.dot`` inside Numba), elementwise work in loops.
@@ -25,6 +25,7 @@ import importlib.util
 import logging
 import math
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -32,8 +33,10 @@ __all__ = [
     "ACT_CODES",
     "AVAILABLE",
     "BACKENDS",
+    "CELL_STEPS",
     "DELTA_COMBINED",
     "DELTA_QUADRATIC",
+    "kernel_table",
     "run",
     "use_numba",
 ]
@@ -59,6 +62,7 @@ FASTMATH = frozenset({"contract", "reassoc", "nsz"})
 _JIT = {"cache": True, "nogil": True, "fastmath": set(FASTMATH), "error_model": "numpy"}
 
 _reported: set[str] = set()
+_TABLE: dict[str, Callable] = {}  # filled by kernel_table()
 
 BACKENDS = ("auto", "numpy", "numba")
 
@@ -111,15 +115,46 @@ def delta_mode(loss, output_activation) -> int | None:
     return None
 
 
+def kernel_table() -> dict[str, Callable]:
+    """The one explicit table of the kernels :func:`run` can call, by name, compiled:
+    ``mlp_sgd_epoch`` serves :class:`nablanet.models.Network` (plain SGD, any depth),
+    ``rnn_sgd_epoch`` serves :class:`nablanet.models.RNN` (one vanilla layer, plain SGD),
+    ``lstm_forward``/``lstm_backward`` and ``gru_forward``/``gru_backward`` the steps of
+    :class:`~nablanet.layers.recurrent.LSTMLayer` and ``GRULayer`` (through
+    :data:`CELL_STEPS`; any depth, any optimizer). The first call imports Numba and wraps
+    the kernels (each compiles, or loads from the disk cache, on its first call). A new
+    kernel is one entry here and its line in :func:`_jit_all`.
+
+    Raises
+    ------
+    ImportError
+        Without Numba.
+    """
+    if not _TABLE:
+        _jit_all()
+        _TABLE.update(mlp_sgd_epoch=mlp_sgd_epoch, rnn_sgd_epoch=rnn_sgd_epoch,
+                      lstm_forward=lstm_forward, lstm_backward=lstm_backward,
+                      gru_forward=gru_forward, gru_backward=gru_backward)
+    return _TABLE
+
+
 def run(name: str, *args):
-    """Call the kernel ``name`` (``"mlp_sgd_epoch"``, ``"rnn_sgd_epoch"``). The first
-    call in a process imports Numba and compiles the kernel, or loads it from the disk
-    cache; that time is logged once."""
+    """Call the kernel ``name`` of :func:`kernel_table`. The first call of a kernel in a
+    process compiles it, or loads it from the disk cache; that time is logged once.
+
+    Raises
+    ------
+    ValueError
+        For a name that is not in the table (the message lists the names).
+    """
+    table = _TABLE or kernel_table()
+    kernel = table.get(name)
+    if kernel is None:
+        raise ValueError(f"kernel: expected one of {sorted(table)}, got {name!r}")
     if name in _reported:
-        return globals()[name](*args)
+        return kernel(*args)
     start = time.perf_counter()
-    _jit_all()
-    out = globals()[name](*args)
+    out = kernel(*args)
     _reported.add(name)
     log.info("numba: %s ready in %.2f s (compiled, or loaded from the disk cache)", name,
              time.perf_counter() - start)
@@ -296,7 +331,7 @@ def mlp_sgd_epoch(X, T, order, weights, biases, acts, delta_mode, lr, xb, tb, A,
 # --------------------------------------------------------------------------------------
 def rnn_sgd_epoch(X, Y, lengths, order, batch_size, last, W_x, W_h, b, W_y, b_y, act,
                   out_act, delta_mode, lr, Hs, Z, dY, gW_x, gW_h, gb, gW_y, gb_y, da, carry):
-    """Plain-SGD training of a one-layer RNN (:class:`nablanet.rnn.RNNCell`) over the
+    """Plain-SGD training of a one-layer :class:`nablanet.models.RNN` over the
     mini-batches of ``batch_size`` sequences of ``order``. Batch-major ``X (n, T, F)``
     inputs (each sequence one contiguous block: the order is random), targets ``Y
     (n, T, L)`` (``last`` False) or ``(n, 1, L)`` (``last`` True), ``lengths (n,)``; work
@@ -410,7 +445,7 @@ def _sigmoid(z):
 
 
 def lstm_forward(X, W_x, W_h, b, Hs, C, G, TC, rec):
-    """Forward pass of :class:`nablanet.rnn.LSTMCell` over ``X (T, m, F)``, with its
+    """Forward pass of :class:`nablanet.layers.recurrent.LSTMLayer` over ``X (T, m, F)``, with its
     buffers: hidden states ``Hs (T+1, m, H)`` (``Hs[0]`` = 0), cell states ``C (T+1, m,
     H)``, gate activations ``G (T, m, 4H)`` (order i, f, o, g), ``TC = tanh(C[1:])``
     and the scratch ``rec (m, 4H)``. The products go through BLAS (all input parts in
@@ -439,7 +474,7 @@ def lstm_forward(X, W_x, W_h, b, Hs, C, G, TC, rec):
 
 
 def lstm_backward(X, dH, W_x, W_h, Hs, C, G, TC, dG, dc, carry, gW_x, gW_h, gb, dX, need_dX):
-    """BPTT of :class:`nablanet.rnn.LSTMCell` after :func:`lstm_forward`: ``dH (T, m,
+    """BPTT of :class:`nablanet.layers.recurrent.LSTMLayer` after :func:`lstm_forward`: ``dH (T, m,
     H)`` = dL/dh_t from above (used as scratch), pre-activation gradients into ``dG
     (T, m, 4H)``, scratch ``dc``/``carry (m, H)``; writes ``gW_x``, ``gW_h``, ``gb``
     and, if ``need_dX``, ``dX (T, m, F)``."""
@@ -489,7 +524,7 @@ def _input_gradients(X, dGx, dGh, Hs, W_x, gW_x, gW_h, gb_x, gb_h, dX, need_dX):
 
 
 def gru_forward(X, W_x, W_h, b_x, b_h, Hs, GX, GH):
-    """Forward pass of :class:`nablanet.rnn.GRUCell` over ``X (T, m, F)`` with its
+    """Forward pass of :class:`nablanet.layers.recurrent.GRULayer` over ``X (T, m, F)`` with its
     buffers ``Hs (T+1, m, H)`` (``Hs[0]`` = 0), ``GX``/``GH (T, m, 3H)``: ``GX`` ends
     with the activated gates r, z, n; ``GH`` holds ``h_{t-1} W_h + b_h``."""
     T, m, F = X.shape
@@ -511,8 +546,8 @@ def gru_forward(X, W_x, W_h, b_x, b_h, Hs, GX, GH):
 
 def gru_backward(X, dH, W_x, W_h, Hs, GX, GH, dGx, dGh, carry, gW_x, gW_h, gb_x, gb_h,
                  dX, need_dX):
-    """BPTT of :class:`nablanet.rnn.GRUCell` after :func:`gru_forward`: ``dH (T, m, H)``
-    from above (scratch), pre-activation gradients into ``dGx``/``dGh (T, m, 3H)``,
+    """BPTT of :class:`nablanet.layers.recurrent.GRULayer` after :func:`gru_forward`:
+    ``dH (T, m, H)`` from above (scratch), pre-activation gradients into ``dGx``/``dGh (T, m, 3H)``,
     scratch ``carry (m, H)``; writes the four gradients and, if ``need_dX``, ``dX``."""
     T, m = X.shape[:2]
     H = W_h.shape[0]
@@ -539,6 +574,33 @@ def gru_backward(X, dH, W_x, W_h, Hs, GX, GH, dGx, dGh, carry, gW_x, gW_h, gb_x,
                 for j in range(H):
                     carry[r, j] += dH[t, r, j] * GX[t, r, H + j]
     _input_gradients(X, dGx, dGh, Hs, W_x, gW_x, gW_h, gb_x, gb_h, dX, need_dX)
+
+
+def _lstm_steps_forward(layer, X, buf, T):
+    run("lstm_forward", X, layer.W_x, layer.W_h, layer.b, buf.H, buf.C, buf.G[:T], buf.TC,
+        buf.dG[0])
+
+
+def _lstm_steps_backward(layer, X, dH, buf, T, dX):
+    run("lstm_backward", X, dH, layer.W_x, layer.W_h, buf.H, buf.C, buf.G, buf.TC,
+        buf.dG[:T], buf.dc, buf.carry, *layer.grads, X if dX is None else dX, dX is not None)
+
+
+def _gru_steps_forward(layer, X, buf, T):
+    run("gru_forward", X, layer.W_x, layer.W_h, layer.b_x, layer.b_h, buf.H, buf.GX[:T],
+        buf.GH[:T])
+
+
+def _gru_steps_backward(layer, X, dH, buf, T, dX):
+    run("gru_backward", X, dH, layer.W_x, layer.W_h, buf.H, buf.GX, buf.GH, buf.dGx[:T],
+        buf.dGh[:T], buf.carry, *layer.grads, X if dX is None else dX, dX is not None)
+
+
+#: a recurrent layer's ``kernel`` name -> the compiled ``(steps_forward(layer, X, buf,
+#: T), steps_backward(layer, X, dH, buf, T, dX))`` that replace its NumPy recurrence
+#: (same buffers, same results to 1e-12; :class:`nablanet.layers.recurrent.Recurrent`)
+CELL_STEPS = {"lstm": (_lstm_steps_forward, _lstm_steps_backward),
+              "gru": (_gru_steps_forward, _gru_steps_backward)}
 
 
 # --------------------------------------------------------------------------------------

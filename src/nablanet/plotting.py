@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nablanet.io import atomic_output
+from nablanet.atomic import atomic_output
 from nablanet.training import History
 
 __all__ = ["plot_training", "require_matplotlib"]

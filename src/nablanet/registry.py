@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["get", "names", "register"]
+__all__ = ["get", "name_of", "names", "register"]
 
 T = TypeVar("T")
 
@@ -62,3 +62,18 @@ def get(kind: str, name: str) -> Any:
 def names(kind: str) -> list[str]:
     """The registered names of ``kind``, sorted."""
     return sorted(_REGISTRY.get(kind, {}))
+
+
+def name_of(kind: str, obj: Any) -> str:
+    """The name ``obj`` (a class or function) is registered under as ``kind``.
+
+    Raises
+    ------
+    ValueError
+        If ``obj`` is not registered under ``kind`` (a file could not name it).
+    """
+    for key, value in _REGISTRY.get(kind, {}).items():
+        if value is obj:
+            return key
+    raise ValueError(f"{kind}: {getattr(obj, '__name__', obj)!r} is not registered; "
+                     f"decorate it with @register({kind!r}, name)")

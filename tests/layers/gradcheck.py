@@ -30,6 +30,7 @@ def check_layer(layer, X: np.ndarray, *, training: bool = False, rtol: float = 1
                 atol: float = 1e-8, seed: int = 0) -> None:
     """Assert that ``layer.backward`` matches finite differences for ``X``."""
     X = np.array(X, dtype=np.float64)
+    layer.allocate(X.shape)
     Y = layer.forward(X, training)
     R = np.random.default_rng(seed).standard_normal(Y.shape)
 

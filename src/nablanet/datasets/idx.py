@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nablanet.io import atomic_output
+from nablanet.atomic import atomic_output
 
 __all__ = ["IDX_DTYPES", "read_idx", "write_idx"]
 

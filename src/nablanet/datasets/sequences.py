@@ -39,7 +39,7 @@ from typing import NoReturn
 import numpy as np
 import polars as pl
 
-from nablanet.io import atomic_output
+from nablanet.atomic import atomic_output
 
 logger = logging.getLogger(__name__)
 

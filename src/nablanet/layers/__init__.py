@@ -4,5 +4,6 @@ layer kind by name."""
 
 from nablanet.layers.base import Layer
 from nablanet.layers.dense import Activation, Dense
+from nablanet.layers.recurrent import GRULayer, LSTMLayer, Recurrent, RNNLayer
 
-__all__ = ["Activation", "Dense", "Layer"]
+__all__ = ["Activation", "Dense", "GRULayer", "LSTMLayer", "Layer", "RNNLayer", "Recurrent"]

@@ -46,7 +46,9 @@ class Dense(Layer):
 
     Shape
     -----
-    Input ``(m, n_in)``, output ``(m, n_out)``.
+    Input ``(m, n_in)``, output ``(m, n_out)``; or ``(m, ..., n_in)`` to
+    ``(m, ..., n_out)``, the layer applied along the last axis (at every step of a
+    sequence, say).
 
     Attributes
     ----------
@@ -85,34 +87,41 @@ class Dense(Layer):
 
     def allocate(self, input_shape):
         m, *rest = input_shape
-        if tuple(rest) != (self.n_in,):
+        if len(rest) < 1 or rest[-1] != self.n_in:
             raise ValueError(f"Dense({self.n_in}, {self.n_out}): expected input shape "
-                             f"(m, {self.n_in}), got {tuple(input_shape)}")
+                             f"(m, {self.n_in}) or (m, ..., {self.n_in}), got "
+                             f"{tuple(input_shape)}")
         dt = self.dtype
-        self._a = np.empty((m, self.n_out), dtype=dt)      # a = f(z), in place of z
-        self._work = np.empty((m, self.n_out), dtype=dt)   # scratch for f'
-        self._dX = np.empty((m, self.n_in), dtype=dt)
-        return (m, self.n_out)
+        out = (m, *rest[:-1], self.n_out)
+        self._a = np.empty(out, dtype=dt)       # a = f(z), in place of z
+        self._work = np.empty(out, dtype=dt)    # scratch for f'
+        self._dX = None  # made by the first backward that needs it (not the first layer's)
+        return out
 
     def forward(self, X, training=False):
         m = len(X)
-        if self._a is None or m > len(self._a):
+        if self._a is None or m > len(self._a) or self._a.shape[1:-1] != X.shape[1:-1]:
             self.allocate(X.shape)
-        self._X = X  # kept for BP4; the layer below leaves it alone until the next forward
+        # rows: every position of the leading axes (X is C-contiguous: a free reshape)
+        self._X = X.reshape(-1, self.n_in)  # kept for BP4 until the next forward
         a = self._a[:m]
-        np.matmul(X, self.W, out=a)
+        np.matmul(self._X, self.W, out=a.reshape(-1, self.n_out))
         a += self.b
         return self.activation.forward(a, a)
 
     def backward(self, dY, need_dX=True):
         m = len(dY)
         dz = self.activation.backward(self._a[:m], dY, self._work[:m])  # dY *= f'(z)
-        np.matmul(self._X.T, dz, out=self.grads[0])                     # BP4
-        np.add.reduce(dz, axis=0, out=self.grads[1])                    # BP3
+        dz2 = dz.reshape(-1, self.n_out)
+        np.matmul(self._X.T, dz2, out=self.grads[0])                    # BP4
+        np.add.reduce(dz2, axis=0, out=self.grads[1])                   # BP3
         if not need_dX:
             return None
+        if self._dX is None:
+            self._dX = np.empty((*self._a.shape[:-1], self.n_in), dtype=self.dtype)
         dX = self._dX[:m]
-        return np.matmul(dz, self.W.T, out=dX)                          # BP2
+        np.matmul(dz2, self.W.T, out=dX.reshape(-1, self.n_in))         # BP2
+        return dX
 
     def get_config(self):
         return {"n_in": self.n_in, "n_out": self.n_out, "activation": self.activation.name,

@@ -13,7 +13,7 @@ import safetensors.numpy
 
 import nablanet
 from nablanet import GRU, LSTM, RNN, Network
-from nablanet.io import FORMAT_VERSION
+from nablanet.serialization import FORMAT_VERSION, read_cli, save
 
 NETWORK_CONFIGS = [
     ({"sizes": [5, 4, 3]}, np.float64),
@@ -48,7 +48,7 @@ def test_network_round_trip_predicts_the_same(tmp_path, config, dtype):
     loaded = Network.load(path)
     assert type(loaded) is Network
     assert loaded.sizes == net.sizes
-    assert loaded.config() == net.config()
+    assert loaded.get_config() == net.get_config()
     for a, b in zip(loaded.weights + loaded.biases, net.weights + net.biases, strict=True):
         assert a.dtype == dtype
         assert a.tobytes() == b.tobytes()
@@ -78,27 +78,27 @@ def _sequences(n=9, T=6, F=3, seed=0):
 def test_recurrent_round_trip_predicts_the_same(tmp_path, cls, extra, dtype):
     X, mask = _sequences()
     y = np.arange(len(X)) % 4
-    model = cls(3, 5, 4, layers=2, output_activation="softmax", loss="cross_entropy",
+    model = cls(3, 5, 4, num_layers=2, output_activation="softmax", loss="cross_entropy",
                 target="last", seed=2, dtype=dtype, optimizer=nablanet.Adam(0.05), **extra)
     model.fit(X, y, mask, epochs=2, batch_size=3, progress=False, monitor_training=False)
-    model.metadata = {"task": "multiclass", "scaler": {"feature_min": [0.0, 1.0, 2.0]},
-                      "feature_names": ["x1", "x2", "x3"], "note": "héllo"}
+    cli = {"task": "multiclass", "scaler": {"feature_min": [0.0, 1.0, 2.0]},
+           "feature_names": ["x1", "x2", "x3"], "note": "héllo"}
     before = model.predict_proba(X, mask)
     path = tmp_path / "model.safetensors"
-    model.save(path)
+    save(model, path, cli=cli)
     loaded = cls.load(path)
     assert type(loaded) is cls
-    assert loaded.n_layers == 2 and loaded.target == "last"
-    assert loaded.metadata == model.metadata
-    assert loaded.config() == model.config()
-    for a, b in zip(loaded.params, model.params, strict=True):
+    assert loaded.num_layers == 2 and loaded.n_layers == 2 and loaded.target == "last"
+    assert read_cli(path) == cli
+    assert loaded.get_config() == model.get_config()
+    for a, b in zip(loaded.params(), model.params(), strict=True):
         assert a.dtype == dtype
         assert a.tobytes() == b.tobytes()
     np.testing.assert_array_equal(loaded.predict_proba(X, mask), before)
     np.testing.assert_array_equal(loaded.predict(X, mask), model.predict(X, mask))
     assert type(nablanet.load(path)) is cls
     # a freshly seeded model differs: the parameters came from the file
-    assert not np.array_equal(cls(3, 5, 4, layers=2, output_activation="softmax",
+    assert not np.array_equal(cls(3, 5, 4, num_layers=2, output_activation="softmax",
                                   loss="cross_entropy", target="last", seed=2, dtype=dtype,
                                   **extra).predict_proba(X, mask), before)
 
@@ -126,10 +126,10 @@ def test_file_is_safetensors_with_versioned_metadata(tmp_path):
     assert meta["format_version"] == str(FORMAT_VERSION)
     assert meta["model"] == "Network"
     assert json.loads(meta["config"])["sizes"] == [5, 4, 3]
-    assert set(header) == {"weights.0", "weights.1", "biases.0", "biases.1"}
-    assert header["weights.0"]["shape"] == [5, 4] and header["weights.0"]["dtype"] == "F64"
+    assert set(header) == {"layers.0.W", "layers.0.b", "layers.1.W", "layers.1.b"}
+    assert header["layers.0.W"]["shape"] == [5, 4] and header["layers.0.W"]["dtype"] == "F64"
     tensors = safetensors.numpy.load_file(str(path))
-    np.testing.assert_array_equal(tensors["weights.1"], net.weights[1])
+    np.testing.assert_array_equal(tensors["layers.1.W"], net.weights[1])
 
 
 def _resave(src, dst, *, tensors=None, metadata=None, config=None):
@@ -175,7 +175,7 @@ def test_config_with_other_sizes_names_the_array(saved, tmp_path):
         return {**config, "sizes": [5, 6, 3]}
 
     path = _resave(saved, tmp_path / "mismatch.safetensors", config=other_sizes)
-    with pytest.raises(ValueError, match=r"weights\.0") as err:
+    with pytest.raises(ValueError, match=r"layers\.0\.W") as err:
         Network.load(path)
     message = str(err.value)
     assert str(path) in message
@@ -184,30 +184,30 @@ def test_config_with_other_sizes_names_the_array(saved, tmp_path):
 
 def test_tensor_of_the_wrong_shape_names_the_array(saved, tmp_path):
     def bad_bias(arrays):
-        return {**arrays, "biases.1": np.zeros(7)}
+        return {**arrays, "layers.1.b": np.zeros(7)}
 
     path = _resave(saved, tmp_path / "shape.safetensors", tensors=bad_bias)
-    with pytest.raises(ValueError, match=r"biases\.1.*\(3,\).*\(7,\)"):
+    with pytest.raises(ValueError, match=r"layers\.1\.b.*\(3,\).*\(7,\)"):
         Network.load(path)
 
 
 def test_tensor_of_the_wrong_dtype_names_the_array(saved, tmp_path):
     def float32(arrays):
-        return {**arrays, "weights.1": arrays["weights.1"].astype(np.float32)}
+        return {**arrays, "layers.1.W": arrays["layers.1.W"].astype(np.float32)}
 
     path = _resave(saved, tmp_path / "dtype.safetensors", tensors=float32)
-    with pytest.raises(ValueError, match=r"weights\.1.*dtype"):
+    with pytest.raises(ValueError, match=r"layers\.1\.W.*dtype"):
         Network.load(path)
 
 
 def test_missing_and_unexpected_tensors_are_named(saved, tmp_path):
     def rename(arrays):
         arrays = dict(arrays)
-        arrays["extra"] = arrays.pop("biases.0")
+        arrays["extra"] = arrays.pop("layers.0.b")
         return arrays
 
     path = _resave(saved, tmp_path / "names.safetensors", tensors=rename)
-    with pytest.raises(ValueError, match=r"biases\.0") as err:
+    with pytest.raises(ValueError, match=r"layers\.0\.b") as err:
         Network.load(path)
     assert "extra" in str(err.value)
 
@@ -317,3 +317,114 @@ def test_save_into_a_missing_directory_fails_cleanly(tmp_path):
     with pytest.raises(OSError):
         net.save(tmp_path / "missing" / "net.safetensors")
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------------------------
+# Format version 2: names only, the CLI section, checks before allocating
+# ------------------------------------------------------------------------------------
+def test_sequential_of_layers_round_trips(tmp_path):
+    from nablanet.layers import Activation, Dense
+
+    model = nablanet.Sequential(
+        [Dense(3, 5, seed=1), Activation("tanh"), Dense(5, 2, seed=2)],
+        output_activation="softmax", loss="cross_entropy", seed=3)
+    X = np.random.default_rng(0).standard_normal((12, 3))
+    model.fit(X, np.arange(12) % 2, epochs=2, batch_size=4, progress=False)
+    path = tmp_path / "seq.safetensors"
+    model.save(path)
+    meta = _header(path)["__metadata__"]
+    assert meta["model"] == "Sequential"
+    assert [spec["name"] for spec in json.loads(meta["config"])["layers"]] == \
+        ["Dense", "Activation", "Dense"]
+    loaded = nablanet.Sequential.load(path)
+    assert loaded.get_config() == model.get_config()
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    assert read_cli(path) == {}
+
+
+def test_unknown_layer_name_is_refused(tmp_path):
+    from nablanet.layers import Dense
+
+    path = tmp_path / "seq.safetensors"
+    nablanet.Sequential([Dense(3, 2, seed=1)]).save(path)
+
+    def rename(config):
+        config["layers"][0]["name"] = "os.system"
+        return config
+
+    bad = _resave(path, tmp_path / "bad.safetensors", config=rename)
+    with pytest.raises(ValueError, match=r"os\.system") as err:
+        nablanet.load(bad)
+    assert str(bad) in str(err.value) and "Dense" in str(err.value)
+
+
+@pytest.mark.parametrize("version", ["0", "-1", "1.5", "", "２"])
+def test_format_version_must_be_a_positive_integer(saved, tmp_path, version):
+    path = _resave(saved, tmp_path / "v.safetensors", metadata={"format_version": version})
+    with pytest.raises(ValueError, match="format_version") as err:
+        nablanet.load(path)
+    assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_non_finite_weights_are_refused(saved, tmp_path, value):
+    def poison(arrays):
+        W = arrays["layers.1.W"].copy()
+        W[0, 0] = value
+        return {**arrays, "layers.1.W": W}
+
+    path = _resave(saved, tmp_path / "nan.safetensors", tensors=poison)
+    with pytest.raises(ValueError, match=r"layers\.1\.W.*finite") as err:
+        Network.load(path)
+    assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("change", [
+    {"sizes": [5, 200_000, 3000]},           # 6e8 weights
+    {"sizes": [5, 10**9, 3]},
+])
+def test_config_asking_for_too_many_parameters_is_refused_before_allocating(
+        saved, tmp_path, change):
+    path = _resave(saved, tmp_path / "huge.safetensors",
+                   config=lambda config: {**config, **change})
+    with pytest.raises(ValueError, match="sizes") as err:
+        Network.load(path)
+    assert str(path) in str(err.value)
+
+
+def test_huge_dense_layer_in_a_sequential_is_refused(tmp_path):
+    from nablanet.layers import Dense
+
+    path = tmp_path / "seq.safetensors"
+    nablanet.Sequential([Dense(3, 2, seed=1)]).save(path)
+
+    def huge(config):
+        config["layers"][0]["config"].update(n_in=50_000, n_out=50_000)
+        return config
+
+    bad = _resave(path, tmp_path / "huge.safetensors", config=huge)
+    with pytest.raises(ValueError, match="more than 100000000") as err:
+        nablanet.load(bad)
+    assert str(bad) in str(err.value)
+
+
+@pytest.mark.parametrize("cli", ["[1, 2]", "not json"])
+def test_bad_cli_section_is_refused(saved, tmp_path, cli):
+    path = _resave(saved, tmp_path / "cli.safetensors", metadata={"cli": cli})
+    with pytest.raises(ValueError, match="cli") as err:
+        read_cli(path)
+    assert str(path) in str(err.value)
+
+
+def test_cli_section_must_be_json_ready(tmp_path):
+    with pytest.raises(ValueError, match="cli"):
+        save(Network([3, 2], seed=0), tmp_path / "n.safetensors", cli={"x": object()})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unregistered_model_class_cannot_be_saved(tmp_path):
+    class Private(Network):
+        pass
+
+    with pytest.raises(ValueError, match=r"Private.*not registered"):
+        Private([3, 2], seed=0).save(tmp_path / "p.safetensors")

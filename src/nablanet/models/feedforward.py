@@ -1,0 +1,429 @@
+"""Feedforward networks trained by mini-batch SGD and backpropagation.
+
+The network of Nielsen's *Neural Networks and Deep Learning*, chapter 1 (``network.py``):
+sigmoid neurons, quadratic cost, weights and biases drawn from N(0, 1), plain mini-batch
+SGD with the learning rate ``eta`` applied to the gradient averaged over the mini-batch.
+Chapter 3's improvements (cross-entropy, softmax, L2, better initialisation) and the
+modern ones (ReLU, momentum, Adam, schedules, early stopping) are options; the
+defaults stay the book's.
+
+Two paths compute the same gradients:
+
+- :meth:`Network.backprop` is the per-example reference, written as the book's four
+  equations BP1-BP4 (chapter 2) for one example at a time;
+- the training path (:meth:`Network.fit`, :meth:`Network.SGD`) is the vectorized one
+  of every model, :class:`nablanet.models.sequential.Sequential` over
+  :class:`nablanet.layers.dense.Dense` layers: a whole mini-batch is one matrix ``X`` of
+  shape ``(m, n_in)``, into work buffers allocated once per ``fit``; or, for small
+  mini-batches of plain SGD, the compiled kernel :func:`nablanet.kernels.mlp_sgd_epoch`.
+
+Row-vector (batch-major) form of the equations, for layer ``l`` with weights
+``W[l]`` of shape ``(n_{l-1}, n_l)`` and biases ``b[l]`` of shape ``(n_l,)``::
+
+    z[l] = a[l-1] @ W[l] + b[l]           a[l] = f(z[l])              (forward)
+    delta[L] = dC/da[L] * f'(z[L])                                     (BP1)
+    delta[l] = (delta[l+1] @ W[l+1].T) * f'(z[l])                      (BP2)
+    dC/db[l] = sum over rows of delta[l]                               (BP3)
+    dC/dW[l] = a[l-1].T @ delta[l]                                     (BP4)
+
+Shapes are the transpose of the book's (the book stores ``w`` as ``(n_l, n_{l-1})`` and
+works on column vectors); ``feedforward``, ``backprop``, ``SGD`` and ``evaluate`` accept
+the book's column vectors and ``(x, y)`` lists and convert once, at the edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from nablanet import kernels
+from nablanet.activations import get_activation
+from nablanet.init import check_dtype
+from nablanet.layers.dense import Dense
+from nablanet.models.sequential import Sequential
+from nablanet.optimizers import SGD, Optimizer
+from nablanet.registry import register
+from nablanet.training import History
+
+__all__ = ["Network"]
+
+
+@register("model", "Network")
+class Network(Sequential):
+    """A fully connected feedforward network: a stack of :class:`Dense` layers.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Neurons per layer, input first: ``[784, 30, 10]`` is the book's network.
+    activation : str or sequence of str, default ``"sigmoid"``
+        Hidden-layer activation (``sigmoid``, ``tanh``, ``relu``), one name for all
+        hidden layers or one per hidden layer.
+    output_activation : str, default ``"sigmoid"``
+        ``sigmoid``, ``softmax``, ``identity``, ``tanh`` or ``relu``.
+    loss : str, default ``"quadratic"``
+        ``quadratic`` (``mse``), ``binary_cross_entropy`` (sigmoid outputs) or
+        ``cross_entropy`` (softmax outputs).
+    init : str, default ``"normal"``
+        Weight initialiser (see :mod:`nablanet.init`). Biases are drawn from N(0, 1) for
+        the book's ``normal`` and ``scaled_normal``, and are zero otherwise.
+    optimizer : Optimizer, optional
+        Used by :meth:`fit`; default ``SGD(lr=3.0)``. :meth:`SGD` always uses plain SGD
+        with its ``eta``.
+    seed : int, optional
+        Seed of the ``numpy.random.Generator`` behind the initial weights (layer by
+        layer, weights then biases) and the shuffling. Same seed, same result, bit for bit.
+    dtype : numpy dtype, default float64
+        ``float64`` or ``float32``; data are converted to it once per ``fit``.
+
+    Attributes
+    ----------
+    weights : list of ndarray
+        ``weights[l]`` has shape ``(sizes[l], sizes[l+1])`` (the layers' ``W``).
+    biases : list of ndarray
+        ``biases[l]`` has shape ``(sizes[l+1],)`` (the layers' ``b``).
+
+    Raises
+    ------
+    ValueError
+        For fewer than two layers, a non-positive size, an unknown activation, loss,
+        initialiser or dtype, or a loss that does not fit the output activation.
+    """
+
+    default_epochs = 30
+    default_batch_size = 10
+    auto_numba_max_batch = 32  # backend="auto": the compiled kernel up to this batch size
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        *,
+        activation: str | Sequence[str] = "sigmoid",
+        output_activation: str = "sigmoid",
+        loss: str = "quadratic",
+        init: str = "normal",
+        optimizer: Optimizer | None = None,
+        seed: int | None = None,
+        dtype=np.float64,
+    ):
+        self.sizes = _check_sizes(sizes)
+        n_hidden = len(self.sizes) - 2
+        names = [activation] * n_hidden if isinstance(activation, str) else list(activation)
+        if len(names) != n_hidden:
+            raise ValueError(
+                f"activation: expected one name or {n_hidden} (one per hidden layer), "
+                f"got {len(names)}"
+            )
+        for name in [*names, output_activation]:
+            get_activation(name)
+        dtype = check_dtype(dtype)
+        rng = np.random.default_rng(seed)
+        bias_init = "normal" if init in ("normal", "scaled_normal") else "zeros"
+        layers = [
+            Dense(n_in, n_out, activation=f, init=init, bias_init=bias_init, seed=rng,
+                  dtype=dtype)
+            for n_in, n_out, f in zip(self.sizes[:-1], self.sizes[1:], [*names, "identity"],
+                                      strict=True)
+        ]
+        super().__init__(layers, output_activation=output_activation, loss=loss,
+                         optimizer=optimizer if optimizer is not None else SGD(3.0),
+                         seed=rng, dtype=dtype)
+        self.seed, self.init = seed, init
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """The layers' weight matrices ``(sizes[l], sizes[l+1])`` (the arrays themselves)."""
+        return [layer.W for layer in self.layers]
+
+    @property
+    def biases(self) -> list[np.ndarray]:
+        """The layers' bias vectors ``(sizes[l+1],)`` (the arrays themselves)."""
+        return [layer.b for layer in self.layers]
+
+    @property
+    def activations(self) -> list:
+        """The activation of every layer, the output activation last."""
+        return [layer.activation for layer in self.layers[:-1]] + [self.output_activation]
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """``(sizes[0],)``."""
+        return (self.sizes[0],)
+
+    @property
+    def num_layers(self) -> int:
+        """Number of layers including the input layer (the book's ``num_layers``)."""
+        return len(self.sizes)
+
+    # ----------------------------------------------------------------------------------
+    # The book's chapter 1 API
+    # ----------------------------------------------------------------------------------
+    def feedforward(self, a) -> np.ndarray:
+        """Return the network's output for input ``a`` (Nielsen ch. 1, eq. 22).
+
+        ``a`` is one example as a column vector ``(n_in, 1)`` (the book's form) or a
+        vector ``(n_in,)``, or a batch ``(n, n_in)``; the output has the matching shape
+        ``(n_out, 1)``, ``(n_out,)`` or ``(n, n_out)``.
+        """
+        x, shape = _as_rows(a, self.sizes[0], "a")
+        return self.predict_proba(x).reshape(shape(self.sizes[-1]))
+
+    def backprop(self, x, y) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Gradient of the cost for one example, by the book's equations BP1-BP4.
+
+        Parameters
+        ----------
+        x : array ``(n_in, 1)`` or ``(n_in,)``
+            One input (the book's column vector, or a vector).
+        y : array ``(n_out, 1)`` or ``(n_out,)``, or int
+            The desired output, or a class label (turned into a one-hot vector).
+
+        Returns
+        -------
+        nabla_b, nabla_w : lists of ndarray
+            ``nabla_b[l]`` has the shape of ``biases[l]`` and ``nabla_w[l]`` the shape of
+            ``weights[l]`` (``(n_in, n_out)``, the transpose of the book's layout).
+
+        Notes
+        -----
+        Nielsen ch. 2: BP1 ``delta^L = grad_a C * f'(z^L)`` (with the cross-entropies on
+        their canonical outputs ``delta^L = a^L - y``), BP2 ``delta^l = (W^{l+1} delta^{l+1})
+        * f'(z^l)``, BP3 ``dC/db^l = delta^l``, BP4 ``dC/dw^l = a^{l-1} delta^l``.
+        One example at a time, no vectorization: the slow, obviously correct reference
+        (a second copy of :class:`Dense`'s backward pass, kept to test it).
+        """
+        x = np.asarray(x, dtype=self.dtype).reshape(-1)
+        if x.shape != (self.sizes[0],):
+            raise ValueError(f"x: expected {self.sizes[0]} values, got shape {np.shape(x)}")
+        y = self._one_target(y)
+        acts = self.activations
+        # feedforward, storing every activation (the derivatives are written through a)
+        activations = [x]
+        for W, b, f in zip(self.weights, self.biases, acts, strict=True):
+            z = activations[-1] @ W + b
+            activations.append(f.forward(z, z))
+        # BP1: output error
+        a_out = activations[-1]
+        delta = np.empty_like(a_out)
+        self.loss.delta(a_out, y, acts[-1], delta, np.empty_like(a_out))
+        nabla_b = [np.empty_like(b) for b in self.biases]
+        nabla_w = [np.empty_like(w) for w in self.weights]
+        for layer in range(len(self.weights) - 1, -1, -1):
+            nabla_b[layer] = delta  # BP3
+            nabla_w[layer] = np.outer(activations[layer], delta)  # BP4
+            if layer > 0:  # BP2: move the error back one layer
+                a = activations[layer]
+                delta = self.weights[layer] @ delta
+                acts[layer - 1].backward(a, delta, np.empty_like(a))
+        return nabla_b, nabla_w
+
+    def update_mini_batch(self, mini_batch, eta: float) -> None:
+        """The book's update: one plain SGD step on the average of per-example gradients.
+
+        ``mini_batch`` is a list of ``(x, y)`` tuples (see :meth:`backprop`); the weights
+        and biases move by ``-eta / len(mini_batch)`` times the summed gradients
+        (Nielsen ch. 1, eq. 20-21). This is the per-example reference path; :meth:`fit`
+        and :meth:`SGD` train with the vectorized path instead.
+        """
+        nabla_b = [np.zeros_like(b) for b in self.biases]
+        nabla_w = [np.zeros_like(w) for w in self.weights]
+        for x, y in mini_batch:
+            delta_nabla_b, delta_nabla_w = self.backprop(x, y)
+            for nb, dnb in zip(nabla_b, delta_nabla_b, strict=True):
+                nb += dnb
+            for nw, dnw in zip(nabla_w, delta_nabla_w, strict=True):
+                nw += dnw
+        step = eta / len(mini_batch)
+        for w, nw in zip(self.weights, nabla_w, strict=True):
+            w -= step * nw
+        for b, nb in zip(self.biases, nabla_b, strict=True):
+            b -= step * nb
+
+    def SGD(self, training_data, epochs: int, mini_batch_size: int, eta: float,
+            test_data=None, **kwargs) -> History:
+        """Train with plain mini-batch SGD, the book's ``SGD`` (Nielsen ch. 1).
+
+        Parameters
+        ----------
+        training_data : list of ``(x, y)`` tuples, or a tuple ``(X, y)`` of arrays
+            The book's list (``x`` a column vector ``(n_in, 1)``, ``y`` a one-hot column
+            ``(n_out, 1)`` or an int label), or arrays as for :meth:`fit`.
+        epochs, mini_batch_size : int
+        eta : float
+            Learning rate (> 0), applied to the gradient averaged over the mini-batch.
+        test_data : same forms as ``training_data``, optional
+            Evaluated after each epoch; the log shows the book's ``Epoch 0: 9129 / 10000``.
+        **kwargs
+            Passed on to :meth:`fit` (``progress``, ``monitor_training``, ...).
+
+        Returns
+        -------
+        History
+            Per epoch: ``val_correct`` / ``val_accuracy`` on ``test_data``, ``train_loss``,
+            ``seconds``.
+        """
+        self.optimizer = SGD(eta)
+        X, y = _unpack(training_data, "training_data")
+        if test_data is not None:
+            kwargs["validation_data"] = _unpack(test_data, "test_data")
+        return self.fit(X, y, epochs=epochs, batch_size=mini_batch_size, **kwargs)
+
+    def evaluate(self, test_data, y=None, mask=None, **kwargs):
+        """The book's ``evaluate``: the number of test inputs for which the network
+        outputs the correct result (the index of the largest output equals the label).
+
+        ``test_data`` is the book's list of ``(x, label)`` tuples or a tuple ``(X, y)``.
+        Called as ``evaluate(X, y)`` it is :meth:`Sequential.evaluate` (a dict of
+        metrics).
+        """
+        if y is not None:
+            return super().evaluate(test_data, y, mask, **kwargs)
+        X, y = _unpack(test_data, "test_data")
+        data = self._prepare(X, y, None, "test_data inputs", "test_data labels")
+        return self._metrics(data, "", 0.5)["correct"]
+
+    def epoch_line(self, logs: dict, n_val: int | None) -> str:
+        """The book's line, ``Epoch 0: 9129 / 10000 (91.29%) | cost 0.0123 | 0.52 s``
+        (0-based, as ``network.py`` prints it)."""
+        epoch, seconds = logs["epoch"], logs["seconds"]
+        if n_val is not None:
+            line = (f"Epoch {epoch}: {logs['val_correct']} / {n_val} "
+                    f"({100 * logs['val_accuracy']:.2f}%)")
+        else:
+            line = f"Epoch {epoch} complete"
+        if "train_loss" in logs:
+            line += f" | cost {logs['train_loss']:.4f}"
+        return f"{line} | {seconds:.2f} s"
+
+    def get_config(self) -> dict:
+        """The constructor arguments (JSON-ready), as stored in a saved model."""
+        return {
+            "sizes": self.sizes,
+            "activation": [f.name for f in self.activations[:-1]],
+            "output_activation": self.output_activation.name,
+            "loss": self.loss.name,
+            "init": self.init,
+            "dtype": np.dtype(self.dtype).name,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> Network:
+        """Build a network from :meth:`get_config`'s dict."""
+        return cls(**config)
+
+    def _decide(self, a: np.ndarray, threshold: float) -> np.ndarray:
+        """The book's classification: the index of the largest of several outputs
+        (whatever the output activation), or 1 where a single output is >= ``threshold``
+        (int64 ``(n,)`` either way)."""
+        if a.shape[-1] > 1:
+            return a.argmax(axis=-1)
+        return (a[..., 0] >= threshold).astype(np.int64)
+
+    # ----------------------------------------------------------------------------------
+    # The compiled kernel (plain SGD, small mini-batches)
+    # ----------------------------------------------------------------------------------
+    def kernel_unsupported(self) -> str | None:
+        """Why :func:`nablanet.kernels.mlp_sgd_epoch` cannot train this network, or None."""
+        if kernels.delta_mode(self.loss, self.output_activation) is None:
+            return f"loss {self.loss.name} on {self.output_activation.name} outputs"
+        return kernels.plain_sgd_unsupported(self.optimizer)
+
+    def compiled_trainer(self, data, batch_size: int):
+        """``train_batches`` running :func:`nablanet.kernels.mlp_sgd_epoch`: the full
+        mini-batches of a chunk in one call, the short last one in another; the kernel's
+        work buffers are made here, once per ``fit``."""
+        from numba.typed import List
+
+        X, T, _ = data
+        dt = self.dtype
+        acts = np.array([kernels.ACT_CODES[f.name] for f in self.activations])
+        mode = kernels.delta_mode(self.loss, self.output_activation)
+        weights, biases = List(self.weights), List(self.biases)
+        args = {}
+        for m in {batch_size, len(X) % batch_size} - {0}:
+            args[m] = (np.empty((m, self.sizes[0]), dtype=dt),
+                       np.empty((m, self.sizes[-1]), dtype=dt),
+                       List([np.empty((m, n), dtype=dt) for n in self.sizes[1:]]),
+                       List([np.empty((m, n), dtype=dt) for n in self.sizes[1:]]),
+                       List([np.empty_like(w) for w in self.weights]),
+                       List([np.empty_like(b) for b in self.biases]))
+
+        def call(part: np.ndarray) -> None:
+            m = batch_size if len(part) % batch_size == 0 else len(part)
+            kernels.run("mlp_sgd_epoch", X, T, part, weights, biases, acts, mode,
+                        self.optimizer.lr, *args[m])
+
+        def train_batches(idx: np.ndarray) -> None:
+            full = len(idx) - len(idx) % batch_size
+            for part in (idx[:full], idx[full:]):
+                if len(part):
+                    call(part)
+
+        call(np.empty(0, dtype=np.int64))  # compile (or load) now, not in the first epoch
+        return train_batches
+
+    # ----------------------------------------------------------------------------------
+    def _one_target(self, y) -> np.ndarray:
+        n_out = self.sizes[-1]
+        if np.ndim(y) == 0:
+            return self._targets(np.asarray([y]), 1, (n_out,), "y")[0]
+        y = np.asarray(y, dtype=self.dtype).reshape(-1)
+        if y.shape != (n_out,):
+            raise ValueError(f"y: expected {n_out} values or a label, got shape {np.shape(y)}")
+        return y
+
+
+# --------------------------------------------------------------------------------------
+# The book's data forms, converted once at the edge
+# --------------------------------------------------------------------------------------
+def _unpack(data, name: str):
+    """``(X, y)`` arrays from the book's list of ``(x, y)`` tuples or a tuple of arrays."""
+    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray) \
+            and np.ndim(data[0]) == 2 and np.ndim(data[1]) >= 1 \
+            and len(data[0]) == len(data[1]) and np.shape(data[0])[1] != 1:
+        return data
+    data = list(data)
+    if not data:
+        raise ValueError(f"{name}: expected at least one (x, y) example, got none")
+    try:
+        X = np.stack([np.asarray(x).reshape(-1) for x, _ in data])
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: expected (x, y) tuples with equal-sized x ({exc})") from None
+    ys = [y for _, y in data]
+    if np.ndim(ys[0]) == 0:
+        y = np.asarray(ys)
+    else:
+        y = np.stack([np.asarray(v).reshape(-1) for v in ys])
+    return X, y
+
+
+def _as_rows(a, n_in: int, name: str):
+    """Rows ``(n, n_in)`` from one example (column or vector) or a batch, with a function
+    that gives the output shape for ``n_out`` outputs."""
+    a = np.asarray(a)
+    if a.ndim == 2 and a.shape == (n_in, 1) and n_in != 1:
+        return a.reshape(1, n_in), lambda n_out: (n_out, 1)
+    if a.ndim == 1 and a.shape == (n_in,):
+        return a.reshape(1, n_in), lambda n_out: (n_out,)
+    if a.ndim == 2 and a.shape[1] == n_in:
+        return a, lambda n_out: (len(a), n_out)
+    raise ValueError(
+        f"{name}: expected a column ({n_in}, 1), a vector ({n_in},) or rows (n, {n_in}); "
+        f"got shape {a.shape}"
+    )
+
+
+def _check_sizes(sizes) -> list[int]:
+    try:
+        out = [int(s) for s in sizes]
+    except (TypeError, ValueError):
+        raise ValueError(f"sizes: expected a list of integers, got {sizes!r}") from None
+    if len(out) < 2 or any(s < 1 for s in out) or any(
+        not float(s).is_integer() for s in sizes
+    ):
+        raise ValueError(
+            f"sizes: expected at least two positive integers (input and output), got {sizes!r}"
+        )
+    return out

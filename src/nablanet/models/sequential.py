@@ -1,0 +1,662 @@
+"""``Sequential``: a stack of layers, and the one training path of every model.
+
+The container is the loop: :meth:`Sequential.forward` runs the layers in order,
+:meth:`Sequential.backward` runs them in reverse (the first layer skips ``dL/dX``), and
+:meth:`Sequential.params` is the flattening of the layers' parameters. What it adds over
+a list of layers is the *model head* and the training around it:
+
+- the output nonlinearity ``g`` and the loss belong to the model, not to the last layer
+  (which is linear): ``a = g(z)`` with ``z`` the last layer's output, and the loss gives
+  the error ``dL/dz`` directly (``a - y`` for softmax with cross-entropy);
+- :meth:`fit` (mini-batch gradient descent, :func:`nablanet.training.fit_loop`),
+  :meth:`predict_proba`, :meth:`predict`, :meth:`evaluate`, the metrics, the epoch line,
+  :meth:`save` and :meth:`load`: written once here for every model (``Network`` and the
+  convolutional stacks are ``Sequential`` subclasses or instances).
+
+Inputs are batch-major arrays of any per-sample shape, ``(n, n_features)`` for dense
+stacks, ``(n, channels, height, width)`` for images; the layers check the shape
+(:meth:`nablanet.layers.base.Layer.allocate`). Work buffers (the layers', and the
+model's for the gathered mini-batch, its targets and the output error) are allocated
+once per ``fit`` for the mini-batch size and reused, so a training step allocates
+nothing; evaluation runs in chunks of samples whose work buffers stay within
+:data:`EVAL_BYTES`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from nablanet import kernels, serialization
+from nablanet.activations import get_activation
+from nablanet.init import check_dtype
+from nablanet.layers.base import Layer
+from nablanet.losses import get_loss, one_hot
+from nablanet.optimizers import SGD, Optimizer
+from nablanet.registry import get, name_of, register
+from nablanet.training import (
+    EarlyStopping,
+    History,
+    Schedule,
+    check_fit_args,
+    fit_loop,
+    thread_limit,
+)
+
+__all__ = ["EVAL_BYTES", "Sequential"]
+
+log = logging.getLogger(__name__)
+
+#: bytes of layer work buffers per evaluation chunk (the chunk has at most 8192 samples)
+EVAL_BYTES = 32 * 2**20
+_MAX_CHUNK = 8192
+_CLASSIFIERS = ("softmax", "sigmoid")
+
+
+@register("model", "Sequential")
+class Sequential:
+    """A stack of layers trained as one model.
+
+    Parameters
+    ----------
+    layers : sequence of Layer
+        Applied in order; any registered :class:`nablanet.layers.base.Layer` subclass.
+        The last one should be linear: the output nonlinearity is ``output_activation``.
+    output_activation : str, default ``"identity"``
+        ``g`` of the outputs: ``identity`` (regression), ``sigmoid``, ``softmax``.
+    loss : str, default ``"quadratic"``
+        ``quadratic`` (``mse``), ``binary_cross_entropy`` (sigmoid outputs) or
+        ``cross_entropy`` (softmax outputs); see :mod:`nablanet.losses`.
+    optimizer : Optimizer, optional
+        Used by :meth:`fit`; default ``SGD(0.01)``.
+    seed : int or numpy.random.Generator, optional
+        Source of the shuffling (and of validation splits). Same seed, same result.
+    dtype : float64 or float32
+        Every layer must have it; data are converted to it once per call.
+
+    Attributes
+    ----------
+    layers : list of Layer
+    rng : numpy.random.Generator
+
+    Raises
+    ------
+    TypeError
+        If ``layers`` holds something that is not a Layer.
+    ValueError
+        For no layers, a layer of another dtype, an unknown activation or loss, or a
+        loss that does not fit the output activation.
+
+    Examples
+    --------
+    >>> from nablanet.layers import Dense
+    >>> model = Sequential([Dense(4, 8, activation="relu", seed=0), Dense(8, 3, seed=1)],
+    ...                    output_activation="softmax", loss="cross_entropy", seed=2)
+    >>> model.predict(np.zeros((5, 4))).shape
+    (5,)
+    """
+
+    #: ``fit``'s defaults when ``epochs`` / ``batch_size`` are not given
+    default_epochs = 10
+    default_batch_size = 32
+    #: ``backend="auto"`` runs a compiled kernel up to this mini-batch size
+    auto_numba_max_batch = 0
+    #: what error messages call the targets (the argument's name in ``fit``'s docs)
+    targets_name = "y"
+
+    def __init__(self, layers: Sequence[Layer], *, output_activation: str = "identity",
+                 loss: str = "quadratic", optimizer: Optimizer | None = None, seed=None,
+                 dtype=np.float64):
+        self.layers = list(layers)
+        if not self.layers:
+            raise ValueError("layers: expected at least one layer, got none")
+        for i, layer in enumerate(self.layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layers[{i}]: expected a Layer, got {type(layer).__name__}")
+        self.dtype = check_dtype(dtype)
+        for i, layer in enumerate(self.layers):
+            if np.dtype(layer.dtype) != np.dtype(self.dtype):
+                raise ValueError(f"layers[{i}]: expected dtype {np.dtype(self.dtype).name}, "
+                                 f"got {np.dtype(layer.dtype).name}")
+        self.output_activation = get_activation(output_activation)
+        self.loss = get_loss(loss)
+        self.loss.check_output(self.output_activation)
+        self.optimizer = optimizer if optimizer is not None else SGD(0.01)
+        self.seed = None if isinstance(seed, np.random.Generator) else seed
+        self.rng = np.random.default_rng(seed)
+        self._plans: dict[tuple, tuple] = {}  # sample shape -> (output shape, eval chunk)
+        self._allocated: tuple | None = None  # (sample shape, rows) of the layers' buffers
+
+    # ----------------------------------------------------------------------------------
+    # The container
+    # ----------------------------------------------------------------------------------
+    def params(self) -> list[np.ndarray]:
+        """Every layer's parameter arrays, in layer order."""
+        return [p for layer in self.layers for p in layer.params()]
+
+    def grads(self) -> list[np.ndarray]:
+        """Every layer's gradient arrays, in the order of :meth:`params`."""
+        return [g for layer in self.layers for g in layer.grads]
+
+    def decay_flags(self) -> list[bool]:
+        """For each parameter, whether weight decay applies (see ``Layer.decay_flags``)."""
+        return [f for layer in self.layers for f in layer.decay_flags()]
+
+    def count_params(self) -> int:
+        """Number of scalar parameters."""
+        return sum(layer.count_params() for layer in self.layers)
+
+    def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
+        """The last layer's output ``z`` for the mini-batch ``X`` (a view of a work
+        buffer, valid until the next call; the output activation is not applied). The
+        layers get work buffers for ``X``'s shape first if they lack them."""
+        self._allocate(X.shape[1:], len(X))
+        return self._forward(X, training)
+
+    def _forward(self, X: np.ndarray, training: bool) -> np.ndarray:
+        for layer in self.layers:
+            X = layer.forward(X, training)
+        return X
+
+    def backward(self, delta: np.ndarray) -> None:
+        """Backpropagate ``delta = dL/dz`` of the last :meth:`forward` through the
+        layers in reverse; the gradients land in each layer's ``grads``."""
+        for layer in self.layers[:0:-1]:
+            delta = layer.backward(delta)
+        self.layers[0].backward(delta, need_dX=False)
+
+    # ----------------------------------------------------------------------------------
+    # Prediction and evaluation
+    # ----------------------------------------------------------------------------------
+    def predict_proba(self, X, mask=None) -> np.ndarray:
+        """Output activations ``g(z)`` of shape ``(n, *output_shape)`` for ``X (n, ...)``,
+        computed in chunks of samples. ``mask``: for sequence models only (see
+        :class:`nablanet.models.recurrent.RecurrentNetwork`)."""
+        X, W = self._prepare_inputs(X, mask, "X")
+        return self._present(self._outputs(X)[1], W)
+
+    def predict(self, X, mask=None, *, threshold: float = 0.5) -> np.ndarray:
+        """Predictions for ``X``: the class index (int64, the output axis dropped) for a
+        softmax head, 0/1 per output at ``threshold`` for a sigmoid head, the output
+        values otherwise."""
+        return self._decide(self.predict_proba(X, mask), threshold)
+
+    def evaluate(self, X, y, mask=None, *, threshold: float = 0.5) -> dict:
+        """Metrics of the model on ``(X, y)``: ``loss`` (mean per labelled sample or
+        step) and, for softmax/sigmoid heads, ``accuracy`` and ``correct`` (samples
+        with every output right), else ``rmse``.
+
+        Raises
+        ------
+        ValueError
+            For inputs or targets that do not fit the model (naming ``X`` or ``y``).
+        """
+        return self._metrics(self._prepare(X, y, mask, "X", self.targets_name), "", threshold)
+
+    def gradients(self, X, y, mask=None) -> list[np.ndarray]:
+        """Gradients of the training objective on the batch ``(X, y)`` (the mean over
+        its samples of each one's loss) with respect to :meth:`params`, in that order:
+        what one step of :meth:`fit` with this whole batch computes."""
+        data = self._prepare(X, y, mask, "X", self.targets_name)
+        n = len(data[0])
+        self._allocate(data[0].shape[1:], n)
+        self._gradient_step(data, n)(np.arange(n))
+        return [g.copy() for g in self.grads()]
+
+    def loss_value(self, X, y, mask=None) -> float:
+        """The training objective on ``(X, y)``: the mean over samples of the loss (for
+        sequences, summed over each one's labelled steps), the quantity
+        :meth:`gradients` differentiates."""
+        X, T, W = self._prepare(X, y, mask, "X", self.targets_name)
+        z, a = self._outputs(X)
+        return self.loss.value(z, a, T, None if W is None else W > 0) / len(X)
+
+    # ----------------------------------------------------------------------------------
+    # Training
+    # ----------------------------------------------------------------------------------
+    def fit(
+        self,
+        X,
+        y,
+        mask=None,
+        *,
+        epochs: int | None = None,
+        batch_size: int | None = None,
+        validation_data=None,
+        validation_split: float = 0.0,
+        schedule: Schedule | None = None,
+        early_stopping: EarlyStopping | None = None,
+        eval_every: int = 1,
+        threshold: float = 0.5,
+        monitor_training: bool = True,
+        shuffle: bool = True,
+        progress: bool = True,
+        backend: str = "auto",
+        threads: int | None = None,
+    ) -> History:
+        """Train by mini-batch gradient descent with backpropagation and the model's
+        optimizer.
+
+        Parameters
+        ----------
+        X : array ``(n, ...)``
+            Training inputs; the per-sample shape is the first layer's.
+        y : int array ``(n,)`` of class labels, or array ``(n, *output_shape)`` of targets
+            Labels are one-hot encoded for several outputs; for one output, 0/1 labels
+            are its targets.
+        mask : bool array ``(n, n_steps)``, optional
+            Sequence models only: the valid steps of variable-length sequences.
+        epochs : int, optional
+            Passes over the data (default: the class's ``default_epochs``).
+        batch_size : int, optional
+            Samples per mini-batch (the last one may be smaller); default: the class's
+            ``default_batch_size``.
+        validation_data : tuple ``(X_val, y_val)`` or ``(X_val, y_val, mask_val)``, optional
+            Evaluated every ``eval_every`` epochs (``val_loss``, ``val_accuracy``, ...).
+        validation_split : float, default 0
+            Instead of ``validation_data``: hold out this fraction of ``X`` (seeded).
+        schedule, early_stopping : optional
+            Learning-rate schedule and early stopping (see :mod:`nablanet.training`).
+        eval_every : int, default 1
+            Evaluate every this many epochs (and after the last).
+        threshold : float, default 0.5
+            Decision threshold of a single sigmoid output, for the accuracy.
+        monitor_training : bool, default True
+            Also compute the metrics on the whole training set (``train_loss``, ...).
+        shuffle : bool, default True
+            Reshuffle the samples every epoch from the model's generator.
+        progress : bool, default True
+            Show a progress bar within each epoch on a terminal.
+        backend : ``"auto"``, ``"numpy"`` or ``"numba"``
+            ``numpy``: the layers (the reference); ``numba``: the model's compiled
+            kernel, if it has one (:meth:`kernel_unsupported` says why not); ``auto``:
+            the kernel when it applies and ``batch_size <= auto_numba_max_batch``.
+        threads : int, optional
+            BLAS threads while training (see :func:`nablanet.training.thread_limit`).
+
+        Returns
+        -------
+        History
+            One entry per evaluated epoch: ``epoch`` (0-based), ``seconds``, ``lr`` and
+            the metrics (``train_`` and ``val_`` prefixed).
+
+        Raises
+        ------
+        ValueError
+            For inputs or targets that do not fit the model, non-finite inputs, labels
+            out of range, bad epochs/batch_size/eval_every/validation_split, or
+            ``backend="numba"`` for a model the kernels do not cover.
+        ImportError
+            For ``backend="numba"`` without Numba installed.
+        """
+        epochs = self.default_epochs if epochs is None else epochs
+        batch_size = self.default_batch_size if batch_size is None else batch_size
+        data = self._prepare(X, y, mask, "X", self.targets_name)
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, tuple | list) or len(validation_data) not in (2, 3):
+                raise ValueError("validation_data: expected a tuple (X_val, y_val) or "
+                                 "(X_val, y_val, mask_val)")
+            vx, vy, *vm = validation_data
+            val = self._prepare(vx, vy, vm[0] if vm else None, "validation_data[0]",
+                                "validation_data[1]")
+        elif validation_split:
+            data, val = self._split(data, validation_split)
+        X = data[0]
+        check_fit_args(len(X), epochs, batch_size, eval_every)
+        compiled = kernels.use_numba(backend, self.kernel_unsupported(), batch_size,
+                                     self.auto_numba_max_batch)
+        if compiled:
+            train_batches = self.compiled_trainer(data, batch_size)
+        else:  # the layers' buffers, once: for the mini-batches and the evaluation chunks
+            largest = max(len(X), 0 if val is None else len(val[0]))
+            chunk = self._plan(X.shape[1:], "X")[1]
+            self._allocate(X.shape[1:], max(batch_size, min(largest, chunk)))
+            train_batches = self._numpy_trainer(data, batch_size)
+        log.debug("backend %s", "numba" if compiled else "numpy")
+        params = self.params()
+
+        def evaluate() -> dict:
+            logs = {}
+            if monitor_training:
+                logs.update(self._metrics(data, "train_", threshold))
+            if val is not None:
+                logs.update(self._metrics(val, "val_", threshold))
+            return logs
+
+        largest = batch_size * max((p.size for p in params), default=1)
+        return fit_loop(
+            n_samples=len(X), epochs=epochs, batch_size=batch_size, rng=self.rng,
+            train_batches=train_batches, evaluate=evaluate,
+            epoch_line=lambda logs: self.epoch_line(logs, None if val is None else len(val[0])),
+            optimizer=self.optimizer, get_params=lambda: params, schedule=schedule,
+            early_stopping=early_stopping, eval_every=eval_every, shuffle=shuffle,
+            progress=progress, threads=thread_limit(threads, largest),
+        )
+
+    def _gradient_step(self, data: tuple, batch_size: int) -> Callable[[np.ndarray], None]:
+        """A function of the indices of a mini-batch (at most ``batch_size``) that
+        gathers it into work buffers made here, once, runs the forward and backward
+        passes, and leaves the gradient of the mini-batch mean in :meth:`grads`: the
+        layers allocate nothing; this allocates nothing per call."""
+        X, T, W = data
+        dt = self.dtype
+        full = {k: np.empty((batch_size, *T.shape[1:]), dtype=dt) for k in "tadw"}
+        full["x"] = np.empty((batch_size, *X.shape[1:]), dtype=dt)
+        if W is not None:  # per-row weights of the loss: 0 on unlabelled steps
+            full["r"] = np.empty((batch_size, *W.shape[1:]), dtype=dt)
+        bufs = {m: {k: v[:m] for k, v in full.items()}
+                for m in {batch_size, len(X) % batch_size} - {0}}
+        g, loss, forward, backward = self.output_activation, self.loss, self._forward, \
+            self.backward
+
+        def gradient(batch: np.ndarray) -> None:
+            b = bufs[len(batch)]
+            x, t, a = b["x"], b["t"], b["a"]
+            np.take(X, batch, axis=0, out=x)
+            np.take(T, batch, axis=0, out=t)
+            g.forward(forward(x, True), a)
+            delta = loss.delta(a, t, g, b["d"], b["w"])  # dL/dz (BP1)
+            if W is None:
+                delta *= 1.0 / len(batch)                # the mini-batch mean
+            else:
+                r = b["r"]
+                np.take(W, batch, axis=0, out=r)
+                r *= 1.0 / len(batch)
+                delta *= r[..., None]
+            backward(delta)
+
+        return gradient
+
+    def _numpy_trainer(self, data: tuple, batch_size: int) -> Callable[[np.ndarray], None]:
+        """``train_batches`` for :func:`fit_loop` through the layers, then the optimizer."""
+        gradient = self._gradient_step(data, batch_size)
+        params, grads, decay = self.params(), self.grads(), self.decay_flags()
+        step = self.optimizer.step
+
+        def train_batches(idx: np.ndarray) -> None:
+            for start in range(0, len(idx), batch_size):
+                gradient(idx[start:start + batch_size])
+                step(params, grads, decay)
+
+        return train_batches
+
+    def kernel_unsupported(self) -> str | None:
+        """Why no compiled kernel can train this model (None if one can: then
+        :meth:`compiled_trainer` gives its ``train_batches``). Subclasses with a kernel
+        override both."""
+        return f"no compiled kernel for a {type(self).__name__} of these layers"
+
+    def compiled_trainer(self, data: tuple, batch_size: int) -> Callable[[np.ndarray], None]:
+        """``train_batches`` for :func:`fit_loop` running the model's compiled kernel on
+        the prepared ``data = (X, T, W)`` (see :meth:`_prepare`)."""
+        raise NotImplementedError(self.kernel_unsupported())
+
+    def epoch_line(self, logs: dict, n_val: int | None) -> str:
+        """The per-epoch log line (1-based epoch): loss, then accuracy or RMSE on the
+        training and validation data, then the epoch's training time."""
+        loss = logs.get("train_loss", logs.get("val_loss", float("nan")))
+        parts = [f"Epoch {logs['epoch'] + 1}: Loss = {loss:.6f}"]
+        for prefix, title in (("train", "Train"), ("val", "Test")):
+            if f"{prefix}_accuracy" in logs:
+                parts.append(f"{title} Accuracy: {100 * logs[f'{prefix}_accuracy']:.2f}%")
+            elif f"{prefix}_rmse" in logs:
+                parts.append(f"{title} RMSE: {logs[f'{prefix}_rmse']:.6f}")
+        parts.append(f"{logs['seconds']:.2f} s")
+        return " | ".join(parts)
+
+    # ----------------------------------------------------------------------------------
+    # Configuration and files
+    # ----------------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        """Constructor arguments, JSON-ready: the layers as ``{"name", "config"}`` by their
+        registered names, the head, seed and dtype (not the optimizer)."""
+        return {
+            "layers": [{"name": name_of("layer", type(layer)), "config": layer.get_config()}
+                       for layer in self.layers],
+            "output_activation": self.output_activation.name,
+            "loss": self.loss.name,
+            "seed": self.seed,
+            "dtype": np.dtype(self.dtype).name,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> Sequential:
+        """Build a model from :meth:`get_config`'s dict; each layer class is looked up by
+        its registered name.
+
+        Raises
+        ------
+        ValueError
+            For a malformed config or an unknown layer name (naming it).
+        """
+        config = dict(config)
+        specs = config.pop("layers", None)
+        if not isinstance(specs, list):
+            raise ValueError("config.layers: expected a list of {name, config}")
+        layers = []
+        for i, spec in enumerate(specs):
+            if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict):
+                raise ValueError(f"config.layers[{i}]: expected {{name, config}}, got {spec!r}")
+            layer_cls = get("layer", spec.get("name"))
+            try:
+                layers.append(layer_cls.from_config(spec["config"]))
+            except TypeError as exc:
+                raise ValueError(f"config.layers[{i}]: {exc}") from None
+        return cls(layers, **config)
+
+    def tensors(self) -> dict[str, np.ndarray]:
+        """The parameters by name, ``layers.<i>.<param>`` (the arrays themselves)."""
+        return {f"layers.{i}.{name}": p for i, layer in enumerate(self.layers)
+                for name, p in zip(layer.param_names, layer.params(), strict=True)}
+
+    def save(self, path) -> None:
+        """Save to ``path`` (see :mod:`nablanet.serialization`)."""
+        serialization.save(self, path)
+
+    @classmethod
+    def load(cls, path):
+        """Load a model saved by :meth:`save`; it must be a ``cls``.
+
+        Raises
+        ------
+        FileNotFoundError, ValueError
+            See :func:`nablanet.serialization.load`.
+        """
+        return serialization.load(path, expect=cls)
+
+    def summary(self, input_shape: tuple[int, ...] | None = None) -> str:
+        """A table of the layers: one row per layer with its output shape (``n`` for the
+        batch axis) and parameter count, then the totals, the dtype and the memory of the
+        parameters.
+
+        Parameters
+        ----------
+        input_shape : tuple of int, optional
+            The per-sample input shape; default: the model's ``sample_shape`` (known for
+            ``Network`` and the recurrent models, which show one step).
+
+        Raises
+        ------
+        ValueError
+            If the shape is not given and not known, or does not fit the layers.
+        """
+        shape = input_shape if input_shape is not None else self.sample_shape
+        if shape is None:
+            raise ValueError("input_shape: expected the per-sample input shape (this "
+                             "model does not know it)")
+        rows, current = [], (1, *shape)
+        try:
+            for i, layer in enumerate(self.layers):
+                current = layer.allocate(current)
+                rows.append((f"({i}) {type(layer).__name__}",
+                             "(n, " + ", ".join(map(str, current[1:])) + ")",
+                             layer.count_params()))
+        except ValueError as exc:
+            raise ValueError(f"input_shape: {exc}") from None
+        finally:
+            self._allocated = None
+        total = self.count_params()
+        width = max(len(r[0]) for r in rows) + 2
+        lines = [f"{type(self).__name__}: input (n, {', '.join(map(str, shape))})",
+                 f"{'layer':<{width}}{'output shape':<22}{'parameters':>12}"]
+        lines += [f"{name:<{width}}{out:<22}{count:>12,}" for name, out, count in rows]
+        itemsize = np.dtype(self.dtype).itemsize
+        lines += [f"head: {self.output_activation.name} output, {self.loss.name} loss",
+                  f"total parameters: {total:,} ({np.dtype(self.dtype).name}, "
+                  f"{total * itemsize / 2**10:,.1f} KiB)"]
+        return "\n".join(lines)
+
+    #: the per-sample input shape when the model knows it (for :meth:`summary`)
+    sample_shape: tuple[int, ...] | None = None
+
+    def __repr__(self) -> str:
+        inner = "".join(f"\n  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
+        return (f"{type(self).__name__}({inner}\n  output_activation="
+                f"{self.output_activation.name!r}, loss={self.loss.name!r})")
+
+    # ----------------------------------------------------------------------------------
+    # Data at the edge, buffers, metrics
+    # ----------------------------------------------------------------------------------
+    def _inputs(self, X, name: str) -> np.ndarray:
+        """``X`` as a C-contiguous array of the model's dtype, checked: real, finite, at
+        least two dimensions, a per-sample shape the layers accept."""
+        X = np.asarray(X)
+        if X.ndim < 2 or len(X) == 0:
+            raise ValueError(f"{name}: expected an array (n_samples, ...) with n >= 1, "
+                             f"got shape {X.shape}")
+        if X.dtype.kind not in "biuf":
+            raise ValueError(f"{name}: expected real numbers, got dtype {X.dtype}")
+        X = np.ascontiguousarray(X, dtype=self.dtype)
+        if not np.isfinite(X).all():
+            raise ValueError(f"{name}: contains NaN or infinite values")
+        self._plan(X.shape[1:], name)
+        return X
+
+    def _plan(self, sample_shape: tuple, name: str) -> tuple[tuple[int, ...], int]:
+        """``(per-sample output shape, evaluation chunk size)`` for inputs of
+        ``sample_shape``, found once per shape by the layers' own check on one sample;
+        the chunk keeps the layers' work buffers within :data:`EVAL_BYTES`."""
+        key = tuple(sample_shape)
+        plan = self._plans.get(key)
+        if plan is None:
+            shape, floats = (1, *key), 0
+            try:
+                for layer in self.layers:
+                    floats += math.prod(shape[1:])
+                    shape = layer.allocate(shape)
+            except ValueError as exc:
+                raise ValueError(f"{name}: per-sample shape {key} does not fit the layers: "
+                                 f"{exc}") from None
+            per_sample = 3 * (floats + math.prod(shape[1:])) * np.dtype(self.dtype).itemsize
+            plan = (tuple(shape[1:]), max(1, min(_MAX_CHUNK, EVAL_BYTES // per_sample)))
+            self._plans[key] = plan
+            self._allocated = None  # the probe replaced the layers' buffers
+        return plan
+
+    def _allocate(self, sample_shape: tuple, rows: int) -> None:
+        """Give the layers work buffers for up to ``rows`` samples, unless they have them."""
+        key = tuple(sample_shape)
+        if self._allocated is not None and self._allocated[0] == key \
+                and self._allocated[1] >= rows:
+            return
+        shape = (rows, *key)
+        for layer in self.layers:
+            shape = layer.allocate(shape)
+        self._allocated = (key, rows)
+
+    def _outputs(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(z, a)``: the last layer's outputs and ``g(z)`` for every sample of ``X``,
+        in chunks of samples."""
+        out, chunk = self._plan(X.shape[1:], "X")
+        self._allocate(X.shape[1:], min(len(X), chunk))
+        z = np.empty((len(X), *out), dtype=self.dtype)
+        a = np.empty_like(z)
+        for start in range(0, len(X), chunk):
+            zc = z[start:start + chunk]
+            zc[...] = self._forward(X[start:start + chunk], False)
+            self.output_activation.forward(zc, a[start:start + chunk])
+        return z, a
+
+    def _prepare(self, X, y, mask, xname: str, yname: str) -> tuple:
+        """``(X, T, W)``: inputs (see :meth:`_inputs`), targets ``(n, *output_shape)`` in
+        ``dtype`` and per-row loss weights (None: every row counts; sequence models give
+        ``(n, n_steps)``)."""
+        X, W = self._prepare_inputs(X, mask, xname)
+        out = self._plan(X.shape[1:], xname)[0]
+        return X, self._targets(y, len(X), out, yname), W
+
+    def _prepare_inputs(self, X, mask, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """Inputs and the per-row weights that ``mask`` gives (none here)."""
+        if mask is not None:
+            raise ValueError(f"mask: a {type(self).__name__} takes no mask (sequence "
+                             "models do)")
+        return self._inputs(X, name), None
+
+    def _present(self, a: np.ndarray, W: np.ndarray | None) -> np.ndarray:
+        """The outputs as :meth:`predict_proba` returns them (sequence models select)."""
+        return a
+
+    def _targets(self, y, n: int, out: tuple, name: str) -> np.ndarray:
+        y = np.asarray(y)
+        if y.ndim == 0 or len(y) != n:
+            raise ValueError(f"{name}: expected {n} rows (one per input), got "
+                             f"{'a scalar' if y.ndim == 0 else len(y)}")
+        if y.dtype.kind not in "biuf":
+            raise ValueError(f"{name}: expected numbers, got dtype {y.dtype}")
+        k = out[0] if len(out) == 1 else None
+        if k == 1 and y.ndim == 1:  # one output: 0/1 labels are its targets
+            T = y.reshape(-1, 1).astype(self.dtype)
+        elif k is not None and k > 1 and (y.ndim == 1 or y.shape[1:] == (1,)):
+            T = one_hot(y.reshape(-1), k, self.dtype, name)
+        elif y.shape[1:] == out:
+            T = y.astype(self.dtype)
+        else:
+            raise ValueError(f"{name}: expected labels (n,) or targets (n, "
+                             f"{', '.join(map(str, out))}), got {y.shape}")
+        if not np.isfinite(T).all():
+            raise ValueError(f"{name}: contains NaN or infinite values")
+        return np.ascontiguousarray(T)
+
+    def _split(self, data: tuple, fraction: float) -> tuple[tuple, tuple]:
+        if not 0.0 < fraction < 1.0:
+            raise ValueError(f"validation_split: expected a number in (0, 1), got {fraction!r}")
+        n = len(data[0])
+        n_val = round(n * fraction)
+        if not 0 < n_val < n:
+            raise ValueError(f"validation_split: {fraction} of {n} examples leaves an empty part")
+        order = self.rng.permutation(n)
+        tr, va = order[n_val:], order[:n_val]
+        return (tuple(None if d is None else d[tr] for d in data),
+                tuple(None if d is None else d[va] for d in data))
+
+    def _metrics(self, data: tuple, prefix: str, threshold: float) -> dict:
+        X, T, W = data
+        z, a = self._outputs(X)
+        if W is None:
+            loss, rows = self.loss.value(z, a, T), len(X)
+        else:  # the labelled rows only
+            labelled = W > 0
+            loss, rows = self.loss.value(z, a, T, labelled), int(labelled.sum())
+            a, T = a[labelled], T[labelled]
+        logs = {f"{prefix}loss": loss / rows}
+        if self.output_activation.name in _CLASSIFIERS:
+            hit = self._decide(a, threshold) == self._decide(T, 0.5)
+            logs[f"{prefix}accuracy"] = float(hit.mean())
+            logs[f"{prefix}correct"] = int(hit.reshape(len(hit), -1).all(axis=1).sum())
+        else:
+            logs[f"{prefix}rmse"] = float(np.sqrt(np.mean((a - T) ** 2)))
+        return logs
+
+    def _decide(self, a: np.ndarray, threshold: float) -> np.ndarray:
+        """Decisions from outputs ``a (..., k)``: softmax, the class index ``argmax``
+        (the output axis dropped); sigmoid, 0/1 per output at ``threshold``; other
+        heads, ``a`` itself."""
+        if self.output_activation.name == "softmax":
+            return a.argmax(axis=-1)
+        if self.output_activation.name == "sigmoid":
+            return (a >= threshold).astype(np.int64)
+        return a
