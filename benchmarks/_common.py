@@ -34,6 +34,7 @@ __all__ = [
     "add_common_args",
     "apply_quick",
     "backends",
+    "blas_kernel",
     "emit_json",
     "fit_options",
     "impl_name",
@@ -46,7 +47,23 @@ __all__ = [
     "summarize",
     "thread_limits",
     "timed",
+    "unset_blas_overrides",
 ]
+
+#: environment variables that force OpenBLAS's kernel choice or cache size; a benchmark
+#: runs without them so that the BLAS kernel is the one picked for the machine
+BLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def unset_blas_overrides() -> None:
+    """Re-execute this script once without :data:`BLAS_OVERRIDES` when any is set
+    (OpenBLAS reads them when it loads, so unsetting them in-process is too late); the
+    variables stay set in the caller's shell."""
+    if any(v in os.environ for v in BLAS_OVERRIDES):
+        env = {k: v for k, v in os.environ.items() if k not in BLAS_OVERRIDES}
+        print(f"unsetting {', '.join(v for v in BLAS_OVERRIDES if v in os.environ)} for "
+              "this benchmark and restarting it", file=sys.stderr, flush=True)
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)
 
 
 @dataclass
@@ -317,6 +334,13 @@ def machine_info(threads: int | None = None) -> dict:
     if sys.modules.get("torch") is not None:
         info["torch_threads"] = sys.modules["torch"].get_num_threads()
     return info
+
+
+def blas_kernel(machine: dict) -> str:
+    """``"openblas 0.3.x, kernel SkylakeX, 1 thread"`` from :func:`machine_info`."""
+    pools = [p for p in machine.get("threadpools") or [] if p["user_api"] == "blas"]
+    return "; ".join(f"{p['internal_api']} {p['version']}, kernel {p['architecture']}, "
+                     f"{p['num_threads']} threads" for p in pools) or "unknown (no threadpoolctl)"
 
 
 def emit_json(payload: dict) -> None:

@@ -48,6 +48,7 @@ from _common import (
     add_common_args,
     apply_quick,
     backends,
+    blas_kernel,
     emit_json,
     fit_options,
     fmt,
@@ -61,6 +62,7 @@ from _common import (
     summarize,
     thread_limits,
     timed,
+    unset_blas_overrides,
 )
 from nablanet import Network
 
@@ -330,6 +332,7 @@ def _blas_threads(machine: dict) -> str:
 
 # --------------------------------------------------------------------------------------
 def main() -> None:
+    unset_blas_overrides()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(parser, repeats=5)
     parser.add_argument("--per-sample-batches", type=int, default=300,
@@ -397,6 +400,9 @@ def main() -> None:
         ])
 
     notes += [
+        f"CPU: {machine['cpu']} ({machine['cpus']} logical CPUs, load average "
+        f"{', '.join(f'{x:.1f}' for x in machine['loadavg'] or [])} at the end); BLAS: "
+        f"{blas_kernel(machine)}",
         f"data: {source}, {n} images; median of {args.repeats} interleaved rounds "
         f"(after {args.warmup} warm-up); ratios are time ratios (row / baseline; < 1 = faster)",
         "÷ torch: vs PyTorch eager at the same batch and dtype; "

@@ -35,6 +35,7 @@ from _common import (
     add_common_args,
     apply_quick,
     backends,
+    blas_kernel,
     emit_json,
     fmt,
     impl_name,
@@ -46,12 +47,13 @@ from _common import (
     select,
     summarize,
     thread_limits,
+    unset_blas_overrides,
 )
 from nablanet.optimizers import SGD
 from rnn_epoch import NABLANET, nablanet_row, parse_dtypes, torch_row
 
 N_SEQUENCES, N_STEPS, N_FEATURES, N_OUTPUTS, BATCH, LR = 4_096, 30, 16, 1, 64, 0.01
-NUMBA_CELLS = ("rnn",)  # the cells the compiled backend covers
+NUMBA_CELLS = ("rnn", "lstm", "gru")  # the cells the compiled backend covers
 
 
 def data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -62,6 +64,7 @@ def data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main() -> None:
+    unset_blas_overrides()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(parser, repeats=5)
     parser.add_argument("--cells", default="lstm,gru,rnn",
@@ -69,12 +72,19 @@ def main() -> None:
     parser.add_argument("--hidden", default="32,128", help="hidden sizes (default 32,128)")
     parser.add_argument("--dtypes", default="float64,float32",
                         help="comma-separated: float64, float32 (default both)")
+    parser.add_argument("--batches", default=str(BATCH),
+                        help=f"comma-separated batch sizes (default {BATCH}); below {BATCH} "
+                             "every row times the first --small-batch-sequences sequences and "
+                             "scales to the epoch")
+    parser.add_argument("--small-batch-sequences", type=int, default=256,
+                        help="sequences timed at batches below 64 (default 256)")
     args = parser.parse_args()
     apply_quick(args)
     cells = [c.strip() for c in args.cells.split(",") if c.strip()]
     if bad := [c for c in cells if c not in NABLANET]:
         raise SystemExit(f"--cells: expected lstm, gru or rnn, got {', '.join(bad)}")
     hidden = [int(h) for h in args.hidden.split(",")]
+    batches = [int(b) for b in args.batches.split(",")]
     dtypes = parse_dtypes(args.dtypes)
     X, Y = data(512 if args.quick else N_SEQUENCES)
 
@@ -86,18 +96,20 @@ def main() -> None:
         for cell in cells:
             for h in hidden:
                 for tag, dt in dtypes:
-                    common = {"n_hidden": h, "batch": BATCH, "dtype": dt,
-                              "info": {"dtype": tag}}
-                    for backend in names:
-                        if backend != "numpy" and cell not in NUMBA_CELLS:
-                            continue
-                        rows.append(nablanet_row(
-                            f"{impl_name(backend)} {cell} h{h} {tag}", cell, X, Y,
-                            optimizer=SGD(LR), backend=backend, threads=args.threads,
-                            **common))
-                    if torch is not None:
-                        rows.append(torch_row(torch, f"torch {cell} h{h} {tag}", cell, X, Y,
-                                              optimizer="sgd", lr=LR, **common))
+                    for b in batches:
+                        sub = args.small_batch_sequences if b < BATCH else None
+                        common = {"n_hidden": h, "batch": b, "dtype": dt, "subset": sub,
+                                  "info": {"dtype": tag}}
+                        key = f"{cell} h{h} b{b} {tag}"
+                        for backend in names:
+                            if backend != "numpy" and cell not in NUMBA_CELLS:
+                                continue
+                            rows.append(nablanet_row(
+                                f"{impl_name(backend)} {key}", cell, X, Y, optimizer=SGD(LR),
+                                backend=backend, threads=args.threads, **common))
+                        if torch is not None:
+                            rows.append(torch_row(torch, f"torch {key}", cell, X, Y,
+                                                  optimizer="sgd", lr=LR, **common))
         # more peers: rows.append(Row("name lstm h32 f64", run, {"impl": ..., ...}))
         rows = select(rows, args.only)
         times = run_interleaved(rows, args.repeats, args.warmup)
@@ -105,16 +117,16 @@ def main() -> None:
 
     stats = summarize(times)
     med = {k: v["median"] for k, v in stats.items()}
-    n_batches = -(-len(X) // BATCH)
     results, lines = {}, []
     for row in rows:
-        cell, h, tag = row.info["cell"], row.info["hidden"], row.info["dtype"]
+        cell, h, tag, b = row.info["cell"], row.info["hidden"], row.info["dtype"], row.info["batch"]
+        key = f"{cell} h{h} b{b} {tag}"
         s = med[row.name]
         r = {
             **row.info, **stats[row.name],
-            "ms_per_batch": 1e3 * s / n_batches,
-            "vs_torch": ratio(med, row.name, f"torch {cell} h{h} {tag}"),
-            "vs_numpy": (ratio(med, row.name, f"nablanet {cell} h{h} {tag}")
+            "ms_per_batch": 1e3 * s / -(-len(X) // b),
+            "vs_torch": ratio(med, row.name, f"torch {key}"),
+            "vs_numpy": (ratio(med, row.name, f"nablanet {key}")
                          if row.info["impl"].startswith("nablanet-") else None),
         }
         results[row.name] = r
@@ -123,21 +135,26 @@ def main() -> None:
                       fmt(r["vs_numpy"], ".2f")])
 
     notes += [
+        f"CPU: {machine['cpu']} ({machine['cpus']} logical CPUs, load average "
+        f"{', '.join(f'{x:.1f}' for x in machine['loadavg'] or [])} at the end); BLAS: "
+        f"{blas_kernel(machine)}",
         f"{len(X)} sequences x {N_STEPS} steps x {N_FEATURES} features, 1 output per step, MSE, "
-        f"SGD lr {LR}, batch {BATCH}; median of {args.repeats} interleaved rounds (after "
-        f"{args.warmup} warm-up)",
+        f"SGD lr {LR}, batch {', '.join(map(str, batches))} (below {BATCH}: the first "
+        f"{args.small_batch_sequences} sequences, scaled); median of {args.repeats} "
+        f"interleaved rounds (after {args.warmup} warm-up)",
         "÷ torch: time ratio vs the torch row of the same cell, hidden size and dtype "
         "(< 1 = nablanet faster); ÷ numpy: a compiled backend vs the nablanet (NumPy) row",
         'nablanet: history["seconds"][0] of fit(epochs=1), training loop only, threads='
         f"{args.threads} (None: fit's default); torch: the epoch loop incl. randperm and "
         f"batch gathering, {machine.get('torch_threads')} threads",
-        "target (issue 4): nablanet LSTM and GRU not slower than PyTorch CPU eager at hidden 32",
+        "targets (issue 8): nablanet-numba LSTM and GRU at most 1.0x PyTorch CPU eager at "
+        "hidden 32 and 128, float32 and float64, batch 64, 8 and 1",
     ]
-    print_table(f"Recurrent cells, seconds per epoch ({len(X)} sequences, batch {BATCH})",
+    print_table(f"Recurrent cells, seconds per epoch ({len(X)} sequences)",
                 ["row", "s/epoch", "min-max", "ms/batch", "÷ torch", "÷ numpy"], lines, notes)
     emit_json({
         "benchmark": "recurrent_cells", "n_sequences": len(X), "n_steps": N_STEPS,
-        "n_features": N_FEATURES, "batch": BATCH, "lr": LR, "optimizer": "sgd",
+        "n_features": N_FEATURES, "batches": batches, "lr": LR, "optimizer": "sgd",
         "repeats": args.repeats, "warmup": args.warmup, "quick": args.quick,
         "rows": results, "notes": notes, "machine": machine,
     })

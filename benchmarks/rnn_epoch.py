@@ -1,35 +1,46 @@
-"""Seconds per epoch of the vanilla RNN on the Rust seed's fraud workload: nablanet vs
-PyTorch CPU ``nn.RNN``, interleaved in one process, medians and ratios; and the time to
-load a CSV of that shape.
+"""Seconds per epoch of the vanilla RNN on the Rust seed's fraud workload: the Rust seed
+itself, nablanet (NumPy and Numba) and PyTorch CPU ``nn.RNN``, interleaved in the same
+rounds on the same CSV, medians and ratios; and the time to load that CSV.
 
-Workload (``seeds/rnn-rust-readme.txt``; issue 5): 28,549 synthetic sequences x 10 steps
-x 29 features (uniform in [0, 1), like min-max-scaled data), one binary label per step
-(~0.17% positives), seeded; an 80/20 split by sequence leaves 22,839 training sequences
-per epoch. Model ``RNN(29, 10, 1, activation="tanh", output_activation="identity",
-loss="mse", target="every", optimizer=SGD(0.001))``; the loss of a batch is
-``0.5 * sum over steps and outputs of (y - t)^2``, averaged over its sequences.
+Workload (``seeds/rnn-rust-readme.txt``; issues 5 and 8): a fraud-shaped CSV written once
+per run (``csv_load.fraud_like``: 28,549 sequences, 284,807 rows, 29 features, one label
+per step, ~0.2% positives, seeded), min-max scaled over the whole file and split 80/20 by
+sequence like the seed, leaving 22,839 training sequences per epoch. Model ``RNN(29, 10,
+1, activation="tanh", output_activation="identity", loss="mse", target="every",
+optimizer=SGD(0.001))``; the loss of a batch is ``0.5 * sum over steps and outputs of
+(y - t)^2``, averaged over its sequences.
 
 Rows:
 
-* ``nablanet b{1,64,256} f64`` -- ``fit(X, Y, epochs=1, batch_size=b, backend="numpy",
-  ...)``, timed by ``history["seconds"][0]`` (the training loop only);
+* ``rust-seed b1 f64`` -- the seed's release build (``../shared/peers/rnn-rust``, built by
+  its ``build.sh`` when ``cargo`` is on the PATH; ``--rust-seed`` names a built binary or
+  the source directory) run as a subprocess on the same CSV with ``RNN_EPOCHS=2``; the
+  time is its own measurement of the second ``train_epoch`` (CSV load and the first,
+  cold epoch excluded). Without cargo the rows are skipped with a note saying how to
+  get it;
+* ``nablanet b{1,64,256} f64`` -- ``fit(X, Y, mask, epochs=1, batch_size=b,
+  backend="numpy", shuffle=False, ...)``, timed by ``history["seconds"][0]`` (the
+  training loop only; no reshuffle, like the seed, which trains in file order);
   ``nablanet-numba ...`` the same with ``backend="numba"`` (``--backends``);
 * ``torch b{1,64,256} f64`` -- ``torch.nn.RNN(29, 10, nonlinearity="tanh",
   batch_first=True)`` + ``nn.Linear(10, 1)``, the same loss, ``torch.optim.SGD(lr=0.001)``,
-  a ``randperm`` per epoch and index-gathered batches; timed around the epoch loop;
-* at batch 1 both time the first ``--batch1-sequences`` training sequences and scale to
-  the full epoch (default: the full epoch);
-* ``read_sequence_csv`` -- ``nablanet.datasets.sequences.read_sequence_csv`` on a
-  fraud-shaped CSV (284,807 rows x 31 columns, written once by ``csv_load.fraud_like``),
+  a ``randperm`` per epoch and index-gathered batches (padded steps included); timed
+  around the epoch loop;
+* at batch 1 the NumPy and PyTorch rows time the first ``--batch1-sequences`` training
+  sequences (default 2,000) and scale to the full epoch; the Rust and Numba rows always
+  run the full epoch;
+* ``read_sequence_csv`` -- ``nablanet.datasets.sequences.read_sequence_csv`` on the CSV,
   median of ``--csv-repeats``.
 
-Float32 rows with ``--dtypes float32,float64``. The Rust seed's figures from issue 5 are
-shown as quoted reference rows, not measured here.
+Float32 rows with ``--dtypes float32,float64``. The command unsets ``OPENBLAS_CORETYPE``
+and ``OPENBLAS_L2_SIZE`` for itself (re-executing once), so that OpenBLAS picks its
+kernel for the machine it runs on; the BLAS kernel is printed with the CPU model.
 
 Usage::
 
-    python benchmarks/rnn_epoch.py [--repeats 3] [--batch1-sequences 2000]
-                                   [--dtypes float64,float32] [--threads 1] [--quick]
+    python benchmarks/rnn_epoch.py [--repeats 5] [--batch1-sequences 2000]
+                                   [--dtypes float64,float32] [--threads 1]
+                                   [--rust-seed PATH] [--only rust,numba] [--quick]
 
 Prints a table, then one line ``JSON {...}`` with every number and the machine.
 """
@@ -37,6 +48,11 @@ Prints a table, then one line ``JSON {...}`` with every number and the machine.
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -48,6 +64,7 @@ from _common import (
     add_common_args,
     apply_quick,
     backends,
+    blas_kernel,
     emit_json,
     fit_options,
     fmt,
@@ -61,24 +78,19 @@ from _common import (
     summarize,
     thread_limits,
     timed,
+    unset_blas_overrides,
 )
+from nablanet.datasets.sequences import pad, read_sequence_csv, train_test_split
 from nablanet.models import GRU, LSTM, RNN
 from nablanet.optimizers import SGD
 
-N_SEQUENCES, N_STEPS, N_FEATURES, N_OUTPUTS, N_HIDDEN = 28_549, 10, 29, 1, 10
-TRAIN_RATIO, LR, POSITIVE_RATE = 0.8, 0.001, 0.0017
+N_STEPS, N_FEATURES, N_OUTPUTS, N_HIDDEN = 10, 29, 1, 10
+TRAIN_RATIO, LR = 0.8, 0.001
 BATCHES = (1, 64, 256)
 DTYPES = {"float64": ("f64", np.float64), "float32": ("f32", np.float32)}
 NABLANET = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
-
-#: Issue 5, measured by its author on this machine class (2 cores): seconds per epoch.
-QUOTED = [
-    ("Rust seed, release build b1", 1, 0.145, "0.130-0.153"),
-    ("plain NumPy BPTT b1", 1, 6.25, "5.9-6.6"),
-    ("PyTorch 2.13 CPU b1", 1, 28.5, ""),
-    ("PyTorch nn.RNN b256", 256, 0.215, ""),
-]
-RUST_B1 = 0.145
+#: the seed's source, relative to the repository root (see its README)
+RUST_SEED = Path(__file__).resolve().parents[2] / "shared" / "peers" / "rnn-rust"
 
 
 def parse_dtypes(text: str) -> list[tuple[str, type]]:
@@ -89,15 +101,75 @@ def parse_dtypes(text: str) -> list[tuple[str, type]]:
         raise SystemExit(f"--dtypes: expected float64 and/or float32, got {exc}") from None
 
 
-def fraud_data(n_sequences: int, seed: int = 0):
-    """Synthetic fraud-shaped training and test sets ``(X, Y)``, split 80/20 by sequence."""
-    rng = np.random.default_rng(seed)
-    X = rng.random((n_sequences, N_STEPS, N_FEATURES))
-    Y = (rng.random((n_sequences, N_STEPS, N_OUTPUTS)) < POSITIVE_RATE).astype(np.float64)
-    order = rng.permutation(n_sequences)
-    n_train = int(TRAIN_RATIO * n_sequences)
-    tr, te = order[:n_train], order[n_train:]
-    return (X[tr], Y[tr]), (X[te], Y[te])
+def write_csv(tmp: Path, n_sequences: int | None = None) -> Path:
+    """The fraud-shaped CSV (``csv_load.fraud_like``), its first ``n_sequences`` only
+    when given (``--quick``)."""
+    from csv_load import fraud_like
+    from nablanet.datasets.sequences import write_sequence_csv
+
+    data = fraud_like()
+    if n_sequences is not None:
+        data = data.subset(np.arange(n_sequences))
+    return write_sequence_csv(data, tmp / "fraud_like.csv")
+
+
+def fraud_data(path: Path):
+    """The seed's preparation of ``path``: min-max scaling of every column over the whole
+    file (``Dataset::normalize``), then an 80/20 split by sequence. Returns the training
+    set ``(X (n, T, F), Y (n, T, 1), mask (n, T))``."""
+    data = read_sequence_csv(path)
+    train, _ = train_test_split(data, TRAIN_RATIO, seed=0)
+    X, mask = pad(train.features)
+    Y, _ = pad(train.labels)
+    for A, cols in ((X, np.concatenate(data.features)), (Y, np.concatenate(data.labels))):
+        lo, hi = cols.min(axis=0), cols.max(axis=0)
+        span = np.where(hi > lo, hi - lo, 1.0)
+        A[...] = np.where(mask[..., None], (A - lo) / span, 0.0)
+    return X, Y, mask
+
+
+# --------------------------------------------------------------------------------------
+# The Rust seed as a peer
+# --------------------------------------------------------------------------------------
+def rust_binary(option: str | None, notes: list[str]) -> str | None:
+    """The seed's release binary: ``option`` if it is an executable file, else built from
+    the source directory ``option`` (default :data:`RUST_SEED`) by its ``build.sh``; None,
+    with a note, when that is impossible."""
+    if option and Path(option).is_file() and os.access(option, os.X_OK):
+        return option
+    src = Path(option) if option else RUST_SEED
+    if not (src / "build.sh").is_file():
+        notes.append(f"Rust seed rows skipped: no {src / 'build.sh'} (pass --rust-seed "
+                     "with the seed's source directory or a built binary)")
+        return None
+    if shutil.which("cargo") is None:
+        notes.append("Rust seed rows skipped: cargo is not on the PATH. Install a Rust "
+                      "toolchain (Debian/Ubuntu: apt-get install cargo; elsewhere: rustup), "
+                      f"then rerun; {src / 'build.sh'} builds the seed offline")
+        return None
+    print(f"building the Rust seed: bash {src / 'build.sh'}", file=sys.stderr, flush=True)
+    done = subprocess.run(["bash", str(src / "build.sh")], capture_output=True, text=True)
+    binary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    if done.returncode or not Path(binary).is_file():
+        notes.append(f"Rust seed rows skipped: build.sh failed ({done.returncode}): "
+                     + (done.stderr.strip().splitlines() or ["no output"])[-1])
+        return None
+    return binary
+
+
+def rust_row(binary: str, csv: Path) -> Row:
+    """The seed trains 2 epochs on ``csv`` in a subprocess; the time is its second epoch
+    as it measures it (``train_epoch`` alone)."""
+    env = {**os.environ, "RNN_CSV": str(csv), "RNN_EPOCHS": "2"}
+
+    def run() -> float:
+        done = subprocess.run([binary], env=env, capture_output=True, text=True, check=True)
+        line = [x for x in done.stdout.splitlines() if x.startswith("{")][-1]
+        return float(json.loads(line)["epoch_seconds"][-1])
+
+    return Row("rust-seed b1 f64", run,
+               {"impl": "rust", "batch": 1, "dtype": "f64", "binary": binary,
+                "timed": "the seed's own timing of its 2nd train_epoch (RNN_EPOCHS=2)"})
 
 
 # --------------------------------------------------------------------------------------
@@ -105,12 +177,15 @@ def fraud_data(n_sequences: int, seed: int = 0):
 # --------------------------------------------------------------------------------------
 def nablanet_row(name: str, cell: str, X, Y, *, n_hidden: int, batch: int, dtype,
                  optimizer, backend: str = "numpy", threads: int | None = None,
-                 subset: int | None = None, info: dict | None = None) -> Row:
-    """``NABLANET[cell](F, n_hidden, L, ...).fit(backend=backend)`` for one epoch at
-    ``batch``; with ``subset``, on the first ``subset`` sequences, scaled to ``len(X)``."""
+                 subset: int | None = None, info: dict | None = None, mask=None,
+                 shuffle: bool = True) -> Row:
+    """``NABLANET[cell](F, n_hidden, L, ...).fit(X, Y, mask, backend=backend,
+    shuffle=shuffle)`` for one epoch at ``batch``; with ``subset``, on the first
+    ``subset`` sequences, scaled to ``len(X)``."""
     n = len(X)
     m = n if subset is None else min(subset, n)
     Xd, Yd = np.ascontiguousarray(X[:m], dtype=dtype), np.ascontiguousarray(Y[:m], dtype=dtype)
+    Md = None if mask is None else mask[:m]
     kw = {"activation": "tanh"} if cell == "rnn" else {}
     model = NABLANET[cell](X.shape[2], n_hidden, Y.shape[2], output_activation="identity",
                            loss="mse", target="every", optimizer=optimizer, seed=0,
@@ -118,13 +193,14 @@ def nablanet_row(name: str, cell: str, X, Y, *, n_hidden: int, batch: int, dtype
     opts = fit_options(model.fit, backend, threads)
 
     def fit(k: int) -> float:
-        h = model.fit(Xd[:k], Yd[:k], epochs=1, batch_size=min(batch, k),
-                      monitor_training=False, progress=False, **opts)
+        h = model.fit(Xd[:k], Yd[:k], None if Md is None else Md[:k], epochs=1,
+                      batch_size=min(batch, k), monitor_training=False, progress=False,
+                      shuffle=shuffle, **opts)
         return h["seconds"][0]
 
     return Row(name, lambda: fit(m) * n / m,
                {"impl": impl_name(backend), "cell": cell, "batch": batch, "hidden": n_hidden,
-                "fit_options": opts,
+                "fit_options": {**opts, "shuffle": shuffle},
                 "timed": 'fit(epochs=1): history["seconds"][0]'
                          + (f", {m} sequences scaled to {n}" if m < n else ""),
                 **(info or {})},
@@ -168,68 +244,70 @@ def torch_row(torch, name: str, cell: str, X, Y, *, n_hidden: int, batch: int, d
                warmup=lambda: epoch(min(m, max(50, 2 * batch))))
 
 
-def csv_row(tmp: Path) -> Row:
-    """Time ``read_sequence_csv`` on a fraud-shaped file written once into ``tmp``."""
-    from csv_load import fraud_like
-    from nablanet.datasets.sequences import read_sequence_csv, write_sequence_csv
-
-    path = write_sequence_csv(fraud_like(), tmp / "fraud_like.csv")
+def csv_row(path: Path) -> Row:
+    """Time ``read_sequence_csv`` on the benchmark's CSV."""
     return Row("read_sequence_csv", timed(lambda: read_sequence_csv(path)),
                {"impl": "csv", "file_mb": round(path.stat().st_size / 1e6, 1)})
 
 
 # --------------------------------------------------------------------------------------
 def main() -> None:
+    unset_blas_overrides()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_common_args(parser, repeats=3)
-    parser.add_argument("--batch1-sequences", type=int, default=None,
-                        help="time batch 1 on this many training sequences and scale to the "
-                             "epoch (default: the full epoch)")
+    add_common_args(parser, repeats=5)
+    parser.add_argument("--batch1-sequences", type=int, default=2000,
+                        help="time the NumPy and PyTorch rows at batch 1 on this many training "
+                             "sequences and scale to the epoch (default 2000; 0: full epoch)")
     parser.add_argument("--dtypes", default="float64",
                         help="comma-separated: float64 (default), float32")
     parser.add_argument("--csv-repeats", type=int, default=5,
                         help="repeats of the CSV load (default 5)")
+    parser.add_argument("--rust-seed", default=None,
+                        help="the Rust seed's built binary, or its source directory (default "
+                             f"{RUST_SEED}, built with its build.sh when cargo is present)")
     args = parser.parse_args()
     dtypes = parse_dtypes(args.dtypes)
-    n_total = N_SEQUENCES
     apply_quick(args)
     if args.quick:
         args.csv_repeats = min(args.csv_repeats, 2)
-        n_total = 2_000
         args.batch1_sequences = min(args.batch1_sequences or 200, 200)
+    slow_b1 = args.batch1_sequences or None
 
     notes: list[str] = []
     torch = optional("torch", notes)
-    (X, Y), _ = fraud_data(n_total)
-    n_train = len(X)
-
+    binary = rust_binary(args.rust_seed, notes)
     with thread_limits(args.threads), tempfile.TemporaryDirectory() as tmp:
-        rows: list[Row] = []
+        csv = write_csv(Path(tmp), 2_000 if args.quick else None)
+        X, Y, mask = fraud_data(csv)
+        n_train = len(X)
+        rows: list[Row] = [rust_row(binary, csv)] if binary else []
         names = backends(args.backends, RNN.fit, notes)
         for tag, dt in dtypes:
             for b in BATCHES:
-                sub = args.batch1_sequences if b == 1 else None
-                common = {"n_hidden": N_HIDDEN, "batch": b, "dtype": dt, "subset": sub,
-                          "info": {"dtype": tag}}
+                common = {"n_hidden": N_HIDDEN, "batch": b, "dtype": dt, "info": {"dtype": tag}}
                 for backend in names:
+                    sub = slow_b1 if b == 1 and backend == "numpy" else None
                     rows.append(nablanet_row(f"{impl_name(backend)} b{b} {tag}", "rnn", X, Y,
-                                             optimizer=SGD(LR), backend=backend,
-                                             threads=args.threads, **common))
+                                             optimizer=SGD(LR), backend=backend, mask=mask,
+                                             shuffle=False, threads=args.threads, subset=sub,
+                                             **common))
                 if torch is not None:
                     rows.append(torch_row(torch, f"torch b{b} {tag}", "rnn", X, Y,
-                                          optimizer="sgd", lr=LR, **common))
+                                          optimizer="sgd", lr=LR,
+                                          subset=slow_b1 if b == 1 else None, **common))
         # more peers: rows.append(Row("name b1 f64", run, {"impl": ..., "batch": 1, ...}))
-        rows.append(csv_row(Path(tmp)))
+        rows.append(csv_row(csv))
         rows = select(rows, args.only)
         epoch_rows = [r for r in rows if r.info["impl"] != "csv"]
         times = run_interleaved(epoch_rows, args.repeats, args.warmup) if epoch_rows else {}
-        csv = [r for r in rows if r.info["impl"] == "csv"]
-        if csv:
-            times.update(run_interleaved(csv, args.csv_repeats, warmup=0))
+        csv_rows = [r for r in rows if r.info["impl"] == "csv"]
+        if csv_rows:
+            times.update(run_interleaved(csv_rows, args.csv_repeats, warmup=0))
         machine = machine_info(args.threads)
 
     stats = summarize(times)
     med = {k: v["median"] for k, v in stats.items()}
+    rust = "rust-seed b1 f64"
     results, lines = {}, []
     for row in rows:
         s = med[row.name]
@@ -240,46 +318,44 @@ def main() -> None:
             r["vs_torch"] = ratio(med, row.name, f"torch b{b} {tag}")
             r["vs_numpy"] = (ratio(med, row.name, f"nablanet b{b} {tag}")
                              if row.info["impl"].startswith("nablanet-") else None)
-            r["vs_rust_b1_quoted"] = s / RUST_B1
+            r["vs_rust"] = ratio(med, row.name, rust) if row.name != rust else None
             lines.append([row.name, fmt(s), f"{fmt(r['min'])}-{fmt(r['max'])}",
-                          fmt(r["us_per_sequence"], ".2f"), fmt(r["vs_torch"], ".2f"),
-                          fmt(r["vs_numpy"], ".2f"), fmt(r["vs_rust_b1_quoted"], ".2f")])
+                          fmt(r["us_per_sequence"], ".2f"), fmt(r["vs_rust"], ".2f"),
+                          fmt(r["vs_torch"], ".2f"), fmt(r["vs_numpy"], ".2f")])
         else:
             lines.append([f"{row.name} ({r['file_mb']} MB)", fmt(s),
                           f"{fmt(r['min'])}-{fmt(r['max'])}", "", "", "", ""])
         results[row.name] = r
-    for name, _b, s, spread in QUOTED:
-        lines.append([f"{name} (quoted, not measured)", fmt(s), spread or "-",
-                      fmt(1e6 * s / 22_839, ".2f"), "", "", fmt(s / RUST_B1, ".2f")])
 
     notes += [
-        f"{n_train} training sequences x {N_STEPS} steps x {N_FEATURES} features, RNN "
+        f"CPU: {machine['cpu']} ({machine['cpus']} logical CPUs, load average "
+        f"{', '.join(f'{x:.1f}' for x in machine['loadavg'] or [])} at the end); BLAS: "
+        f"{blas_kernel(machine)}",
+        f"{n_train} training sequences (<= {N_STEPS} steps) x {N_FEATURES} features, RNN "
         f"{N_FEATURES}-{N_HIDDEN}-{N_OUTPUTS} tanh, MSE at every step, SGD lr {LR}; median of "
-        f"{args.repeats} interleaved rounds (after {args.warmup} warm-up); read_sequence_csv: "
-        f"median of {args.csv_repeats}",
-        "ratios are time ratios (row / baseline; < 1 = faster); ÷ torch: vs torch.nn.RNN at "
-        "the same batch and dtype; ÷ Rust: vs the Rust seed's quoted 0.145 s per epoch at "
-        "batch 1",
-        'nablanet: history["seconds"][0] of fit(epochs=1), training loop only, backend=numpy '
-        f"(nablanet) or numba (nablanet-numba; ÷ numpy vs the nablanet row), threads="
-        f"{args.threads} (None: fit's default); torch: the epoch loop incl. randperm and "
-        f"batch gathering, {machine.get('torch_threads')} threads, default init",
-        "batch 1: " + (f"the first {args.batch1_sequences} sequences, scaled to the epoch"
-                       if args.batch1_sequences else "the full epoch"),
-        "quoted rows: issue 5, measured by its author on this machine class (2 cores), "
-        "not in this run; targets: b256 <= 0.15 s and faster than PyTorch at every batch "
-        "(issue 3); b1 <= 0.10 s, b256 <= 0.06 s with compiled kernels (issue 5)",
+        f"{args.repeats} interleaved rounds (after {args.warmup} warm-up), min-max over the "
+        f"rounds; read_sequence_csv: median of {args.csv_repeats}",
+        "ratios are time ratios (row / baseline; < 1 = faster): ÷ Rust vs the Rust seed's "
+        "row of this run, ÷ torch vs torch.nn.RNN at the same batch and dtype, ÷ numpy "
+        "vs the nablanet (NumPy) row",
+        'nablanet: history["seconds"][0] of fit(epochs=1, shuffle=False), training loop '
+        "only, backend=numpy (nablanet) or numba (nablanet-numba), threads="
+        f"{args.threads} (None: fit's default); Rust seed: its own timing of its second "
+        f"epoch; torch: the epoch loop incl. randperm and batch gathering, "
+        f"{machine.get('torch_threads')} threads, default init",
+        "batch 1: the Rust and Numba rows run the full epoch; NumPy and PyTorch "
+        + (f"the first {slow_b1} sequences, scaled to the epoch" if slow_b1
+           else "the full epoch"),
+        "targets (issue 8): nablanet-numba b1 f64 at most 0.8x the Rust seed (moonshot 0.5x)",
     ]
     print_table(f"RNN fraud workload, seconds per epoch ({n_train} training sequences)",
-                ["row", "s/epoch", "min-max", "µs/sequence", "÷ torch", "÷ numpy", "÷ Rust b1"],
+                ["row", "s/epoch", "min-max", "µs/sequence", "÷ Rust", "÷ torch", "÷ numpy"],
                 lines, notes)
     emit_json({
         "benchmark": "rnn_epoch", "n_train": n_train, "n_steps": N_STEPS,
         "n_features": N_FEATURES, "n_hidden": N_HIDDEN, "lr": LR, "repeats": args.repeats,
-        "warmup": args.warmup, "quick": args.quick, "batch1_sequences": args.batch1_sequences,
-        "rows": results,
-        "quoted": [{"name": n, "batch": b, "seconds": s, "range": r} for n, b, s, r in QUOTED],
-        "notes": notes, "machine": machine,
+        "warmup": args.warmup, "quick": args.quick, "batch1_sequences": slow_b1,
+        "rust_seed": binary, "rows": results, "notes": notes, "machine": machine,
     })
 
 

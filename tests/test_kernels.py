@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from nablanet import kernels
-from nablanet.models import GRU, RNN, Network
+from nablanet.layers.recurrent import GRULayer, LSTMLayer
+from nablanet.models import GRU, LSTM, RNN, Network
 from nablanet.optimizers import SGD, Adam
 from nablanet.training import ONE_THREAD_BELOW, thread_limit
 
@@ -122,7 +123,6 @@ def test_auto_falls_back_to_numpy_without_numba(monkeypatch):
     (lambda: RNN(3, 4, 1, optimizer=Adam(0.01)), "plain SGD"),
     (lambda: RNN(3, 4, 1, optimizer=SGD(0.01, momentum=0.9)), "plain SGD"),
     (lambda: RNN(3, 4, 1, num_layers=2), "one vanilla RNN layer"),
-    (lambda: GRU(3, 4, 1), "one vanilla RNN layer"),
     (lambda: RNN(3, 4, 2, output_activation="softmax", loss="mse"), "loss quadratic"),
 ])
 def test_numba_backend_refuses_what_it_does_not_cover(make, reason):
@@ -150,7 +150,93 @@ def test_thread_limit():
 @pytest.mark.skipif(not kernels.AVAILABLE, reason="numba not installed")
 def test_kernels_are_called_through_one_explicit_table():
     table = kernels.kernel_table()
-    assert sorted(table) == ["mlp_sgd_epoch", "rnn_sgd_epoch"]
-    assert all(hasattr(k, "py_func") for k in table.values())  # the compiled forms
-    with pytest.raises(ValueError, match=r"kernel: expected one of \['mlp_sgd_epoch'"):
+    assert sorted(table) == ["gru_backward", "gru_forward", "lstm_backward", "lstm_forward",
+                             "mlp_sgd_epoch", "rnn_sgd_epoch"]
+    # the compiled forms (rnn_sgd_epoch picks the form compiled for the model's sizes)
+    assert all(hasattr(k, "py_func") for n, k in table.items() if n != "rnn_sgd_epoch")
+    with pytest.raises(ValueError, match=r"kernel: expected one of \['gru_backward'"):
         kernels.run("_jit_all")
+
+
+# --------------------------------------------------------------------------------------
+# The scalar tanh of the kernels, and the LSTM/GRU cell kernels against the NumPy layers
+# --------------------------------------------------------------------------------------
+@needs_numba
+def test_kernel_tanh_is_within_3_ulp_of_numpy():
+    import numba
+
+    kernels.kernel_table()
+
+    @numba.njit(fastmath=set(kernels.FASTMATH), error_model="numpy")
+    def apply(z, out):
+        for i in range(z.shape[0]):
+            out[i] = kernels._tanh(z[i])
+
+    rng = np.random.default_rng(0)
+    z = np.concatenate([rng.standard_normal(20_000) * s for s in (1e-9, 1e-3, 0.3, 3, 30)]
+                       + [[0.0, -0.0, 19.9, 20.0, 25.0, -700.0, 1e300]])
+    out = np.empty_like(z)
+    apply(z, out)
+    ref = np.tanh(z)
+    assert (np.abs(out - ref) <= 3 * np.spacing(np.abs(ref))).all()
+    assert (np.sign(out) == np.sign(ref)).all()
+
+
+def _layer_both(layer, m, T, need_dX, dtype=np.float64):
+    """Forward and backward of ``layer`` on one batch, with its NumPy recurrence and with
+    the compiled steps: ``[(outputs, gradients, dX), (...)]``."""
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((m, T, layer.n_in)).astype(dtype)
+    dY = rng.standard_normal((m, T, layer.n_hidden)).astype(dtype)
+    layer.allocate((m, T + 2, layer.n_in))  # buffers of another shape exist too
+    results = []
+    for steps in (None, kernels.CELL_STEPS[layer.kernel]):
+        layer.compiled_steps = steps
+        out = layer.forward(X).copy()
+        dX = layer.backward(dY, need_dX)
+        results.append((out, [g.copy() for g in layer.grads], None if dX is None else dX.copy()))
+    return results
+
+
+@needs_numba
+@pytest.mark.parametrize("cls", [LSTMLayer, GRULayer])
+@pytest.mark.parametrize(("T", "m", "need_dX"), [(6, 3, True), (1, 1, False), (4, 8, False)])
+def test_cell_kernels_give_the_numpy_states_and_gradients(cls, T, m, need_dX):
+    (h_np, g_np, dx_np), (h_k, g_k, dx_k) = _layer_both(cls(4, 5, seed=2), m, T, need_dX)
+    assert np.abs(h_np - h_k).max() < 1e-12
+    for a, b in zip(g_np, g_k, strict=True):
+        assert np.abs(a - b).max() < 1e-12
+    if need_dX:
+        assert np.abs(dx_np - dx_k).max() < 1e-12
+
+
+@needs_numba
+@pytest.mark.parametrize("cls", [LSTMLayer, GRULayer])
+def test_cell_kernels_float32(cls):
+    (h_np, g_np, _), (h_k, g_k, _) = _layer_both(cls(4, 5, seed=2, dtype=np.float32), 3, 5,
+                                                 False, np.float32)
+    assert h_k.dtype == np.float32 and all(g.dtype == np.float32 for g in g_k)
+    assert np.abs(h_np - h_k).max() < 1e-5
+    assert max(np.abs(a - b).max() for a, b in zip(g_np, g_k, strict=True)) < 1e-4
+
+
+@needs_numba
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+@pytest.mark.parametrize(("layers", "target", "optimizer"), [
+    (1, "every", lambda: SGD(0.05)), (2, "last", lambda: Adam(0.01))])
+def test_lstm_gru_fit_with_the_kernels_gives_the_numpy_weights(cls, layers, target, optimizer):
+    rng = np.random.default_rng(3)
+    n, T = 40, 5
+    X = rng.standard_normal((n, T, 3))
+    mask = np.arange(T) < rng.integers(1, T + 1, n)[:, None]
+    Y = rng.standard_normal((n, T, 2)) if target == "every" else rng.standard_normal((n, 2))
+
+    def make():
+        return cls(3, 4, 2, num_layers=layers, target=target, optimizer=optimizer(), seed=5)
+
+    a, b = _train_both(make, {"epochs": 2, "batch_size": 8}, X, Y, mask)
+    assert _max_difference(a, b, lambda m: m.params()) < 1e-12
+    assert all(c.compiled_steps is not None for c in b.cells)
+    assert not any(c.compiled_steps is not None for c in a.cells)
+    b.fit(X, Y, mask, epochs=1, batch_size=8, progress=False, backend="numpy")
+    assert not any(c.compiled_steps is not None for c in b.cells)  # back to NumPy

@@ -62,6 +62,8 @@ class Recurrent(Layer):
 
     param_names: ClassVar[tuple[str, ...]] = ("W_x", "W_h", "b")
     n_gates: ClassVar[int] = 1
+    #: name of the compiled recurrence in :data:`nablanet.kernels.CELL_STEPS`, if any
+    kernel: ClassVar[str | None] = None
 
     def __init__(self, n_in: int, n_hidden: int, *, init: str = "glorot", seed=None,
                  dtype=np.float64):
@@ -79,6 +81,9 @@ class Recurrent(Layer):
         self._make_biases()
         self.grads = [np.empty_like(p) for p in self.params()]
         self._bufs: dict[tuple[int, int], _Buffers] = {}
+        #: ``(steps_forward, steps_backward)`` of the compiled kernels replacing the NumPy
+        #: recurrence below, or None; set by the model (``fit(backend=...)``)
+        self.compiled_steps = None
 
     def _make_biases(self) -> None:
         self.b = np.zeros(self.n_gates * self.n_hidden, dtype=self.dtype)
@@ -115,7 +120,10 @@ class Recurrent(Layer):
         m, T = X.shape[:2]
         buf = self._buf = self._buffers(T, m)
         np.copyto(buf.X, X.transpose(1, 0, 2))  # time-major: one (m, n_in) matrix per step
-        self._steps_forward(buf.X, buf, T)
+        if self.compiled_steps is not None:
+            self.compiled_steps[0](self, buf.X, buf, T)
+        else:
+            self._steps_forward(buf.X, buf, T)
         np.copyto(buf.out, buf.H[1:].transpose(1, 0, 2))
         return buf.out
 
@@ -123,7 +131,11 @@ class Recurrent(Layer):
         buf = self._buf
         T = buf.X.shape[0]
         np.copyto(buf.dH, dY.transpose(1, 0, 2))
-        self._steps_backward(buf.X, buf.dH, buf, T, buf.dXt if need_dX else None)
+        dX = buf.dXt if need_dX else None
+        if self.compiled_steps is not None:
+            self.compiled_steps[1](self, buf.X, buf.dH, buf, T, dX)
+        else:
+            self._steps_backward(buf.X, buf.dH, buf, T, dX)
         if not need_dX:
             return None
         np.copyto(buf.dX, buf.dXt.transpose(1, 0, 2))
@@ -219,6 +231,7 @@ class LSTMLayer(Recurrent):
     """
 
     n_gates = 4
+    kernel = "lstm"
 
     def _make_biases(self):
         H = self.n_hidden
@@ -299,6 +312,7 @@ class GRULayer(Recurrent):
 
     param_names = ("W_x", "W_h", "b_x", "b_h")
     n_gates = 3
+    kernel = "gru"
 
     def _make_biases(self):
         self.b_x = np.zeros(3 * self.n_hidden, dtype=self.dtype)

@@ -40,6 +40,10 @@ from nablanet.registry import register
 
 __all__ = ["GRU", "LSTM", "RNN", "RecurrentNetwork"]
 
+#: backend="auto" runs the LSTM/GRU cell kernels up to this mini-batch size (all sizes
+#: measured by benchmarks/recurrent_cells.py were faster)
+AUTO_CELL_MAX_BATCH = 1 << 30
+
 
 class RecurrentNetwork(Sequential):
     """Base of :class:`RNN`, :class:`LSTM` and :class:`GRU`: ``num_layers`` stacked
@@ -137,19 +141,33 @@ class RecurrentNetwork(Sequential):
         return cls(**config)
 
     # ----------------------------------------------------------------------------------
-    # The compiled kernel: one vanilla RNN layer, plain SGD
+    # The compiled kernels: the whole epoch for one vanilla RNN layer with plain SGD
+    # (rnn_sgd_epoch); the recurrence of LSTM and GRU layers (CELL_STEPS), any optimizer
     # ----------------------------------------------------------------------------------
     def kernel_unsupported(self) -> str | None:
-        """Why :func:`nablanet.kernels.rnn_sgd_epoch` cannot train this model, or None."""
-        if type(self.cells[0]) is not RNNLayer or len(self.cells) > 1:
+        """Why no compiled kernel can train this model, or None."""
+        if self.layer_class.kernel is not None:  # LSTM, GRU: the layers' steps
+            return None
+        if len(self.cells) > 1:
             return "the kernel covers one vanilla RNN layer only"
         if kernels.delta_mode(self.loss, self.output_activation) is None:
             return f"loss {self.loss.name} on {self.output_activation.name} outputs"
         return kernels.plain_sgd_unsupported(self.optimizer)
 
+    def _numpy_trainer(self, data, batch_size: int):
+        for cell in self.cells:  # a NumPy fit after a compiled one
+            cell.compiled_steps = None
+        return super()._numpy_trainer(data, batch_size)
+
     def compiled_trainer(self, data, batch_size: int):
         """``train_batches`` running :func:`nablanet.kernels.rnn_sgd_epoch` (its work
-        buffers made here, once per ``fit``)."""
+        buffers made here, once per ``fit``); for LSTM and GRU, the NumPy trainer with
+        each layer's recurrence (forward and BPTT) run by its compiled steps."""
+        if self.layer_class.kernel is not None:
+            for cell in self.cells:
+                cell.compiled_steps = kernels.CELL_STEPS[cell.kernel]
+            self._allocate(data[0].shape[1:], batch_size)
+            return super()._numpy_trainer(data, batch_size)
         X, T, W = data
         n, steps = W.shape
         H, L, dt = self.n_hidden, self.n_outputs, self.dtype
@@ -317,6 +335,7 @@ class LSTM(RecurrentNetwork):
     ``W_h (H, 4H)``, ``b (4H,)``, gate blocks ``i, f, o, g``."""
 
     layer_class = LSTMLayer
+    auto_numba_max_batch = AUTO_CELL_MAX_BATCH
 
 
 @register("model", "GRU")
@@ -326,3 +345,4 @@ class GRU(RecurrentNetwork):
     ``W_h (H, 3H)``, ``b_x (3H,)``, ``b_h (3H,)``, gate blocks ``r, z, n``."""
 
     layer_class = GRULayer
+    auto_numba_max_batch = AUTO_CELL_MAX_BATCH
