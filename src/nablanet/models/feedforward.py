@@ -285,8 +285,8 @@ class Network(Sequential):
 
     def epoch_line(self, logs: dict, n_val: int | None) -> str:
         """The book's line, ``Epoch 0: 9129 / 10000 (91.29%) | cost 0.0123 | 0.52 s``
-        (0-based, as ``network.py`` prints it)."""
-        epoch, seconds = logs["epoch"], logs["seconds"]
+        (0-based, as ``network.py`` prints it; ``logs["epoch"]`` is 1-based)."""
+        epoch, seconds = logs["epoch"] - 1, logs["seconds"]
         if n_val is not None:
             line = (f"Epoch {epoch}: {logs['val_correct']} / {n_val} "
                     f"({100 * logs['val_accuracy']:.2f}%)")
