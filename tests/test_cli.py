@@ -62,7 +62,7 @@ def assert_user_error(result: subprocess.CompletedProcess, *fragments: str) -> s
 # Help
 # ------------------------------------------------------------------------------------
 HELP = [[], ["train"], ["evaluate"], ["predict"], ["rnn"], ["rnn", "train"],
-        ["rnn", "evaluate"], ["rnn", "predict"], ["data"], ["data", "convert"]]
+        ["rnn", "evaluate"], ["rnn", "predict"], ["data"], ["data", "convert"], ["info"]]
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +103,7 @@ def _write_sine_csv(path: Path, n: int = 24, T: int = 8) -> None:
 
 def _feedforward_pipeline(cwd: Path, idx_dir: Path) -> dict:
     out = {"train": nablanet("train", idx_dir, "--sizes", "784,20,10", "--epochs", "2",
-                             "--save", "m.safetensors", "--metrics-out", "m.json", cwd=cwd,
+                             "--model-out", "m.safetensors", "--metrics-out", "m.json", cwd=cwd,
                              check=False)}
     if out["train"].returncode:
         return out
@@ -112,7 +112,7 @@ def _feedforward_pipeline(cwd: Path, idx_dir: Path) -> dict:
     np.save(cwd / "flat.npy", images.reshape(len(images), -1) / 255.0)  # floats in [0, 1]
     write_idx(cwd / "images-idx3-ubyte", images)
     np.save(cwd / "small.npy", np.zeros((3, 10, 10), dtype=np.uint8))
-    out["evaluate"] = nablanet("evaluate", "--model", "m.safetensors", "--dataset", idx_dir,
+    out["evaluate"] = nablanet("evaluate", idx_dir, "-m", "m.safetensors",
                                "--metrics-out", "e.json", cwd=cwd, check=False)
     out["predict txt"] = nablanet("predict", "--model", "m.safetensors", "images.npy",
                                   "--output", "labels.txt", cwd=cwd, check=False)
@@ -129,7 +129,7 @@ def _rnn_pipeline(cwd: Path, train_csv: Path, test_csv: Path) -> dict:
     out = {"train": nablanet(
         "rnn", "train", train_csv, "--hidden", "16", "--epochs", "5", "--batch-size", "16",
         "--task", "multiclass", "--target", "last", "--optimizer", "adam", "--lr", "0.01",
-        "--eval-every", "5", "--test-data", test_csv, "--save", "jv.safetensors",
+        "--eval-every", "5", test_csv, "--model-out", "jv.safetensors",
         "--metrics-out", "jv.json", cwd=cwd, check=False)}
     if out["train"].returncode:
         return out
@@ -149,7 +149,7 @@ def _regression_pipeline(cwd: Path) -> dict:
     out = {"train": nablanet(
         "rnn", "train", "sine.csv", "--task", "regression", "--hidden", "6", "--epochs", "4",
         "--batch-size", "4", "--eval-every", "2", "--optimizer", "adam", "--lr", "0.01",
-        "--save", "r.safetensors", "--metrics-out", "r.json", cwd=cwd, check=False)}
+        "--model-out", "r.safetensors", "--metrics-out", "r.json", cwd=cwd, check=False)}
     if out["train"].returncode == 0:
         out["predict"] = nablanet("rnn", "predict", "--model", "r.safetensors", "sine.csv",
                                   "--output", "p.csv", cwd=cwd, check=False)
@@ -160,7 +160,7 @@ def _elnino_pipeline(cwd: Path) -> dict:
     out = {"convert": nablanet("data", "convert", "elnino", "data", cwd=cwd, check=False)}
     if out["convert"].returncode == 0:
         out["train"] = nablanet(
-            "rnn", "train", "data/elnino_train.csv", "--test-data", "data/elnino_test.csv",
+            "rnn", "train", "data/elnino_train.csv", "data/elnino_test.csv",
             "--task", "regression", "--hidden", "8", "--epochs", "3", "--batch-size", "32",
             "--eval-every", "3", "--optimizer", "adam", "--lr", "0.01",
             "--metrics-out", "el.json", cwd=cwd, check=False)
@@ -274,19 +274,19 @@ MISTAKES = {
                                    ["batch_size", "1000"]),
     "input size does not fit the images": (["train", "{idx}", "--sizes", "100,10"], ["100"]),
     "unknown option": (["train", "{idx}", "--epoch", "3"], ["--epoch"]),
-    "save into a missing directory": (["train", "{idx}", "--epochs", "1", "--save",
+    "save into a missing directory": (["train", "{idx}", "--epochs", "1", "--model-out",
                                        "nodir/m.safetensors", "--metrics-out", "m.json"],
                                       ["nodir"]),
-    "evaluate: model file not a model": (["evaluate", "--model", "junk.safetensors",
-                                          "--dataset", "{idx}"], ["junk.safetensors"]),
+    "evaluate: model file not a model": (["evaluate", "{idx}", "--model",
+                                          "junk.safetensors"], ["junk.safetensors"]),
     "predict: model file not a model": (["predict", "--model", "junk.safetensors",
                                          "junk.safetensors"], ["junk.safetensors"]),
     "rnn: non-numeric value": (["rnn", "train", "bad.csv"], ["bad.csv", "abc", "x1"]),
     "rnn: binary task with classes 0..8": (["rnn", "train", "classes.csv", "--task",
                                             "binary", "--epochs", "1"], ["binary", "0 or 1"]),
     "rnn: missing csv": (["rnn", "train", "missing.csv"], ["missing.csv"]),
-    "rnn: test csv with other columns": (["rnn", "train", "one.csv", "--test-data",
-                                          "two.csv"], ["two.csv"]),
+    "rnn: test csv with other columns": (["rnn", "train", "one.csv", "two.csv"],
+                                         ["two.csv"]),
     "rnn: evaluate a feedforward model": (["rnn", "evaluate", "--model", "net.safetensors",
                                            "one.csv"], ["net.safetensors"]),
 }
@@ -456,7 +456,7 @@ def test_rnn_on_elnino(runs):
 # ------------------------------------------------------------------------------------
 def test_plot_writes_a_png(tmp_path, idx_dir):
     pytest.importorskip("matplotlib", reason="--plot needs matplotlib (nablanet[plot])")
-    nablanet("-q", "train", idx_dir, "--sizes", "784,8,10", "--epochs", "2", "--plot",
+    nablanet("-q", "train", idx_dir, "--sizes", "784,8,10", "--epochs", "2", "--plot-out",
              "curves.png", cwd=tmp_path)
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in tmp_path.iterdir() if p.name != "no-data-here"] == ["curves.png"]
@@ -465,7 +465,7 @@ def test_plot_writes_a_png(tmp_path, idx_dir):
 def test_profile_writes_a_flame_graph(tmp_path, idx_dir):
     if not _has_py_spy():
         pytest.skip("--profile needs py-spy (nablanet[profile])")
-    nablanet("-q", "train", idx_dir, "--sizes", "784,8,10", "--epochs", "1", "--profile",
+    nablanet("-q", "train", idx_dir, "--sizes", "784,8,10", "--epochs", "1", "--profile-out",
              "flame.svg", cwd=tmp_path)
     svg = (tmp_path / "flame.svg").read_text()
     assert "<svg" in svg and "nablanet" in svg  # frames of the command were sampled
@@ -483,7 +483,7 @@ def test_backend_and_threads_options_give_the_same_model(tmp_path, idx_dir, back
     if backend == "numba":
         pytest.importorskip("numba", reason="numba not installed (nablanet[fast])")
     nablanet("-q", "train", idx_dir, "--sizes", "784,8,10", "--epochs", "2", "--backend",
-             backend, "--threads", "1", "--save", f"{backend}.safetensors", cwd=tmp_path)
+             backend, "--threads", "1", "--model-out", f"{backend}.safetensors", cwd=tmp_path)
     reference = Network([784, 8, 10], seed=1)
     data = read_idx(idx_dir / "train-images-idx3-ubyte.gz").reshape(240, -1) / 255.0
     labels = read_idx(idx_dir / "train-labels-idx1-ubyte.gz")
@@ -503,7 +503,7 @@ def test_numba_backend_for_an_uncovered_optimizer_is_a_user_error(tmp_path, idx_
 
 def test_no_shuffle_trains_in_file_order(tmp_path, idx_dir):
     nablanet("-q", "train", idx_dir, "--sizes", "784,8,10", "--epochs", "2", "--no-shuffle",
-             "--backend", "numpy", "--save", "m.safetensors", cwd=tmp_path)
+             "--backend", "numpy", "--model-out", "m.safetensors", cwd=tmp_path)
     data = read_idx(idx_dir / "train-images-idx3-ubyte.gz").reshape(240, -1) / 255.0
     labels = read_idx(idx_dir / "train-labels-idx1-ubyte.gz")
     in_order, shuffled = Network([784, 8, 10], seed=1), Network([784, 8, 10], seed=1)

@@ -8,9 +8,6 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "nablanet"
-#: the one cycle left from 0.1, removed when the CLI becomes the package nablanet/cli/
-#: (after that these modules no longer exist and the allowance is inert)
-KNOWN = {"nablanet.cli", "nablanet.cli_rnn"}
 
 
 def _modules() -> dict[str, Path]:
@@ -92,19 +89,18 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_no_import_cycles():
     graph, _ = _graph()
-    cycles = [c for c in _cycles(graph) if not set(c) <= KNOWN]
+    cycles = _cycles(graph)
     assert not cycles, f"import cycles: {cycles}"
 
 
 def test_the_walker_sees_imports_inside_functions():
     graph, _ = _graph()
     assert "nablanet.models.sequential" in graph["nablanet.models.feedforward"]
-    assert "nablanet.plotting" in graph["nablanet.cli"]  # imported inside a function
+    assert "nablanet.plotting" in graph["nablanet.cli.train"]  # imported inside a function
     fake = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert _cycles(fake) == [["a", "b", "c"]]
 
 
 def test_no_private_names_across_modules():
     _, private = _graph()
-    allowed = {p for p in private if p.split()[0] in KNOWN}  # the same 0.1 CLI split
-    assert sorted(set(private) - allowed) == []
+    assert sorted(private) == []

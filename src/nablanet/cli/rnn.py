@@ -1,0 +1,441 @@
+"""``nablanet rnn ...``: recurrent networks (RNN, LSTM, GRU) on sequence CSV files.
+
+The CSV format is RNN-Rust's (``name,t,x1..xF,y1..yL``, see
+:mod:`nablanet.datasets.sequences`). Features are min-max scaled with bounds fitted on
+the training sequences only; regression labels too (predictions and reports are given
+back in the data's units). Classification labels are used as they are: 0/1 for
+``--task binary``, class indices 0..K-1 for ``--task multiclass``.
+"""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import io
+import logging
+import math
+
+import click
+import numpy as np
+
+from nablanet.cli.common import (
+    CONTEXT,
+    check_outputs,
+    check_parameter_count,
+    examples,
+    make_optimizer,
+    plural,
+    prepare_run,
+    renamed,
+    training_controls,
+    training_options,
+    verbosity_options,
+    write_bytes,
+    write_json,
+    writing,
+)
+
+log = logging.getLogger("nablanet")
+
+TASKS = {  # task: (output activation, default loss)
+    "binary": ("sigmoid", "mse"),
+    "multiclass": ("softmax", "cross_entropy"),
+    "regression": ("identity", "mse"),
+}
+
+#: the defaults of ``rnn train`` per task, measured to train well (README: JapaneseVowels
+#: 95% with the multiclass row, El Nino RMSE 0.53 degrees with the regression row)
+TASK_DEFAULTS = {
+    "binary": {"hidden": 16, "optimizer": "adam", "lr": 0.005, "batch_size": 16,
+               "epochs": 100},
+    "multiclass": {"hidden": 32, "optimizer": "adam", "lr": 0.005, "batch_size": 8,
+                   "epochs": 100},
+    "regression": {"hidden": 16, "optimizer": "adam", "lr": 0.005, "batch_size": 16,
+                   "epochs": 200},
+}
+
+#: RNN-Rust's configuration (its README): 10 hidden units, SGD at 0.001, one sequence per
+#: update, 100 epochs, in file order
+RNN_RUST = {"hidden": 10, "optimizer": "sgd", "lr": 0.001, "batch_size": 1, "epochs": 100,
+            "shuffle": False}
+
+#: most classes of --task multiclass (a label is a class index: one output unit each)
+MAX_CLASSES = 65536
+
+#: cells' weight matrices per layer (for the parameter count checked before allocating)
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+def _defaults_help() -> str:
+    rows = [f"  {task:<11} hidden {d['hidden']}, {d['optimizer']} lr {d['lr']:g}, batch "
+            f"{d['batch_size']}, {d['epochs']} epochs" for task, d in TASK_DEFAULTS.items()]
+    return "\n".join(rows)
+
+
+@click.group(context_settings=CONTEXT)
+@verbosity_options
+def rnn():
+    """Recurrent networks (RNN, LSTM, GRU) on sequence CSV files (rows name,t,x1..xF,y1..yL,
+    RNN-Rust's format; 'nablanet data convert' writes real data sets in it)."""
+
+
+@rnn.command("train", context_settings=CONTEXT, epilog=examples(
+    "nablanet data convert japanese-vowels jv",
+    "nablanet rnn train jv/japanese_vowels_train.csv jv/japanese_vowels_test.csv --task "
+    "multiclass --target last --model-out jv.safetensors",
+    "nablanet rnn train fraud.csv --rnn-rust",
+))
+@click.argument("data_csv", type=click.Path(dir_okay=False))
+@click.argument("test_csv", type=click.Path(dir_okay=False), required=False)
+@click.option("--task", type=click.Choice(list(TASKS)), default="binary",
+              help="binary: sigmoid output, 0/1 labels; multiclass: softmax output, class "
+              "index labels; regression: linear output, min-max scaled labels.")
+@click.option("--cell", type=click.Choice(["rnn", "lstm", "gru"]), default="rnn",
+              help="Recurrent cell: vanilla (Elman) RNN, LSTM or GRU.")
+@click.option("--num-layers", type=click.IntRange(min=1), default=1,
+              help="Stacked recurrent layers.")
+@click.option("--hidden", type=click.IntRange(min=1), default=None,
+              help="Hidden units per layer [default: per task, see above].")
+@click.option("--activation", type=click.Choice(["tanh", "relu", "sigmoid"]), default="tanh",
+              help="Hidden activation of the vanilla RNN cell.")
+@click.option("--loss", type=click.Choice(["mse", "binary_cross_entropy", "cross_entropy"]),
+              default=None, help="Loss [default: mse for binary (RNN-Rust's) and "
+              "regression, cross_entropy for multiclass].")
+@click.option("--target", type=click.Choice(["every", "last"]), default="every",
+              help="Label every step (many-to-many) or only the last (many-to-one).")
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="Passes over the training sequences [default: per task].")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Sequences per mini-batch (one gradient step each) [default: per task].")
+@click.option("--train-ratio", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=0.8, help="Without TEST_CSV: share of the sequences used for "
+              "training, the rest for testing.")
+@click.option("--eval-every", type=click.IntRange(min=1), default=10,
+              help="Evaluate on the training and test sequences every this many epochs.")
+@click.option("--threshold", type=float, default=None,
+              help="binary: decision threshold on the output, in [0, 1] [default: 0.5]; "
+              "regression: relative tolerance of 'within threshold', >= 0 [default: 0.1].")
+@click.option("--rnn-rust", is_flag=True,
+              help="RNN-Rust's configuration: hidden 10, sgd lr 0.001, batch 1, 100 "
+              "epochs, file order (options given explicitly still win).")
+@training_options(default_note="per task")
+@renamed("--test-data", "the positional TEST_CSV", "test_csv",
+         type=click.Path(dir_okay=False))
+@renamed("--layers", "--num-layers", "num_layers", type=click.IntRange(min=1))
+@verbosity_options
+def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, loss, target,
+              epochs, batch_size, train_ratio, eval_every, threshold, rnn_rust, **o):
+    """Train a recurrent network on DATA_CSV and test it on TEST_CSV (or on a held-out
+    share of DATA_CSV).
+
+    Prints RNN-Rust's per-epoch line (Epoch 10: Loss = ... | Train Accuracy: ... | Test
+    Accuracy: ...) and final reports on the training and test sequences.
+
+    \b
+    Defaults per task (--rnn-rust: RNN-Rust's instead):
+    """
+    from nablanet.datasets.sequences import MinMaxScaler, read_sequence_csv, train_test_split
+    from nablanet.models import GRU, LSTM, RNN
+    from nablanet.serialization import save
+
+    ctx = click.get_current_context()
+    chosen = {"hidden": hidden, "optimizer": o["optimizer"], "lr": o["lr"],
+              "batch_size": batch_size, "epochs": epochs}
+    defaults = RNN_RUST if rnn_rust else TASK_DEFAULTS[task]
+    for key, value in defaults.items():
+        if key == "shuffle":
+            if ctx.get_parameter_source("shuffle") is not click.core.ParameterSource.COMMANDLINE:
+                o["shuffle"] = value
+        elif chosen[key] is None:
+            chosen[key] = value
+    o.update(optimizer=chosen["optimizer"], lr=chosen["lr"])
+    hidden, batch_size, epochs = chosen["hidden"], chosen["batch_size"], chosen["epochs"]
+    threshold = check_threshold(task, threshold)
+    prepare_run(o, {"DATA_CSV": data_csv, "TEST_CSV": test_csv})
+    train = read_sequence_csv(data_csv)
+    if test_csv:
+        test = read_sequence_csv(test_csv)
+        if (test.feature_names, test.label_names) != (train.feature_names, train.label_names):
+            raise ValueError(f"{test_csv}: columns {test.feature_names + test.label_names} "
+                             f"differ from {data_csv}'s")
+    else:
+        train, test = train_test_split(train, train_ratio, seed=o["seed"])
+    log.info("data: %s and %s, %s, %s", plural(len(train), "training sequence"),
+             plural(len(test), "test sequence"), plural(train.n_features, "feature"),
+             plural(train.n_labels, "label column"))
+    n_outputs = _n_outputs(task, train, test, (data_csv, test_csv or data_csv))
+    if ctx.get_parameter_source("batch_size") is not click.core.ParameterSource.COMMANDLINE:
+        batch_size = min(batch_size, len(train))  # a default never exceeds the data
+    n_in, n_params = train.n_features, 0
+    for _ in range(num_layers):
+        n_params += GATES[cell] * hidden * (n_in + hidden + 1)
+        n_in = hidden
+    check_parameter_count("--hidden", n_params + (hidden + 1) * n_outputs, o["dtype"])
+    scaler = MinMaxScaler().fit(train)
+    output_activation, default_loss = TASKS[task]
+    cls = {"rnn": RNN, "lstm": LSTM, "gru": GRU}[cell]
+    extra = {"activation": activation} if cell == "rnn" else {}
+    model = cls(train.n_features, hidden, n_outputs, num_layers=num_layers,
+                output_activation=output_activation, loss=loss or default_loss,
+                target=target, optimizer=make_optimizer(o), seed=o["seed"],
+                dtype=o["dtype"], **extra)
+    meta = {"task": task, "threshold": threshold, "scaler": scaler.to_dict(),
+            "feature_names": train.feature_names, "label_names": train.label_names}
+    schedule, stopping = training_controls(o, epochs)
+    Xtr, Ytr, Mtr = _arrays(train, scaler, task, model.dtype)
+    Xte, Yte, Mte = _arrays(test, scaler, task, model.dtype)
+    log.info("%s(%d -> %d x %d -> %d), %s, %s, batch %d, %s", cls.__name__,
+             train.n_features, hidden, num_layers, n_outputs, model.loss.name, model.optimizer,
+             batch_size, plural(epochs, "epoch"))
+    if task == "regression":
+        log.info("the per-epoch loss and RMSE are on the min-max scaled labels (0-1); the "
+                 "final reports are in the data's units")
+    history = model.fit(Xtr, Ytr, Mtr, epochs=epochs, batch_size=batch_size,
+                        validation_data=(Xte, Yte, Mte), schedule=schedule,
+                        early_stopping=stopping, eval_every=eval_every,
+                        threshold=threshold if task == "binary" else 0.5,
+                        backend=o["backend"], threads=o["threads"], shuffle=o["shuffle"])
+    reports = {
+        "train": _report(model, meta, Xtr, Ytr, Mtr, scaler, "Train Evaluation"),
+        "test": _report(model, meta, Xte, Yte, Mte, scaler, "Test Evaluation"),
+    }
+    log.info("trained in %.1f s", history.total_seconds)
+    if o["model_out"]:
+        with writing(o["model_out"], "model"):
+            save(model, o["model_out"], cli=meta)
+    if o["metrics_out"]:
+        write_json(o["metrics_out"], {"command": "rnn train", "data": str(data_csv),
+                                      "test_data": test_csv, "config": model.get_config(),
+                                      "optimizer": model.optimizer.config(), **reports,
+                                      "history": history.to_dict()})
+    if o["plot_out"]:
+        from nablanet.plotting import plot_training
+
+        kwargs = {}
+        if task != "regression":
+            kwargs = _true_and_predicted(model, meta, Xte, Yte, Mte)
+        with writing(o["plot_out"], "learning curves"):
+            plot_training(o["plot_out"], history, **kwargs)
+
+
+rnn_train.help = inspect.cleandoc(rnn_train.help or "") + "\n" + _defaults_help()
+
+
+@rnn.command("evaluate", context_settings=CONTEXT, epilog=examples(
+    "nablanet rnn evaluate jv/japanese_vowels_test.csv -m jv.safetensors",
+    "nablanet rnn evaluate jv/japanese_vowels_test.csv -m jv.safetensors --metrics-out "
+    "test.json",
+))
+@click.argument("data_csv", type=click.Path(dir_okay=False))
+@click.option("-m", "--model", "model_path", required=True, type=click.Path(dir_okay=False),
+              help="A model saved by 'nablanet rnn train --model-out'.")
+@click.option("--threshold", type=float, default=None,
+              help="Override the saved threshold (as for 'rnn train') [default: the saved "
+              "one].")
+@click.option("--metrics-out", type=click.Path(dir_okay=False), default=None,
+              help="Write the metrics to this JSON file [default: not written].")
+@verbosity_options
+def rnn_evaluate(data_csv, model_path, threshold, metrics_out):
+    """Evaluate a saved recurrent model on DATA_CSV and print the report."""
+    check_outputs({"--metrics-out": metrics_out}, {"DATA_CSV": data_csv, "--model": model_path})
+    model, meta, scaler = _load(model_path)
+    if threshold is not None:
+        meta["threshold"] = check_threshold(meta["task"], threshold)
+    data = _read_for(meta, data_csv)
+    X, Y, M = _arrays(data, scaler, meta["task"], model.dtype)
+    metrics = _report(model, meta, X, Y, M, scaler, f"Evaluation ({data_csv})")
+    if metrics_out:
+        write_json(metrics_out, {"command": "rnn evaluate", "model": model_path,
+                                 "data": str(data_csv), "metrics": metrics})
+
+
+@rnn.command("predict", context_settings=CONTEXT, epilog=examples(
+    "nablanet rnn predict jv/japanese_vowels_test.csv -m jv.safetensors",
+    "nablanet rnn predict jv/japanese_vowels_test.csv -m jv.safetensors -o pred.csv",
+))
+@click.argument("data_csv", type=click.Path(dir_okay=False))
+@click.option("-m", "--model", "model_path", required=True, type=click.Path(dir_okay=False),
+              help="A model saved by 'nablanet rnn train --model-out'.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="CSV file to write [default: standard output].")
+@verbosity_options
+def rnn_predict(data_csv, model_path, output):
+    """Predict for every sequence of DATA_CSV (label columns, if present, are ignored).
+
+    Writes a CSV: name,t and the predictions. Regression: y1..yL in the data's units;
+    binary: the score and the 0/1 label; multiclass: the class index. With a model
+    trained on --target last, one row per sequence, else one per step.
+    """
+    from nablanet.datasets.sequences import pad
+
+    check_outputs({"--output": output}, {"DATA_CSV": data_csv, "--model": model_path})
+    model, meta, scaler = _load(model_path)
+    data = _read_for(meta, data_csv)
+    X, M = pad(scaler.transform(data).features, dtype=model.dtype)
+    out = model.predict_proba(X, M)
+    lengths = M.sum(axis=1)
+    task, threshold = meta["task"], meta["threshold"]
+    names = np.asarray(data.names, dtype=object)
+    if model.target == "every":
+        names, t, out = np.repeat(names, lengths), np.concatenate(data.times), out[M]
+    else:
+        t = np.array([times[-1] for times in data.times])
+    columns = {"name": names, "t": t}
+    if task == "regression":
+        out = scaler.inverse_transform_labels(out)
+        columns.update({n: out[:, k] for k, n in enumerate(meta["label_names"])})
+    elif task == "binary":
+        columns.update(score=out[:, 0], label=(out[:, 0] >= threshold).astype(np.int64))
+    else:
+        columns["label"] = out.argmax(axis=1)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(zip(*(c.tolist() for c in columns.values()), strict=True))
+    what = plural(len(names), "prediction")
+    if output:
+        write_bytes(output, text.getvalue().encode(), what)
+    else:
+        click.echo(text.getvalue(), nl=False)
+        log.info("%s written to standard output", what)
+
+
+# --------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------
+def check_threshold(task: str, threshold: float | None) -> float:
+    """The ``--threshold`` for ``task``: its default when None, else checked: in [0, 1]
+    for binary, finite and >= 0 for regression, not given for multiclass.
+
+    Raises
+    ------
+    click.BadParameter
+        Naming --threshold, the task and the value.
+    """
+    if threshold is None:
+        return 0.1 if task == "regression" else 0.5
+    if task == "binary" and not 0 <= threshold <= 1:
+        raise click.BadParameter(f"--task binary: expected a decision threshold in [0, 1], "
+                                 f"got {threshold:g}", param_hint="--threshold")
+    if task == "regression" and not (math.isfinite(threshold) and threshold >= 0):
+        raise click.BadParameter(f"--task regression: expected a relative tolerance >= 0, "
+                                 f"got {threshold:g}", param_hint="--threshold")
+    if task == "multiclass":
+        raise click.BadParameter("--task multiclass has no threshold (the predicted class "
+                                 "is the largest output)", param_hint="--threshold")
+    return threshold
+
+
+def _n_outputs(task: str, train, test, sources: tuple) -> int:
+    """Output units for ``task``; the labels checked (classes bounded before a one-hot
+    is allocated)."""
+    labels = np.concatenate([*train.labels, *test.labels])
+    if task == "regression":
+        return train.n_labels
+    if train.n_labels != 1:
+        raise ValueError(f"--task {task}: expected one label column (y1), found "
+                         f"{train.n_labels}: {train.label_names}")
+    if task == "binary":
+        bad = ~np.isin(labels, (0.0, 1.0))
+        if bad.any():
+            raise ValueError(f"--task binary: expected labels 0 or 1, found "
+                             f"{float(labels[bad][0]):g} (use --task regression or multiclass)")
+        return 1
+    if (labels < 0).any() or (np.mod(labels, 1) != 0).any():
+        raise ValueError("--task multiclass: expected class indices 0, 1, 2, ... as labels")
+    for data, source in zip((train, test), sources, strict=True):
+        top = max(float(y.max()) for y in data.labels)
+        if top >= MAX_CLASSES:
+            raise ValueError(f"{source}: label {top:g} asks for {top + 1:,.0f} classes; "
+                             f"--task multiclass expects class indices 0..K-1 with K at "
+                             f"most {MAX_CLASSES:,}")
+    return int(labels.max()) + 1
+
+
+def _arrays(data, scaler, task: str, dtype):
+    """Padded, scaled ``X (n, T, F)``, labels ``Y (n, T, L)`` and ``mask (n, T)``."""
+    from nablanet.datasets.sequences import pad
+
+    scaled = scaler.transform(data)
+    X, mask = pad(scaled.features, dtype=dtype)
+    Y, _ = pad(scaled.labels if task == "regression" else data.labels, dtype=dtype)
+    return X, Y, mask
+
+
+def _valid(model, out, Y, mask):
+    """Outputs and targets at the labelled steps: all valid steps, or the last."""
+    if model.target == "every":
+        return out[mask], Y[mask]
+    return out, Y[np.arange(len(Y)), mask.sum(axis=1) - 1]
+
+
+def _report(model, meta: dict, X, Y, mask, scaler, title: str) -> dict:
+    from nablanet.metrics import (
+        binary_classification_metrics,
+        multiclass_metrics,
+        regression_metrics,
+        report_text,
+    )
+
+    task, threshold = meta["task"], meta["threshold"]
+    out, y = _valid(model, model.predict_proba(X, mask), Y, mask)
+    if task == "binary":
+        metrics = binary_classification_metrics(y[:, 0], out[:, 0], threshold)
+    elif task == "multiclass":
+        metrics = multiclass_metrics(y[:, 0].astype(np.int64), out.argmax(axis=1),
+                                     n_classes=model.n_outputs)
+    else:
+        metrics = regression_metrics(scaler.inverse_transform_labels(y),
+                                     scaler.inverse_transform_labels(out), threshold)
+        title += ", errors in the data's units"
+    click.echo(report_text(metrics, title))
+    return metrics
+
+
+def _true_and_predicted(model, meta: dict, X, Y, mask) -> dict:
+    out, y = _valid(model, model.predict_proba(X, mask), Y, mask)
+    if meta["task"] == "binary":
+        pred = (out[:, 0] >= meta["threshold"]).astype(np.int64)
+    else:
+        pred = out.argmax(axis=1)
+    return {"y_true": y[:, 0].astype(np.int64), "y_pred": pred}
+
+
+def _load(model_path):
+    """``(model, CLI section, scaler)`` of a file saved by ``rnn train``; the CLI fields
+    checked, naming the file and the field."""
+    from nablanet.datasets.sequences import MinMaxScaler
+    from nablanet.models import RecurrentNetwork
+    from nablanet.serialization import load, read_cli
+
+    model = load(model_path, expect=RecurrentNetwork)
+    meta = read_cli(model_path)
+    needed = ("task", "threshold", "scaler", "feature_names", "label_names")
+    missing = [k for k in needed if k not in meta]
+    if missing:
+        raise ValueError(f"{model_path}: not saved by 'nablanet rnn train' (no {missing})")
+    if meta["task"] not in TASKS:
+        raise ValueError(f"{model_path}: field 'task': expected one of {list(TASKS)}, found "
+                         f"{meta['task']!r}")
+    try:
+        if not isinstance(meta["threshold"], int | float) or isinstance(meta["threshold"],
+                                                                         bool):
+            raise click.BadParameter(f"expected a number, found {meta['threshold']!r}")
+        check_threshold(meta["task"], None if meta["task"] == "multiclass"
+                        else meta["threshold"])
+        scaler = MinMaxScaler.from_dict(meta["scaler"])
+    except (click.BadParameter, ValueError, TypeError, KeyError) as exc:
+        message = exc.format_message() if isinstance(exc, click.ClickException) else exc
+        raise ValueError(f"{model_path}: bad CLI field ({message})") from None
+    return model, meta, scaler
+
+
+def _read_for(meta: dict, data_csv):
+    from nablanet.datasets.sequences import read_sequence_csv
+
+    data = read_sequence_csv(data_csv)
+    expected = meta["feature_names"]
+    if data.feature_names != expected:
+        raise ValueError(f"{data_csv}: expected feature columns {expected}, found "
+                         f"{data.feature_names}")
+    return data

@@ -1,0 +1,324 @@
+"""``nablanet train``, ``evaluate`` and ``predict``: feedforward networks on images
+(MNIST, Fashion-MNIST, any directory of IDX files, the book's pickle)."""
+
+from __future__ import annotations
+
+import io
+import logging
+from itertools import pairwise
+from pathlib import Path
+
+import click
+import numpy as np
+
+from nablanet.cli.common import (
+    CONTEXT,
+    check_outputs,
+    check_parameter_count,
+    examples,
+    make_optimizer,
+    parse_sizes,
+    plural,
+    prepare_run,
+    renamed,
+    training_controls,
+    training_options,
+    verbosity_options,
+    write_bytes,
+    write_json,
+    writing,
+)
+
+log = logging.getLogger("nablanet")
+
+#: the named data sets: (pixels per image, classes), known before anything is read
+KNOWN_DATASETS = {"mnist": (784, 10), "fashion-mnist": (784, 10)}
+
+#: the share of a single images/labels pair held out for testing (saved with the model)
+TEST_FRACTION = 0.2
+
+#: class names for the plots (Fashion-MNIST: Xiao, Rasul and Vollgraf, 2017)
+CLASS_NAMES = {"fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]}
+
+DATASET_HELP = ("DATASET is 'mnist', 'fashion-mnist' (downloaded once, or found as "
+                "'nablanet info' says), a directory of IDX files, or the book's "
+                "mnist.pkl.gz.")
+
+
+def check_sizes(sizes: list[int], n_pixels: int, n_classes: int, where: str) -> None:
+    """Refuse ``--sizes`` whose input layer is not ``n_pixels`` wide or whose output
+    layer does not have one neuron per class.
+
+    Raises
+    ------
+    click.BadParameter
+        Naming --sizes, the layer, what ``where`` holds and what was given.
+    """
+    given = ",".join(map(str, sizes))
+    if sizes[0] != n_pixels:
+        raise click.BadParameter(f"{given}: the input layer has {sizes[0]} neurons but "
+                                 f"{where} has {plural(n_pixels, 'pixel')} per image",
+                                 param_hint="--sizes")
+    if sizes[-1] != n_classes:
+        raise click.BadParameter(f"{given}: the output layer has {sizes[-1]} neurons but "
+                                 f"{where} has {plural(n_classes, 'class', 'classes')} "
+                                 f"(labels 0-{n_classes - 1}): one neuron per class",
+                                 param_hint="--sizes")
+
+
+def n_classes_of(*labels: np.ndarray) -> int:
+    """The number of classes of integer labels ``0..K-1``: their maximum + 1."""
+    return int(max(y.max() for y in labels)) + 1
+
+
+@click.command(context_settings=CONTEXT, epilog=examples(
+    "nablanet train fashion-mnist --epochs 1",
+    "nablanet train mnist --sizes 784,100,10 --activation relu --output-activation softmax "
+    "--init he --optimizer adam --lr 0.001 --batch-size 32 --model-out net.safetensors",
+    "nablanet train ./my-idx-dir --epochs 5 --metrics-out metrics.json --plot-out curves.png",
+))
+@click.argument("dataset")
+@click.option("--sizes", default="784,30,10", callback=parse_sizes,
+              help="Neurons per layer, input first: pixels per image, hidden layers, one "
+              "output per class.")
+@click.option("--epochs", type=click.IntRange(min=1), default=30,
+              help="Passes over the training images.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=10,
+              help="Images per mini-batch (one gradient step each).")
+@click.option("--activation", type=click.Choice(["sigmoid", "tanh", "relu"]),
+              default="sigmoid", help="Hidden-layer activation.")
+@click.option("--output-activation", type=click.Choice(["sigmoid", "softmax"]),
+              default="sigmoid", help="Output-layer activation.")
+@click.option("--loss", type=click.Choice(["quadratic", "binary_cross_entropy",
+                                           "cross_entropy"]), default=None,
+              help="Cost function [default: quadratic; cross_entropy with "
+              "--output-activation softmax].")
+@click.option("--init", type=click.Choice(["normal", "scaled_normal", "glorot", "he"]),
+              default="normal", help="Weight initialisation: N(0, 1) (Nielsen's ch. 1), "
+              "N(0, 1/n_in), Glorot or He.")
+@click.option("--validation-split", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="Hold out this fraction of the training images for validation; the "
+              "test set is then evaluated once, at the end [default: none; 0.1 with "
+              "--early-stopping].")
+@click.option("--offline", is_flag=True, help="Never download data.")
+@training_options({"optimizer": "sgd", "lr": 3.0})
+@renamed("--output", "--output-activation", "output_activation",
+         type=click.Choice(["sigmoid", "softmax"]))
+@verbosity_options
+def train(dataset, sizes, epochs, batch_size, activation, output_activation, loss, init,
+          validation_split, offline, **o):
+    """Train a feedforward network on DATASET; report the test accuracy per epoch.
+
+    The defaults are the chapter 1 network of Michael Nielsen's online book "Neural
+    Networks and Deep Learning": [784, 30, 10] sigmoid neurons, quadratic cost, N(0, 1)
+    weights, plain SGD, 30 epochs of mini-batches of 10 at learning rate (the book's
+    eta) 3.0.
+    """
+    from nablanet.datasets.mnist import load_images
+    from nablanet.models import Network
+    from nablanet.serialization import save
+
+    prepare_run(o, {"DATASET": dataset})
+    check_parameter_count("--sizes", sum((a + 1) * b for a, b in pairwise(sizes)),
+                          o["dtype"])
+    if dataset in KNOWN_DATASETS:
+        check_sizes(sizes, *KNOWN_DATASETS[dataset], dataset)
+    data = load_images(dataset, offline=offline, dtype=o["dtype"], seed=o["seed"],
+                       test_fraction=TEST_FRACTION)
+    log.info("data: %s: %s and %s", data.source, plural(len(data.X_train), "training image"),
+             plural(len(data.X_test), "test image"))
+    check_sizes(sizes, data.X_train.shape[1], n_classes_of(data.y_train, data.y_test),
+                data.source)
+    if loss is None:
+        loss = "cross_entropy" if output_activation == "softmax" else "quadratic"
+    net = Network(sizes, activation=activation, output_activation=output_activation,
+                  loss=loss, init=init, optimizer=make_optimizer(o), seed=o["seed"],
+                  dtype=o["dtype"])
+    schedule, stopping = training_controls(o, epochs)
+    if stopping is not None and validation_split is None:
+        validation_split = 0.1
+    fit_args = {"validation_split": validation_split} if validation_split else {
+        "validation_data": (data.X_test, data.y_test)}
+    log.info("network %s, %s", sizes, net.optimizer)
+    history = net.fit(data.X_train, data.y_train, epochs=epochs, batch_size=batch_size,
+                      schedule=schedule, early_stopping=stopping, backend=o["backend"],
+                      threads=o["threads"], shuffle=o["shuffle"], **fit_args)
+    correct = net.evaluate((data.X_test, data.y_test))
+    n_test = len(data.X_test)
+    summary = {
+        "test_correct": correct, "test_accuracy": correct / n_test, "n_test": n_test,
+        "total_seconds": history.total_seconds,
+    }
+    if not validation_split:
+        accs = history["val_accuracy"]
+        summary["best_test_accuracy"] = max(accs)
+        summary["best_epoch"] = history.epochs[int(np.argmax(accs))]["epoch"]
+    log.info("test accuracy %d / %d images (%.2f%%)%s | %.1f s in all", correct, n_test,
+             100 * correct / n_test,
+             f" | best {100 * summary['best_test_accuracy']:.2f}% at epoch "
+             f"{summary['best_epoch']}" if "best_epoch" in summary else "",
+             history.total_seconds)
+    if o["model_out"]:
+        with writing(o["model_out"], "model"):
+            save(net, o["model_out"], cli={"command": "train", "dataset": str(dataset),
+                                           "seed": o["seed"], "test_fraction": TEST_FRACTION})
+    if o["metrics_out"]:
+        write_json(o["metrics_out"], {"command": "train", "dataset": data.source,
+                                      "config": net.get_config(), "optimizer":
+                                      net.optimizer.config(), "final": summary,
+                                      "history": history.to_dict()})
+    if o["plot_out"]:
+        from nablanet.plotting import plot_training
+
+        with writing(o["plot_out"], "learning curves and confusion matrix"):
+            plot_training(o["plot_out"], history, y_true=data.y_test,
+                          y_pred=net.predict(data.X_test),
+                          class_names=CLASS_NAMES.get(dataset))
+
+
+@click.command(context_settings=CONTEXT, epilog=examples(
+    "nablanet train fashion-mnist --epochs 1 --model-out net.safetensors",
+    "nablanet evaluate fashion-mnist -m net.safetensors",
+    "nablanet evaluate fashion-mnist -m net.safetensors --metrics-out test.json",
+))
+@click.argument("dataset", required=False)
+@click.option("-m", "--model", "model_path", required=True, type=click.Path(dir_okay=False),
+              help="A network saved by 'nablanet train --model-out'.")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="For a directory with a single images/labels pair: the seed of the "
+              "held-out draw [default: the training run's, saved in the model, so that "
+              "the same images are held out].")
+@click.option("--offline", is_flag=True, help="Never download data.")
+@click.option("--metrics-out", type=click.Path(dir_okay=False), default=None,
+              help="Write the test metrics to this JSON file [default: not written].")
+@renamed("--dataset", "the positional DATASET", "dataset")
+@verbosity_options
+def evaluate(dataset, model_path, seed, offline, metrics_out):
+    """Evaluate a saved network on the test split of DATASET: accuracy, macro F1,
+    per-class precision, recall and F1, and the confusion matrix.
+
+    DATASET is as for 'nablanet train'.
+    """
+    from nablanet.datasets.mnist import load_images
+    from nablanet.metrics import multiclass_metrics, report_text
+    from nablanet.models import Network
+    from nablanet.serialization import read_cli
+
+    if dataset is None:
+        raise click.UsageError("Missing argument 'DATASET'.")
+    check_outputs({"--metrics-out": metrics_out}, {"DATASET": dataset, "--model": model_path})
+    net = Network.load(model_path)
+    saved = read_cli(model_path)
+    if seed is None:
+        seed = saved.get("seed", 1)
+        log.debug("held-out seed %d (%s)", seed, "saved in the model" if "seed" in saved
+                  else "the default: the model has no saved seed")
+    elif "seed" in saved and seed != saved["seed"]:
+        log.warning("--seed %d differs from the training run's %d: for a directory with a "
+                    "single images/labels pair, training images may be evaluated", seed,
+                    saved["seed"])
+    data = load_images(dataset, offline=offline, dtype=net.dtype, seed=seed,
+                       test_fraction=saved.get("test_fraction", TEST_FRACTION))
+    n_classes = n_classes_of(data.y_test)
+    if net.sizes[0] != data.X_test.shape[1] or net.sizes[-1] < n_classes:
+        raise ValueError(f"{model_path}: a network for {net.sizes[0]} pixels and "
+                         f"{plural(net.sizes[-1], 'class', 'classes')} cannot classify "
+                         f"{data.source} ({plural(data.X_test.shape[1], 'pixel')}, "
+                         f"{plural(n_classes, 'class', 'classes')})")
+    metrics = multiclass_metrics(data.y_test, net.predict(data.X_test),
+                                 n_classes=net.sizes[-1])
+    click.echo(report_text(metrics, f"Test evaluation ({data.source})"))
+    if metrics_out:
+        write_json(metrics_out, {"command": "evaluate", "model": model_path,
+                                 "dataset": data.source, "test": metrics})
+
+
+def read_images(path) -> np.ndarray:
+    """Images to classify, as ``(n, pixels)`` floats in [0, 1].
+
+    ``path`` is an IDX image file or a ``.npy`` array of shape ``(n, rows, columns)`` or
+    ``(n, pixels)``. Integer pixels must be in 0-255 and are divided by 255; float pixels
+    must be in [0, 1] and are used as they are.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` is not a file.
+    ValueError
+        Naming ``path``: not an array (a ``.npz`` archive), no images, another shape, a
+        non-real dtype, non-finite values (with their count and the first index) or
+        values out of range.
+    """
+    from nablanet.datasets.idx import read_idx
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.suffix == ".npy":
+        try:
+            X = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise ValueError(f"{path}: not a .npy array ({exc})") from None
+        if not isinstance(X, np.ndarray):
+            X.close()
+            raise ValueError(f"{path}: a .npz archive, expected a .npy array")
+    else:
+        X = read_idx(path)
+    if X.ndim not in (2, 3) or X.size == 0:
+        raise ValueError(f"{path}: expected images of shape (n, rows, columns) or "
+                         f"(n, pixels) with n > 0, found shape {X.shape}")
+    X = X.reshape(len(X), -1)
+    if np.issubdtype(X.dtype, np.integer):
+        checks = [((X < 0) | (X > 255), "integer pixels in 0-255", "outside")]
+    elif np.issubdtype(X.dtype, np.floating):
+        checks = [(~np.isfinite(X), "finite pixels", "non-finite (NaN or infinity)"),
+                  ((X < 0) | (X > 1), "float pixels in [0, 1]", "outside")]
+    else:
+        raise ValueError(f"{path}: expected integer or float pixels, found dtype {X.dtype}")
+    for bad, expected, found in checks:
+        if bad.any():
+            first = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{path}: expected {expected}, found "
+                             f"{plural(int(bad.sum()), 'value')} {found}, the first at "
+                             f"(image, pixel) {first}: {X[first]}")
+    return X / 255.0 if np.issubdtype(X.dtype, np.integer) else X
+
+
+@click.command(context_settings=CONTEXT, epilog=examples(
+    "nablanet predict images.npy -m net.safetensors",
+    "nablanet predict t10k-images-idx3-ubyte.gz -m net.safetensors -o labels.txt",
+    "nablanet predict images.npy -m net.safetensors -o labels.npy",
+))
+@click.argument("images", type=click.Path(dir_okay=False))
+@click.option("-m", "--model", "model_path", required=True, type=click.Path(dir_okay=False),
+              help="A network saved by 'nablanet train --model-out'.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write the labels here: .npy, or text with one label per line "
+              "[default: standard output, one label per line].")
+@verbosity_options
+def predict(images, model_path, output):
+    """Predict a class label for each image of IMAGES: an IDX image file or a .npy array
+    of shape (n, 28, 28) or (n, 784).
+
+    Integer pixels must be in 0-255 (they are divided by 255); float pixels in [0, 1].
+    """
+    from nablanet.models import Network
+
+    check_outputs({"--output": output}, {"IMAGES": images, "--model": model_path})
+    net = Network.load(model_path)
+    X = read_images(images)
+    if X.shape[1] != net.sizes[0]:
+        raise ValueError(f"{images}: {plural(X.shape[1], 'pixel')} per image, the network "
+                         f"{model_path} expects {net.sizes[0]}")
+    labels = net.predict(X.astype(net.dtype, copy=False))
+    if output and output.endswith(".npy"):
+        buf = io.BytesIO()
+        np.save(buf, labels)
+        write_bytes(output, buf.getvalue(), plural(len(labels), "label"))
+    elif output:
+        write_bytes(output, "".join(f"{v}\n" for v in labels).encode(),
+                    plural(len(labels), "label"))
+    else:
+        click.echo("\n".join(str(v) for v in labels))
+        log.info("%s written to standard output", plural(len(labels), "label"))

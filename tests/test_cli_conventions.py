@@ -1,0 +1,122 @@
+"""The CLI convention, checked on the click objects in-process (``from nablanet.cli
+import cli``): every command attached, help text and a default on every option, runnable
+examples, -v/-q after the command, old spellings deprecated but working, ``info``."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from nablanet.cli import COMMANDS, cli, main
+
+
+def leaf(path: str) -> click.Command:
+    command = cli
+    for name in path.split():
+        command = command.commands[name]
+    return command
+
+
+def all_leaves(group: click.Group = cli, prefix: str = "") -> list[str]:
+    found = []
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found += all_leaves(command, f"{prefix}{name} ")
+        else:
+            found.append(prefix + name)
+    return found
+
+
+#: every command; a new one is held to the convention by the tests below
+LEAVES = all_leaves()
+
+
+def test_the_root_group_has_every_command():
+    assert {"train", "evaluate", "predict", "rnn train", "rnn evaluate", "rnn predict",
+            "data convert", "info"} <= set(LEAVES)
+    assert sorted(cli.commands) == sorted(c.name for c in COMMANDS)
+
+
+def test_every_command_runs_under_clirunner():
+    runner = CliRunner()
+    for path in LEAVES:
+        result = runner.invoke(cli, [*path.split(), "--help"])
+        assert result.exit_code == 0, (path, result.output)
+        assert f"Usage: cli {path}" in result.output
+
+
+@pytest.mark.parametrize("path", LEAVES)
+def test_every_option_has_help_and_a_default(path):
+    command = leaf(path)
+    ctx = click.Context(command, info_name=path, **command.context_settings)
+    for param in command.get_params(ctx):
+        if not isinstance(param, click.Option) or param.hidden or param.name == "help":
+            continue
+        assert param.help, f"{path} {param.opts[0]}: no help text"
+        if param.count or (param.is_flag and not param.secondary_opts):
+            continue  # -v/-q and on/off flags: off by default
+        record = param.get_help_record(ctx)[1]
+        assert "[default:" in record or "[required]" in record or "default:" in param.help, (
+            f"{path} {param.opts[0]}: no default shown: {record}")
+
+
+@pytest.mark.parametrize("path", LEAVES)
+def test_every_help_ends_with_runnable_examples(path):
+    command = leaf(path)
+    lines = [line.strip() for line in command.epilog.splitlines()]
+    assert lines[:2] == ["\b", "Examples:"]
+    examples = lines[2:]
+    assert 2 <= len(examples) <= 3
+    for example in examples:
+        args = shlex.split(example.split(" > ")[0])
+        assert args[0] == "nablanet"
+        group, args = cli, args[1:]
+        while isinstance(group, click.Group) and args and args[0] in group.commands:
+            group, args = group.commands[args[0]], args[1:]
+        assert isinstance(group, click.Command)
+        if "--help" not in args:  # parses: options exist, values are valid
+            group.make_context(group.name, args)
+
+
+def test_data_inputs_are_positional_and_the_model_is_m():
+    for path in ["evaluate", "predict", "rnn evaluate", "rnn predict"]:
+        params = {p.name: p for p in leaf(path).params}
+        assert "-m" in params["model_path"].opts and "--model" in params["model_path"].opts
+        assert any(isinstance(p, click.Argument) for p in params.values())
+    for path in ["predict", "rnn predict"]:
+        output = next(p for p in leaf(path).params if p.name == "output")
+        assert output.opts == ["-o", "--output"] and not output.required
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_verbosity_before_or_after_the_command(where):
+    args = ["info"]
+    args = ["-q", "-q", *args] if where == "before" else [*args, "-q", "-q"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert logging.getLogger("nablanet").getEffectiveLevel() == logging.ERROR
+    CliRunner().invoke(cli, ["info", "-v"])
+    assert logging.getLogger("nablanet").getEffectiveLevel() == logging.DEBUG
+
+
+def test_info_reports_versions_backend_blas_cpu_and_data(capsys):
+    main(["info"])
+    out = capsys.readouterr().out
+    for name in ("nablanet", "Python", "NumPy", "Numba", "SciPy", "backend auto", "BLAS",
+                 "CPU", "data mnist", "data fashion-mnist"):
+        assert any(line.startswith(name + " ") for line in out.splitlines()), name
+    assert "NABLANET_DATA" in out
+
+
+def test_option_spellings_are_one_style():
+    outputs = {o for path in LEAVES for p in leaf(path).params if isinstance(p, click.Option)
+               and not p.hidden for o in p.opts if o.endswith("-out")}
+    assert outputs == {"--model-out", "--metrics-out", "--plot-out", "--profile-out"}
+    hidden = {o for path in LEAVES for p in leaf(path).params if isinstance(p, click.Option)
+              and p.hidden for o in p.opts}
+    assert hidden == {"--save", "--plot", "--profile", "--output", "--dataset", "--test-data",
+                      "--layers"}
