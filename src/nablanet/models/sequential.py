@@ -201,23 +201,30 @@ class Sequential:
         """
         return self._metrics(self._prepare(X, y, mask, "X", self.targets_name), "", threshold)
 
-    def gradients(self, X, y, mask=None) -> list[np.ndarray]:
+    def gradients(self, X, y, mask=None, *, sample_weight=None,
+                  class_weight=None) -> list[np.ndarray]:
         """Gradients of the training objective on the batch ``(X, y)`` (the mean over
-        its samples of each one's loss) with respect to :meth:`params`, in that order:
-        what one step of :meth:`fit` with this whole batch computes."""
-        data = self._prepare(X, y, mask, "X", self.targets_name)
-        n = len(data[0])
-        self._allocate(data[0].shape[1:], n)
-        self._gradient_step(data, n)(np.arange(n))
+        its samples of each one's loss, weighted as :meth:`fit` weighs it) with respect
+        to :meth:`params`, in that order: what one step of :meth:`fit` with this whole
+        batch computes."""
+        X, T, W = self._prepare(X, y, mask, "X", self.targets_name)
+        W = self._loss_weights((X, T, W), sample_weight, class_weight)
+        n = len(X)
+        self._allocate(X.shape[1:], n)
+        self._gradient_step((X, T, W), n)(np.arange(n))
         return [g.copy() for g in self.grads()]
 
-    def loss_value(self, X, y, mask=None) -> float:
+    def loss_value(self, X, y, mask=None, *, sample_weight=None, class_weight=None) -> float:
         """The training objective on ``(X, y)``: the mean over samples of the loss (for
-        sequences, summed over each one's labelled steps), the quantity
+        sequences, summed over each one's labelled steps), each weighted by
+        ``sample_weight`` and ``class_weight`` as in :meth:`fit`: the quantity
         :meth:`gradients` differentiates."""
         X, T, W = self._prepare(X, y, mask, "X", self.targets_name)
         z, a = self._outputs(X)
-        return self.loss.value(z, a, T, None if W is None else W > 0) / len(X)
+        if sample_weight is None and class_weight is None:
+            return self.loss.value(z, a, T, None if W is None else W > 0) / len(X)
+        return self.loss.value(z, a, T, self._loss_weights((X, T, W), sample_weight,
+                                                           class_weight)) / len(X)
 
     # ----------------------------------------------------------------------------------
     # Training
