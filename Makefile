@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 DEMO_EXTRAS ?= fast
-EXTRAS ?= test,data,plot,fast,profile
+EXTRAS ?= test,data,plot,fast,profile,tensorboard
 PY := $(VENV)/bin/python
 comma := ,
 stamp = $(VENV)/.installed-$(subst $(comma),-,$(1))
