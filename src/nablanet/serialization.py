@@ -43,7 +43,7 @@ import safetensors.numpy
 from nablanet.atomic import atomic_write_bytes
 from nablanet.registry import get, name_of
 
-__all__ = ["FORMAT_VERSION", "MAX_PARAMS", "assign", "load", "read_cli", "save"]
+__all__ = ["FORMAT_VERSION", "MAX_PARAMS", "assign", "load", "read_cli", "save", "to_bytes"]
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ MAX_PARAMS = 10**8
 
 
 def save(model, path, *, cli: dict | None = None) -> None:
-    """Write ``model`` to ``path``.
+    """Write ``model`` to ``path`` (the bytes of :func:`to_bytes`), whole or not at all.
 
     Parameters
     ----------
@@ -71,6 +71,17 @@ def save(model, path, *, cli: dict | None = None) -> None:
         If the model's class is not registered, or ``cli`` is not JSON-ready.
     OSError
         If the directory cannot be written; no partial file is left behind.
+    """
+    atomic_write_bytes(path, to_bytes(model, cli=cli))
+
+
+def to_bytes(model, *, cli: dict | None = None) -> bytes:
+    """The model file's bytes (see :func:`save`), e.g. to keep a snapshot in memory.
+
+    Raises
+    ------
+    ValueError
+        If the model's class is not registered, or ``cli`` is not JSON-ready.
     """
     metadata = {
         "format": FORMAT,
@@ -88,7 +99,7 @@ def save(model, path, *, cli: dict | None = None) -> None:
         training, arrays = model.training_checkpoint()
         metadata["training"] = json.dumps(training)
         tensors.update({TRAINING + k: np.ascontiguousarray(v) for k, v in arrays.items()})
-    atomic_write_bytes(path, safetensors.numpy.save(tensors, metadata=metadata))
+    return safetensors.numpy.save(tensors, metadata=metadata)
 
 
 def load(path, *, expect: type | None = None):

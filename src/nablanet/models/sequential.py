@@ -309,7 +309,7 @@ class Sequential:
         class_weight : dict ``{label: weight}`` or ``"balanced"``, optional
             Multiplies the weight of each example by its class's; ``"balanced"`` is
             scikit-learn's ``n_samples / (n_classes * bincount(y))``. Classifiers only
-            (softmax, or one sigmoid output).
+            (softmax, one sigmoid output, or sigmoid outputs with one-hot targets).
         metrics : sequence of str
             Extra metrics of :mod:`nablanet.metrics` logged each evaluation (e.g.
             ``"macro_f1"``), ``train_``/``val_`` prefixed.
@@ -784,15 +784,16 @@ class Sequential:
 
     def _class_weights(self, T: np.ndarray, W, class_weight) -> np.ndarray:
         """Each row's class weight (shape ``T.shape[:-1]``)."""
-        k = T.shape[-1]
-        if self.output_activation.name == "softmax":
-            labels = T.argmax(axis=-1)
-        elif self.output_activation.name == "sigmoid" and k == 1:
+        k, head = T.shape[-1], self.output_activation.name
+        if head == "softmax" or (head == "sigmoid" and k > 1 and (T.sum(axis=-1) == 1).all()):
+            labels = T.argmax(axis=-1)  # one-hot rows (the book's sigmoid network too)
+        elif head == "sigmoid" and k == 1:
             labels = (T[..., 0] >= 0.5).astype(np.int64)
             k = 2
         else:
-            raise ValueError("class_weight: needs a classifier (softmax outputs, or one "
-                             f"sigmoid output), got {self.output_activation.name} outputs")
+            raise ValueError("class_weight: needs a classifier (softmax outputs, one "
+                             "sigmoid output, or sigmoid outputs with one-hot targets), "
+                             f"got {head} outputs")
         if isinstance(class_weight, str):
             if class_weight != "balanced":
                 raise ValueError(f"class_weight: expected a dict or 'balanced', got "
