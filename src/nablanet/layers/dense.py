@@ -83,7 +83,12 @@ class Dense(Layer):
         else:
             self.b = np.zeros(self.n_out, dtype=self.dtype)
         self.grads = [np.empty_like(self.W), np.empty_like(self.b)]
+        self._linear = self.activation.name == "identity"  # skip f and f' (no-ops)
         self._a: np.ndarray | None = None
+
+    def _allocated(self, input_shape) -> np.ndarray:
+        self.allocate(input_shape)
+        return self._a
 
     def allocate(self, input_shape):
         m, *rest = input_shape
@@ -100,27 +105,32 @@ class Dense(Layer):
 
     def forward(self, X, training=False):
         m = len(X)
-        if self._a is None or m > len(self._a) or self._a.shape[1:-1] != X.shape[1:-1]:
-            self.allocate(X.shape)
-        # rows: every position of the leading axes (X is C-contiguous: a free reshape)
-        self._X = X.reshape(-1, self.n_in)  # kept for BP4 until the next forward
-        a = self._a[:m]
-        np.matmul(self._X, self.W, out=a.reshape(-1, self.n_out))
+        a = self._a
+        if a is None or m > len(a) or a.ndim != X.ndim or a.shape[1:-1] != X.shape[1:-1]:
+            a = self._a = self._allocated(X.shape)
+        a = a[:m]
+        if X.ndim == 2:
+            self._X = X  # kept for BP4; the layer below leaves it alone until the next forward
+            np.matmul(X, self.W, out=a)
+        else:  # rows: every position of the leading axes (a free reshape: X is C-contiguous)
+            self._X = X.reshape(-1, self.n_in)
+            np.matmul(self._X, self.W, out=a.reshape(-1, self.n_out))
         a += self.b
-        return self.activation.forward(a, a)
+        return a if self._linear else self.activation.forward(a, a)
 
     def backward(self, dY, need_dX=True):
         m = len(dY)
-        dz = self.activation.backward(self._a[:m], dY, self._work[:m])  # dY *= f'(z)
-        dz2 = dz.reshape(-1, self.n_out)
-        np.matmul(self._X.T, dz2, out=self.grads[0])                    # BP4
-        np.add.reduce(dz2, axis=0, out=self.grads[1])                   # BP3
+        dz = dY if self._linear else self.activation.backward(self._a[:m], dY, self._work[:m])
+        if dz.ndim != 2:
+            dz = dz.reshape(-1, self.n_out)
+        np.matmul(self._X.T, dz, out=self.grads[0])                     # BP4
+        np.add.reduce(dz, axis=0, out=self.grads[1])                    # BP3
         if not need_dX:
             return None
         if self._dX is None:
             self._dX = np.empty((*self._a.shape[:-1], self.n_in), dtype=self.dtype)
         dX = self._dX[:m]
-        np.matmul(dz2, self.W.T, out=dX.reshape(-1, self.n_in))         # BP2
+        np.matmul(dz, self.W.T, out=dX if dX.ndim == 2 else dX.reshape(-1, self.n_in))  # BP2
         return dX
 
     def get_config(self):

@@ -267,14 +267,11 @@ class Network(Sequential):
         X, y = _unpack(training_data, "training_data")
         if test_data is not None:
             kwargs["validation_data"] = _unpack(test_data, "test_data")
-        self._book_epochs = True
+        self._first_epoch = 0  # the book's numbering, for this call only
         try:
             return self.fit(X, y, epochs=epochs, batch_size=mini_batch_size, **kwargs)
         finally:
-            self._book_epochs = False
-
-    #: number the epoch lines from 0, as the book's ``SGD`` prints them (during SGD only)
-    _book_epochs = False
+            self._first_epoch = 1
 
     def evaluate(self, test_data, y=None, mask=None, **kwargs):
         """The book's ``evaluate``: the number of test inputs for which the network
@@ -290,11 +287,14 @@ class Network(Sequential):
         data = self._prepare(X, y, None, "test_data inputs", "test_data labels")
         return self._metrics(data, "", 0.5)["correct"]
 
+    #: the number of the first epoch in the log: 1 (as every model's) but 0 within
+    #: :meth:`SGD`, as the book's ``network.py`` prints it
+    _first_epoch = 1
+
     def epoch_line(self, logs: dict, n_val: int | None) -> str:
-        """The book's line, ``Epoch 1: 9129 / 10000 (91.29%) | cost 0.0123 | 0.52 s``:
-        1-based as everywhere, except under :meth:`SGD`, which numbers from 0 as the
-        book's ``network.py`` prints it."""
-        epoch, seconds = logs["epoch"] - self._book_epochs, logs["seconds"]
+        """The book's line, ``Epoch 1: 9129 / 10000 (91.29%) | cost 0.0123 | 0.52 s``
+        (1-based as every model's; 0-based within :meth:`SGD`, as ``network.py``)."""
+        epoch, seconds = logs["epoch"] - 1 + self._first_epoch, logs["seconds"]
         if n_val is not None:
             line = (f"Epoch {epoch}: {logs['val_correct']} / {n_val} "
                     f"({100 * logs['val_accuracy']:.2f}%)")

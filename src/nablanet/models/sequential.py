@@ -417,24 +417,30 @@ class Sequential:
             full["r"] = np.empty((batch_size, *W.shape[1:]), dtype=dt)
         bufs = {m: {k: v[:m] for k, v in full.items()}
                 for m in {batch_size, len(X) % batch_size} - {0}}
-        g, loss, forward, backward = self.output_activation, self.loss, self._forward, \
-            self.backward
+        bufs = {m: (b["x"], b["t"], b["a"], b["d"], b["w"], b.get("r"))
+                for m, b in bufs.items()}
+        g, loss = self.output_activation, self.loss
+        # the loops of forward() and backward(), written out: this runs once per step
+        layers, first, upper = list(self.layers), self.layers[0], self.layers[:0:-1]
 
         def gradient(batch: np.ndarray) -> None:
-            b = bufs[len(batch)]
-            x, t, a = b["x"], b["t"], b["a"]
-            np.take(X, batch, axis=0, out=x)
-            np.take(T, batch, axis=0, out=t)
-            g.forward(forward(x, True), a)
-            delta = loss.delta(a, t, g, b["d"], b["w"])  # dL/dz (BP1)
-            if W is None:
-                delta *= 1.0 / len(batch)                # the mini-batch mean
+            m = len(batch)
+            x, t, a, d, w, r = bufs[m]
+            X.take(batch, axis=0, out=x)  # the method: no dispatch layers per call
+            T.take(batch, axis=0, out=t)
+            for layer in layers:
+                x = layer.forward(x, True)
+            g.forward(x, a)
+            delta = loss.delta(a, t, g, d, w)  # dL/dz (BP1)
+            if r is None:
+                delta *= 1.0 / m               # the mini-batch mean
             else:
-                r = b["r"]
-                np.take(W, batch, axis=0, out=r)
-                r *= 1.0 / len(batch)
+                W.take(batch, axis=0, out=r)
+                r *= 1.0 / m
                 delta *= r[..., None]
-            backward(delta)
+            for layer in upper:
+                delta = layer.backward(delta)
+            first.backward(delta, need_dX=False)
 
         return gradient
 
