@@ -5,6 +5,12 @@ A model plugs in through three callables (see :func:`fit_loop`): one that trains
 mini-batch given the indices of its examples, one that evaluates the model and returns
 a dict of metrics, and one that formats the per-epoch log line. Schedules and early
 stopping read those metrics by name (``"val_loss"``, ``"train_loss"``, ...).
+
+Epochs are numbered from 1 everywhere (logs, :class:`History`, callbacks, plots).
+:class:`Callback` is the protocol of ``fit(callbacks=[...])``; :class:`TrainingState`
+records where a run stands (epoch, schedule and early stopping with their state, the
+starting learning rate, backend, data fingerprint) so that a saved model resumes
+exactly (``fit(..., initial_epoch=...)``).
 """
 
 from __future__ import annotations

@@ -84,6 +84,10 @@ class Sequential:
     ----------
     layers : list of Layer
     rng : numpy.random.Generator
+    training_state : nablanet.training.TrainingState
+        Where training stands; saved with the model with the optimizer's moments and
+        the generator's state, so ``load`` then ``fit(..., initial_epoch=...)``
+        continues a run exactly.
 
     Raises
     ------
