@@ -164,3 +164,28 @@ def test_extra_metrics_are_logged_each_evaluation():
                                                                n_classes=3)["macro_f1"]
     with pytest.raises(ValueError, match="'auc' is not a metric of this model; available"):
         net.fit(X, y, epochs=1, progress=False, metrics=["auc"])
+
+
+def test_recurrent_models_take_weights_metrics_and_callbacks():
+    from nablanet.metrics import multiclass_metrics
+    from nablanet.training import Callback
+
+    class Count(Callback):
+        def __init__(self):
+            self.epochs = []
+
+        def on_epoch_end(self, epoch, logs):
+            self.epochs.append(epoch)
+
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((16, 4, 2))
+    Y = (X[:, :, 0] > 0).astype(np.int64)
+    model = GRU(2, 4, 2, target="every", output_activation="softmax", loss="cross_entropy",
+                seed=0)
+    count = Count()
+    history = model.fit(X, Y, epochs=2, batch_size=4, progress=False, callbacks=[count],
+                        metrics=["macro_f1"], class_weight="balanced",
+                        sample_weight=rng.uniform(0.5, 1.5, 16))
+    assert count.epochs == [1, 2]
+    expected = multiclass_metrics(Y.ravel(), model.predict(X).ravel(), n_classes=2)
+    assert history["train_macro_f1"][-1] == expected["macro_f1"]
