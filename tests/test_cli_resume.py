@@ -126,8 +126,8 @@ def test_rnn_train_stopped_by_sigterm_resumes_exactly_with_a_schedule(tmp_path):
         "whole": lambda: nablanet(*args, "--epochs", k + 2, "--model-out", "w.safetensors",
                                   cwd=tmp_path, check=False),
         "resumed": lambda: nablanet(*args, "--epochs", k + 2, "--resume", "p.safetensors",
-                                    "--model-out", "r.safetensors", cwd=tmp_path,
-                                    check=False),
+                                    "--model-out", "r.safetensors", "--metrics-out",
+                                    "r.json", cwd=tmp_path, check=False),
         "done": lambda: nablanet("-q", *args, "--epochs", k, "--resume", "p.safetensors",
                                  cwd=tmp_path, check=False),
         "wrong": lambda: nablanet("-q", *args[:6], "7", *args[7:], "--epochs", k + 2,
@@ -135,6 +135,8 @@ def test_rnn_train_stopped_by_sigterm_resumes_exactly_with_a_schedule(tmp_path):
     assert_ok(done["whole"])
     assert_ok(done["resumed"])
     _same_weights(RNN.load(tmp_path / "w.safetensors"), RNN.load(tmp_path / "r.safetensors"))
+    record = json.loads((tmp_path / "r.json").read_text())  # the whole run's epochs
+    assert [e["epoch"] for e in record["history"]["epochs"]] == list(range(1, k + 3))
     assert_user_error(done["done"], "--resume", "nothing to resume")
     assert_user_error(done["wrong"], "--resume", "contradict", "n_hidden")
 

@@ -91,6 +91,9 @@ def test_stop_save_load_resume_equals_an_uninterrupted_run_bitwise(tmp_path, nam
     assert rest["epoch"] == [4, 5, 6]
     assert rest["lr"] == history["lr"][3:]
     assert rest["val_loss"] == history["val_loss"][3:]
+    run = resumed.training_state.history  # the whole run's, in the file and after
+    assert [e["epoch"] for e in run] == [1, 2, 3, 4, 5, 6]
+    assert [e["val_loss"] for e in run] == history["val_loss"]
 
 
 def test_resume_keeps_early_stopping_state_and_best_parameters(tmp_path):

@@ -357,6 +357,8 @@ class TrainingState(Callback):
         digest of the inputs and targets.
     split_rng : dict or None
         The model generator's state before ``validation_split`` drew the split.
+    history : list of dict
+        The logs of the run's evaluated epochs so far, resumed runs included (JSON-ready).
     """
 
     epoch: int = 0
@@ -366,15 +368,18 @@ class TrainingState(Callback):
     backend: str | None = None
     data: dict | None = None
     split_rng: dict | None = None
+    history: list = field(default_factory=list)
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
         self.epoch = epoch
+        if any(k.endswith("loss") for k in logs):  # an evaluation epoch
+            self.history.append({k: _plain(v) for k, v in logs.items()})
 
     def to_dict(self) -> dict:
         """JSON-ready form (the early stopping's best parameters excluded)."""
         return {
             "epoch": self.epoch, "base_lr": self.base_lr, "backend": self.backend,
-            "data": self.data, "split_rng": self.split_rng,
+            "data": self.data, "split_rng": self.split_rng, "history": self.history,
             "schedule": None if self.schedule is None else self.schedule.to_dict(),
             "early_stopping": (None if self.early_stopping is None
                                else self.early_stopping.to_dict()),
@@ -395,6 +400,7 @@ class TrainingState(Callback):
         return cls(
             epoch=d["epoch"], base_lr=d.get("base_lr"), backend=d.get("backend"),
             data=d.get("data"), split_rng=d.get("split_rng"),
+            history=list(d.get("history") or []),
             schedule=None if sched is None else Schedule.from_dict(sched),
             early_stopping=None if stop is None else EarlyStopping.from_dict(stop, best_params),
         )

@@ -520,7 +520,7 @@ def resume_model(path, fresh, o: Mapping[str, Any], epochs: int, schedule, stopp
 
 class _LastEpoch:
     """A callback keeping the bytes of the model file after the last complete epoch and
-    the evaluated epochs' logs, for an interrupt to write."""
+    the run's evaluated epochs' logs, for an interrupt to write."""
 
     def __init__(self, cli: dict | None, keep_model: bool):
         self.cli, self.keep_model = cli, keep_model
@@ -534,8 +534,7 @@ class _LastEpoch:
 
         if self.keep_model:
             self.snapshot = to_bytes(self.model, cli=self.cli)
-        if any(k.endswith("loss") for k in logs):
-            self.logs.append(dict(logs))
+        self.logs = list(self.model.training_state.history)  # the run's, resumed too
         self.epoch = epoch
 
     def on_train_end(self, history) -> None:
@@ -591,3 +590,9 @@ def fit_run(model, args: tuple, o: Mapping[str, Any], *, epochs: int, cli: dict,
         sys.exit(130)
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def run_history(model, history) -> dict:
+    """``history.to_dict()`` with the epochs of the whole run (a resumed run's earlier
+    epochs too, from the model's training state)."""
+    return {**history.to_dict(), "epochs": model.training_state.history}

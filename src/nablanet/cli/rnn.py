@@ -29,6 +29,7 @@ from nablanet.cli.common import (
     prepare_run,
     renamed,
     resume_model,
+    run_history,
     run_record,
     training_controls,
     training_options,
@@ -219,7 +220,7 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
                                       "data": str(data_csv),
                                       "test_data": test_csv, "config": model.get_config(),
                                       "optimizer": model.optimizer.config(), **reports,
-                                      "history": history.to_dict()})
+                                      "history": run_history(model, history)})
     if o["plot_out"]:
         from nablanet.plotting import plot_training
 

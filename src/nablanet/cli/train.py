@@ -23,6 +23,7 @@ from nablanet.cli.common import (
     prepare_run,
     renamed,
     resume_model,
+    run_history,
     run_record,
     training_controls,
     training_options,
@@ -189,7 +190,7 @@ def train(dataset, sizes, epochs, batch_size, activation, output_activation, los
         write_json(o["metrics_out"], {**record, "backend": net.training_state.backend,
                                       "dataset": data.source, "config": net.get_config(),
                                       "optimizer": net.optimizer.config(), "final": summary,
-                                      "history": history.to_dict()})
+                                      "history": run_history(net, history)})
     if o["plot_out"]:
         from nablanet.plotting import plot_training
 
