@@ -213,9 +213,9 @@ def test_train_writes_model_and_metrics(runs, idx_dir):
     cwd, steps = runs["ff"]
     result = assert_ok(steps["train"])
     metrics = json.loads((cwd / "m.json").read_text())
-    # the book's per-epoch line on stderr (logging), one per epoch
+    # the book's per-epoch line on stderr (logging), one per epoch, numbered from 1
     epochs = re.findall(r"Epoch (\d+): (\d+) / 60 \(([\d.]+)%\)", result.stderr)
-    assert [e[0] for e in epochs] == ["0", "1"]
+    assert [e[0] for e in epochs] == ["1", "2"]
     history = metrics["history"]["epochs"]
     assert [e["epoch"] for e in history] == [0, 1]
     assert [int(e[1]) for e in epochs] == [e["val_correct"] for e in history]

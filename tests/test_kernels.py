@@ -85,7 +85,7 @@ def test_rnn_kernel_gives_the_numpy_weights(output, loss, n_out, target, activat
                    target=target, optimizer=SGD(0.05), seed=4)
 
     a, b = _train_both(make, {"epochs": 2, "batch_size": batch_size}, X, Y, mask)
-    assert _max_difference(a, b, lambda m: m.params) < 1e-12
+    assert _max_difference(a, b, lambda m: m.params()) < 1e-12
 
 
 @needs_numba
@@ -94,8 +94,8 @@ def test_rnn_kernel_float32():
     X, Y = rng.random((40, 5, 3)).astype(np.float32), rng.random((40, 5, 1))
     a, b = _train_both(lambda: RNN(3, 4, 1, optimizer=SGD(0.1), seed=1, dtype=np.float32),
                        {"epochs": 2, "batch_size": 1}, X, Y)
-    assert all(p.dtype == np.float32 for p in b.params)
-    assert _max_difference(a, b, lambda m: m.params) < 1e-5
+    assert all(p.dtype == np.float32 for p in b.params())
+    assert _max_difference(a, b, lambda m: m.params()) < 1e-5
 
 
 @pytest.mark.parametrize(("batch_size", "expected"), [(1, True), (16, True), (17, False)])
@@ -121,7 +121,7 @@ def test_auto_falls_back_to_numpy_without_numba(monkeypatch):
 @pytest.mark.parametrize(("make", "reason"), [
     (lambda: RNN(3, 4, 1, optimizer=Adam(0.01)), "plain SGD"),
     (lambda: RNN(3, 4, 1, optimizer=SGD(0.01, momentum=0.9)), "plain SGD"),
-    (lambda: RNN(3, 4, 1, layers=2), "one vanilla RNN layer"),
+    (lambda: RNN(3, 4, 1, num_layers=2), "one vanilla RNN layer"),
     (lambda: GRU(3, 4, 1), "one vanilla RNN layer"),
     (lambda: RNN(3, 4, 2, output_activation="softmax", loss="mse"), "loss quadratic"),
 ])
@@ -145,3 +145,12 @@ def test_thread_limit():
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="threads"):
             thread_limit(bad, 10)
+
+
+@pytest.mark.skipif(not kernels.AVAILABLE, reason="numba not installed")
+def test_kernels_are_called_through_one_explicit_table():
+    table = kernels.kernel_table()
+    assert sorted(table) == ["mlp_sgd_epoch", "rnn_sgd_epoch"]
+    assert all(hasattr(k, "py_func") for k in table.values())  # the compiled forms
+    with pytest.raises(ValueError, match=r"kernel: expected one of \['mlp_sgd_epoch'"):
+        kernels.run("_jit_all")

@@ -398,3 +398,20 @@ def test_book_network_learns_real_mnist(mnist_10k):
     assert net.evaluate((X_test, y_test)) == round(accuracy * 2000)
     # it learned: the first epoch is well below the last
     assert history["val_accuracy"][0] < accuracy
+
+
+def test_epoch_lines_are_numbered_from_1_and_from_0_in_the_books_SGD(caplog):
+    X, y = _data(20, 3, 2)
+    net = Network([3, 4, 2], seed=0)
+    with caplog.at_level("INFO", logger="nablanet"):
+        net.fit(X, y, epochs=2, batch_size=5, validation_data=(X, y), progress=False)
+        fit_lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Epoch")]
+        caplog.clear()
+        net.SGD((X, y), 2, 5, 3.0, test_data=(X, y), progress=False)
+        sgd_lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Epoch")]
+        caplog.clear()
+        net.fit(X, y, epochs=1, batch_size=5, progress=False)
+        again = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Epoch")]
+    assert [line.split(":")[0] for line in fit_lines] == ["Epoch 1", "Epoch 2"]
+    assert [line.split(":")[0] for line in sgd_lines] == ["Epoch 0", "Epoch 1"]
+    assert again[0].startswith("Epoch 1 complete")

@@ -31,7 +31,7 @@ def _data(rng, n=4, T=5, F=3, L=2, target="every", ragged=True):
 
 def _finite_differences(model, X, Y, mask, eps=1e-6):
     grads = []
-    for p in model.params:
+    for p in model.params():
         g = np.empty_like(p)
         for i in np.ndindex(p.shape):
             old = p[i]
@@ -55,8 +55,8 @@ def _softmax_targets(Y):
 def test_bptt_matches_finite_differences(cls, opts, target, layers):
     rng = np.random.default_rng(7)
     X, Y, mask = _data(rng, target=target)
-    model = cls(3, 4, 2, layers=layers, target=target, seed=1, **opts)
-    for p in model.params:  # non-zero biases so every term of the gradient is exercised
+    model = cls(3, 4, 2, num_layers=layers, target=target, seed=1, **opts)
+    for p in model.params():  # non-zero biases so every term of the gradient is exercised
         p += 0.1 * rng.standard_normal(p.shape)
     analytic = model.gradients(X, Y, mask)
     numeric = _finite_differences(model, X, Y, mask)
@@ -84,7 +84,7 @@ def test_batch_gradient_is_sum_of_per_sequence_gradients(cls, target):
     rng = np.random.default_rng(11)
     n = 6
     X, Y, mask = _data(rng, n=n, T=7, target=target)
-    model = cls(3, 5, 2, target=target, seed=4, layers=2)
+    model = cls(3, 5, 2, target=target, seed=4, num_layers=2)
     batch = model.gradients(X, Y, mask)
     total = [np.zeros_like(g) for g in batch]
     for i in range(n):

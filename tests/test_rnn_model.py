@@ -59,7 +59,7 @@ def test_rnn_fit_learns_the_sign_of_a_sum(batch_size, target):
 def test_gated_cells_reduce_the_loss(cls):
     X, mask, last, _ = _sign_task(n=32)
     model = cls(1, 6, 1, output_activation="sigmoid", loss="binary_cross_entropy",
-                target="last", layers=2, optimizer=Adam(0.02), seed=1)
+                target="last", num_layers=2, optimizer=Adam(0.02), seed=1)
     before = model.loss_value(X, last, mask)
     model.fit(X, last, mask, epochs=30, batch_size=8, monitor_training=False,
               progress=False)
@@ -98,10 +98,10 @@ def test_one_epoch_is_plain_sgd_on_the_batch_gradients(backend, target, batch_si
               monitor_training=False, progress=False)
     for start in range(0, n, batch_size):
         part = slice(start, start + batch_size)
-        for p, g in zip(reference.params, reference.gradients(X[part], Y[part], mask[part]),
+        for p, g in zip(reference.params(), reference.gradients(X[part], Y[part], mask[part]),
                         strict=True):
             p -= lr * g
-    for a, b in zip(model.params, reference.params, strict=True):
+    for a, b in zip(model.params(), reference.params(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 
 
@@ -115,9 +115,9 @@ def test_same_seed_same_model_bit_for_bit():
         return model
 
     a, b, c = trained(1), trained(1), trained(2)
-    for p, q in zip(a.params, b.params, strict=True):
+    for p, q in zip(a.params(), b.params(), strict=True):
         assert p.tobytes() == q.tobytes()
-    assert not np.array_equal(a.params[0], c.params[0])
+    assert not np.array_equal(a.params()[0], c.params()[0])
 
 
 # ------------------------------------------------------------------------------------
@@ -154,7 +154,7 @@ def test_predict_shapes_and_values(output, loss, target):
     lengths = np.array([7, 3, 1, 5, 6])
     mask = np.arange(T) < lengths[:, None]
     model = RNN(F, 6, L, output_activation=output, loss=loss, target=target, seed=3)
-    for p in model.params:  # non-zero biases
+    for p in model.params():  # non-zero biases
         p += 0.1 * rng.standard_normal(p.shape)
     proba = model.predict_proba(X, mask)
     pred = model.predict(X, mask)
@@ -280,17 +280,30 @@ def test_target_every_needs_a_label_per_step():
     ({"n_hidden": 0}, "n_hidden"),
     ({"n_outputs": -1}, "n_outputs"),
     ({"n_hidden": 2.5}, "n_hidden"),
-    ({"layers": 0}, "layers"),
+    ({"num_layers": 0}, "num_layers"),
+    ({"layers": 0}, "layers"),                      # the deprecated alias is named
     ({"target": "first"}, "target"),
     ({"dtype": np.int64}, "dtype"),
     ({"loss": "cross_entropy"}, "loss"),            # needs softmax outputs
     ({"output_activation": "bogus"}, "activation"),
     ({"activation": "softmax"}, "activation"),       # an output activation only
 ])
+@pytest.mark.filterwarnings("ignore:layers=:DeprecationWarning")
 def test_constructor_errors(kwargs, name):
     args = {"n_inputs": 2, "n_hidden": 3, "n_outputs": 2, **kwargs}
     with pytest.raises(ValueError, match=f"^{name}"):
         RNN(args.pop("n_inputs"), args.pop("n_hidden"), args.pop("n_outputs"), **args)
+
+
+@pytest.mark.parametrize("cls", [RNN, LSTM, GRU])
+def test_layers_is_a_deprecated_alias_of_num_layers(cls):
+    with pytest.warns(DeprecationWarning, match="num_layers") as record:
+        old = cls(2, 3, 1, layers=2, seed=0)
+    assert record[0].filename == __file__  # the warning points at the caller
+    new = cls(2, 3, 1, num_layers=2, seed=0)
+    assert old.num_layers == 2 and old.get_config() == new.get_config()
+    for p, q in zip(old.params(), new.params(), strict=True):
+        assert p.tobytes() == q.tobytes()
 
 
 def test_predict_input_errors():

@@ -78,7 +78,7 @@ def _sequences(n=9, T=6, F=3, seed=0):
 def test_recurrent_round_trip_predicts_the_same(tmp_path, cls, extra, dtype):
     X, mask = _sequences()
     y = np.arange(len(X)) % 4
-    model = cls(3, 5, 4, layers=2, output_activation="softmax", loss="cross_entropy",
+    model = cls(3, 5, 4, num_layers=2, output_activation="softmax", loss="cross_entropy",
                 target="last", seed=2, dtype=dtype, optimizer=nablanet.Adam(0.05), **extra)
     model.fit(X, y, mask, epochs=2, batch_size=3, progress=False, monitor_training=False)
     cli = {"task": "multiclass", "scaler": {"feature_min": [0.0, 1.0, 2.0]},
@@ -88,17 +88,17 @@ def test_recurrent_round_trip_predicts_the_same(tmp_path, cls, extra, dtype):
     save(model, path, cli=cli)
     loaded = cls.load(path)
     assert type(loaded) is cls
-    assert loaded.n_layers == 2 and loaded.target == "last"
+    assert loaded.num_layers == 2 and loaded.n_layers == 2 and loaded.target == "last"
     assert read_cli(path) == cli
     assert loaded.get_config() == model.get_config()
-    for a, b in zip(loaded.params, model.params, strict=True):
+    for a, b in zip(loaded.params(), model.params(), strict=True):
         assert a.dtype == dtype
         assert a.tobytes() == b.tobytes()
     np.testing.assert_array_equal(loaded.predict_proba(X, mask), before)
     np.testing.assert_array_equal(loaded.predict(X, mask), model.predict(X, mask))
     assert type(nablanet.load(path)) is cls
     # a freshly seeded model differs: the parameters came from the file
-    assert not np.array_equal(cls(3, 5, 4, layers=2, output_activation="softmax",
+    assert not np.array_equal(cls(3, 5, 4, num_layers=2, output_activation="softmax",
                                   loss="cross_entropy", target="last", seed=2, dtype=dtype,
                                   **extra).predict_proba(X, mask), before)
 

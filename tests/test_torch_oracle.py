@@ -65,9 +65,9 @@ def _lstm_perm(h: int) -> np.ndarray:
 
 def _make_model(kind, layers, target, seed=0, **kwargs):
     cls, opts, _, _ = KINDS[kind]
-    model = cls(F, H, L, layers=layers, target=target, seed=seed, **opts, **kwargs)
+    model = cls(F, H, L, num_layers=layers, target=target, seed=seed, **opts, **kwargs)
     rng = np.random.default_rng(seed + 100)
-    for p in model.params:  # non-zero biases, asymmetric weights: every term exercised
+    for p in model.params():  # non-zero biases, asymmetric weights: every term exercised
         p += 0.3 * rng.standard_normal(p.shape)
     return model
 
@@ -187,7 +187,7 @@ def test_recurrent_model_matches_torch(kind, layers, case):
 
     grads = model.gradients(X, Y, mask)
     expected = _torch_grads(kind, model, net, lin)
-    assert len(grads) == len(expected) == len(model.params)
+    assert len(grads) == len(expected) == len(model.params())
     for name, g, e in zip(model.tensors(), grads, expected, strict=True):
         assert g.shape == e.shape, name
         np.testing.assert_allclose(g, e, rtol=RTOL, atol=ATOL, err_msg=f"{kind} {case} {name}")

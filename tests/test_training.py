@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 
@@ -320,3 +321,42 @@ def test_fit_loop_argument_errors(kwargs, name):
     with pytest.raises(ValueError, match=f"^{name}"):
         rec.run(**kwargs)
     assert rec.chunks == []  # nothing trained
+
+
+# ------------------------------------------------------------------------------------
+# Divergence: stop at the first non-finite loss or parameter, one clear message
+# ------------------------------------------------------------------------------------
+def _divergent_fit(model, X, y, **kwargs):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no NumPy RuntimeWarning reaches the user
+        return model.fit(X, y, progress=False, **kwargs)
+
+
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("numba", marks=pytest.mark.skipif(
+    importlib.util.find_spec("numba") is None, reason="numba not installed"))])
+def test_divergence_stops_with_one_message(backend):
+    from nablanet import TrainingDiverged
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3)) * 100
+    y = rng.standard_normal((40, 1)) * 100
+    net = Network([3, 8, 1], activation="relu", output_activation="identity", seed=0,
+                  optimizer=SGD(50.0))
+    with pytest.raises(TrainingDiverged, match=r"^training diverged at epoch 1 \(loss "
+                       r"(nan|inf)\); lower the learning rate$"):
+        _divergent_fit(net, X, y, epochs=5, batch_size=4, backend=backend)
+    assert issubclass(TrainingDiverged, ValueError)
+
+
+def test_divergence_is_caught_on_epochs_that_are_not_evaluated():
+    from nablanet import RNN, TrainingDiverged
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((12, 4, 2)) * 50
+    Y = rng.standard_normal((12, 4, 1)) * 50
+    model = RNN(2, 6, 1, activation="relu", optimizer=SGD(10.0), seed=0)
+    with pytest.raises(TrainingDiverged, match=r"epoch 1 \(loss nan\)"):
+        _divergent_fit(model, X, Y, epochs=4, batch_size=3, eval_every=4,
+                       backend="numpy")

@@ -21,6 +21,7 @@ from nablanet.training import (
     ExponentialDecay,
     ReduceOnPlateau,
     StepDecay,
+    TrainingDiverged,
 )
 
 __version__ = "0.1.0"
@@ -39,6 +40,7 @@ __all__ = [
     "ReduceOnPlateau",
     "Sequential",
     "StepDecay",
+    "TrainingDiverged",
     "layers",
     "load",
     "save",

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nablanet.registry import get, names, register
+
 __all__ = ["ACTIVATIONS", "Activation", "get_activation"]
 
 
@@ -122,13 +124,17 @@ class Activation:
         return self.forward(z, np.empty_like(z, dtype=np.result_type(z, np.float32)))
 
 
-ACTIVATIONS: dict[str, Activation] = {
-    "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_backward),
-    "tanh": Activation("tanh", _tanh, _tanh_backward),
-    "relu": Activation("relu", _relu, _relu_backward),
-    "identity": Activation("identity", _identity, _identity_backward),
-    "softmax": Activation("softmax", _softmax, _softmax_backward),
-}
+for _activation in (
+    Activation("sigmoid", _sigmoid, _sigmoid_backward),
+    Activation("tanh", _tanh, _tanh_backward),
+    Activation("relu", _relu, _relu_backward),
+    Activation("identity", _identity, _identity_backward),
+    Activation("softmax", _softmax, _softmax_backward),
+):
+    register("activation", _activation.name)(_activation)
+
+#: every activation by name (a view of the registry, kind ``"activation"``)
+ACTIVATIONS: dict[str, Activation] = {n: get("activation", n) for n in names("activation")}
 
 
 def get_activation(name: str | Activation) -> Activation:
@@ -141,9 +147,4 @@ def get_activation(name: str | Activation) -> Activation:
     """
     if isinstance(name, Activation):
         return name
-    try:
-        return ACTIVATIONS[name]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"activation: expected one of {sorted(ACTIVATIONS)}, got {name!r}"
-        ) from None
+    return get("activation", name)

@@ -97,7 +97,7 @@ def rnn_train(data_csv, test_data, cell, layers, hidden, activation, task, loss,
     output_activation, default_loss = TASKS[task]
     cls = {"rnn": RNN, "lstm": LSTM, "gru": GRU}[cell]
     extra = {"activation": activation} if cell == "rnn" else {}
-    model = cls(train.n_features, hidden, n_outputs, layers=layers,
+    model = cls(train.n_features, hidden, n_outputs, num_layers=layers,
                 output_activation=output_activation, loss=loss or default_loss,
                 target=target, optimizer=_make_optimizer(o), seed=o["seed"],
                 dtype=o["dtype"], **extra)

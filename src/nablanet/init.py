@@ -18,26 +18,33 @@ from collections.abc import Callable
 
 import numpy as np
 
+from nablanet.registry import get, names, register
+
 __all__ = ["INITIALIZERS", "check_dtype", "get_initializer"]
 
 
+@register("initializer", "normal")
 def normal(rng: np.random.Generator, n_in: int, n_out: int, dtype) -> np.ndarray:
     return rng.standard_normal((n_in, n_out)).astype(dtype, copy=False)
 
 
+@register("initializer", "scaled_normal")
 def scaled_normal(rng: np.random.Generator, n_in: int, n_out: int, dtype) -> np.ndarray:
     return (rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)).astype(dtype, copy=False)
 
 
+@register("initializer", "glorot")
 def glorot(rng: np.random.Generator, n_in: int, n_out: int, dtype) -> np.ndarray:
     limit = np.sqrt(6.0 / (n_in + n_out))
     return rng.uniform(-limit, limit, (n_in, n_out)).astype(dtype, copy=False)
 
 
+@register("initializer", "he")
 def he(rng: np.random.Generator, n_in: int, n_out: int, dtype) -> np.ndarray:
     return (rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / n_in)).astype(dtype, copy=False)
 
 
+@register("initializer", "orthogonal")
 def orthogonal(rng: np.random.Generator, n_in: int, n_out: int, dtype) -> np.ndarray:
     a = rng.standard_normal((max(n_in, n_out), min(n_in, n_out)))
     q, r = np.linalg.qr(a)
@@ -47,12 +54,9 @@ def orthogonal(rng: np.random.Generator, n_in: int, n_out: int, dtype) -> np.nda
     return q.astype(dtype, copy=False)
 
 
+#: every initialiser by name (a view of the registry, kind ``"initializer"``)
 INITIALIZERS: dict[str, Callable[..., np.ndarray]] = {
-    "normal": normal,
-    "scaled_normal": scaled_normal,
-    "glorot": glorot,
-    "he": he,
-    "orthogonal": orthogonal,
+    n: get("initializer", n) for n in names("initializer")
 }
 
 
@@ -65,11 +69,9 @@ def get_initializer(name: str) -> Callable[..., np.ndarray]:
         If ``name`` is not one of ``INITIALIZERS``.
     """
     try:
-        return INITIALIZERS[name]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"init: expected one of {sorted(INITIALIZERS)}, got {name!r}"
-        ) from None
+        return get("initializer", name)
+    except ValueError:
+        raise ValueError(f"init: expected one of {names('initializer')}, got {name!r}") from None
 
 
 def check_dtype(dtype) -> type:

@@ -5,8 +5,8 @@ dispatch: every array operation costs about a microsecond of Python and ufunc se
 and a training step is dozens of them. These kernels run *many mini-batches per call*
 in compiled code: gather, forward pass, backward pass and the plain SGD update, fused,
 with the same equations and the same operation order as the NumPy reference path
-(:class:`nablanet.models.Network`, :class:`nablanet.models.recurrent.RNNCell`), so that
-both give the same weights to rounding (tests check 1e-12 in float64).
+(:class:`nablanet.models.Network`, :class:`nablanet.layers.recurrent.RNNLayer`), so
+that both give the same weights to rounding (tests check 1e-12 in float64).
 
 - :func:`mlp_sgd_epoch`: feedforward network, any depth; matrix products through BLAS
   (``np.dot`` inside Numba), elementwise work in loops.
@@ -24,6 +24,7 @@ import importlib.util
 import logging
 import math
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -33,6 +34,7 @@ __all__ = [
     "BACKENDS",
     "DELTA_COMBINED",
     "DELTA_QUADRATIC",
+    "kernel_table",
     "run",
     "use_numba",
 ]
@@ -48,6 +50,7 @@ ACT_CODES = {"identity": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "softmax": 4}
 DELTA_QUADRATIC, DELTA_COMBINED = 0, 1
 
 _reported: set[str] = set()
+_TABLE: dict[str, Callable] = {}  # filled by kernel_table()
 
 BACKENDS = ("auto", "numpy", "numba")
 
@@ -100,15 +103,42 @@ def delta_mode(loss, output_activation) -> int | None:
     return None
 
 
+def kernel_table() -> dict[str, Callable]:
+    """The one explicit table of the kernels :func:`run` can call, by name, compiled:
+    ``mlp_sgd_epoch`` serves :class:`nablanet.models.Network` (plain SGD, any depth),
+    ``rnn_sgd_epoch`` serves :class:`nablanet.models.RNN` (one vanilla layer, plain SGD).
+    The first call imports Numba and wraps the kernels (each compiles, or loads from the
+    disk cache, on its first call). A new kernel is one entry here and its line in
+    :func:`_jit_all`.
+
+    Raises
+    ------
+    ImportError
+        Without Numba.
+    """
+    if not _TABLE:
+        _jit_all()
+        _TABLE.update(mlp_sgd_epoch=mlp_sgd_epoch, rnn_sgd_epoch=rnn_sgd_epoch)
+    return _TABLE
+
+
 def run(name: str, *args):
-    """Call the kernel ``name`` (``"mlp_sgd_epoch"``, ``"rnn_sgd_epoch"``). The first
-    call in a process imports Numba and compiles the kernel, or loads it from the disk
-    cache; that time is logged once."""
+    """Call the kernel ``name`` of :func:`kernel_table`. The first call of a kernel in a
+    process compiles it, or loads it from the disk cache; that time is logged once.
+
+    Raises
+    ------
+    ValueError
+        For a name that is not in the table (the message lists the names).
+    """
+    table = _TABLE or kernel_table()
+    kernel = table.get(name)
+    if kernel is None:
+        raise ValueError(f"kernel: expected one of {sorted(table)}, got {name!r}")
     if name in _reported:
-        return globals()[name](*args)
+        return kernel(*args)
     start = time.perf_counter()
-    _jit_all()
-    out = globals()[name](*args)
+    out = kernel(*args)
     _reported.add(name)
     log.info("numba: %s ready in %.2f s (compiled, or loaded from the disk cache)", name,
              time.perf_counter() - start)

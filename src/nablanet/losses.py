@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from nablanet.activations import Activation
+from nablanet.registry import get, names, register
 
 __all__ = ["LOSSES", "Loss", "get_loss", "one_hot"]
 
@@ -59,6 +60,7 @@ class Loss:
         return f"{type(self).__name__}()"
 
 
+@register("loss", "quadratic")
 class Quadratic(Loss):
     """Quadratic cost ``C = 1/2 ||a - y||^2`` per row (Nielsen ch. 1, eq. 6).
 
@@ -77,6 +79,7 @@ class Quadratic(Loss):
         return activation.backward(a, out, work)
 
 
+@register("loss", "binary_cross_entropy")
 class BinaryCrossEntropy(Loss):
     """Binary cross-entropy on sigmoid outputs, summed over the outputs of a row.
 
@@ -95,6 +98,7 @@ class BinaryCrossEntropy(Loss):
         return np.subtract(a, y, out=out)
 
 
+@register("loss", "cross_entropy")
 class CrossEntropy(Loss):
     """Categorical cross-entropy on softmax outputs (log-likelihood cost).
 
@@ -115,12 +119,10 @@ class CrossEntropy(Loss):
         return np.subtract(a, y, out=out)
 
 
-LOSSES: dict[str, type[Loss]] = {
-    "quadratic": Quadratic,
-    "mse": Quadratic,
-    "binary_cross_entropy": BinaryCrossEntropy,
-    "cross_entropy": CrossEntropy,
-}
+register("loss", "mse")(Quadratic)
+
+#: every loss class by name (a view of the registry, kind ``"loss"``)
+LOSSES: dict[str, type[Loss]] = {n: get("loss", n) for n in names("loss")}
 
 
 def get_loss(name: str | Loss) -> Loss:
@@ -133,10 +135,7 @@ def get_loss(name: str | Loss) -> Loss:
     """
     if isinstance(name, Loss):
         return name
-    try:
-        return LOSSES[name]()
-    except (KeyError, TypeError):
-        raise ValueError(f"loss: expected one of {sorted(LOSSES)}, got {name!r}") from None
+    return get("loss", name)()
 
 
 def one_hot(labels, n_classes: int, dtype=np.float64, name: str = "y") -> np.ndarray:

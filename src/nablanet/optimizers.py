@@ -26,6 +26,8 @@ import numbers
 
 import numpy as np
 
+from nablanet.registry import get, names, register
+
 __all__ = ["OPTIMIZERS", "SGD", "Adam", "Optimizer", "RMSProp", "get_optimizer"]
 
 
@@ -123,6 +125,7 @@ class Optimizer:
         raise NotImplementedError
 
 
+@register("optimizer", "sgd")
 class SGD(Optimizer):
     """Mini-batch stochastic gradient descent, optionally with (Nesterov) momentum.
 
@@ -164,6 +167,7 @@ class SGD(Optimizer):
             p -= tmp
 
 
+@register("optimizer", "rmsprop")
 class RMSProp(Optimizer):
     """RMSProp (Tieleman & Hinton 2012, lecture 6.5; PyTorch form).
 
@@ -198,6 +202,7 @@ class RMSProp(Optimizer):
             p -= tmp
 
 
+@register("optimizer", "adam")
 class Adam(Optimizer):
     """Adam (Kingma & Ba 2015, Algorithm 1), bias-corrected.
 
@@ -263,11 +268,8 @@ def _check_positive(name: str, value) -> None:
         raise ValueError(f"{name}: expected a number > 0, got {value!r}")
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {
-    "sgd": SGD,
-    "rmsprop": RMSProp,
-    "adam": Adam,
-}
+#: every optimizer class by name (a view of the registry, kind ``"optimizer"``)
+OPTIMIZERS: dict[str, type[Optimizer]] = {n: get("optimizer", n) for n in names("optimizer")}
 
 
 def get_optimizer(name: str, lr: float, *, momentum: float = 0.9, weight_decay: float = 0.0,

@@ -199,11 +199,15 @@ def _json_object(path: Path, meta: dict, field: str) -> dict | None:
 
 def _upgrade_v1(path: Path, name: str, config: dict, tensors: dict):
     """Format version 1 (nablanet 0.1.0): ``Network`` arrays were ``weights.i`` and
-    ``biases.i``; recurrent models kept the CLI's settings in ``config["metadata"]``."""
+    ``biases.i``; recurrent models kept the CLI's settings in ``config["metadata"]`` and
+    their layer count in ``config["layers"]`` (now ``num_layers``); their arrays were
+    ``layers.i.W_x`` ... ``W_y``, ``b_y`` (the head is now layer ``num_layers``)."""
     config = dict(config)
     cli = config.pop("metadata", {})
     if not isinstance(cli, dict):
         raise ValueError(f"{path}: config.metadata: expected a JSON object")
+    if name in ("RNN", "LSTM", "GRU") and "layers" in config:
+        config["num_layers"] = config.pop("layers")
     if name == "Network":
         renamed = {}
         for key, value in tensors.items():
@@ -211,6 +215,10 @@ def _upgrade_v1(path: Path, name: str, config: dict, tensors: dict):
             param = {"weights": "W", "biases": "b"}.get(kind)
             renamed[f"layers.{index}.{param}" if param and index.isdigit() else key] = value
         tensors = renamed
+    elif name in ("RNN", "LSTM", "GRU"):
+        head = config.get("num_layers", 1)
+        tensors = {{"W_y": f"layers.{head}.W", "b_y": f"layers.{head}.b"}.get(k, k): v
+                   for k, v in tensors.items()}
     return name, config, tensors, cli
 
 

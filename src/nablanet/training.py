@@ -21,6 +21,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from threadpoolctl import threadpool_limits
 
+from nablanet.registry import register
+
 __all__ = [
     "CosineAnnealing",
     "EarlyStopping",
@@ -28,6 +30,7 @@ __all__ = [
     "History",
     "ReduceOnPlateau",
     "StepDecay",
+    "TrainingDiverged",
     "check_fit_args",
     "fit_loop",
     "get_schedule",
@@ -35,6 +38,11 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+class TrainingDiverged(ValueError):
+    """Training produced a non-finite loss or parameter (too large a learning rate, as a
+    rule): raised by :func:`fit_loop` after the first such epoch."""
 
 
 # --------------------------------------------------------------------------------------
@@ -89,6 +97,7 @@ class Schedule:
         raise NotImplementedError  # pragma: no cover - interface
 
 
+@register("schedule", "step")
 @dataclass
 class StepDecay(Schedule):
     """Multiply the learning rate by ``gamma`` every ``step_size`` epochs."""
@@ -100,6 +109,7 @@ class StepDecay(Schedule):
         return base_lr * self.gamma ** ((epoch + 1) // self.step_size)
 
 
+@register("schedule", "exponential")
 @dataclass
 class ExponentialDecay(Schedule):
     """``lr = base_lr * gamma ** (epoch + 1)``."""
@@ -110,6 +120,7 @@ class ExponentialDecay(Schedule):
         return base_lr * self.gamma ** (epoch + 1)
 
 
+@register("schedule", "cosine")
 @dataclass
 class CosineAnnealing(Schedule):
     """Cosine annealing from ``base_lr`` to ``min_lr`` over ``t_max`` epochs
@@ -124,6 +135,7 @@ class CosineAnnealing(Schedule):
         return self.min_lr + 0.5 * (base_lr - self.min_lr) * (1 + cos)
 
 
+@register("schedule", "plateau")
 @dataclass
 class ReduceOnPlateau(Schedule):
     """Multiply the learning rate by ``factor`` when ``monitor`` (a loss: lower is better)
@@ -284,8 +296,33 @@ def fit_loop(
     Returns
     -------
     History
+
+    Raises
+    ------
+    TrainingDiverged
+        At the end of the first epoch whose loss (when evaluated) or parameters are not
+        finite: ``training diverged at epoch N (loss nan); lower the learning rate``.
+        NumPy's overflow warnings on the way there are silenced: this is the message.
     """
     check_fit_args(n_samples, epochs, batch_size, eval_every)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        return _loop(n_samples, epochs, batch_size, rng, train_batches, evaluate, epoch_line,
+                     optimizer, get_params, schedule, early_stopping, eval_every, shuffle,
+                     progress, threads)
+
+
+def _check_finite(epoch: int, logs: dict, params: list[np.ndarray]) -> None:
+    losses = [v for k, v in logs.items() if k.endswith("loss")]
+    if all(math.isfinite(v) for v in losses) and all(np.isfinite(p).all() for p in params):
+        return
+    loss = next((v for v in losses if not math.isfinite(v)), float("nan"))
+    raise TrainingDiverged(f"training diverged at epoch {epoch + 1} (loss {loss}); lower "
+                           "the learning rate")
+
+
+def _loop(n_samples, epochs, batch_size, rng, train_batches, evaluate, epoch_line,
+          optimizer, get_params, schedule, early_stopping, eval_every, shuffle, progress,
+          threads) -> History:
     history = History()
     base_lr = optimizer.lr
     best_value, best_params, wait = math.inf, None, 0
@@ -317,6 +354,8 @@ def fit_loop(
             logs = {"epoch": epoch, "seconds": seconds, "lr": optimizer.lr}
             if evaluated:
                 logs.update(evaluate())
+            _check_finite(epoch, logs, get_params())
+            if evaluated:
                 history.epochs.append(logs)
                 log.info(epoch_line(logs))
             else:

@@ -133,7 +133,7 @@ def test_image_shaped_inputs(tmp_path):
                        output_activation="sigmoid", loss="binary_cross_entropy",
                        optimizer=nablanet.SGD(0.5), seed=0)
     model.fit(X, y, epochs=20, batch_size=5, progress=False)
-    assert model.predict(X).shape == (40,)
+    assert model.predict(X).shape == (40, 1)  # 0/1 per sigmoid output
     assert model.evaluate(X, y)["accuracy"] >= 0.9
     with pytest.raises(ValueError, match=r"^X: per-sample shape \(2, 3, 4\)"):
         model.predict(np.zeros((3, 2, 3, 4)))
@@ -207,3 +207,25 @@ def test_activation_layer_config_round_trips_inside_a_sequential():
     again = Sequential.from_config(model.get_config())
     assert again.get_config() == model.get_config()
     assert model.count_params() == 3 * 4 + 4 + 4 * 2 + 2
+
+
+def test_summary_lists_every_layer_with_shapes_and_counts():
+    from nablanet import LSTM, Network
+
+    text = Network([784, 30, 10]).summary()
+    lines = text.splitlines()
+    assert lines[0] == "Network: input (n, 784)"
+    assert lines[2].split() == ["(0)", "Dense", "(n,", "30)", "23,550"]
+    assert lines[3].split() == ["(1)", "Dense", "(n,", "10)", "310"]
+    assert lines[-1] == "total parameters: 23,860 (float64, 186.4 KiB)"
+    lstm = LSTM(12, 32, 9, num_layers=2, dtype=np.float32)
+    assert lstm.count_params() == 4 * 32 * (12 + 32 + 1) + 4 * 32 * (32 + 32 + 1) + 33 * 9
+    assert "(1) LSTMLayer" in lstm.summary() and "float32" in lstm.summary()
+    model = _model()
+    assert "(1) Scale" in model.summary((4,))
+    with pytest.raises(ValueError, match=r"^input_shape"):
+        model.summary()
+    with pytest.raises(ValueError, match=r"^input_shape"):
+        model.summary((5,))
+    X, _ = _blobs(5)
+    np.testing.assert_array_equal(model.predict_proba(X), _model().predict_proba(X))

@@ -7,6 +7,19 @@ from nablanet.layers.conv import Conv2D
 from nablanet.layers.dense import Activation, Dense
 from nablanet.layers.dropout import Dropout
 from nablanet.layers.pool import MaxPool2D
+from nablanet.layers.recurrent import GRULayer, LSTMLayer, Recurrent, RNNLayer
 from nablanet.layers.shape import Flatten
 
-__all__ = ["Activation", "Conv2D", "Dense", "Dropout", "Flatten", "Layer", "MaxPool2D"]
+__all__ = [
+           "Activation",
+           "Conv2D",
+           "Dense",
+           "Dropout",
+           "Flatten",
+           "GRULayer",
+           "LSTMLayer",
+           "Layer",
+           "MaxPool2D",
+           "RNNLayer",
+           "Recurrent",
+]

@@ -46,7 +46,9 @@ class Dense(Layer):
 
     Shape
     -----
-    Input ``(m, n_in)``, output ``(m, n_out)``.
+    Input ``(m, n_in)``, output ``(m, n_out)``; or ``(m, ..., n_in)`` to
+    ``(m, ..., n_out)``, the layer applied along the last axis (at every step of a
+    sequence, say).
 
     Attributes
     ----------
@@ -81,39 +83,55 @@ class Dense(Layer):
         else:
             self.b = np.zeros(self.n_out, dtype=self.dtype)
         self.grads = [np.empty_like(self.W), np.empty_like(self.b)]
+        self._linear = self.activation.name == "identity"  # skip f and f' (no-ops)
         self._a: np.ndarray | None = None
+
+    def _allocated(self, input_shape) -> np.ndarray:
+        self.allocate(input_shape)
+        return self._a
 
     def allocate(self, input_shape):
         m, *rest = input_shape
-        if tuple(rest) != (self.n_in,):
+        if len(rest) < 1 or rest[-1] != self.n_in:
             raise ValueError(f"Dense({self.n_in}, {self.n_out}): expected input shape "
-                             f"(m, {self.n_in}), got {tuple(input_shape)}")
+                             f"(m, {self.n_in}) or (m, ..., {self.n_in}), got "
+                             f"{tuple(input_shape)}")
         dt = self.dtype
-        self._a = np.empty((m, self.n_out), dtype=dt)      # a = f(z), in place of z
-        self._work = np.empty((m, self.n_out), dtype=dt)   # scratch for f'
+        out = (m, *rest[:-1], self.n_out)
+        self._a = np.empty(out, dtype=dt)       # a = f(z), in place of z
+        self._work = np.empty(out, dtype=dt)    # scratch for f'
         self._dX = None  # made by the first backward that needs it (not the first layer's)
-        return (m, self.n_out)
+        return out
 
     def forward(self, X, training=False):
         m = len(X)
-        if self._a is None or m > len(self._a):
-            self.allocate(X.shape)
-        self._X = X  # kept for BP4; the layer below leaves it alone until the next forward
-        a = self._a[:m]
-        np.matmul(X, self.W, out=a)
+        a = self._a
+        if a is None or m > len(a) or a.ndim != X.ndim or a.shape[1:-1] != X.shape[1:-1]:
+            a = self._a = self._allocated(X.shape)
+        a = a[:m]
+        if X.ndim == 2:
+            self._X = X  # kept for BP4; the layer below leaves it alone until the next forward
+            np.matmul(X, self.W, out=a)
+        else:  # rows: every position of the leading axes (a free reshape: X is C-contiguous)
+            self._X = X.reshape(-1, self.n_in)
+            np.matmul(self._X, self.W, out=a.reshape(-1, self.n_out))
         a += self.b
-        return self.activation.forward(a, a)
+        return a if self._linear else self.activation.forward(a, a)
 
     def backward(self, dY, need_dX=True):
         m = len(dY)
-        dz = self.activation.backward(self._a[:m], dY, self._work[:m])  # dY *= f'(z)
+        dz = dY if self._linear else self.activation.backward(self._a[:m], dY, self._work[:m])
+        if dz.ndim != 2:
+            dz = dz.reshape(-1, self.n_out)
         np.matmul(self._X.T, dz, out=self.grads[0])                     # BP4
         np.add.reduce(dz, axis=0, out=self.grads[1])                    # BP3
         if not need_dX:
             return None
         if self._dX is None:
-            self._dX = np.empty((len(self._a), self.n_in), dtype=self.dtype)
-        return np.matmul(dz, self.W.T, out=self._dX[:m])                # BP2
+            self._dX = np.empty((*self._a.shape[:-1], self.n_in), dtype=self.dtype)
+        dX = self._dX[:m]
+        np.matmul(dz, self.W.T, out=dX if dX.ndim == 2 else dX.reshape(-1, self.n_in))  # BP2
+        return dX
 
     def get_config(self):
         return {"n_in": self.n_in, "n_out": self.n_out, "activation": self.activation.name,

@@ -147,6 +147,11 @@ class Network(Sequential):
         return [layer.activation for layer in self.layers[:-1]] + [self.output_activation]
 
     @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """``(sizes[0],)``."""
+        return (self.sizes[0],)
+
+    @property
     def num_layers(self) -> int:
         """Number of layers including the input layer (the book's ``num_layers``)."""
         return len(self.sizes)
@@ -262,9 +267,13 @@ class Network(Sequential):
         X, y = _unpack(training_data, "training_data")
         if test_data is not None:
             kwargs["validation_data"] = _unpack(test_data, "test_data")
-        return self.fit(X, y, epochs=epochs, batch_size=mini_batch_size, **kwargs)
+        self._first_epoch = 0  # the book's numbering, for this call only
+        try:
+            return self.fit(X, y, epochs=epochs, batch_size=mini_batch_size, **kwargs)
+        finally:
+            self._first_epoch = 1
 
-    def evaluate(self, test_data, y=None, **kwargs):
+    def evaluate(self, test_data, y=None, mask=None, **kwargs):
         """The book's ``evaluate``: the number of test inputs for which the network
         outputs the correct result (the index of the largest output equals the label).
 
@@ -273,15 +282,19 @@ class Network(Sequential):
         metrics).
         """
         if y is not None:
-            return super().evaluate(test_data, y, **kwargs)
+            return super().evaluate(test_data, y, mask, **kwargs)
         X, y = _unpack(test_data, "test_data")
-        X, T = self._prepare(X, y, "test_data inputs", "test_data labels")
-        return self._metrics(X, T, "", 0.5)["correct"]
+        data = self._prepare(X, y, None, "test_data inputs", "test_data labels")
+        return self._metrics(data, "", 0.5)["correct"]
+
+    #: the number of the first epoch in the log: 1 (as every model's) but 0 within
+    #: :meth:`SGD`, as the book's ``network.py`` prints it
+    _first_epoch = 1
 
     def epoch_line(self, logs: dict, n_val: int | None) -> str:
-        """The book's line, ``Epoch 0: 9129 / 10000 (91.29%) | cost 0.0123 | 0.52 s``
-        (0-based, as ``network.py`` prints it)."""
-        epoch, seconds = logs["epoch"], logs["seconds"]
+        """The book's line, ``Epoch 1: 9129 / 10000 (91.29%) | cost 0.0123 | 0.52 s``
+        (1-based as every model's; 0-based within :meth:`SGD`, as ``network.py``)."""
+        epoch, seconds = logs["epoch"] + self._first_epoch, logs["seconds"]
         if n_val is not None:
             line = (f"Epoch {epoch}: {logs['val_correct']} / {n_val} "
                     f"({100 * logs['val_accuracy']:.2f}%)")
@@ -308,6 +321,14 @@ class Network(Sequential):
         """Build a network from :meth:`get_config`'s dict."""
         return cls(**config)
 
+    def _decide(self, a: np.ndarray, threshold: float) -> np.ndarray:
+        """The book's classification: the index of the largest of several outputs
+        (whatever the output activation), or 1 where a single output is >= ``threshold``
+        (int64 ``(n,)`` either way)."""
+        if a.shape[-1] > 1:
+            return a.argmax(axis=-1)
+        return (a[..., 0] >= threshold).astype(np.int64)
+
     # ----------------------------------------------------------------------------------
     # The compiled kernel (plain SGD, small mini-batches)
     # ----------------------------------------------------------------------------------
@@ -317,12 +338,13 @@ class Network(Sequential):
             return f"loss {self.loss.name} on {self.output_activation.name} outputs"
         return kernels.plain_sgd_unsupported(self.optimizer)
 
-    def compiled_trainer(self, X, T, batch_size: int):
+    def compiled_trainer(self, data, batch_size: int):
         """``train_batches`` running :func:`nablanet.kernels.mlp_sgd_epoch`: the full
         mini-batches of a chunk in one call, the short last one in another; the kernel's
         work buffers are made here, once per ``fit``."""
         from numba.typed import List
 
+        X, T, _ = data
         dt = self.dtype
         acts = np.array([kernels.ACT_CODES[f.name] for f in self.activations])
         mode = kernels.delta_mode(self.loss, self.output_activation)

@@ -104,6 +104,8 @@ class Sequential:
     default_batch_size = 32
     #: ``backend="auto"`` runs a compiled kernel up to this mini-batch size
     auto_numba_max_batch = 0
+    #: what error messages call the targets (the argument's name in ``fit``'s docs)
+    targets_name = "y"
 
     def __init__(self, layers: Sequence[Layer], *, output_activation: str = "identity",
                  loss: str = "quadratic", optimizer: Optimizer | None = None, seed=None,
@@ -169,29 +171,48 @@ class Sequential:
     # ----------------------------------------------------------------------------------
     # Prediction and evaluation
     # ----------------------------------------------------------------------------------
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X, mask=None) -> np.ndarray:
         """Output activations ``g(z)`` of shape ``(n, *output_shape)`` for ``X (n, ...)``,
-        computed in chunks of samples."""
-        X = self._inputs(X, "X")
-        return self._outputs(X)[1]
+        computed in chunks of samples. ``mask``: for sequence models only (see
+        :class:`nablanet.models.recurrent.RecurrentNetwork`)."""
+        X, W = self._prepare_inputs(X, mask, "X")
+        return self._present(self._outputs(X)[1], W)
 
-    def predict(self, X, *, threshold: float = 0.5) -> np.ndarray:
-        """Predictions for ``X``: for a softmax or sigmoid head, the class (int64
-        ``(n,)``): the ``argmax`` of several outputs, or 1 where a single output is
-        >= ``threshold``; for other heads, the output values."""
-        return self._decide(self.predict_proba(X), threshold)
+    def predict(self, X, mask=None, *, threshold: float = 0.5) -> np.ndarray:
+        """Predictions for ``X``: the class index (int64, the output axis dropped) for a
+        softmax head, 0/1 per output at ``threshold`` for a sigmoid head, the output
+        values otherwise."""
+        return self._decide(self.predict_proba(X, mask), threshold)
 
-    def evaluate(self, X, y, *, threshold: float = 0.5) -> dict:
-        """Metrics of the model on ``(X, y)``: ``loss`` (mean per sample) and, for
-        softmax/sigmoid outputs, ``accuracy`` and ``correct``, else ``rmse``.
+    def evaluate(self, X, y, mask=None, *, threshold: float = 0.5) -> dict:
+        """Metrics of the model on ``(X, y)``: ``loss`` (mean per labelled sample or
+        step) and, for softmax/sigmoid heads, ``accuracy`` and ``correct`` (samples
+        with every output right), else ``rmse``.
 
         Raises
         ------
         ValueError
             For inputs or targets that do not fit the model (naming ``X`` or ``y``).
         """
-        X, T = self._prepare(X, y, "X", "y")
-        return self._metrics(X, T, "", threshold)
+        return self._metrics(self._prepare(X, y, mask, "X", self.targets_name), "", threshold)
+
+    def gradients(self, X, y, mask=None) -> list[np.ndarray]:
+        """Gradients of the training objective on the batch ``(X, y)`` (the mean over
+        its samples of each one's loss) with respect to :meth:`params`, in that order:
+        what one step of :meth:`fit` with this whole batch computes."""
+        data = self._prepare(X, y, mask, "X", self.targets_name)
+        n = len(data[0])
+        self._allocate(data[0].shape[1:], n)
+        self._gradient_step(data, n)(np.arange(n))
+        return [g.copy() for g in self.grads()]
+
+    def loss_value(self, X, y, mask=None) -> float:
+        """The training objective on ``(X, y)``: the mean over samples of the loss (for
+        sequences, summed over each one's labelled steps), the quantity
+        :meth:`gradients` differentiates."""
+        X, T, W = self._prepare(X, y, mask, "X", self.targets_name)
+        z, a = self._outputs(X)
+        return self.loss.value(z, a, T, None if W is None else W > 0) / len(X)
 
     # ----------------------------------------------------------------------------------
     # Training
@@ -200,6 +221,7 @@ class Sequential:
         self,
         X,
         y,
+        mask=None,
         *,
         epochs: int | None = None,
         batch_size: int | None = None,
@@ -225,12 +247,14 @@ class Sequential:
         y : int array ``(n,)`` of class labels, or array ``(n, *output_shape)`` of targets
             Labels are one-hot encoded for several outputs; for one output, 0/1 labels
             are its targets.
+        mask : bool array ``(n, n_steps)``, optional
+            Sequence models only: the valid steps of variable-length sequences.
         epochs : int, optional
             Passes over the data (default: the class's ``default_epochs``).
         batch_size : int, optional
             Samples per mini-batch (the last one may be smaller); default: the class's
             ``default_batch_size``.
-        validation_data : tuple ``(X_val, y_val)``, optional
+        validation_data : tuple ``(X_val, y_val)`` or ``(X_val, y_val, mask_val)``, optional
             Evaluated every ``eval_every`` epochs (``val_loss``, ``val_accuracy``, ...).
         validation_split : float, default 0
             Instead of ``validation_data``: hold out this fraction of ``X`` (seeded).
@@ -270,33 +294,37 @@ class Sequential:
         """
         epochs = self.default_epochs if epochs is None else epochs
         batch_size = self.default_batch_size if batch_size is None else batch_size
-        X, T = self._prepare(X, y, "X", "y")
+        data = self._prepare(X, y, mask, "X", self.targets_name)
         val = None
         if validation_data is not None:
-            if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
-                raise ValueError("validation_data: expected a tuple (X_val, y_val)")
-            val = self._prepare(*validation_data, "validation_data[0]", "validation_data[1]")
+            if not isinstance(validation_data, tuple | list) or len(validation_data) not in (2, 3):
+                raise ValueError("validation_data: expected a tuple (X_val, y_val) or "
+                                 "(X_val, y_val, mask_val)")
+            vx, vy, *vm = validation_data
+            val = self._prepare(vx, vy, vm[0] if vm else None, "validation_data[0]",
+                                "validation_data[1]")
         elif validation_split:
-            X, T, val = self._split(X, T, validation_split)
+            data, val = self._split(data, validation_split)
+        X = data[0]
         check_fit_args(len(X), epochs, batch_size, eval_every)
         compiled = kernels.use_numba(backend, self.kernel_unsupported(), batch_size,
                                      self.auto_numba_max_batch)
         if compiled:
-            train_batches = self.compiled_trainer(X, T, batch_size)
+            train_batches = self.compiled_trainer(data, batch_size)
         else:  # the layers' buffers, once: for the mini-batches and the evaluation chunks
             largest = max(len(X), 0 if val is None else len(val[0]))
             chunk = self._plan(X.shape[1:], "X")[1]
             self._allocate(X.shape[1:], max(batch_size, min(largest, chunk)))
-            train_batches = self._numpy_trainer(X, T, batch_size)
+            train_batches = self._numpy_trainer(data, batch_size)
         log.debug("backend %s", "numba" if compiled else "numpy")
         params = self.params()
 
         def evaluate() -> dict:
             logs = {}
             if monitor_training:
-                logs.update(self._metrics(X, T, "train_", threshold))
+                logs.update(self._metrics(data, "train_", threshold))
             if val is not None:
-                logs.update(self._metrics(*val, "val_", threshold))
+                logs.update(self._metrics(val, "val_", threshold))
             return logs
 
         largest = batch_size * max((p.size for p in params), default=1)
@@ -309,37 +337,55 @@ class Sequential:
             progress=progress, threads=thread_limit(threads, largest),
         )
 
-    def _numpy_trainer(self, X: np.ndarray, T: np.ndarray,
-                       batch_size: int) -> Callable[[np.ndarray], None]:
-        """``train_batches`` for :func:`fit_loop` through the layers: work buffers for
-        ``batch_size`` samples (and views for the short last batch) made here, once."""
+    def _gradient_step(self, data: tuple, batch_size: int) -> Callable[[np.ndarray], None]:
+        """A function of the indices of a mini-batch (at most ``batch_size``) that
+        gathers it into work buffers made here, once, runs the forward and backward
+        passes, and leaves the gradient of the mini-batch mean in :meth:`grads`: the
+        layers allocate nothing; this allocates nothing per call."""
+        X, T, W = data
         dt = self.dtype
-        full = {
-            "x": np.empty((batch_size, *X.shape[1:]), dtype=dt),
-            "t": np.empty((batch_size, *T.shape[1:]), dtype=dt),
-            "a": np.empty((batch_size, *T.shape[1:]), dtype=dt),
-            "d": np.empty((batch_size, *T.shape[1:]), dtype=dt),
-            "w": np.empty((batch_size, *T.shape[1:]), dtype=dt),
-        }
-        rest = len(X) % batch_size
-        bufs = {batch_size: full}
-        if rest:
-            bufs[rest] = {k: v[:rest] for k, v in full.items()}
+        full = {k: np.empty((batch_size, *T.shape[1:]), dtype=dt) for k in "tadw"}
+        full["x"] = np.empty((batch_size, *X.shape[1:]), dtype=dt)
+        if W is not None:  # per-row weights of the loss: 0 on unlabelled steps
+            full["r"] = np.empty((batch_size, *W.shape[1:]), dtype=dt)
+        bufs = {m: {k: v[:m] for k, v in full.items()}
+                for m in {batch_size, len(X) % batch_size} - {0}}
+        bufs = {m: (b["x"], b["t"], b["a"], b["d"], b["w"], b.get("r"))
+                for m, b in bufs.items()}
+        g, loss = self.output_activation, self.loss
+        # the loops of forward() and backward(), written out: this runs once per step
+        layers, first, upper = list(self.layers), self.layers[0], self.layers[:0:-1]
+
+        def gradient(batch: np.ndarray) -> None:
+            m = len(batch)
+            x, t, a, d, w, r = bufs[m]
+            X.take(batch, axis=0, out=x)  # the method: no dispatch layers per call
+            T.take(batch, axis=0, out=t)
+            for layer in layers:
+                x = layer.forward(x, True)
+            g.forward(x, a)
+            delta = loss.delta(a, t, g, d, w)  # dL/dz (BP1)
+            if r is None:
+                delta *= 1.0 / m               # the mini-batch mean
+            else:
+                W.take(batch, axis=0, out=r)
+                r *= 1.0 / m
+                delta *= r[..., None]
+            for layer in upper:
+                delta = layer.backward(delta)
+            first.backward(delta, need_dX=False)
+
+        return gradient
+
+    def _numpy_trainer(self, data: tuple, batch_size: int) -> Callable[[np.ndarray], None]:
+        """``train_batches`` for :func:`fit_loop` through the layers, then the optimizer."""
+        gradient = self._gradient_step(data, batch_size)
         params, grads, decay = self.params(), self.grads(), self.decay_flags()
-        g, loss, step = self.output_activation, self.loss, self.optimizer.step
-        forward, backward = self._forward, self.backward
+        step = self.optimizer.step
 
         def train_batches(idx: np.ndarray) -> None:
             for start in range(0, len(idx), batch_size):
-                batch = idx[start:start + batch_size]
-                b = bufs[len(batch)]
-                x, t, a = b["x"], b["t"], b["a"]
-                np.take(X, batch, axis=0, out=x)
-                np.take(T, batch, axis=0, out=t)
-                g.forward(forward(x, True), a)
-                delta = loss.delta(a, t, g, b["d"], b["w"])  # dL/dz, BP1
-                delta *= 1.0 / len(batch)                    # the mini-batch mean
-                backward(delta)
+                gradient(idx[start:start + batch_size])
                 step(params, grads, decay)
 
         return train_batches
@@ -350,9 +396,9 @@ class Sequential:
         override both."""
         return f"no compiled kernel for a {type(self).__name__} of these layers"
 
-    def compiled_trainer(self, X: np.ndarray, T: np.ndarray,
-                         batch_size: int) -> Callable[[np.ndarray], None]:
-        """``train_batches`` for :func:`fit_loop` running the model's compiled kernel."""
+    def compiled_trainer(self, data: tuple, batch_size: int) -> Callable[[np.ndarray], None]:
+        """``train_batches`` for :func:`fit_loop` running the model's compiled kernel on
+        the prepared ``data = (X, T, W)`` (see :meth:`_prepare`)."""
         raise NotImplementedError(self.kernel_unsupported())
 
     def epoch_line(self, logs: dict, n_val: int | None) -> str:
@@ -428,6 +474,51 @@ class Sequential:
         """
         return serialization.load(path, expect=cls)
 
+    def summary(self, input_shape: tuple[int, ...] | None = None) -> str:
+        """A table of the layers: one row per layer with its output shape (``n`` for the
+        batch axis) and parameter count, then the totals, the dtype and the memory of the
+        parameters.
+
+        Parameters
+        ----------
+        input_shape : tuple of int, optional
+            The per-sample input shape; default: the model's ``sample_shape`` (known for
+            ``Network`` and the recurrent models, which show one step).
+
+        Raises
+        ------
+        ValueError
+            If the shape is not given and not known, or does not fit the layers.
+        """
+        shape = input_shape if input_shape is not None else self.sample_shape
+        if shape is None:
+            raise ValueError("input_shape: expected the per-sample input shape (this "
+                             "model does not know it)")
+        rows, current = [], (1, *shape)
+        try:
+            for i, layer in enumerate(self.layers):
+                current = layer.allocate(current)
+                rows.append((f"({i}) {type(layer).__name__}",
+                             "(n, " + ", ".join(map(str, current[1:])) + ")",
+                             layer.count_params()))
+        except ValueError as exc:
+            raise ValueError(f"input_shape: {exc}") from None
+        finally:
+            self._allocated = None
+        total = self.count_params()
+        width = max(len(r[0]) for r in rows) + 2
+        lines = [f"{type(self).__name__}: input (n, {', '.join(map(str, shape))})",
+                 f"{'layer':<{width}}{'output shape':<22}{'parameters':>12}"]
+        lines += [f"{name:<{width}}{out:<22}{count:>12,}" for name, out, count in rows]
+        itemsize = np.dtype(self.dtype).itemsize
+        lines += [f"head: {self.output_activation.name} output, {self.loss.name} loss",
+                  f"total parameters: {total:,} ({np.dtype(self.dtype).name}, "
+                  f"{total * itemsize / 2**10:,.1f} KiB)"]
+        return "\n".join(lines)
+
+    #: the per-sample input shape when the model knows it (for :meth:`summary`)
+    sample_shape: tuple[int, ...] | None = None
+
     def __repr__(self) -> str:
         inner = "".join(f"\n  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
         return (f"{type(self).__name__}({inner}\n  output_activation="
@@ -496,11 +587,24 @@ class Sequential:
             self.output_activation.forward(zc, a[start:start + chunk])
         return z, a
 
-    def _prepare(self, X, y, xname: str, yname: str) -> tuple[np.ndarray, np.ndarray]:
-        """Inputs (see :meth:`_inputs`) and targets ``(n, *output_shape)`` in ``dtype``."""
-        X = self._inputs(X, xname)
+    def _prepare(self, X, y, mask, xname: str, yname: str) -> tuple:
+        """``(X, T, W)``: inputs (see :meth:`_inputs`), targets ``(n, *output_shape)`` in
+        ``dtype`` and per-row loss weights (None: every row counts; sequence models give
+        ``(n, n_steps)``)."""
+        X, W = self._prepare_inputs(X, mask, xname)
         out = self._plan(X.shape[1:], xname)[0]
-        return X, self._targets(y, len(X), out, yname)
+        return X, self._targets(y, len(X), out, yname), W
+
+    def _prepare_inputs(self, X, mask, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """Inputs and the per-row weights that ``mask`` gives (none here)."""
+        if mask is not None:
+            raise ValueError(f"mask: a {type(self).__name__} takes no mask (sequence "
+                             "models do)")
+        return self._inputs(X, name), None
+
+    def _present(self, a: np.ndarray, W: np.ndarray | None) -> np.ndarray:
+        """The outputs as :meth:`predict_proba` returns them (sequence models select)."""
+        return a
 
     def _targets(self, y, n: int, out: tuple, name: str) -> np.ndarray:
         y = np.asarray(y)
@@ -523,36 +627,42 @@ class Sequential:
             raise ValueError(f"{name}: contains NaN or infinite values")
         return np.ascontiguousarray(T)
 
-    def _split(self, X, T, fraction: float):
+    def _split(self, data: tuple, fraction: float) -> tuple[tuple, tuple]:
         if not 0.0 < fraction < 1.0:
             raise ValueError(f"validation_split: expected a number in (0, 1), got {fraction!r}")
-        n_val = round(len(X) * fraction)
-        if not 0 < n_val < len(X):
-            raise ValueError(
-                f"validation_split: {fraction} of {len(X)} examples leaves an empty part"
-            )
-        order = self.rng.permutation(len(X))
+        n = len(data[0])
+        n_val = round(n * fraction)
+        if not 0 < n_val < n:
+            raise ValueError(f"validation_split: {fraction} of {n} examples leaves an empty part")
+        order = self.rng.permutation(n)
         tr, va = order[n_val:], order[:n_val]
-        return X[tr], T[tr], (X[va], T[va])
+        return (tuple(None if d is None else d[tr] for d in data),
+                tuple(None if d is None else d[va] for d in data))
 
-    def _metrics(self, X: np.ndarray, T: np.ndarray, prefix: str, threshold: float) -> dict:
+    def _metrics(self, data: tuple, prefix: str, threshold: float) -> dict:
+        X, T, W = data
         z, a = self._outputs(X)
-        logs = {f"{prefix}loss": self.loss.value(z, a, T) / len(X)}
+        if W is None:
+            loss, rows = self.loss.value(z, a, T), len(X)
+        else:  # the labelled rows only
+            labelled = W > 0
+            loss, rows = self.loss.value(z, a, T, labelled), int(labelled.sum())
+            a, T = a[labelled], T[labelled]
+        logs = {f"{prefix}loss": loss / rows}
         if self.output_activation.name in _CLASSIFIERS:
             hit = self._decide(a, threshold) == self._decide(T, 0.5)
-            correct = int(hit.reshape(len(X), -1).all(axis=1).sum())
-            logs[f"{prefix}accuracy"] = correct / len(X)
-            logs[f"{prefix}correct"] = correct
+            logs[f"{prefix}accuracy"] = float(hit.mean())
+            logs[f"{prefix}correct"] = int(hit.reshape(len(hit), -1).all(axis=1).sum())
         else:
             logs[f"{prefix}rmse"] = float(np.sqrt(np.mean((a - T) ** 2)))
         return logs
 
     def _decide(self, a: np.ndarray, threshold: float) -> np.ndarray:
-        """Classes from outputs ``a (n, ..., k)`` of a softmax or sigmoid head: the
-        ``argmax`` over ``k > 1`` outputs (one of ``k`` classes), ``a >= threshold`` for
-        one output (int64, the output axis dropped); other heads: ``a`` itself."""
-        if self.output_activation.name not in _CLASSIFIERS:
-            return a
-        if a.shape[-1] > 1:
+        """Decisions from outputs ``a (..., k)``: softmax, the class index ``argmax``
+        (the output axis dropped); sigmoid, 0/1 per output at ``threshold``; other
+        heads, ``a`` itself."""
+        if self.output_activation.name == "softmax":
             return a.argmax(axis=-1)
-        return (a[..., 0] >= threshold).astype(np.int64)
+        if self.output_activation.name == "sigmoid":
+            return (a >= threshold).astype(np.int64)
+        return a
