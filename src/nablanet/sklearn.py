@@ -192,6 +192,20 @@ class _RegressorMixin(RegressorMixin):
 
 
 class _FeedforwardBuilder(_Estimator):
+    def __init__(self, hidden_layer_sizes=(100,), *, activation="relu", init="he",
+                 optimizer="adam", learning_rate=0.001, weight_decay=0.0, epochs=200,
+                 batch_size=32, random_state=None, dtype="float64"):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.init = init
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.dtype = dtype
+
     def _build(self, X, T):
         sizes = [X.shape[1], *self.hidden_layer_sizes, self._n_outputs(T)]
         return Network(sizes, activation=self.activation, init=self.init,
@@ -201,6 +215,20 @@ class _FeedforwardBuilder(_Estimator):
 
 class _RecurrentBuilder(_Estimator):
     _sequences = True
+
+    def __init__(self, cell="lstm", *, n_hidden=32, num_layers=1, optimizer="adam",
+                 learning_rate=0.005, weight_decay=0.0, epochs=100, batch_size=16,
+                 random_state=None, dtype="float64"):
+        self.cell = cell
+        self.n_hidden = n_hidden
+        self.num_layers = num_layers
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.dtype = dtype
 
     def _inputs(self, X) -> tuple[np.ndarray, dict]:
         """``X`` with zeros for NaN, and the ``mask``: NaN marks the padded steps after a
@@ -278,73 +306,17 @@ class NetworkClassifier(_ClassifierMixin, _FeedforwardBuilder):
                "the cross-entropy loss.\n" + _FEEDFORWARD_DOC +
                "    classes_ : ndarray (n_classes,)\n")
 
-    def __init__(self, hidden_layer_sizes=(100,), *, activation="relu", init="he",
-                 optimizer="adam", learning_rate=0.001, weight_decay=0.0, epochs=200,
-                 batch_size=32, random_state=None, dtype="float64"):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.init = init
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.random_state = random_state
-        self.dtype = dtype
-
 
 class NetworkRegressor(_RegressorMixin, _FeedforwardBuilder):
     __doc__ = ("Feedforward regressor: a nablanet ``Network`` with an identity output and "
                "the squared-error loss.\n" + _FEEDFORWARD_DOC)
-
-    def __init__(self, hidden_layer_sizes=(100,), *, activation="relu", init="he",
-                 optimizer="adam", learning_rate=0.001, weight_decay=0.0, epochs=200,
-                 batch_size=32, random_state=None, dtype="float64"):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.init = init
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.random_state = random_state
-        self.dtype = dtype
 
 
 class SequenceClassifier(_ClassifierMixin, _RecurrentBuilder):
     __doc__ = ("Sequence classifier: one label per sequence from the last valid step of a "
                "recurrent network.\n" + _SEQUENCE_DOC + "    classes_ : ndarray (n_classes,)\n")
 
-    def __init__(self, cell="lstm", *, n_hidden=32, num_layers=1, optimizer="adam",
-                 learning_rate=0.005, weight_decay=0.0, epochs=100, batch_size=16,
-                 random_state=None, dtype="float64"):
-        self.cell = cell
-        self.n_hidden = n_hidden
-        self.num_layers = num_layers
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.random_state = random_state
-        self.dtype = dtype
-
 
 class SequenceRegressor(_RegressorMixin, _RecurrentBuilder):
     __doc__ = ("Sequence regressor: one target (vector) per sequence from the last valid "
                "step of a recurrent network.\n" + _SEQUENCE_DOC)
-
-    def __init__(self, cell="lstm", *, n_hidden=32, num_layers=1, optimizer="adam",
-                 learning_rate=0.005, weight_decay=0.0, epochs=100, batch_size=16,
-                 random_state=None, dtype="float64"):
-        self.cell = cell
-        self.n_hidden = n_hidden
-        self.num_layers = num_layers
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.random_state = random_state
-        self.dtype = dtype
