@@ -11,7 +11,7 @@ comma := ,
 stamp = $(VENV)/.installed-$(subst $(comma),-,$(1))
 FASHION_DEB := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test fuzz-ci fuzz lint docs bench torch fashion-data clean
+.PHONY: demo test fuzz-ci fuzz lint typecheck docs bench torch fashion-data clean
 
 $(VENV)/.installed-%: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ fuzz: $(call stamp,$(EXTRAS))
 
 lint: $(call stamp,$(EXTRAS))
 	$(VENV)/bin/ruff check src tests benchmarks
+
+# Static types: mypy with the configuration in pyproject.toml [tool.mypy].
+typecheck: $(call stamp,$(EXTRAS))
+	$(VENV)/bin/mypy src/nablanet
 
 # The HTML site (Sphinx + numpydoc + sphinx-click) in docs/_build/html; warnings are errors.
 docs: $(call stamp,$(DOCS_EXTRAS))

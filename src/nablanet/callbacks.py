@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import numbers
+from typing import Any
 
 from nablanet import serialization
 from nablanet.training import Callback, History
@@ -101,7 +102,7 @@ class TensorBoard(Callback):
     def __init__(self, log_dir, *, hparams: dict | None = None):
         self.log_dir = str(log_dir)
         self.hparams = dict(hparams or {})
-        self.writer = None
+        self.writer: Any = None  # a tensorboardX SummaryWriter from on_train_begin
         self.final: dict = {}
 
     def on_train_begin(self, model) -> None:

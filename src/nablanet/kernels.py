@@ -434,7 +434,7 @@ def _rnn_epoch(F: int, H: int):
                     p[j] -= g[j] * lr
     import numba
 
-    return numba.njit(**_JIT)(epoch)
+    return numba.njit(**_JIT)(epoch)  # type: ignore[attr-defined]  # numba exports njit at run time
 
 
 # --------------------------------------------------------------------------------------
@@ -613,12 +613,12 @@ def _jit_all() -> None:
         return
     import numba
 
-    helper = numba.njit(inline="always")
+    helper = numba.njit(inline="always")  # type: ignore[attr-defined]  # numba exports njit at run time
     _tanh, _act, _act_grad = helper(_tanh), helper(_act), helper(_act_grad)
     _act_row, _act_grad_row, _output_row = helper(_act_row), helper(_act_grad_row), \
         helper(_output_row)
     _sigmoid = helper(_sigmoid)
-    kernel = numba.njit(**_JIT)
+    kernel = numba.njit(**_JIT)  # type: ignore[attr-defined]  # numba exports njit at run time
     _input_gradients = kernel(_input_gradients)
     mlp_sgd_epoch = kernel(mlp_sgd_epoch)
     lstm_forward, lstm_backward = kernel(lstm_forward), kernel(lstm_backward)

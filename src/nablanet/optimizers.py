@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Any
 
 import numpy as np
 
@@ -76,6 +77,7 @@ class Optimizer:
         if self.clip_norm is not None:
             clip_grad_norm(grads, self.clip_norm)
         if self.weight_decay:
+            assert self._scratch is not None  # set by _allocate
             for i, (p, g) in enumerate(zip(params, grads, strict=True)):
                 if decay is None or decay[i]:
                     scratch = self._scratch[i]
@@ -197,6 +199,7 @@ class SGD(Optimizer):
 
     def _update(self, params, grads) -> None:
         lr, mu = self.lr, self.momentum
+        assert self._state is not None and self._scratch is not None  # set by _allocate
         for p, g, s, tmp in zip(params, grads, self._state, self._scratch, strict=True):
             if mu:
                 v = s["v"]
@@ -233,6 +236,7 @@ class RMSProp(Optimizer):
         return {"alpha": self.alpha, "eps": self.eps}
 
     def _update(self, params, grads) -> None:
+        assert self._state is not None and self._scratch is not None  # set by _allocate
         for p, g, st, tmp in zip(params, grads, self._state, self._scratch, strict=True):
             s = st["s"]
             s *= self.alpha
@@ -274,6 +278,7 @@ class Adam(Optimizer):
         b1, b2, t = self.beta1, self.beta2, self.t
         step_size = self.lr / (1.0 - b1**t)
         sqrt_bc2 = math.sqrt(1.0 - b2**t)
+        assert self._state is not None and self._scratch is not None  # set by _allocate
         for p, g, st, tmp in zip(params, grads, self._state, self._scratch, strict=True):
             m, v = st["m"], st["v"]
             m *= b1
@@ -312,7 +317,8 @@ def clip_grad_norm(grads, max_norm: float) -> float:
 
 def _check_positive(name: str, value) -> None:
     if isinstance(value, bool) or not (
-        isinstance(value, numbers.Real) and math.isfinite(value) and value > 0
+        isinstance(value, numbers.Real) and math.isfinite(value)
+        and value > 0  # type: ignore[operator]  # numbers.Real's stub has no comparisons
     ):
         raise ValueError(f"{name}: expected a number > 0, got {value!r}")
 
@@ -333,7 +339,7 @@ def get_optimizer(name: str, lr: float, *, momentum: float = 0.9, weight_decay: 
     ValueError
         If the name is unknown or a hyper-parameter is out of range.
     """
-    common = {"weight_decay": weight_decay, "clip_norm": clip_norm}
+    common: dict[str, Any] = {"weight_decay": weight_decay, "clip_norm": clip_norm}
     if name == "sgd":
         return SGD(lr, **common)
     if name == "momentum":

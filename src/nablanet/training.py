@@ -20,13 +20,15 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
+from typing import Any, ClassVar
 
 import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from threadpoolctl import threadpool_limits
 
+from nablanet.optimizers import Optimizer
 from nablanet.registry import get, name_of, register
 
 __all__ = [
@@ -104,6 +106,8 @@ class Schedule:
     (``epoch`` 0-based: the index of the epoch just trained). Subclasses are dataclasses:
     their init fields are the configuration, the other fields the state (what
     :meth:`to_dict` saves with a model)."""
+
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]  # set by @dataclass on subclasses
 
     def __call__(self, epoch: int, base_lr: float, lr: float, logs: dict) -> float:
         raise NotImplementedError  # pragma: no cover - interface
@@ -367,7 +371,7 @@ class TrainingState(Callback):
     early_stopping: EarlyStopping | None = None
     backend: str | None = None
     data: dict | None = None
-    split_rng: dict | None = None
+    split_rng: dict[str, Any] | None = None
     history: list = field(default_factory=list)
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
@@ -550,7 +554,7 @@ class _Run:
     train_batches: Callable
     evaluate: Callable
     epoch_line: Callable
-    optimizer: object
+    optimizer: Optimizer
     get_params: Callable
     schedule: Schedule | None
     early_stopping: EarlyStopping | None

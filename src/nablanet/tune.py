@@ -58,7 +58,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -122,6 +122,7 @@ class Param:
         """Every value, for the grid sampler (categorical and int only)."""
         if self.kind == "categorical":
             return list(self.choices)
+        assert isinstance(self.low, int) and isinstance(self.high, int)  # an int's bounds
         return list(range(self.low, self.high + 1, self.step))
 
     def extremes(self) -> list:
@@ -311,7 +312,7 @@ def _param(key: str, spec, bad) -> Param:
             raise bad(f"{where}.choices", "distinct values", choices)
         return Param(key, kind, choices=tuple(choices))
     number = int if kind == "int" else int | float
-    bounds = []
+    bounds: list[float] = []
     for end in ("low", "high"):
         value = spec.get(end)
         if not isinstance(value, number) or isinstance(value, bool):
@@ -671,7 +672,7 @@ def _best(study):
 def _best_seed(space: Space, trial) -> int:
     values = {int(s): v for s, v in trial.user_attrs["seed_values"].items()}
     pick = max if space.direction == "maximize" else min
-    return pick(values, key=values.get)
+    return pick(values, key=values.__getitem__)
 
 
 def _finish(study, space: Space, out_dir: Path, optuna) -> dict:
@@ -723,6 +724,7 @@ def _plot(study, path: Path) -> None:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
         from optuna.exceptions import ExperimentalWarning
         from optuna.visualization import matplotlib as ovm
     except ImportError:
@@ -737,15 +739,16 @@ def _plot(study, path: Path) -> None:
                 warnings.simplefilter("ignore", ExperimentalWarning)
                 # PED-ANOVA: a fraction of a second, where the default fANOVA forest
                 # takes seconds on a handful of trials
-                kwargs = {"evaluator": PedAnovaImportanceEvaluator()} if (
+                kwargs: dict[str, Any] = {"evaluator": PedAnovaImportanceEvaluator()} if (
                     draw is ovm.plot_param_importances) else {}
                 ax = draw(study, **kwargs)
         except (ValueError, RuntimeError, ZeroDivisionError) as exc:
             log.info("plot: %s skipped (%s)", draw.__name__, exc)
             continue
         buf = io.BytesIO()
-        ax.figure.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-        plt.close(ax.figure)
+        figure = cast(Figure, ax.figure)  # optuna draws on a top-level figure
+        figure.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+        plt.close(figure)
         buf.seek(0)
         panels.append(plt.imread(buf))
     fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.5), squeeze=False)

@@ -136,7 +136,7 @@ class Network(nablanet.Network):
         As :class:`nablanet.Network` for ``sizes`` and ``dtype``.
     """
 
-    def __init__(self, sizes, cost=CrossEntropyCost, *, seed: int | None = None,
+    def __init__(self, sizes, cost: type = CrossEntropyCost, *, seed: int | None = None,
                  dtype=np.float64):
         if not (isinstance(cost, type) and COSTS.get(cost.__name__) is cost):
             raise TypeError(

@@ -113,7 +113,7 @@ def _activation_name(fn) -> str:
 
 
 def _is_positive_int(v) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1  # type: ignore[operator]  # numbers' stubs have no comparisons
 
 
 def _positive_int(name: str, value) -> int:
@@ -130,7 +130,8 @@ def _positive_ints(name: str, value, length: int) -> tuple[int, ...]:
 
 
 def _dropout(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
+            not 0 <= value < 1:  # type: ignore[operator]  # numbers' stubs have no comparisons
         raise ValueError(f"p_dropout: expected a number in [0, 1), got {value!r}")
     return float(value)
 
@@ -386,7 +387,8 @@ class Network:
         """
         mini_batch_size = _positive_int("mini_batch_size", mini_batch_size)
         epochs = _positive_int("epochs", epochs)
-        if isinstance(lmbda, bool) or not isinstance(lmbda, numbers.Real) or not lmbda >= 0:
+        if isinstance(lmbda, bool) or not isinstance(lmbda, numbers.Real) or \
+                not lmbda >= 0:  # type: ignore[operator]  # numbers' stubs have no comparisons
             raise ValueError(f"lmbda: expected a number >= 0, got {lmbda!r}")
         X, y = self._inputs(training_data, "training_data")
         num_training_batches = len(X) // mini_batch_size

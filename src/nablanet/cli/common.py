@@ -524,7 +524,10 @@ class _LastEpoch:
 
     def __init__(self, cli: dict | None, keep_model: bool):
         self.cli, self.keep_model = cli, keep_model
-        self.model, self.snapshot, self.epoch, self.logs = None, None, 0, []
+        self.model: Any = None  # the model being trained, from on_train_begin
+        self.snapshot: bytes | None = None
+        self.epoch = 0
+        self.logs: list[dict] = []
 
     def on_train_begin(self, model) -> None:
         self.model = model

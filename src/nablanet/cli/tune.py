@@ -63,10 +63,12 @@ def tune(space_file, out_dir, storage, scheduler, workers, trials):
 def _check_argv(root: click.Group, argv: list[str]) -> None:
     """Parse a trial's command line with the command's own parser (below ``root``); a bad
     option is a ValueError naming it."""
-    command, args = root, list(argv)
+    command: click.Command | None = root
+    args = list(argv)
     while isinstance(command, click.Group):
         name = args.pop(0)
         command = command.get_command(click.Context(root), name)
+    assert command is not None  # argv names one of root's commands
     try:
         command.make_context(" ".join(argv[:2]), args, resilient_parsing=False)
     except click.ClickException as exc:

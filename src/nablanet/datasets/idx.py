@@ -18,6 +18,7 @@ import gzip
 import math
 import os
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -136,6 +137,7 @@ def read_idx(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> np.ndarr
         file_size = os.fstat(file.fileno()).st_size
         gzipped = file.read(2) == GZIP_MAGIC
         file.seek(0)
+        read: Callable[[int], bytes]
         if gzipped:
             stream = _Inflater(file, path)
             read, capacity = stream.read, DEFLATE_MAX_RATIO * file_size
@@ -193,7 +195,8 @@ def read_idx(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> np.ndarr
             array = np.empty(shape, dtype=dtype.newbyteorder("="))
         except ValueError as err:  # an empty array whose other dimensions overflow
             raise ValueError(f"{path}: bad dimensions: {declared}: {err}") from None
-        buffer = memoryview(array.reshape(-1).view(np.uint8))
+        flat = array.reshape(-1).view(np.uint8)
+        buffer = memoryview(flat)  # type: ignore[arg-type]  # NumPy's stubs lack __buffer__
         found = 0
         while found < expected:
             chunk = read(min(expected - found, _CHUNK))

@@ -139,7 +139,8 @@ def _float_dtype(dtype) -> np.dtype:
     return dtype
 
 
-def _load_pair(images_path: Path, labels_path: Path, dtype: np.dtype):
+def _load_pair(images_path: Path, labels_path: Path,
+               dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
     """Read an IDX images/labels pair: ``(n, rows * columns)`` in [0, 1] and int64 ``(n,)``."""
     images = read_idx(images_path)
     if images.ndim != 3 or images.dtype != np.uint8:
@@ -302,7 +303,9 @@ def _load_named(name: str, path, offline: bool, dtype) -> ImageData:
         for fname in FILES:
             _fetch(fname, SHA256[name][fname], mirrors, cache)
     log.info("%s: downloaded to %s", name, cache)
-    return _read_standard(_standard_files(cache), dtype, f"{name}: {cache}")
+    files = _standard_files(cache)
+    assert files is not None  # _fetch has put all four there
+    return _read_standard(files, dtype, f"{name}: {cache}")
 
 
 def load_mnist(path=None, *, offline=False, dtype=np.float64) -> ImageData:
@@ -396,7 +399,8 @@ def _only(files: list[Path], role: str) -> Path | None:
     return chosen[0] if len(chosen) == 1 else None
 
 
-def _holdout(X, y, test_fraction: float, seed) -> tuple[np.ndarray, ...]:
+def _holdout(X, y, test_fraction: float,
+             seed) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Split ``(X, y)`` at random into training and test sets; each keeps the file order."""
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be between 0 and 1, found {test_fraction}")
@@ -475,9 +479,10 @@ def load_idx_dir(directory, *, test_fraction=0.2, seed=1, dtype=np.float64) -> I
         _only(images, "test"),
         _only(labels, "test"),
     ]
-    if len(images) == len(labels) == 2 and None not in ordered:
-        log.info("%s: training on %s, testing on %s", directory, ordered[0].name, ordered[2].name)
-        return _read_standard(ordered, dtype, str(directory))
+    present = [p for p in ordered if p is not None]
+    if len(images) == len(labels) == 2 and len(present) == len(ordered):
+        log.info("%s: training on %s, testing on %s", directory, present[0].name, present[2].name)
+        return _read_standard(present, dtype, str(directory))
     raise ValueError(
         f"{directory}: ambiguous IDX files: expected one images/labels pair, or a train "
         f"pair and a test pair (names containing 'train', and 't10k' or 'test'); {found}"

@@ -108,7 +108,9 @@ def read_npy(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> np.ndarr
             array = np.empty(order, dtype=dtype.newbyteorder("="))
         except ValueError as err:  # an empty array whose other dimensions overflow
             raise ValueError(f"{path}: bad dimensions: {declared}: {err}") from None
-        if file.readinto(memoryview(array.reshape(-1).view(np.uint8))) != size:
+        flat = array.reshape(-1).view(np.uint8)
+        view = memoryview(flat)  # type: ignore[arg-type]  # NumPy's stubs lack __buffer__
+        if file.readinto(view) != size:
             raise ValueError(f"{path}: truncated while reading: {declared}")
     if dtype.byteorder not in "=|":
         array.byteswap(inplace=True)

@@ -32,6 +32,7 @@ Source of the operator semantics: the ONNX operator specification (opset 17).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -124,7 +125,7 @@ def _blocks(n_hidden: int, order: list[int]) -> np.ndarray:
     return np.concatenate([np.arange(k * n_hidden, (k + 1) * n_hidden) for k in order])
 
 
-def _rnn(g: _Graph, layer, x: str) -> tuple[str, list]:
+def _rnn(g: _Graph, layer, x: str) -> tuple[str, list, dict[str, Any]]:
     name = layer.activation.name
     if name not in _ACTIVATION_OPS or name == "softmax":
         raise ValueError(f"ONNX export: RNN activation {name!r} has no ONNX form")
@@ -132,13 +133,13 @@ def _rnn(g: _Graph, layer, x: str) -> tuple[str, list]:
     return "RNN", [layer.W_x.T, layer.W_h.T, bias], {"activations": [_ACTIVATION_OPS[name]]}
 
 
-def _lstm(g: _Graph, layer, x: str) -> tuple[str, list]:
+def _lstm(g: _Graph, layer, x: str) -> tuple[str, list, dict[str, Any]]:
     order = _blocks(layer.n_hidden, [0, 2, 1, 3])  # nablanet i, f, o, g -> ONNX i, o, f, c
     bias = np.concatenate([layer.b[order], np.zeros_like(layer.b)])
     return "LSTM", [layer.W_x[:, order].T, layer.W_h[:, order].T, bias], {}
 
 
-def _gru(g: _Graph, layer, x: str) -> tuple[str, list]:
+def _gru(g: _Graph, layer, x: str) -> tuple[str, list, dict[str, Any]]:
     order = _blocks(layer.n_hidden, [1, 0, 2])  # nablanet r, z, n -> ONNX z, r, h
     bias = np.concatenate([layer.b_x[order], layer.b_h[order]])
     return ("GRU", [layer.W_x[:, order].T, layer.W_h[:, order].T, bias],
@@ -239,7 +240,7 @@ def to_onnx(model, path=None, *, dtype=np.float32, scaler=None) -> onnx.ModelPro
     if isinstance(model, RecurrentNetwork):
         inputs = [helper.make_tensor_value_info("X", elem, ["batch", "steps", model.n_inputs]),
                   helper.make_tensor_value_info("sequence_lens", TensorProto.INT32, ["batch"])]
-        out_shape = ["batch", model.n_outputs] if model.target == "last" else \
+        out_shape: list[str | int] = ["batch", model.n_outputs] if model.target == "last" else \
             ["batch", "steps", model.n_outputs]
         y = _recurrent_model(g, model, x)
     else:

@@ -20,6 +20,8 @@ import, and the export puts the bias in ``bias_ih`` with ``bias_hh = 0``); GRU g
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 try:
@@ -29,6 +31,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError("PyTorch interchange needs torch: pip install torch") from exc
 
 from nablanet.layers import Dense
+from nablanet.layers.recurrent import GRULayer, RNNLayer
 from nablanet.models.recurrent import GRU, LSTM, RNN, RecurrentNetwork
 from nablanet.models.sequential import Sequential
 from nablanet.registry import name_of
@@ -61,6 +64,7 @@ def _conv(layer) -> list:
                      stride=layer.stride, padding=(top, left), dtype=_torch_dtype(layer.dtype))
     with torch.no_grad():
         conv.weight.copy_(_tensor(layer.W))
+        assert conv.bias is not None  # made with bias=True
         conv.bias.copy_(_tensor(layer.b))
     return [*modules, conv, *_activation_modules(layer.activation.name)]
 
@@ -107,7 +111,7 @@ class RecurrentModule(nn.Module):
     outputs are zero, as :meth:`nablanet.models.sequential.Sequential.predict_proba`.
     """
 
-    def __init__(self, rnn: nn.Module, head: nn.Linear, *, output_activation: str = "identity",
+    def __init__(self, rnn: nn.RNNBase, head: nn.Linear, *, output_activation: str = "identity",
                  target: str = "every"):
         super().__init__()
         if target not in ("every", "last"):
@@ -135,7 +139,7 @@ def _recurrent_to_torch(model: RecurrentNetwork) -> RecurrentModule:
     H = model.n_hidden
     kwargs = {}
     if module_class is nn.RNN:
-        kwargs["nonlinearity"] = model.cells[0].activation.name
+        kwargs["nonlinearity"] = cast(RNNLayer, model.cells[0]).activation.name
         if kwargs["nonlinearity"] not in ("tanh", "relu"):
             raise ValueError(f"to_torch: nn.RNN has no {kwargs['nonlinearity']!r} "
                              "nonlinearity (tanh or relu only)")
@@ -146,7 +150,8 @@ def _recurrent_to_torch(model: RecurrentNetwork) -> RecurrentModule:
         for k, cell in enumerate(model.cells):
             getattr(rnn, f"weight_ih_l{k}").copy_(_tensor(cell.W_x[:, rows].T))
             getattr(rnn, f"weight_hh_l{k}").copy_(_tensor(cell.W_h[:, rows].T))
-            b_ih, b_hh = (cell.b_x, cell.b_h) if module_class is nn.GRU else \
+            b_ih, b_hh = (cast(GRULayer, cell).b_x, cast(GRULayer, cell).b_h) \
+                if module_class is nn.GRU else \
                 (cell.b, np.zeros_like(cell.b))
             getattr(rnn, f"bias_ih_l{k}").copy_(_tensor(b_ih[rows]))
             getattr(rnn, f"bias_hh_l{k}").copy_(_tensor(b_hh[rows]))

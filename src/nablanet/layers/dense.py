@@ -88,6 +88,7 @@ class Dense(Layer):
 
     def _allocated(self, input_shape) -> np.ndarray:
         self.allocate(input_shape)
+        assert self._a is not None  # set by allocate
         return self._a
 
     def allocate(self, input_shape):

@@ -18,7 +18,8 @@ recurrent weights orthogonal (one per gate block), biases zero (the LSTM's forge
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -83,7 +84,7 @@ class Recurrent(Layer):
         self._bufs: dict[tuple[int, int], _Buffers] = {}
         #: ``(steps_forward, steps_backward)`` of the compiled kernels replacing the NumPy
         #: recurrence below, or None; set by the model (``fit(backend=...)``)
-        self.compiled_steps = None
+        self.compiled_steps: tuple[Callable[..., Any], Callable[..., Any]] | None = None
 
     def _make_biases(self) -> None:
         self.b = np.zeros(self.n_gates * self.n_hidden, dtype=self.dtype)

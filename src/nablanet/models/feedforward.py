@@ -34,6 +34,7 @@ the book's column vectors and ``(x, y)`` lists and convert once, at the edge.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 
@@ -134,17 +135,18 @@ class Network(Sequential):
     @property
     def weights(self) -> list[np.ndarray]:
         """The layers' weight matrices ``(sizes[l], sizes[l+1])`` (the arrays themselves)."""
-        return [layer.W for layer in self.layers]
+        return [layer.W for layer in cast("list[Dense]", self.layers)]
 
     @property
     def biases(self) -> list[np.ndarray]:
         """The layers' bias vectors ``(sizes[l+1],)`` (the arrays themselves)."""
-        return [layer.b for layer in self.layers]
+        return [layer.b for layer in cast("list[Dense]", self.layers)]
 
     @property
     def activations(self) -> list:
         """The activation of every layer, the output activation last."""
-        return [layer.activation for layer in self.layers[:-1]] + [self.output_activation]
+        return [layer.activation for layer in cast("list[Dense]", self.layers[:-1])] + \
+            [self.output_activation]
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -349,7 +351,7 @@ class Network(Sequential):
         acts = np.array([kernels.ACT_CODES[f.name] for f in self.activations])
         mode = kernels.delta_mode(self.loss, self.output_activation)
         weights, biases = List(self.weights), List(self.biases)
-        args = {}
+        args: dict[int, tuple] = {}
         for m in {batch_size, len(X) % batch_size} - {0}:
             args[m] = (np.empty((m, self.sizes[0]), dtype=dt),
                        np.empty((m, self.sizes[-1]), dtype=dt),

@@ -25,7 +25,7 @@ and the result equals running each sequence at its own length.
 from __future__ import annotations
 
 import warnings
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import numpy as np
 
@@ -104,17 +104,17 @@ class RecurrentNetwork(Sequential):
     @property
     def cells(self) -> list[Recurrent]:
         """The recurrent layers, input side first."""
-        return self.layers[:-1]
+        return cast("list[Recurrent]", self.layers[:-1])
 
     @property
     def W_y(self) -> np.ndarray:
         """Output weights ``(n_hidden, n_outputs)`` (the head's ``W``)."""
-        return self.layers[-1].W
+        return cast(Dense, self.layers[-1]).W
 
     @property
     def b_y(self) -> np.ndarray:
         """Output biases ``(n_outputs,)`` (the head's ``b``)."""
-        return self.layers[-1].b
+        return cast(Dense, self.layers[-1]).b
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -165,13 +165,13 @@ class RecurrentNetwork(Sequential):
         each layer's recurrence (forward and BPTT) run by its compiled steps."""
         if self.layer_class.kernel is not None:
             for cell in self.cells:
-                cell.compiled_steps = kernels.CELL_STEPS[cell.kernel]
+                cell.compiled_steps = kernels.CELL_STEPS[self.layer_class.kernel]
             self._allocate(data[0].shape[1:], batch_size)
             return super()._numpy_trainer(data, batch_size)
         X, T, W = data
         n, steps = W.shape
         H, L, dt = self.n_hidden, self.n_outputs, self.dtype
-        cell, head = self.cells[0], self.layers[-1]
+        cell, head = cast(RNNLayer, self.cells[0]), cast(Dense, self.layers[-1])
         last = self.target == "last"
         lengths = W.argmax(axis=1) + 1 if last else W.sum(axis=1).astype(np.int64)
         Yk = np.ascontiguousarray(T[np.arange(n), lengths - 1][:, None]) if last else T

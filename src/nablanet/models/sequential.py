@@ -28,6 +28,7 @@ import hashlib
 import logging
 import math
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import numpy as np
 
@@ -174,7 +175,7 @@ class Sequential:
         """Backpropagate ``delta = dL/dz`` of the last :meth:`forward` through the
         layers in reverse; the gradients land in each layer's ``grads``."""
         for layer in self.layers[:0:-1]:
-            delta = layer.backward(delta)
+            delta = cast(np.ndarray, layer.backward(delta))  # need_dX: dL/dX, an array
         self.layers[0].backward(delta, need_dX=False)
 
     # ----------------------------------------------------------------------------------
@@ -349,7 +350,7 @@ class Sequential:
         else:
             state = self.training_state = TrainingState(
                 base_lr=self.optimizer.lr, data=fingerprint,
-                split_rng=self.rng.bit_generator.state)
+                split_rng=dict(self.rng.bit_generator.state))
         state.schedule, state.early_stopping = schedule, early_stopping
         weights = self._loss_weights(data, sample_weight, class_weight)
         extra = self._check_metric_names(metrics)
@@ -363,6 +364,7 @@ class Sequential:
                                 "validation_data[1]")
         elif validation_split:
             split_rng = np.random.default_rng()
+            assert state.split_rng is not None  # every run records its split's state
             split_rng.bit_generator.state = state.split_rng  # the run's split, resumed too
             (data, weights), val = self._split((data, weights), validation_split, split_rng)
             if not resume:
@@ -419,10 +421,10 @@ class Sequential:
         full["x"] = np.empty((batch_size, *X.shape[1:]), dtype=dt)
         if W is not None:  # per-row weights of the loss: 0 on unlabelled steps
             full["r"] = np.empty((batch_size, *W.shape[1:]), dtype=dt)
-        bufs = {m: {k: v[:m] for k, v in full.items()}
-                for m in {batch_size, len(X) % batch_size} - {0}}
+        views = {m: {k: v[:m] for k, v in full.items()}
+                 for m in {batch_size, len(X) % batch_size} - {0}}
         bufs = {m: (b["x"], b["t"], b["a"], b["d"], b["w"], b.get("r"))
-                for m, b in bufs.items()}
+                for m, b in views.items()}
         g, loss = self.output_activation, self.loss
         # the loops of forward() and backward(), written out: this runs once per step
         layers, first, upper = list(self.layers), self.layers[0], self.layers[:0:-1]
@@ -518,7 +520,7 @@ class Sequential:
         for i, spec in enumerate(specs):
             if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict):
                 raise ValueError(f"config.layers[{i}]: expected {{name, config}}, got {spec!r}")
-            layer_cls = get("layer", spec.get("name"))
+            layer_cls = get("layer", cast(str, spec.get("name")))  # get rejects a non-name
             try:
                 layers.append(layer_cls.from_config(spec["config"]))
             except TypeError as exc:
@@ -637,8 +639,10 @@ class Sequential:
                   f"{total * itemsize / 2**10:,.1f} KiB)"]
         return "\n".join(lines)
 
-    #: the per-sample input shape when the model knows it (for :meth:`summary`)
-    sample_shape: tuple[int, ...] | None = None
+    @property
+    def sample_shape(self) -> tuple[int, ...] | None:
+        """The per-sample input shape when the model knows it (for :meth:`summary`)."""
+        return None
 
     def __repr__(self) -> str:
         inner = "".join(f"\n  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
@@ -700,7 +704,7 @@ class Sequential:
         in chunks of samples."""
         out, chunk = self._plan(X.shape[1:], "X")
         self._allocate(X.shape[1:], min(len(X), chunk))
-        z = np.empty((len(X), *out), dtype=self.dtype)
+        z: np.ndarray = np.empty((len(X), *out), dtype=self.dtype)
         a = np.empty_like(z)
         for start in range(0, len(X), chunk):
             zc = z[start:start + chunk]
@@ -780,7 +784,7 @@ class Sequential:
             return W
         rows = np.ones(len(X), dtype=self.dtype) if W is None else W.copy()
         if sample_weight is not None:
-            sw = np.asarray(sample_weight, dtype=self.dtype)
+            sw: np.ndarray = np.asarray(sample_weight, dtype=self.dtype)
             if sw.shape not in {rows.shape, rows.shape[:1]}:
                 raise ValueError(f"sample_weight: expected shape {rows.shape[:1]}"
                                  f"{f' or {rows.shape}' if rows.ndim > 1 else ''}, "

@@ -98,9 +98,8 @@ def _build(kind: str, args: list[str], shape: tuple, rng, dtype) -> list[Layer]:
         kw = int(size[2]) if size[2] else kh
         opts = _options(args[1:], {"stride": rf"s({_INT})", "padding": r"same|valid|p(\d+)",
                                    "activation": "|".join(_ACTIVATIONS)})
-        padding = opts.get("padding", "valid")
-        if padding not in ("same", "valid"):
-            padding = int(padding[1:])
+        pad = opts.get("padding", "valid")
+        padding: str | int = pad if pad in ("same", "valid") else int(pad[1:])
         act = opts.get("activation", "relu")
         return [Conv2D(shape[0], f, (kh, kw), stride=int(opts.get("stride", "s1")[1:]),
                        padding=padding, activation=act, init=_init(act), seed=rng,
