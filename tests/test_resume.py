@@ -223,3 +223,19 @@ def test_callbacks_are_called_in_order_and_can_stop_training():
     assert spy.calls[1][2] == ["epoch", "lr", "seconds"]  # not an evaluation epoch
     assert "train_loss" in spy.calls[2][2]
     assert history["epoch"] == [2] and net.training_state.epoch == 2
+
+
+def test_a_model_saved_at_the_end_of_cosine_annealing_loads(tmp_path):
+    # the schedule's last learning rate is 0; the file must still load and train on
+    from nablanet import Adam, CosineAnnealing, Network, load
+
+    rng = np.random.default_rng(0)
+    X, y = rng.random((40, 4)), np.arange(40) % 3
+    net = Network([4, 5, 3], output_activation="softmax", loss="cross_entropy",
+                  optimizer=Adam(0.01), seed=0)
+    net.fit(X, y, epochs=3, schedule=CosineAnnealing(t_max=3), progress=False)
+    assert net.optimizer.lr == 0.0
+    net.save(tmp_path / "m.safetensors")
+    again = load(tmp_path / "m.safetensors")
+    assert again.optimizer.lr == 0.0 and again.optimizer.config()["name"] == "adam"
+    assert again.optimizer.t == net.optimizer.t

@@ -565,7 +565,14 @@ class Sequential:
         try:
             opt = checkpoint["optimizer"]
             config = dict(opt["config"])
-            optimizer = get("optimizer", config.pop("name"))(**config)
+            # the saved lr is the schedule's current one, which may have reached 0 (cosine
+            # annealing's end): build with the run's base lr, then set the current one
+            lr = config["lr"]
+            if not (isinstance(lr, int | float) and math.isfinite(lr) and lr >= 0):
+                raise ValueError(f"optimizer.lr: expected a number >= 0, found {lr!r}")
+            base_lr = checkpoint["state"].get("base_lr") or lr
+            optimizer = get("optimizer", config.pop("name"))(**{**config, "lr": base_lr})
+            optimizer.lr = float(lr)
             params = self.params()
             moments = [{k.rpartition(".")[2]: v for k, v in arrays.items()
                         if k.startswith(f"optimizer.{i}.")} for i in range(opt["slots"])]
