@@ -48,3 +48,15 @@ suppress_warnings = ["myst.xref_missing"]
 html_theme = "alabaster"
 html_title = f"nablanet {release}"
 html_static_path: list[str] = []
+
+
+def _skip_metadata_request_setters(app, what, name, obj, skip, options):
+    """Leave out the ``set_*_request`` methods scikit-learn generates on the estimators of
+    :mod:`nablanet.sklearn`: their docstrings link into scikit-learn's own documentation."""
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_metadata_request_setters)
