@@ -333,7 +333,8 @@ def test_evaluate_holds_out_the_training_runs_images(files, capsys, make_images)
 def test_a_corrupted_cli_section_names_the_file_and_field(files, capsys, field, value,
                                                            fragment):
     from nablanet import RNN
-    from nablanet.datasets.sequences import MinMaxScaler, read_sequence_csv
+    from nablanet.datasets.sequences import read_sequence_csv
+    from nablanet.preprocessing import MinMaxScaler
     from nablanet.serialization import save
 
     data = read_sequence_csv("seq.csv")
