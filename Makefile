@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 DEMO_EXTRAS ?= fast
-EXTRAS ?= test,data,plot,fast,profile,sklearn,onnx,tune
+EXTRAS ?= test,data,plot,fast,profile,sklearn,onnx,tune,tensorboard
 DOCS_EXTRAS ?= docs
 PY := $(VENV)/bin/python
 comma := ,

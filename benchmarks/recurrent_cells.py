@@ -1,25 +1,28 @@
 """Seconds per epoch of nablanet's LSTM, GRU and vanilla RNN against ``torch.nn.LSTM``,
 ``torch.nn.GRU`` and ``torch.nn.RNN`` on CPU, interleaved in one process, medians and
-ratios (issue 4: "not slower than PyTorch CPU eager at hidden 32").
+ratios (issues 4 and 8: at most 1.0x PyTorch CPU eager).
 
 Workload: 4,096 synthetic sequences x 30 steps x 16 features (standard normal, seeded),
 one output at every step (a seeded random target), MSE (``0.5 * sum over steps of
-(y - t)^2``, mean over the sequences of a batch), plain SGD lr 0.01 for both, batch 64,
-hidden 32 and 128, float64 and float32.
+(y - t)^2``, mean over the sequences of a batch), plain SGD lr 0.01 for both, batch 64
+(``--batches``: also 1 and 8, on the first ``--small-batch-sequences``, scaled), hidden
+32 and 128, float64 and float32.
 
-Rows, for each cell ``rnn``/``lstm``/``gru``, hidden ``h`` and dtype:
+Rows, for each cell ``rnn``/``lstm``/``gru``, hidden ``h``, batch ``b`` and dtype:
 
-* ``nablanet {cell} h{h} f64`` -- ``LSTM(16, h, 1, ...).fit(X, Y, epochs=1,
-  batch_size=64, backend="numpy", ...)``, timed by ``history["seconds"][0]``;
-  ``nablanet-numba rnn ...`` the compiled backend where it applies (vanilla RNN only);
-* ``torch {cell} h{h} f64`` -- ``torch.nn.{LSTM,GRU,RNN}(16, h, batch_first=True)`` +
+* ``nablanet {cell} h{h} b{b} f64`` -- ``LSTM(16, h, 1, ...).fit(X, Y, epochs=1,
+  batch_size=b, backend="numpy", ...)``, timed by ``history["seconds"][0]``;
+  ``nablanet-numba ...`` the compiled backend (the RNN's epoch kernel, the LSTM/GRU
+  cell kernels);
+* ``torch {cell} h{h} b{b} f64`` -- ``torch.nn.{LSTM,GRU,RNN}(16, h, batch_first=True)`` +
   ``nn.Linear(h, 1)``, the same loss, ``torch.optim.SGD(lr=0.01)``, timed around the
   epoch loop (``rnn_epoch.torch_row``).
 
 Usage::
 
     python benchmarks/recurrent_cells.py [--repeats 5] [--cells lstm,gru,rnn]
-        [--hidden 32,128] [--dtypes float64,float32] [--threads 1] [--quick]
+        [--hidden 32,128] [--dtypes float64,float32] [--batches 1,8,64] [--threads 1]
+        [--quick]
 
 Prints a table, then one line ``JSON {...}`` with every number and the machine.
 """

@@ -218,7 +218,7 @@ def test_train_writes_model_and_metrics(runs, idx_dir):
     epochs = re.findall(r"Epoch (\d+): (\d+) / 60 \(([\d.]+)%\)", result.stderr)
     assert [e[0] for e in epochs] == ["1", "2"]
     history = metrics["history"]["epochs"]
-    assert [e["epoch"] for e in history] == [0, 1]
+    assert [e["epoch"] for e in history] == [1, 2]
     assert [int(e[1]) for e in epochs] == [e["val_correct"] for e in history]
     final = metrics["final"]
     assert final["n_test"] == 60
@@ -426,7 +426,7 @@ def test_rnn_regression_on_a_small_csv(runs):
     _check_regression_metrics(metrics)
     assert re.search(r"Epoch 4: Loss = [\d.]+ \| Train RMSE: [\d.]+ \| Test RMSE: [\d.]+",
                      result.stderr), result.stderr
-    assert [e["epoch"] for e in metrics["history"]["epochs"]] == [1, 3]
+    assert [e["epoch"] for e in metrics["history"]["epochs"]] == [2, 4]  # every 2nd
     # predictions come back in the original units (degrees, not [0, 1])
     assert_ok(steps["predict"])
     with open(cwd / "p.csv", newline="") as f:

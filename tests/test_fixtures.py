@@ -54,11 +54,16 @@ def test_version_1_model_without_cli_metadata_has_an_empty_cli_section(name):
     assert read_cli(FIXTURES / f"{name}.safetensors") == {}
 
 
-def test_version_1_file_saved_again_is_version_2_and_predicts_the_same(tmp_path, expected):
+def test_version_1_file_saved_again_is_the_current_version_and_predicts_the_same(
+        tmp_path, expected, caplog):
+    import safetensors
+
     from nablanet.serialization import FORMAT_VERSION, read_cli, save
 
     old = FIXTURES / "cli_gru_regression.safetensors"
-    model = load(old)
+    with caplog.at_level("INFO", logger="nablanet"):
+        model = load(old)
+    assert [r.message for r in caplog.records if "carries no training state" in r.message]
     save(model, tmp_path / "new.safetensors", cli=read_cli(old))
     again = load(tmp_path / "new.safetensors")
     np.testing.assert_array_equal(
@@ -67,4 +72,6 @@ def test_version_1_file_saved_again_is_version_2_and_predicts_the_same(tmp_path,
         model.predict_proba(expected["cli_gru_regression.X"],
                             expected["cli_gru_regression.mask"]))
     assert read_cli(tmp_path / "new.safetensors") == read_cli(old)
-    assert FORMAT_VERSION == 2
+    with safetensors.safe_open(str(tmp_path / "new.safetensors"), "numpy") as f:
+        assert f.metadata()["format_version"] == str(FORMAT_VERSION) == "3"
+        assert "training" in f.metadata()

@@ -246,7 +246,7 @@ def test_book_sgd_and_evaluate(make_images):
     net = Network([784, 20, 10], seed=1)
     history = net.SGD(training, 4, 10, 3.0, test_data=test, progress=False)
     assert len(history) == 4
-    assert history["epoch"] == [0, 1, 2, 3]
+    assert history["epoch"] == [1, 2, 3, 4]
     assert all(isinstance(c, int) and 0 <= c <= 100 for c in history["val_correct"])
     correct = net.evaluate(test)
     assert isinstance(correct, int)

@@ -187,10 +187,10 @@ def test_early_stopping_stops_and_restores_the_best_parameters():
     losses = [3.0, 2.0, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5]
     rec = _Recorder([{"val_loss": v} for v in losses])
     history = rec.run(epochs=10, early_stopping=EarlyStopping(patience=2))
-    # best at epoch 2; epochs 3, 4, 5 do not improve: more than 2, stop after epoch 5
+    # best at epoch 3 (1-based); 4, 5, 6 do not improve: more than 2, stop after 6
     assert history.stopped_early
-    assert history.best_epoch == 2
-    assert history["epoch"] == [0, 1, 2, 3, 4, 5]
+    assert history.best_epoch == 3
+    assert history["epoch"] == [1, 2, 3, 4, 5, 6]
     assert rec.epoch == 5  # no epoch trained after the stop
     np.testing.assert_array_equal(rec.param, [2.0, 2.0, 2.0])
 
@@ -200,8 +200,8 @@ def test_early_stopping_maximises_accuracies_and_honours_min_delta():
     rec = _Recorder([{"val_accuracy": v} for v in accs])
     history = rec.run(epochs=7, early_stopping=EarlyStopping(
         monitor="val_accuracy", patience=1, min_delta=0.02))
-    # 0.605 and 0.61 are not improvements of more than 0.02 over 0.6: stop after epoch 3
-    assert history.best_epoch == 1
+    # 0.605 and 0.61 are not improvements of more than 0.02 over 0.6: stop after epoch 4
+    assert history.best_epoch == 2
     assert history.stopped_early and len(history) == 4
     np.testing.assert_array_equal(rec.param, [1.0, 1.0, 1.0])
 
@@ -210,14 +210,14 @@ def test_early_stopping_without_restore_keeps_the_last_parameters():
     losses = [1.0, 2.0, 3.0, 4.0]
     rec = _Recorder([{"val_loss": v} for v in losses])
     history = rec.run(epochs=4, early_stopping=EarlyStopping(patience=1, restore_best=False))
-    assert history.stopped_early and history.best_epoch == 0
+    assert history.stopped_early and history.best_epoch == 1
     np.testing.assert_array_equal(rec.param, [2.0, 2.0, 2.0])
 
 
 def test_no_early_stop_when_the_loss_keeps_falling():
     rec = _Recorder([{"val_loss": 10.0 - e} for e in range(6)])
     history = rec.run(epochs=6, early_stopping=EarlyStopping(patience=0))
-    assert not history.stopped_early and history.best_epoch == 5 and len(history) == 6
+    assert not history.stopped_early and history.best_epoch == 6 and len(history) == 6
 
 
 def test_early_stopping_errors():
@@ -232,7 +232,7 @@ def test_early_stopping_on_a_network_whose_validation_loss_rises():
     """Validation labels are the training labels flipped: the better the network fits
     the training data, the worse the validation loss. Early stopping must stop and give
     back the weights of the best epoch, i.e. those of the same network trained for
-    exactly best_epoch + 1 epochs."""
+    exactly best_epoch epochs (1-based)."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((40, 2))
     y = (X[:, 0] + X[:, 1] > 0).astype(np.int64)
@@ -247,17 +247,17 @@ def test_early_stopping_on_a_network_whose_validation_loss_rises():
     assert history.stopped_early
     best = history.best_epoch
     losses = history["val_loss"]
-    assert losses[best] == min(losses)
-    assert len(history) == best + 4  # 3 evaluations without improvement after the best
-    assert losses[-1] > losses[best]
+    assert losses[best - 1] == min(losses)
+    assert len(history) == best + 3  # 3 evaluations without improvement after the best
+    assert losses[-1] > losses[best - 1]
     replica = network()
-    replica.fit(X, y, epochs=best + 1, batch_size=8, validation_data=val, progress=False)
+    replica.fit(X, y, epochs=best, batch_size=8, validation_data=val, progress=False)
     for a, b in zip(net.weights + net.biases, replica.weights + replica.biases, strict=True):
         np.testing.assert_array_equal(a, b)
     # and the restored network's validation cost is that of the best epoch (by hand)
     a = net.predict_proba(X)
     cost = 0.5 * np.sum((a - np.eye(2)[1 - y]) ** 2) / len(X)
-    assert cost == pytest.approx(losses[best], rel=1e-12)
+    assert cost == pytest.approx(losses[best - 1], rel=1e-12)
 
 
 # ------------------------------------------------------------------------------------
@@ -272,7 +272,7 @@ def test_history_to_dict_is_json_serialisable():
     history.epochs[-1]["count"] = np.int64(7)
     text = json.dumps(history.to_dict(), allow_nan=False)
     back = json.loads(text)
-    assert [e["epoch"] for e in back["epochs"]] == [0, 1, 2]
+    assert [e["epoch"] for e in back["epochs"]] == [1, 2, 3]
     assert back["epochs"][1]["val_loss"] == history["val_loss"][1]
     assert back["epochs"][2]["odd"] is None and back["epochs"][2]["count"] == 7
     assert {"train_loss", "train_accuracy", "val_accuracy", "seconds", "lr"} <= set(
@@ -284,10 +284,10 @@ def test_history_to_dict_is_json_serialisable():
 
 
 @pytest.mark.parametrize(("epochs", "every", "recorded"), [
-    (7, 3, [2, 5, 6]),
-    (6, 3, [2, 5]),
-    (4, 1, [0, 1, 2, 3]),
-    (3, 5, [2]),
+    (7, 3, [3, 6, 7]),
+    (6, 3, [3, 6]),
+    (4, 1, [1, 2, 3, 4]),
+    (3, 5, [3]),
 ])
 def test_eval_every_controls_the_recorded_epochs(epochs, every, recorded):
     rec = _Recorder()

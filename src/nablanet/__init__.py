@@ -7,16 +7,19 @@ Public API: :class:`Sequential` (any stack of layers, :mod:`nablanet.layers`),
 :class:`Network` (feedforward), :class:`RNN`, :class:`LSTM`, :class:`GRU`
 (:mod:`nablanet.models`), :func:`load`/:func:`save` (:mod:`nablanet.serialization`),
 the optimizers of
-:mod:`nablanet.optimizers`, schedules and early stopping of :mod:`nablanet.training`,
-:mod:`nablanet.datasets` and :mod:`nablanet.metrics`; :func:`tune` runs hyper-parameter
-sweeps (:mod:`nablanet.tune`).
+:mod:`nablanet.optimizers`, schedules, early stopping and the callback protocol of
+:mod:`nablanet.training`, the checkpoint and TensorBoard callbacks of
+:mod:`nablanet.callbacks`, :mod:`nablanet.datasets` and :mod:`nablanet.metrics`;
+:func:`tune` runs hyper-parameter sweeps (:mod:`nablanet.tune`).
 """
 
 from nablanet import layers
+from nablanet.callbacks import ModelCheckpoint, TensorBoard
 from nablanet.models import GRU, LSTM, RNN, Network, Sequential
 from nablanet.optimizers import SGD, Adam, RMSProp
 from nablanet.serialization import load, save
 from nablanet.training import (
+    Callback,
     CosineAnnealing,
     EarlyStopping,
     ExponentialDecay,
@@ -34,14 +37,17 @@ __all__ = [
     "RNN",
     "SGD",
     "Adam",
+    "Callback",
     "CosineAnnealing",
     "EarlyStopping",
     "ExponentialDecay",
+    "ModelCheckpoint",
     "Network",
     "RMSProp",
     "ReduceOnPlateau",
     "Sequential",
     "StepDecay",
+    "TensorBoard",
     "TrainingDiverged",
     "layers",
     "load",

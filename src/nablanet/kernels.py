@@ -5,8 +5,8 @@ dispatch: every array operation costs about a microsecond of Python and ufunc se
 and a training step is dozens of them. These kernels run *many mini-batches per call*
 in compiled code: gather, forward pass, backward pass and the plain SGD update, fused,
 with the same equations and the same operation order as the NumPy reference path
-(:class:`nablanet.models.Network`, :class:`nablanet.models.recurrent.RNNCell`), so that
-both give the same weights to rounding (tests check 1e-12 in float64).
+(:class:`nablanet.models.Network`, :class:`nablanet.layers.recurrent.RNNLayer`), so
+that both give the same weights to rounding (tests check 1e-12 in float64).
 
 - :func:`mlp_sgd_epoch`: feedforward network, any depth; matrix products through BLAS
   (``np.dot`` inside Numba), elementwise work in loops.

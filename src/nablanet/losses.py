@@ -31,9 +31,13 @@ __all__ = ["LOSSES", "Loss", "get_loss", "one_hot"]
 
 
 def _masked_sum(rows: np.ndarray, mask: np.ndarray | None) -> float:
+    """The sum of the per-row losses over the rows ``mask`` selects (bool), or weighted
+    by ``mask`` (floats: per-row loss weights)."""
     if mask is None:
         return float(rows.sum())
-    return float(rows[mask].sum())
+    if mask.dtype == bool:
+        return float(rows[mask].sum())
+    return float(np.vdot(rows, mask))
 
 
 class Loss:

@@ -65,6 +65,7 @@ class Optimizer:
         self._state: list[dict[str, np.ndarray]] | None = None
         self._scratch: list[np.ndarray] | None = None
         self._params: list[np.ndarray] | None = None  # the list the state was made for
+        self._pending: list[dict[str, np.ndarray]] | None = None  # from load_state_dict
         self.t = 0  # number of steps taken
 
     # -- public -------------------------------------------------------------------
@@ -88,7 +89,37 @@ class Optimizer:
         self._state = None
         self._scratch = None
         self._params = None
+        self._pending = None
         self.t = 0
+
+    def state_dict(self) -> dict:
+        """The optimizer as data: ``{"config": config(), "t": steps taken, "state": [per
+        parameter {slot: array}]}`` (``state`` is ``[]`` before the first step). The
+        arrays are the live ones (copy them to keep a snapshot). PyTorch's
+        ``Optimizer.state_dict`` plays the same part."""
+        return {"config": self.config(), "t": self.t, "state": self._state or []}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Take over the step count and moment arrays of :meth:`state_dict` (copied); the
+        next :meth:`step` on parameters of the same shapes continues from them.
+
+        Raises
+        ------
+        ValueError
+            If ``state`` was written by another optimizer kind (``config.name``), or its
+            slots are not this optimizer's (e.g. SGD with and without momentum).
+        """
+        name = state.get("config", {}).get("name")
+        if name != self.name:
+            raise ValueError(f"optimizer state: written by {name!r}, expected {self.name!r}")
+        arrays = state.get("state") or []
+        for i, slots in enumerate(arrays):
+            if set(slots) != set(self._slots):
+                raise ValueError(f"optimizer state[{i}]: expected slots {sorted(self._slots)}, "
+                                 f"found {sorted(slots)}")
+        self.reset()
+        self._pending = [{k: np.array(v) for k, v in slots.items()} for slots in arrays]
+        self.t = int(state.get("t", 0))
 
     def config(self) -> dict:
         """The constructor arguments, for saving and logging."""
@@ -105,18 +136,31 @@ class Optimizer:
     _slots: tuple[str, ...] = ()
 
     def _allocate(self, params) -> None:
-        """State for ``params``; kept while the same list object is passed (models pass
-        one list per ``fit``), made anew for another list."""
-        if self._params is not None and len(params) == len(self._params) and all(
-            p.shape == q.shape and p.dtype == q.dtype
-            for p, q in zip(params, self._params, strict=True)
-        ):
+        """State for ``params``: kept while parameters of the same shapes and dtypes are
+        passed, taken from :meth:`load_state_dict` if it gave some, else made anew.
+
+        Raises
+        ------
+        ValueError
+            If the loaded state does not fit ``params`` (count, shapes or dtypes).
+        """
+        if self._params is not None and _same_layout(params, self._params):
             self._params = params  # same shapes and dtypes: keep the moments
             return
-        self._state = [{k: np.zeros_like(p) for k in self._slots} for p in params]
+        pending, self._pending = self._pending, None
         self._scratch = [np.empty_like(p) for p in params]
         self._params = params
-        self.t = 0
+        if pending:
+            if len(pending) != len(params) or not all(
+                    _same_layout([v], [p])
+                    for p, slots in zip(params, pending, strict=True) for v in slots.values()):
+                raise ValueError("optimizer state: its moment arrays do not fit the model's "
+                                 "parameters (other sizes or dtype)")
+            self._state = pending
+            return
+        self._state = [{k: np.zeros_like(p) for k in self._slots} for p in params]
+        if pending is None:
+            self.t = 0
 
     def _extra_config(self) -> dict:
         return {}
@@ -245,6 +289,11 @@ class Adam(Optimizer):
             np.divide(m, tmp, out=tmp)
             tmp *= step_size
             p -= tmp
+
+
+def _same_layout(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
+    return len(a) == len(b) and all(p.shape == q.shape and p.dtype == q.dtype
+                                    for p, q in zip(a, b, strict=True))
 
 
 def clip_grad_norm(grads, max_norm: float) -> float:

@@ -48,7 +48,7 @@ def plot_training(path, history: History, y_true=None, y_pred=None,
     plt = require_matplotlib()
     from nablanet.metrics import confusion_matrix
 
-    epochs = [e + 1 for e in history["epoch"]]
+    epochs = history["epoch"]  # 1-based
     panels = [("loss", "loss")]
     second = "accuracy" if any(k.endswith("_accuracy") for k in history.epochs[0]) else "rmse"
     panels.append((second, second))

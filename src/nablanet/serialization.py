@@ -4,17 +4,22 @@ A model file is a `safetensors <https://huggingface.co/docs/safetensors>`_ file 
 pickle): the parameter arrays by name and a string metadata table with
 
 - ``format``: ``"nablanet"``;
-- ``format_version``: :data:`FORMAT_VERSION` (2); files from a newer version are refused,
-  version-1 files (nablanet 0.1.0) are read and upgraded in memory;
+- ``format_version``: :data:`FORMAT_VERSION` (3); files from a newer version are refused,
+  version-1 files (nablanet 0.1.0) are read and upgraded in memory; version 1 and 2
+  files carry no training state (the model loads with a fresh optimizer, logged);
 - ``model``: the name the model class is registered under (``"Network"``, ``"RNN"``,
   ``"Sequential"``, ...: :mod:`nablanet.registry`, kind ``"model"``);
 - ``config``: the model's :meth:`get_config` as JSON (containers include their layers'
   names and configs);
 - ``cli`` (optional): JSON written by the command line (task, threshold, data scaler,
-  ...), read back with :func:`read_cli`; the library never interprets it.
+  ...), read back with :func:`read_cli`; the library never interprets it;
+- ``training`` (version 3, optional): the model's ``training_checkpoint()`` JSON
+  (optimizer configuration and step count, the generator's state, epoch count,
+  schedule, early stopping, backend, data fingerprint), so ``fit`` can resume exactly.
 
 Arrays are named ``<prefix>.<parameter>`` by the model's :meth:`tensors`
-(``layers.0.W``, ``layers.0.b``, ... for a layer stack).
+(``layers.0.W``, ``layers.0.b``, ... for a layer stack); the training state's arrays
+(optimizer moments, early stopping's best parameters) are ``training.<name>``.
 
 Loading is: look the model name up in the registry (a file never chooses what Python
 imports), check the config (types, and sizes bounded *before* anything is allocated),
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -37,16 +43,20 @@ import safetensors.numpy
 from nablanet.atomic import atomic_write_bytes
 from nablanet.registry import get, name_of
 
-__all__ = ["FORMAT_VERSION", "MAX_PARAMS", "assign", "load", "read_cli", "save"]
+__all__ = ["FORMAT_VERSION", "MAX_PARAMS", "assign", "load", "read_cli", "save", "to_bytes"]
+
+log = logging.getLogger(__name__)
 
 FORMAT = "nablanet"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+#: prefix of the training state's arrays
+TRAINING = "training."
 #: a config asking for more parameters than this (or any size above it) is refused
 MAX_PARAMS = 10**8
 
 
 def save(model, path, *, cli: dict | None = None) -> None:
-    """Write ``model`` to ``path``.
+    """Write ``model`` to ``path`` (the bytes of :func:`to_bytes`), whole or not at all.
 
     Parameters
     ----------
@@ -62,6 +72,17 @@ def save(model, path, *, cli: dict | None = None) -> None:
     OSError
         If the directory cannot be written; no partial file is left behind.
     """
+    atomic_write_bytes(path, to_bytes(model, cli=cli))
+
+
+def to_bytes(model, *, cli: dict | None = None) -> bytes:
+    """The model file's bytes (see :func:`save`), e.g. to keep a snapshot in memory.
+
+    Raises
+    ------
+    ValueError
+        If the model's class is not registered, or ``cli`` is not JSON-ready.
+    """
     metadata = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
@@ -74,7 +95,11 @@ def save(model, path, *, cli: dict | None = None) -> None:
         except TypeError as exc:
             raise ValueError(f"cli: expected JSON-ready values ({exc})") from None
     tensors = {k: np.ascontiguousarray(v) for k, v in model.tensors().items()}
-    atomic_write_bytes(path, safetensors.numpy.save(tensors, metadata=metadata))
+    if hasattr(model, "training_checkpoint"):
+        training, arrays = model.training_checkpoint()
+        metadata["training"] = json.dumps(training)
+        tensors.update({TRAINING + k: np.ascontiguousarray(v) for k, v in arrays.items()})
+    return safetensors.numpy.save(tensors, metadata=metadata)
 
 
 def load(path, *, expect: type | None = None):
@@ -96,7 +121,7 @@ def load(path, *, expect: type | None = None):
         sizes above :data:`MAX_PARAMS`), a model of another class than ``expect``,
         missing, unexpected, mis-shaped, mis-typed or non-finite arrays.
     """
-    name, config, tensors, _ = _read(path)
+    name, config, tensors, _, training = _read(path)
     try:
         cls = get("model", name)
     except ValueError as exc:
@@ -106,9 +131,16 @@ def load(path, *, expect: type | None = None):
     try:
         _check_sizes(config, "config")
         model = cls.from_config(config)
+        arrays = {k[len(TRAINING):]: tensors.pop(k) for k in list(tensors)
+                  if k.startswith(TRAINING)}
         assign(model.tensors(), tensors)
+        if training is not None:
+            model.restore_training(training, arrays)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{path}: {exc}") from None
+    if training is None:
+        log.info("%s: carries no training state (format version < 3, or not written by "
+                 "a model's save): fit starts a fresh run with %r", path, model.optimizer)
     return model
 
 
@@ -150,9 +182,9 @@ def assign(dest: dict[str, np.ndarray], src: dict[str, np.ndarray]) -> None:
 
 
 # --------------------------------------------------------------------------------------
-def _read(path) -> tuple[str, dict, dict[str, np.ndarray], dict]:
-    """``(model name, config, tensors, cli section)`` of a file, header checked and a
-    version-1 file upgraded to the current layout."""
+def _read(path) -> tuple[str, dict, dict[str, np.ndarray], dict, dict | None]:
+    """``(model name, config, tensors, cli section, training section or None)`` of a
+    file, header checked and a version-1 file upgraded to the current layout."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such model file")
@@ -179,9 +211,10 @@ def _read(path) -> tuple[str, dict, dict[str, np.ndarray], dict]:
         raise ValueError(f"{path}: config: missing model configuration")
     cli = _json_object(path, meta, "cli") or {}
     name = meta.get("model", "")
+    training = _json_object(path, meta, "training") if version >= 3 else None
     if version == 1:
         name, config, tensors, cli = _upgrade_v1(path, name, config, tensors)
-    return name, config, tensors, cli
+    return name, config, tensors, cli, training
 
 
 def _json_object(path: Path, meta: dict, field: str) -> dict | None:

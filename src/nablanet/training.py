@@ -5,6 +5,12 @@ A model plugs in through three callables (see :func:`fit_loop`): one that trains
 mini-batch given the indices of its examples, one that evaluates the model and returns
 a dict of metrics, and one that formats the per-epoch log line. Schedules and early
 stopping read those metrics by name (``"val_loss"``, ``"train_loss"``, ...).
+
+Epochs are numbered from 1 everywhere (logs, :class:`History`, callbacks, plots).
+:class:`Callback` is the protocol of ``fit(callbacks=[...])``; :class:`TrainingState`
+records where a run stands (epoch, schedule and early stopping with their state, the
+starting learning rate, backend, data fingerprint) so that a saved model resumes
+exactly (``fit(..., initial_epoch=...)``).
 """
 
 from __future__ import annotations
@@ -12,18 +18,19 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from threadpoolctl import threadpool_limits
 
-from nablanet.registry import register
+from nablanet.registry import get, name_of, register
 
 __all__ = [
+    "Callback",
     "CosineAnnealing",
     "EarlyStopping",
     "ExponentialDecay",
@@ -31,6 +38,7 @@ __all__ = [
     "ReduceOnPlateau",
     "StepDecay",
     "TrainingDiverged",
+    "TrainingState",
     "check_fit_args",
     "fit_loop",
     "get_schedule",
@@ -52,7 +60,8 @@ class TrainingDiverged(ValueError):
 class History:
     """Per-epoch record of a ``fit``.
 
-    ``epochs`` holds one dict per evaluated epoch with at least ``epoch`` (0-based),
+    ``epochs`` holds one dict per evaluated epoch with at least ``epoch`` (1-based: the
+    number of epochs trained, counted from the start of the run, resumed runs included),
     ``seconds`` (wall-clock training time of that epoch, evaluation excluded) and ``lr``,
     plus whatever the model's evaluation returned (``train_loss``, ``val_accuracy``, ...).
     ``history["val_accuracy"]`` gives one metric as a list.
@@ -91,10 +100,37 @@ def _plain(v):
 # Learning-rate schedules: called after every epoch with the epoch's metrics.
 # --------------------------------------------------------------------------------------
 class Schedule:
-    """Base class: ``new_lr = schedule(epoch, base_lr, lr, logs)`` after each epoch."""
+    """Base class: ``new_lr = schedule(epoch, base_lr, lr, logs)`` after each epoch
+    (``epoch`` 0-based: the index of the epoch just trained). Subclasses are dataclasses:
+    their init fields are the configuration, the other fields the state (what
+    :meth:`to_dict` saves with a model)."""
 
     def __call__(self, epoch: int, base_lr: float, lr: float, logs: dict) -> float:
         raise NotImplementedError  # pragma: no cover - interface
+
+    def to_dict(self) -> dict:
+        """``{"name", "config", "state"}``, JSON-ready (infinities as None)."""
+        return {"name": name_of("schedule", type(self)),
+                "config": {f.name: getattr(self, f.name) for f in fields(self) if f.init},
+                "state": {f.name: _plain(getattr(self, f.name))
+                          for f in fields(self) if not f.init}}
+
+    @staticmethod
+    def from_dict(d: dict) -> Schedule:
+        """The schedule of :meth:`to_dict`, its state included.
+
+        Raises
+        ------
+        ValueError
+            For an unknown name or bad configuration.
+        """
+        try:
+            schedule = get("schedule", d["name"])(**d.get("config", {}))
+            for k, v in d.get("state", {}).items():
+                setattr(schedule, k, math.inf if v is None else v)
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"schedule: bad saved schedule {d!r} ({exc})") from None
+        return schedule
 
 
 @register("schedule", "step")
@@ -187,8 +223,33 @@ def get_schedule(name: str | None, epochs: int) -> Schedule | None:
 
 
 # --------------------------------------------------------------------------------------
-# Early stopping
+# Callbacks
 # --------------------------------------------------------------------------------------
+class Callback:
+    """What ``fit(callbacks=[...])`` calls; override any of the three (the defaults do
+    nothing).
+
+    - ``on_train_begin(model)``: before the first epoch of a ``fit``;
+    - ``on_epoch_end(epoch, logs)``: after each epoch is trained, evaluated (when it is
+      an evaluation epoch) and the schedule has set the next learning rate; ``epoch`` is
+      1-based (epochs trained so far in the run, resumed runs included) and ``logs`` has
+      ``epoch``, ``seconds``, ``lr`` (the rate this epoch used) and the metrics of an
+      evaluation epoch. Return True to stop training after this epoch;
+    - ``on_train_end(history)``: after the last epoch (also after an early stop).
+
+    The callbacks run in list order, after the model's early stopping.
+    """
+
+    def on_train_begin(self, model) -> None:
+        """Training starts (``model``: the model being fitted)."""
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> bool | None:
+        """An epoch is done; return True to stop."""
+
+    def on_train_end(self, history: History) -> None:
+        """Training is over."""
+
+
 @dataclass
 class EarlyStopping:
     """Stop when ``monitor`` has not improved by ``min_delta`` for more than ``patience``
@@ -198,12 +259,20 @@ class EarlyStopping:
     ``monitor`` names a metric of the evaluation dict; names ending in ``loss`` are
     minimised, anything else (accuracy, ...) maximised. With ``restore_best`` the
     parameters of the best evaluation are put back at the end of training.
+
+    The state (``best``, ``wait``, ``best_epoch`` 1-based, ``best_params``) is reset at
+    the start of a fresh ``fit`` and kept when a run is resumed (it is saved with the
+    model).
     """
 
     monitor: str = "val_loss"
     patience: int = 5
     min_delta: float = 0.0
     restore_best: bool = True
+    best: float = field(default=math.inf, init=False, repr=False)
+    wait: int = field(default=0, init=False, repr=False)
+    best_epoch: int | None = field(default=None, init=False, repr=False)
+    best_params: list | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         if self.patience < 0:
@@ -212,6 +281,129 @@ class EarlyStopping:
     @property
     def sign(self) -> float:
         return 1.0 if self.monitor.endswith("loss") else -1.0
+
+    def reset(self) -> None:
+        """Forget the best value and the waiting count."""
+        self.best, self.wait, self.best_epoch, self.best_params = math.inf, 0, None, None
+
+    def observe(self, epoch: int, logs: dict, params: list[np.ndarray]) -> bool:
+        """Take an evaluation epoch's metrics (1-based ``epoch``); True means stop.
+
+        Raises
+        ------
+        ValueError
+            If ``monitor`` is not among the metrics.
+        """
+        value = logs.get(self.monitor)
+        if value is None:
+            raise ValueError(f"early_stopping: metric {self.monitor!r} is not computed; "
+                             f"available: {sorted(logs)}")
+        value *= self.sign
+        if value < self.best - self.min_delta:
+            self.best, self.wait, self.best_epoch = value, 0, epoch
+            if self.restore_best:
+                if self.best_params is None:
+                    self.best_params = [p.copy() for p in params]
+                else:
+                    for keep, p in zip(self.best_params, params, strict=True):
+                        keep[...] = p
+            return False
+        self.wait += 1
+        return self.wait > self.patience
+
+    def to_dict(self) -> dict:
+        """Configuration and state, JSON-ready (the best parameters excluded)."""
+        return {"config": {f.name: getattr(self, f.name) for f in fields(self) if f.init},
+                "state": {"best": _plain(self.best), "wait": self.wait,
+                          "best_epoch": self.best_epoch}}
+
+    @classmethod
+    def from_dict(cls, d: dict, best_params: list | None = None) -> EarlyStopping:
+        """The early stopping of :meth:`to_dict`, state included.
+
+        Raises
+        ------
+        ValueError
+            For a malformed dict.
+        """
+        try:
+            stop = cls(**d["config"])
+            state = d["state"]
+            stop.best = math.inf if state["best"] is None else float(state["best"])
+            stop.wait, stop.best_epoch = int(state["wait"]), state["best_epoch"]
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"early_stopping: bad saved state {d!r} ({exc})") from None
+        stop.best_params = best_params
+        return stop
+
+
+@dataclass
+class TrainingState(Callback):
+    """Where a model's training stands, saved with it so a run can be resumed exactly.
+
+    Attributes
+    ----------
+    epoch : int
+        Epochs trained in the current run (0: none).
+    base_lr : float or None
+        The learning rate the run's schedule started from.
+    schedule, early_stopping : optional
+        The run's schedule and early stopping, with their state.
+    backend : str or None
+        ``"numpy"`` or ``"numba"``: what trained the run (the two agree per step, not
+        bitwise over a run).
+    data : dict or None
+        Fingerprint of the training data: ``n``, input shape, dtype and a BLAKE2b
+        digest of the inputs and targets.
+    split_rng : dict or None
+        The model generator's state before ``validation_split`` drew the split.
+    history : list of dict
+        The logs of the run's evaluated epochs so far, resumed runs included (JSON-ready).
+    """
+
+    epoch: int = 0
+    base_lr: float | None = None
+    schedule: Schedule | None = None
+    early_stopping: EarlyStopping | None = None
+    backend: str | None = None
+    data: dict | None = None
+    split_rng: dict | None = None
+    history: list = field(default_factory=list)
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        self.epoch = epoch
+        if any(k.endswith("loss") for k in logs):  # an evaluation epoch
+            self.history.append({k: _plain(v) for k, v in logs.items()})
+
+    def to_dict(self) -> dict:
+        """JSON-ready form (the early stopping's best parameters excluded)."""
+        return {
+            "epoch": self.epoch, "base_lr": self.base_lr, "backend": self.backend,
+            "data": self.data, "split_rng": self.split_rng, "history": self.history,
+            "schedule": None if self.schedule is None else self.schedule.to_dict(),
+            "early_stopping": (None if self.early_stopping is None
+                               else self.early_stopping.to_dict()),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict, best_params: list | None = None) -> TrainingState:
+        """The state of :meth:`to_dict`.
+
+        Raises
+        ------
+        ValueError
+            For a malformed dict.
+        """
+        if not isinstance(d, dict) or not isinstance(d.get("epoch"), int) or d["epoch"] < 0:
+            raise ValueError("training: expected an object with an epoch count >= 0")
+        sched, stop = d.get("schedule"), d.get("early_stopping")
+        return cls(
+            epoch=d["epoch"], base_lr=d.get("base_lr"), backend=d.get("backend"),
+            data=d.get("data"), split_rng=d.get("split_rng"),
+            history=list(d.get("history") or []),
+            schedule=None if sched is None else Schedule.from_dict(sched),
+            early_stopping=None if stop is None else EarlyStopping.from_dict(stop, best_params),
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -263,15 +455,19 @@ def fit_loop(
     shuffle: bool = True,
     progress: bool = True,
     threads: int | None = None,
+    initial_epoch: int = 0,
+    base_lr: float | None = None,
+    callbacks: Sequence[Callback] = (),
+    model=None,
 ) -> History:
-    """Run ``epochs`` epochs of mini-batch training.
+    """Run epochs ``initial_epoch + 1`` to ``epochs`` of mini-batch training.
 
     Parameters
     ----------
     n_samples : int
         Number of training examples (sequences for recurrent models).
     epochs, batch_size : int
-        Both >= 1; ``batch_size`` <= ``n_samples``.
+        Both >= 1; ``batch_size`` <= ``n_samples``. ``epochs`` counts the whole run.
     rng : numpy.random.Generator
         Source of the per-epoch shuffling permutation.
     train_batches : callable ``(indices int64 (k,)) -> None``
@@ -289,9 +485,20 @@ def fit_loop(
     get_params : callable
         The model's parameter arrays (for restoring the best epoch's weights in place).
     schedule, early_stopping : optional
-        See :class:`Schedule` subclasses and :class:`EarlyStopping`.
+        See :class:`Schedule` subclasses and :class:`EarlyStopping`. Early stopping is
+        reset when ``initial_epoch`` is 0 and continues from its state otherwise.
     threads : int, optional
         Limit BLAS to this many threads while training (see :func:`thread_limit`).
+    initial_epoch : int, default 0
+        Epochs already trained (a resumed run): training starts with epoch
+        ``initial_epoch + 1`` and the schedule where it stood.
+    base_lr : float, optional
+        The schedule's starting rate (default: ``optimizer.lr``; a resumed run passes
+        the original run's).
+    callbacks : sequence of Callback
+        See :class:`Callback`.
+    model : optional
+        Passed to the callbacks' ``on_train_begin``.
 
     Returns
     -------
@@ -303,12 +510,25 @@ def fit_loop(
         At the end of the first epoch whose loss (when evaluated) or parameters are not
         finite: ``training diverged at epoch N (loss nan); lower the learning rate``.
         NumPy's overflow warnings on the way there are silenced: this is the message.
+    ValueError
+        For ``initial_epoch`` not an integer in ``[0, epochs]``.
     """
     check_fit_args(n_samples, epochs, batch_size, eval_every)
+    if not isinstance(initial_epoch, int | np.integer) or not 0 <= initial_epoch <= epochs:
+        raise ValueError(f"initial_epoch: expected an integer in [0, epochs={epochs}], "
+                         f"got {initial_epoch!r}")
+    if early_stopping is not None and initial_epoch == 0:
+        early_stopping.reset()
+    run = _Run(epochs, batch_size, rng, train_batches, evaluate, epoch_line, optimizer,
+               get_params, schedule, early_stopping, eval_every, shuffle,
+               optimizer.lr if base_lr is None else base_lr, list(callbacks))
+    for cb in run.callbacks:
+        cb.on_train_begin(model)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        return _loop(n_samples, epochs, batch_size, rng, train_batches, evaluate, epoch_line,
-                     optimizer, get_params, schedule, early_stopping, eval_every, shuffle,
-                     progress, threads)
+        history = run.loop(n_samples, initial_epoch, progress, threads)
+    for cb in run.callbacks:
+        cb.on_train_end(history)
+    return history
 
 
 def _check_finite(epoch: int, logs: dict, params: list[np.ndarray]) -> None:
@@ -316,77 +536,89 @@ def _check_finite(epoch: int, logs: dict, params: list[np.ndarray]) -> None:
     if all(math.isfinite(v) for v in losses) and all(np.isfinite(p).all() for p in params):
         return
     loss = next((v for v in losses if not math.isfinite(v)), float("nan"))
-    raise TrainingDiverged(f"training diverged at epoch {epoch + 1} (loss {loss}); lower "
+    raise TrainingDiverged(f"training diverged at epoch {epoch} (loss {loss}); lower "
                            "the learning rate")
 
 
-def _loop(n_samples, epochs, batch_size, rng, train_batches, evaluate, epoch_line,
-          optimizer, get_params, schedule, early_stopping, eval_every, shuffle, progress,
-          threads) -> History:
-    history = History()
-    base_lr = optimizer.lr
-    best_value, best_params, wait = math.inf, None, 0
-    n_batches = -(-n_samples // batch_size)
-    chunk = batch_size * max(1, n_batches // 200)
-    start_all = time.perf_counter()
-    console = Console(stderr=True)
-    limit = threadpool_limits(limits=threads, user_api="blas") if threads else nullcontext()
-    with limit, Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=not (progress and console.is_terminal),
-    ) as bar:
-        task = bar.add_task("epoch", total=n_batches)
-        for epoch in range(epochs):
-            bar.reset(task, total=n_batches, description=f"epoch {epoch}")
-            order = rng.permutation(n_samples) if shuffle else np.arange(n_samples)
-            t0 = time.perf_counter()
-            for start in range(0, n_samples, chunk):
-                train_batches(order[start:start + chunk])
-                bar.update(task, completed=min(n_batches, (start + chunk) // batch_size))
-            seconds = time.perf_counter() - t0
-            last = epoch == epochs - 1
-            evaluated = last or (epoch + 1) % eval_every == 0
-            logs = {"epoch": epoch, "seconds": seconds, "lr": optimizer.lr}
-            if evaluated:
-                logs.update(evaluate())
-            _check_finite(epoch, logs, get_params())
-            if evaluated:
-                history.epochs.append(logs)
-                log.info(epoch_line(logs))
-            else:
-                log.debug("epoch %d trained in %.3f s", epoch, seconds)
-            if schedule is not None:  # every epoch; plateau only acts on evaluated ones
-                optimizer.lr = schedule(epoch, base_lr, optimizer.lr, logs)
-            if evaluated and early_stopping is not None:
-                value = logs.get(early_stopping.monitor)
-                if value is None:
-                    raise ValueError(
-                        f"early_stopping: metric {early_stopping.monitor!r} is not computed; "
-                        f"available: {sorted(logs)}"
-                    )
-                value *= early_stopping.sign
-                if value < best_value - early_stopping.min_delta:
-                    best_value, wait, history.best_epoch = value, 0, epoch
-                    if early_stopping.restore_best:
-                        best_params = [p.copy() for p in get_params()]
-                else:
-                    wait += 1
-                    if wait > early_stopping.patience:
-                        history.stopped_early = True
-                        log.info("early stopping after epoch %d (best epoch %d)", epoch,
-                                 history.best_epoch)
-                        break
-    if best_params is not None:
-        for p, best in zip(get_params(), best_params, strict=True):
-            p[...] = best
-        log.info("restored the parameters of epoch %d", history.best_epoch)
-    history.total_seconds = time.perf_counter() - start_all
-    return history
+@dataclass
+class _Run:
+    """The arguments of one :func:`fit_loop` call and its epoch step."""
+
+    epochs: int
+    batch_size: int
+    rng: np.random.Generator
+    train_batches: Callable
+    evaluate: Callable
+    epoch_line: Callable
+    optimizer: object
+    get_params: Callable
+    schedule: Schedule | None
+    early_stopping: EarlyStopping | None
+    eval_every: int
+    shuffle: bool
+    base_lr: float
+    callbacks: list
+
+    def loop(self, n_samples: int, initial_epoch: int, progress: bool, threads) -> History:
+        history = History()
+        n_batches = -(-n_samples // self.batch_size)
+        chunk = self.batch_size * max(1, n_batches // 200)
+        start_all = time.perf_counter()
+        console = Console(stderr=True)
+        limit = threadpool_limits(limits=threads, user_api="blas") if threads else nullcontext()
+        with limit, Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+            disable=not (progress and console.is_terminal),
+        ) as bar:
+            task = bar.add_task("epoch", total=n_batches)
+            for epoch in range(initial_epoch + 1, self.epochs + 1):  # 1-based
+                bar.reset(task, total=n_batches, description=f"epoch {epoch}")
+                order = self.rng.permutation(n_samples) if self.shuffle else np.arange(n_samples)
+                t0 = time.perf_counter()
+                for start in range(0, n_samples, chunk):
+                    self.train_batches(order[start:start + chunk])
+                    bar.update(task, completed=min(n_batches, (start + chunk) // self.batch_size))
+                if self.end_epoch(epoch, time.perf_counter() - t0, history):
+                    break
+        if self.early_stopping is not None and self.early_stopping.best_params is not None:
+            for p, best in zip(self.get_params(), self.early_stopping.best_params, strict=True):
+                p[...] = best
+            log.info("restored the parameters of epoch %d", self.early_stopping.best_epoch)
+        history.best_epoch = None if self.early_stopping is None \
+            else self.early_stopping.best_epoch
+        history.total_seconds = time.perf_counter() - start_all
+        return history
+
+    def end_epoch(self, epoch: int, seconds: float, history: History) -> bool:
+        """Evaluate, log, schedule, early-stop and call back after ``epoch`` (1-based);
+        True means stop."""
+        evaluated = epoch == self.epochs or epoch % self.eval_every == 0
+        logs = {"epoch": epoch, "seconds": seconds, "lr": self.optimizer.lr}
+        if evaluated:
+            logs.update(self.evaluate())
+        _check_finite(epoch, logs, self.get_params())
+        if evaluated:
+            history.epochs.append(logs)
+            log.info(self.epoch_line(logs))
+        else:
+            log.debug("epoch %d trained in %.3f s", epoch, seconds)
+        if self.schedule is not None:  # every epoch; plateau only acts on evaluated ones
+            self.optimizer.lr = self.schedule(epoch - 1, self.base_lr, self.optimizer.lr, logs)
+        stop = False
+        if evaluated and self.early_stopping is not None:
+            stop = self.early_stopping.observe(epoch, logs, self.get_params())
+            if stop:
+                history.stopped_early = True
+                log.info("early stopping after epoch %d (best epoch %d)", epoch,
+                         self.early_stopping.best_epoch)
+        for cb in self.callbacks:
+            stop = bool(cb.on_epoch_end(epoch, logs)) or stop
+        return stop
 
 
 def check_fit_args(n_samples: int, epochs: int, batch_size: int, eval_every: int) -> None:

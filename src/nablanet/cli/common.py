@@ -12,11 +12,15 @@ import functools
 import json
 import logging
 import os
+import platform
+import shlex
+import signal
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -327,9 +331,26 @@ def training_options(defaults: Mapping[str, Any] | None = None, default_note: st
             click.option("--threads", type=click.IntRange(min=1), default=None,
                          help="BLAS threads while training [default: 1 for small "
                          "products, else the BLAS default]."),
+            click.option("--class-weight", type=click.Choice(["none", "balanced"]),
+                         default="none", help="Weight each class's examples in the loss: "
+                         "balanced gives class c the weight n / (n_classes * n_c), "
+                         "scikit-learn's rule."),
             click.option("--model-out", "model_out", type=click.Path(dir_okay=False),
-                         default=None, help="Save the trained model to this .safetensors "
-                         "file [default: not saved]."),
+                         default=None, help="Save the trained model, with its training "
+                         "state, to this .safetensors file [default: not saved]."),
+            click.option("--checkpoint-every", type=click.IntRange(min=1), default=None,
+                         help="Also write --model-out every this many epochs (each write "
+                         "whole or not at all) [default: at the end only]."),
+            click.option("--resume", type=click.Path(dir_okay=False), default=None,
+                         help="Continue the run saved in this checkpoint (a --model-out "
+                         "file) up to --epochs in total, with its optimizer, schedule, "
+                         "generator and data split: the same weights as an uninterrupted "
+                         "run on the same backend. The other options must be the run's "
+                         "[default: a fresh run]."),
+            click.option("--tensorboard", type=click.Path(file_okay=False), default=None,
+                         help="Write TensorBoard event files (per-epoch losses, metrics, "
+                         "learning rate, seconds; the hyper-parameters) to this directory "
+                         "(pip install 'nablanet[tensorboard]') [default: none]."),
             click.option("--metrics-out", type=click.Path(dir_okay=False), default=None,
                          help="Write the history and final metrics to this JSON file [default: "
                          "not written]."),
@@ -358,7 +379,15 @@ RUN_OUTPUTS = ("model_out", "metrics_out", "plot_out", "profile_out")
 def prepare_run(o: Mapping[str, Any], inputs: Mapping[str, Any]) -> None:
     """Before a training run: check its outputs (:func:`check_outputs`) and that --plot-out
     can be drawn; with --profile-out, run this same command again under py-spy instead
-    and exit with its status."""
+    and exit with its status.
+
+    Raises
+    ------
+    click.UsageError
+        For --checkpoint-every without --model-out.
+    """
+    if o["checkpoint_every"] and not o["model_out"]:
+        raise click.UsageError("--checkpoint-every writes --model-out: give --model-out")
     check_outputs({"--" + k.replace("_", "-"): o[k] for k in RUN_OUTPUTS}, inputs)
     if o["profile_out"]:
         _profile_and_exit(o["profile_out"])
@@ -408,3 +437,162 @@ def training_controls(o: Mapping[str, Any], epochs: int):
     stopping = EarlyStopping(patience=o["patience"]) if o["patience"] else None
     return get_schedule(o["schedule"], epochs), stopping
 
+
+# --------------------------------------------------------------------------------------
+# Runs: resume, checkpoints, interrupts, run records
+# --------------------------------------------------------------------------------------
+def version_of(distribution: str) -> str:
+    """The installed version of ``distribution``, or ``"not installed"``."""
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else ``platform``)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def run_record(command: str, options: Mapping[str, Any], schedule) -> dict:
+    """The head of a ``--metrics-out`` file: the command line, every option's value as
+    configured (the schedule with its parameters), nablanet/NumPy/Numba versions and
+    the CPU model. The caller adds the backend used, the history and the results."""
+    import numpy as np
+
+    return {
+        "command": command,
+        "command_line": shlex.join(["nablanet", *ARGV]),
+        "options": dict(options),
+        "schedule": None if schedule is None else schedule.to_dict()["config"] | {
+            "name": schedule.to_dict()["name"]},
+        "versions": {"nablanet": version_of("nablanet"), "numpy": np.__version__,
+                     "numba": version_of("numba"), "python": platform.python_version()},
+        "cpu": cpu_model(),
+    }
+
+
+def resume_model(path, fresh, o: Mapping[str, Any], epochs: int, schedule, stopping):
+    """The model saved in the checkpoint ``path`` (``--resume``), checked against the
+    model ``fresh`` that the options build and against the options' optimizer,
+    schedule and early stopping.
+
+    Raises
+    ------
+    click.BadParameter
+        Naming --resume: a file without training state, a run already at --epochs, or
+        every setting where the options contradict the checkpoint.
+    """
+    model = type(fresh).load(path)
+    state = model.training_state
+    if state.epoch == 0:
+        raise click.BadParameter(f"{path}: holds no training run to resume (no training "
+                                 "state, or 0 epochs)", param_hint="--resume")
+    if state.epoch >= epochs:
+        raise click.BadParameter(f"{path}: its run has trained {state.epoch} epochs, "
+                                 f"--epochs is {epochs}: nothing to resume",
+                                 param_hint="--resume")
+    ours, theirs = fresh.get_config(), model.get_config()
+    wrong = [f"{k} {ours.get(k)!r} (checkpoint {theirs.get(k)!r})"
+             for k in sorted(set(ours) | set(theirs)) if ours.get(k) != theirs.get(k)]
+    opt, saved = fresh.optimizer.config(), model.optimizer.config()
+    opt["lr"], saved["lr"] = fresh.optimizer.lr, state.base_lr
+    wrong += [f"optimizer {k} {opt.get(k)!r} (checkpoint {saved.get(k)!r})"
+              for k in sorted(set(opt) | set(saved)) if opt.get(k) != saved.get(k)]
+    for name, given, kept in (("schedule", schedule, state.schedule),
+                              ("early stopping", stopping, state.early_stopping)):
+        a = None if given is None else given.to_dict()["config"]
+        b = None if kept is None else kept.to_dict()["config"]
+        if a != b:
+            wrong.append(f"{name} {a!r} (checkpoint {b!r})")
+    if wrong:
+        raise click.BadParameter(f"{path}: the options contradict the checkpoint's run: "
+                                 + "; ".join(wrong), param_hint="--resume")
+    log.info("resuming %s after epoch %d of %d", path, state.epoch, epochs)
+    return model
+
+
+class _LastEpoch:
+    """A callback keeping the bytes of the model file after the last complete epoch and
+    the run's evaluated epochs' logs, for an interrupt to write."""
+
+    def __init__(self, cli: dict | None, keep_model: bool):
+        self.cli, self.keep_model = cli, keep_model
+        self.model, self.snapshot, self.epoch, self.logs = None, None, 0, []
+
+    def on_train_begin(self, model) -> None:
+        self.model = model
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        from nablanet.serialization import to_bytes
+
+        if self.keep_model:
+            self.snapshot = to_bytes(self.model, cli=self.cli)
+        self.logs = list(self.model.training_state.history)  # the run's, resumed too
+        self.epoch = epoch
+
+    def on_train_end(self, history) -> None:
+        pass
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def fit_run(model, args: tuple, o: Mapping[str, Any], *, epochs: int, cli: dict,
+            record: dict, **kwargs):
+    """``model.fit(*args, epochs=epochs, **kwargs)`` with the run options: --resume
+    (from ``model.training_state``), --checkpoint-every, --class-weight, --tensorboard.
+
+    On SIGINT or SIGTERM it writes the last complete epoch's checkpoint to --model-out
+    and ``record`` with the history so far to --metrics-out, says so in one line and
+    exits with status 130.
+    """
+    from nablanet.callbacks import ModelCheckpoint, TensorBoard
+    from nablanet.training import Callback
+
+    callbacks: list[Callback] = []
+    if o["checkpoint_every"]:
+        callbacks.append(ModelCheckpoint(o["model_out"], every=o["checkpoint_every"], cli=cli))
+    if o["tensorboard"]:
+        Path(o["tensorboard"]).mkdir(parents=True, exist_ok=True)
+        callbacks.append(TensorBoard(o["tensorboard"], hparams={
+            k: v for k, v in record["options"].items() if v is not None}))
+    last = _LastEpoch(cli, keep_model=bool(o["model_out"]))
+    callbacks.append(last)  # type: ignore[arg-type]
+    if o["resume"]:
+        kwargs.update(schedule=None, early_stopping=None)  # the checkpoint's, with state
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return model.fit(*args, epochs=epochs, callbacks=callbacks,
+                         initial_epoch=model.training_state.epoch if o["resume"] else 0,
+                         class_weight=None if o["class_weight"] == "none" else
+                         o["class_weight"], **kwargs)
+    except KeyboardInterrupt:
+        wrote = []
+        if o["model_out"] and last.snapshot is not None:
+            write_bytes(o["model_out"], last.snapshot, f"checkpoint after epoch {last.epoch}")
+            wrote.append(f"the checkpoint {o['model_out']} (continue with --resume "
+                         f"{o['model_out']})")
+        if o["metrics_out"]:
+            write_json(o["metrics_out"], {**record, "interrupted_after_epoch": last.epoch,
+                                          "history": {"epochs": last.logs}})
+            wrote.append(f"the metrics so far {o['metrics_out']}")
+        log.warning("interrupted after epoch %d: %s", last.epoch,
+                    "wrote " + " and ".join(wrote) if wrote else "nothing written (no "
+                    "--model-out or --metrics-out, or no epoch complete)")
+        sys.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_history(model, history) -> dict:
+    """``history.to_dict()`` with the epochs of the whole run (a resumed run's earlier
+    epochs too, from the model's training state)."""
+    return {**history.to_dict(), "epochs": model.training_state.history}

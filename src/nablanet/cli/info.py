@@ -5,30 +5,18 @@ from __future__ import annotations
 
 import os
 import platform
-from importlib import metadata
 from pathlib import Path
 
 import click
 
-from nablanet.cli.common import CONTEXT, examples, memory_bytes, verbosity_options
-
-
-def _version(distribution: str) -> str:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo`` on Linux, else ``platform``)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
+from nablanet.cli.common import (
+    CONTEXT,
+    cpu_model,
+    examples,
+    memory_bytes,
+    verbosity_options,
+    version_of,
+)
 
 
 def report() -> list[tuple[str, str]]:
@@ -43,11 +31,11 @@ def report() -> list[tuple[str, str]]:
 
     np.ones((2, 2)) @ np.ones((2, 2))  # load the BLAS so that threadpoolctl sees it
     rows = [
-        ("nablanet", _version("nablanet")),
+        ("nablanet", version_of("nablanet")),
         ("Python", f"{platform.python_version()} ({platform.python_implementation()})"),
         ("NumPy", np.__version__),
-        ("Numba", _version("numba")),
-        ("SciPy", _version("scipy")),
+        ("Numba", version_of("numba")),
+        ("SciPy", version_of("scipy")),
         ("backend auto", (
             f"numba (compiled kernels) for plain SGD on mini-batches of up to "
             f"{Network.auto_numba_max_batch} (Network) or {RNN.auto_numba_max_batch} "

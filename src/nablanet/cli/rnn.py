@@ -23,10 +23,14 @@ from nablanet.cli.common import (
     check_outputs,
     check_parameter_count,
     examples,
+    fit_run,
     make_optimizer,
     plural,
     prepare_run,
     renamed,
+    resume_model,
+    run_history,
+    run_record,
     training_controls,
     training_options,
     verbosity_options,
@@ -183,6 +187,8 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
     meta = {"task": task, "threshold": threshold, "scaler": scaler.to_dict(),
             "feature_names": train.feature_names, "label_names": train.label_names}
     schedule, stopping = training_controls(o, epochs)
+    if o["resume"]:
+        model = resume_model(o["resume"], model, o, epochs, schedule, stopping)
     Xtr, Ytr, Mtr = _arrays(train, scaler, task, model.dtype)
     Xte, Yte, Mte = _arrays(test, scaler, task, model.dtype)
     log.info("%s(%d -> %d x %d -> %d), %s, %s, batch %d, %s", cls.__name__,
@@ -191,11 +197,17 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
     if task == "regression":
         log.info("the per-epoch loss and RMSE are on the min-max scaled labels (0-1); the "
                  "final reports are in the data's units")
-    history = model.fit(Xtr, Ytr, Mtr, epochs=epochs, batch_size=batch_size,
-                        validation_data=(Xte, Yte, Mte), schedule=schedule,
-                        early_stopping=stopping, eval_every=eval_every,
-                        threshold=threshold if task == "binary" else 0.5,
-                        backend=o["backend"], threads=o["threads"], shuffle=o["shuffle"])
+    record = run_record("rnn train", {
+        "data": str(data_csv), "test_data": test_csv, "task": task, "cell": cell,
+        "num_layers": num_layers, "hidden": hidden, "activation": activation,
+        "loss": model.loss.name, "target": target, "epochs": epochs,
+        "batch_size": batch_size, "train_ratio": train_ratio, "eval_every": eval_every,
+        "threshold": threshold, "rnn_rust": rnn_rust, **o}, schedule)
+    history = fit_run(model, (Xtr, Ytr, Mtr), o, epochs=epochs, cli=meta, record=record,
+                      batch_size=batch_size, validation_data=(Xte, Yte, Mte),
+                      schedule=schedule, early_stopping=stopping, eval_every=eval_every,
+                      threshold=threshold if task == "binary" else 0.5,
+                      backend=o["backend"], threads=o["threads"], shuffle=o["shuffle"])
     reports = {
         "train": _report(model, meta, Xtr, Ytr, Mtr, scaler, "Train Evaluation"),
         "test": _report(model, meta, Xte, Yte, Mte, scaler, "Test Evaluation"),
@@ -205,10 +217,11 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
         with writing(o["model_out"], "model"):
             save(model, o["model_out"], cli=meta)
     if o["metrics_out"]:
-        write_json(o["metrics_out"], {"command": "rnn train", "data": str(data_csv),
+        write_json(o["metrics_out"], {**record, "backend": model.training_state.backend,
+                                      "data": str(data_csv),
                                       "test_data": test_csv, "config": model.get_config(),
                                       "optimizer": model.optimizer.config(), **reports,
-                                      "history": history.to_dict()})
+                                      "history": run_history(model, history)})
     if o["plot_out"]:
         from nablanet.plotting import plot_training
 

@@ -16,11 +16,15 @@ from nablanet.cli.common import (
     check_outputs,
     check_parameter_count,
     examples,
+    fit_run,
     make_optimizer,
     parse_sizes,
     plural,
     prepare_run,
     renamed,
+    resume_model,
+    run_history,
+    run_record,
     training_controls,
     training_options,
     verbosity_options,
@@ -65,6 +69,16 @@ def check_sizes(sizes: list[int], n_pixels: int, n_classes: int, where: str) -> 
                                  f"{where} has {plural(n_classes, 'class', 'classes')} "
                                  f"(labels 0-{n_classes - 1}): one neuron per class",
                                  param_hint="--sizes")
+
+
+def dataset_fingerprint(spec) -> list:
+    """What identifies DATASET for ``evaluate``: its name (``mnist``, ``fashion-mnist``),
+    or the names and sizes in bytes of its files (a directory's, sorted, or the file's)."""
+    if spec in KNOWN_DATASETS:
+        return [str(spec)]
+    path = Path(spec).expanduser()
+    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    return [[p.name, p.stat().st_size] for p in files if p.exists()]
 
 
 def n_classes_of(*labels: np.ndarray) -> int:
@@ -138,12 +152,22 @@ def train(dataset, sizes, epochs, batch_size, activation, output_activation, los
     schedule, stopping = training_controls(o, epochs)
     if stopping is not None and validation_split is None:
         validation_split = 0.1
+    if o["resume"]:
+        net = resume_model(o["resume"], net, o, epochs, schedule, stopping)
     fit_args = {"validation_split": validation_split} if validation_split else {
         "validation_data": (data.X_test, data.y_test)}
     log.info("network %s, %s", sizes, net.optimizer)
-    history = net.fit(data.X_train, data.y_train, epochs=epochs, batch_size=batch_size,
-                      schedule=schedule, early_stopping=stopping, backend=o["backend"],
-                      threads=o["threads"], shuffle=o["shuffle"], **fit_args)
+    cli = {"command": "train", "dataset": str(dataset), "seed": o["seed"],
+           "test_fraction": TEST_FRACTION, "fingerprint": dataset_fingerprint(dataset)}
+    record = run_record("train", {
+        "dataset": str(dataset), "sizes": sizes, "epochs": epochs, "batch_size": batch_size,
+        "activation": activation, "output_activation": output_activation, "loss": loss,
+        "init": init, "validation_split": validation_split, "offline": offline, **o},
+        schedule)
+    history = fit_run(net, (data.X_train, data.y_train), o, epochs=epochs, cli=cli,
+                      record=record, batch_size=batch_size, schedule=schedule,
+                      early_stopping=stopping, backend=o["backend"], threads=o["threads"],
+                      shuffle=o["shuffle"], **fit_args)
     correct = net.evaluate((data.X_test, data.y_test))
     n_test = len(data.X_test)
     summary = {
@@ -161,13 +185,12 @@ def train(dataset, sizes, epochs, batch_size, activation, output_activation, los
              history.total_seconds)
     if o["model_out"]:
         with writing(o["model_out"], "model"):
-            save(net, o["model_out"], cli={"command": "train", "dataset": str(dataset),
-                                           "seed": o["seed"], "test_fraction": TEST_FRACTION})
+            save(net, o["model_out"], cli=cli)
     if o["metrics_out"]:
-        write_json(o["metrics_out"], {"command": "train", "dataset": data.source,
-                                      "config": net.get_config(), "optimizer":
-                                      net.optimizer.config(), "final": summary,
-                                      "history": history.to_dict()})
+        write_json(o["metrics_out"], {**record, "backend": net.training_state.backend,
+                                      "dataset": data.source, "config": net.get_config(),
+                                      "optimizer": net.optimizer.config(), "final": summary,
+                                      "history": run_history(net, history)})
     if o["plot_out"]:
         from nablanet.plotting import plot_training
 
@@ -188,7 +211,8 @@ def train(dataset, sizes, epochs, batch_size, activation, output_activation, los
 @click.option("--seed", type=click.IntRange(min=0), default=None,
               help="For a directory with a single images/labels pair: the seed of the "
               "held-out draw [default: the training run's, saved in the model, so that "
-              "the same images are held out].")
+              "the same images are held out; another seed on the training data set is "
+              "refused].")
 @click.option("--offline", is_flag=True, help="Never download data.")
 @click.option("--metrics-out", type=click.Path(dir_okay=False), default=None,
               help="Write the test metrics to this JSON file [default: not written].")
@@ -198,7 +222,9 @@ def evaluate(dataset, model_path, seed, offline, metrics_out):
     """Evaluate a saved network on the test split of DATASET: accuracy, macro F1,
     per-class precision, recall and F1, and the confusion matrix.
 
-    DATASET is as for 'nablanet train'.
+    DATASET is as for 'nablanet train'. On the data set the network was trained on (the
+    same names and file sizes, recorded in the model) the test images are exactly those
+    its training run held out; on any other data set, every image is a test image.
     """
     from nablanet.datasets.mnist import load_images
     from nablanet.metrics import multiclass_metrics, report_text
@@ -210,16 +236,23 @@ def evaluate(dataset, model_path, seed, offline, metrics_out):
     check_outputs({"--metrics-out": metrics_out}, {"DATASET": dataset, "--model": model_path})
     net = Network.load(model_path)
     saved = read_cli(model_path)
+    trained_on = saved.get("fingerprint") == dataset_fingerprint(dataset) \
+        if "fingerprint" in saved else saved.get("dataset") == str(dataset)
+    if trained_on and seed is not None and seed != saved.get("seed", seed):
+        raise click.BadParameter(
+            f"{seed}: {model_path} was trained on {dataset} holding out the images of "
+            f"seed {saved['seed']}; another seed would test on training images (leave "
+            "--seed out)", param_hint="--seed")
     if seed is None:
         seed = saved.get("seed", 1)
-        log.debug("held-out seed %d (%s)", seed, "saved in the model" if "seed" in saved
-                  else "the default: the model has no saved seed")
-    elif "seed" in saved and seed != saved["seed"]:
-        log.warning("--seed %d differs from the training run's %d: for a directory with a "
-                    "single images/labels pair, training images may be evaluated", seed,
-                    saved["seed"])
     data = load_images(dataset, offline=offline, dtype=net.dtype, seed=seed,
                        test_fraction=saved.get("test_fraction", TEST_FRACTION))
+    if trained_on:
+        log.info("%s: the images its training run held out (seed %d)", data.source, seed)
+    else:
+        log.info("%s: not the training data set: every image is a test image", data.source)
+        data = data._replace(X_test=np.concatenate([data.X_train, data.X_test]),
+                             y_test=np.concatenate([data.y_train, data.y_test]))
     n_classes = n_classes_of(data.y_test)
     if net.sizes[0] != data.X_test.shape[1] or net.sizes[-1] < n_classes:
         raise ValueError(f"{model_path}: a network for {net.sizes[0]} pixels and "

@@ -411,7 +411,7 @@ def _holdout(X, y, test_fraction: float, seed) -> tuple[np.ndarray, ...]:
     return X[train], y[train], X[test], y[test]
 
 
-def load_idx_dir(directory, *, test_fraction=0.2, seed=0, dtype=np.float64) -> ImageData:
+def load_idx_dir(directory, *, test_fraction=0.2, seed=1, dtype=np.float64) -> ImageData:
     """Load any directory of IDX images and labels.
 
     Images are files named ``*images*idx3*``, labels ``*labels*idx1*``, gzip'd or raw
@@ -426,7 +426,7 @@ def load_idx_dir(directory, *, test_fraction=0.2, seed=0, dtype=np.float64) -> I
         The directory.
     test_fraction : float, default 0.2
         Fraction of a single pair held out for testing, rounded to whole examples.
-    seed : int or None, default 0
+    seed : int or None, default 1
         Seed of the ``numpy.random.Generator`` that draws the held-out examples; the
         same seed gives the same split.
     dtype : {numpy.float64, numpy.float32}
@@ -572,7 +572,7 @@ def load_book_pickle(path, *, dtype=np.float64):
     return tuple(splits)
 
 
-def load_images(spec, *, offline=False, dtype=np.float64, test_fraction=0.2, seed=0) -> ImageData:
+def load_images(spec, *, offline=False, dtype=np.float64, test_fraction=0.2, seed=1) -> ImageData:
     """Load an image data set named on the command line.
 
     Parameters
@@ -589,8 +589,9 @@ def load_images(spec, *, offline=False, dtype=np.float64, test_fraction=0.2, see
         dtype of the images.
     test_fraction : float, default 0.2
         For a directory with a single images/labels pair: the fraction held out.
-    seed : int, default 0
-        For a directory with a single pair: the seed of the held-out draw.
+    seed : int, default 1
+        For a directory with a single pair: the seed of the held-out draw (the same
+        default as the command line's ``--seed``, so both hold out the same images).
 
     Returns
     -------

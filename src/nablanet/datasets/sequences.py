@@ -642,7 +642,7 @@ def _step_location(data: SequenceData, row: int) -> str:
 
 
 def train_test_split(
-    data: SequenceData, train_ratio: float = 0.8, *, seed: int = 0
+    data: SequenceData, train_ratio: float = 0.8, *, seed: int = 1
 ) -> tuple[SequenceData, SequenceData]:
     """Split sequences (never steps) at random into a training and a test set.
 
@@ -653,9 +653,9 @@ def train_test_split(
     train_ratio : float
         Fraction of sequences for training, ``0 < train_ratio < 1``; the count is
         ``round(train_ratio * n)``.
-    seed : int
+    seed : int, default 1
         Seed of the ``numpy.random.Generator`` that draws the permutation: the same
-        seed gives the same split.
+        seed gives the same split (1: the default of the command line's ``--seed``).
 
     Returns
     -------

@@ -294,7 +294,7 @@ class Network(Sequential):
     def epoch_line(self, logs: dict, n_val: int | None) -> str:
         """The book's line, ``Epoch 1: 9129 / 10000 (91.29%) | cost 0.0123 | 0.52 s``
         (1-based as every model's; 0-based within :meth:`SGD`, as ``network.py``)."""
-        epoch, seconds = logs["epoch"] + self._first_epoch, logs["seconds"]
+        epoch, seconds = logs["epoch"] - 1 + self._first_epoch, logs["seconds"]
         if n_val is not None:
             line = (f"Epoch {epoch}: {logs['val_correct']} / {n_val} "
                     f"({100 * logs['val_accuracy']:.2f}%)")

@@ -24,13 +24,14 @@ nothing; evaluation runs in chunks of samples whose work buffers stay within
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from nablanet import kernels, serialization
+from nablanet import kernels, metrics, serialization
 from nablanet.activations import get_activation
 from nablanet.init import check_dtype
 from nablanet.layers.base import Layer
@@ -38,9 +39,11 @@ from nablanet.losses import get_loss, one_hot
 from nablanet.optimizers import SGD, Optimizer
 from nablanet.registry import get, name_of, register
 from nablanet.training import (
+    Callback,
     EarlyStopping,
     History,
     Schedule,
+    TrainingState,
     check_fit_args,
     fit_loop,
     thread_limit,
@@ -81,6 +84,10 @@ class Sequential:
     ----------
     layers : list of Layer
     rng : numpy.random.Generator
+    training_state : nablanet.training.TrainingState
+        Where training stands; saved with the model with the optimizer's moments and
+        the generator's state, so ``load`` then ``fit(..., initial_epoch=...)``
+        continues a run exactly.
 
     Raises
     ------
@@ -127,6 +134,8 @@ class Sequential:
         self.optimizer = optimizer if optimizer is not None else SGD(0.01)
         self.seed = None if isinstance(seed, np.random.Generator) else seed
         self.rng = np.random.default_rng(seed)
+        #: where training stands (saved with the model; see :meth:`fit`'s ``initial_epoch``)
+        self.training_state = TrainingState()
         self._plans: dict[tuple, tuple] = {}  # sample shape -> (output shape, eval chunk)
         self._allocated: tuple | None = None  # (sample shape, rows) of the layers' buffers
 
@@ -196,23 +205,30 @@ class Sequential:
         """
         return self._metrics(self._prepare(X, y, mask, "X", self.targets_name), "", threshold)
 
-    def gradients(self, X, y, mask=None) -> list[np.ndarray]:
+    def gradients(self, X, y, mask=None, *, sample_weight=None,
+                  class_weight=None) -> list[np.ndarray]:
         """Gradients of the training objective on the batch ``(X, y)`` (the mean over
-        its samples of each one's loss) with respect to :meth:`params`, in that order:
-        what one step of :meth:`fit` with this whole batch computes."""
-        data = self._prepare(X, y, mask, "X", self.targets_name)
-        n = len(data[0])
-        self._allocate(data[0].shape[1:], n)
-        self._gradient_step(data, n)(np.arange(n))
+        its samples of each one's loss, weighted as :meth:`fit` weighs it) with respect
+        to :meth:`params`, in that order: what one step of :meth:`fit` with this whole
+        batch computes."""
+        X, T, W = self._prepare(X, y, mask, "X", self.targets_name)
+        W = self._loss_weights((X, T, W), sample_weight, class_weight)
+        n = len(X)
+        self._allocate(X.shape[1:], n)
+        self._gradient_step((X, T, W), n)(np.arange(n))
         return [g.copy() for g in self.grads()]
 
-    def loss_value(self, X, y, mask=None) -> float:
+    def loss_value(self, X, y, mask=None, *, sample_weight=None, class_weight=None) -> float:
         """The training objective on ``(X, y)``: the mean over samples of the loss (for
-        sequences, summed over each one's labelled steps), the quantity
+        sequences, summed over each one's labelled steps), each weighted by
+        ``sample_weight`` and ``class_weight`` as in :meth:`fit`: the quantity
         :meth:`gradients` differentiates."""
         X, T, W = self._prepare(X, y, mask, "X", self.targets_name)
         z, a = self._outputs(X)
-        return self.loss.value(z, a, T, None if W is None else W > 0) / len(X)
+        if sample_weight is None and class_weight is None:
+            return self.loss.value(z, a, T, None if W is None else W > 0) / len(X)
+        return self.loss.value(z, a, T, self._loss_weights((X, T, W), sample_weight,
+                                                           class_weight)) / len(X)
 
     # ----------------------------------------------------------------------------------
     # Training
@@ -236,6 +252,11 @@ class Sequential:
         progress: bool = True,
         backend: str = "auto",
         threads: int | None = None,
+        callbacks: Sequence[Callback] = (),
+        initial_epoch: int = 0,
+        sample_weight=None,
+        class_weight: dict | str | None = None,
+        metrics: Sequence[str] = (),
     ) -> History:
         """Train by mini-batch gradient descent with backpropagation and the model's
         optimizer.
@@ -276,25 +297,62 @@ class Sequential:
             the kernel when it applies and ``batch_size <= auto_numba_max_batch``.
         threads : int, optional
             BLAS threads while training (see :func:`nablanet.training.thread_limit`).
+        callbacks : sequence of Callback
+            Called at the start, after every epoch (may stop training) and at the end;
+            see :class:`nablanet.training.Callback`.
+        initial_epoch : int, default 0
+            Resume a run: the epochs already trained (the model's
+            ``training_state.epoch`` after :meth:`load`). Training runs epochs
+            ``initial_epoch + 1`` to ``epochs`` with the saved optimizer moments,
+            generator, schedule (when ``schedule`` is None) and early stopping (when
+            ``early_stopping`` is None): on the same backend the weights equal those
+            of an uninterrupted run bit for bit.
+        sample_weight : array ``(n,)``, or ``(n, n_steps)`` for per-step targets, optional
+            Weight of each example's (sequence's, step's) loss and gradient: the
+            objective is ``(1/n) sum_i w_i L_i`` (Keras's convention).
+        class_weight : dict ``{label: weight}`` or ``"balanced"``, optional
+            Multiplies the weight of each example by its class's; ``"balanced"`` is
+            scikit-learn's ``n_samples / (n_classes * bincount(y))``. Classifiers only
+            (softmax, one sigmoid output, or sigmoid outputs with one-hot targets).
+        metrics : sequence of str
+            Extra metrics of :mod:`nablanet.metrics` logged each evaluation (e.g.
+            ``"macro_f1"``), ``train_``/``val_`` prefixed.
 
         Returns
         -------
         History
-            One entry per evaluated epoch: ``epoch`` (0-based), ``seconds``, ``lr`` and
-            the metrics (``train_`` and ``val_`` prefixed).
+            One entry per evaluated epoch: ``epoch`` (1-based), ``seconds``, ``lr`` (the
+            rate the epoch used) and the metrics (``train_`` and ``val_`` prefixed).
 
         Raises
         ------
         ValueError
             For inputs or targets that do not fit the model, non-finite inputs, labels
-            out of range, bad epochs/batch_size/eval_every/validation_split, or
-            ``backend="numba"`` for a model the kernels do not cover.
+            out of range, bad epochs/batch_size/eval_every/validation_split/weights/
+            metrics, ``backend="numba"`` for a model the kernels do not cover, or
+            resuming on other data than the run's (another fingerprint).
         ImportError
             For ``backend="numba"`` without Numba installed.
         """
         epochs = self.default_epochs if epochs is None else epochs
         batch_size = self.default_batch_size if batch_size is None else batch_size
         data = self._prepare(X, y, mask, "X", self.targets_name)
+        state = self.training_state
+        resume = bool(initial_epoch)
+        fingerprint = _fingerprint(data)
+        if resume:
+            if state.data is not None and state.data != fingerprint:
+                raise ValueError("X: not the data the run being resumed was trained on "
+                                 f"(fingerprint {fingerprint}, the run's {state.data})")
+            schedule = state.schedule if schedule is None else schedule
+            early_stopping = state.early_stopping if early_stopping is None else early_stopping
+        else:
+            state = self.training_state = TrainingState(
+                base_lr=self.optimizer.lr, data=fingerprint,
+                split_rng=self.rng.bit_generator.state)
+        state.schedule, state.early_stopping = schedule, early_stopping
+        weights = self._loss_weights(data, sample_weight, class_weight)
+        extra = self._check_metric_names(metrics)
         val = None
         if validation_data is not None:
             if not isinstance(validation_data, tuple | list) or len(validation_data) not in (2, 3):
@@ -304,27 +362,38 @@ class Sequential:
             val = self._prepare(vx, vy, vm[0] if vm else None, "validation_data[0]",
                                 "validation_data[1]")
         elif validation_split:
-            data, val = self._split(data, validation_split)
+            split_rng = np.random.default_rng()
+            split_rng.bit_generator.state = state.split_rng  # the run's split, resumed too
+            (data, weights), val = self._split((data, weights), validation_split, split_rng)
+            if not resume:
+                self.rng.bit_generator.state = split_rng.bit_generator.state
         X = data[0]
         check_fit_args(len(X), epochs, batch_size, eval_every)
-        compiled = kernels.use_numba(backend, self.kernel_unsupported(), batch_size,
-                                     self.auto_numba_max_batch)
+        reason = self.kernel_unsupported() if sample_weight is None and class_weight is None \
+            else "the compiled kernels take no sample or class weights"
+        compiled = kernels.use_numba(backend, reason, batch_size, self.auto_numba_max_batch)
+        used = "numba" if compiled else "numpy"
+        if resume and state.backend not in (None, used):
+            log.warning("resuming a %s run on the %s backend: the weights will not equal an "
+                        "uninterrupted run's bit for bit", state.backend, used)
+        state.backend = used
+        train = (data[0], data[1], weights)
         if compiled:
-            train_batches = self.compiled_trainer(data, batch_size)
+            train_batches = self.compiled_trainer(train, batch_size)
         else:  # the layers' buffers, once: for the mini-batches and the evaluation chunks
             largest = max(len(X), 0 if val is None else len(val[0]))
             chunk = self._plan(X.shape[1:], "X")[1]
             self._allocate(X.shape[1:], max(batch_size, min(largest, chunk)))
-            train_batches = self._numpy_trainer(data, batch_size)
-        log.debug("backend %s", "numba" if compiled else "numpy")
+            train_batches = self._numpy_trainer(train, batch_size)
+        log.info("training on the %s backend", used)
         params = self.params()
 
         def evaluate() -> dict:
             logs = {}
             if monitor_training:
-                logs.update(self._metrics(data, "train_", threshold))
+                logs.update(self._metrics(data, "train_", threshold, extra))
             if val is not None:
-                logs.update(self._metrics(val, "val_", threshold))
+                logs.update(self._metrics(val, "val_", threshold, extra))
             return logs
 
         largest = batch_size * max((p.size for p in params), default=1)
@@ -335,6 +404,8 @@ class Sequential:
             optimizer=self.optimizer, get_params=lambda: params, schedule=schedule,
             early_stopping=early_stopping, eval_every=eval_every, shuffle=shuffle,
             progress=progress, threads=thread_limit(threads, largest),
+            initial_epoch=initial_epoch, base_lr=state.base_lr,
+            callbacks=[state, *callbacks], model=self,
         )
 
     def _gradient_step(self, data: tuple, batch_size: int) -> Callable[[np.ndarray], None]:
@@ -405,7 +476,7 @@ class Sequential:
         """The per-epoch log line (1-based epoch): loss, then accuracy or RMSE on the
         training and validation data, then the epoch's training time."""
         loss = logs.get("train_loss", logs.get("val_loss", float("nan")))
-        parts = [f"Epoch {logs['epoch'] + 1}: Loss = {loss:.6f}"]
+        parts = [f"Epoch {logs['epoch']}: Loss = {loss:.6f}"]
         for prefix, title in (("train", "Train"), ("val", "Test")):
             if f"{prefix}_accuracy" in logs:
                 parts.append(f"{title} Accuracy: {100 * logs[f'{prefix}_accuracy']:.2f}%")
@@ -460,8 +531,58 @@ class Sequential:
                 for name, p in zip(layer.param_names, layer.params(), strict=True)}
 
     def save(self, path) -> None:
-        """Save to ``path`` (see :mod:`nablanet.serialization`)."""
+        """Save to ``path`` with the training state (see :mod:`nablanet.serialization`)."""
         serialization.save(self, path)
+
+    def training_checkpoint(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """What resuming needs beyond the parameters, as ``(JSON-ready dict, arrays)``:
+        :attr:`training_state`, the optimizer (configuration with its current ``lr``,
+        step count ``t``; moment arrays ``optimizer.<i>.<slot>``), the generator's
+        bit-generator state, and early stopping's best parameters (``best.<i>``)."""
+        opt = self.optimizer.state_dict()
+        arrays = {f"optimizer.{i}.{k}": v for i, slots in enumerate(opt["state"])
+                  for k, v in slots.items()}
+        stop = self.training_state.early_stopping
+        if stop is not None and stop.best_params is not None:
+            arrays.update({f"best.{i}": p for i, p in enumerate(stop.best_params)})
+        return ({"state": self.training_state.to_dict(),
+                 "optimizer": {"config": opt["config"], "t": opt["t"],
+                               "slots": len(opt["state"])},
+                 "rng": self.rng.bit_generator.state}, arrays)
+
+    def restore_training(self, checkpoint: dict, arrays: dict[str, np.ndarray]) -> None:
+        """Take back what :meth:`training_checkpoint` gave: the optimizer is rebuilt
+        from its configuration and given its moments, the generator its state.
+
+        Raises
+        ------
+        ValueError
+            Naming the field: an unknown optimizer, bad hyper-parameters, moments that do
+            not fit the parameters, a bad generator state or training state.
+        """
+        try:
+            opt = checkpoint["optimizer"]
+            config = dict(opt["config"])
+            optimizer = get("optimizer", config.pop("name"))(**config)
+            params = self.params()
+            moments = [{k.rpartition(".")[2]: v for k, v in arrays.items()
+                        if k.startswith(f"optimizer.{i}.")} for i in range(opt["slots"])]
+            if moments:
+                for p, slots in zip(params, moments, strict=True):
+                    for k, v in slots.items():
+                        if v.shape != p.shape or v.dtype != p.dtype:
+                            raise ValueError(f"optimizer.{k}: expected {p.shape} "
+                                             f"{p.dtype}, found {v.shape} {v.dtype}")
+            optimizer.load_state_dict({"config": opt["config"], "t": int(opt["t"]),
+                                       "state": moments})
+            best = [arrays[f"best.{i}"] for i in range(len(params))] \
+                if "best.0" in arrays else None
+            state = TrainingState.from_dict(checkpoint["state"], best)
+            rng = np.random.default_rng()
+            rng.bit_generator.state = checkpoint["rng"]
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"training: malformed training state ({exc!r})") from None
+        self.optimizer, self.training_state, self.rng = optimizer, state, rng
 
     @classmethod
     def load(cls, path):
@@ -627,19 +748,122 @@ class Sequential:
             raise ValueError(f"{name}: contains NaN or infinite values")
         return np.ascontiguousarray(T)
 
-    def _split(self, data: tuple, fraction: float) -> tuple[tuple, tuple]:
+    def _split(self, parts: tuple, fraction: float, rng: np.random.Generator):
+        """``((data, weights), val)``: ``parts = (data, weights)`` with a seeded
+        ``fraction`` of the rows held out as ``val``."""
         if not 0.0 < fraction < 1.0:
             raise ValueError(f"validation_split: expected a number in (0, 1), got {fraction!r}")
+        data, weights = parts
         n = len(data[0])
         n_val = round(n * fraction)
         if not 0 < n_val < n:
             raise ValueError(f"validation_split: {fraction} of {n} examples leaves an empty part")
-        order = self.rng.permutation(n)
+        order = rng.permutation(n)
         tr, va = order[n_val:], order[:n_val]
-        return (tuple(None if d is None else d[tr] for d in data),
-                tuple(None if d is None else d[va] for d in data))
+        train = tuple(None if d is None else d[tr] for d in data)
+        return (train, None if weights is None else weights[tr]), \
+            tuple(None if d is None else d[va] for d in data)
 
-    def _metrics(self, data: tuple, prefix: str, threshold: float) -> dict:
+    def _loss_weights(self, data: tuple, sample_weight, class_weight) -> np.ndarray | None:
+        """The per-row loss weights of training: the rows' own (``data[2]``: None, or 0/1
+        labelled steps) times ``sample_weight`` times the class weights of each row's
+        target class. The very ``data[2]`` when neither is given.
+
+        Raises
+        ------
+        ValueError
+            Naming ``sample_weight`` or ``class_weight``: wrong shape, negative or
+            non-finite values, unknown classes, a model that is not a classifier.
+        """
+        X, T, W = data
+        if sample_weight is None and class_weight is None:
+            return W
+        rows = np.ones(len(X), dtype=self.dtype) if W is None else W.copy()
+        if sample_weight is not None:
+            sw = np.asarray(sample_weight, dtype=self.dtype)
+            if sw.shape not in {rows.shape, rows.shape[:1]}:
+                raise ValueError(f"sample_weight: expected shape {rows.shape[:1]}"
+                                 f"{f' or {rows.shape}' if rows.ndim > 1 else ''}, "
+                                 f"got {sw.shape}")
+            if not (np.isfinite(sw).all() and (sw >= 0).all()):
+                raise ValueError("sample_weight: expected finite numbers >= 0")
+            rows *= sw.reshape(sw.shape + (1,) * (rows.ndim - sw.ndim))
+        if class_weight is not None:
+            rows *= self._class_weights(T, W, class_weight)
+        return rows
+
+    def _class_weights(self, T: np.ndarray, W, class_weight) -> np.ndarray:
+        """Each row's class weight (shape ``T.shape[:-1]``)."""
+        k, head = T.shape[-1], self.output_activation.name
+        if head == "softmax" or (head == "sigmoid" and k > 1 and (T.sum(axis=-1) == 1).all()):
+            labels = T.argmax(axis=-1)  # one-hot rows (the book's sigmoid network too)
+        elif head == "sigmoid" and k == 1:
+            labels = (T[..., 0] >= 0.5).astype(np.int64)
+            k = 2
+        else:
+            raise ValueError("class_weight: needs a classifier (softmax outputs, one "
+                             "sigmoid output, or sigmoid outputs with one-hot targets), "
+                             f"got {head} outputs")
+        if isinstance(class_weight, str):
+            if class_weight != "balanced":
+                raise ValueError(f"class_weight: expected a dict or 'balanced', got "
+                                 f"{class_weight!r}")
+            counted = labels if W is None else labels[W > 0]
+            counts = np.bincount(counted.ravel(), minlength=k)
+            present = counts > 0  # scikit-learn: n_samples / (n_classes * bincount)
+            table = np.zeros(k)
+            table[present] = counted.size / (present.sum() * counts[present])
+        elif isinstance(class_weight, dict):
+            table = np.ones(k)
+            for label, weight in class_weight.items():
+                if not (isinstance(label, int | np.integer) and 0 <= label < k):
+                    raise ValueError(f"class_weight: expected class labels 0..{k - 1}, "
+                                     f"got {label!r}")
+                if not (isinstance(weight, int | float) and math.isfinite(weight)
+                        and weight >= 0):
+                    raise ValueError(f"class_weight[{label}]: expected a number >= 0, got "
+                                     f"{weight!r}")
+                table[label] = weight
+        else:
+            raise ValueError(f"class_weight: expected a dict or 'balanced', got "
+                             f"{type(class_weight).__name__}")
+        return table.astype(self.dtype)[labels]
+
+    def _check_metric_names(self, names: Sequence[str]) -> tuple[str, ...]:
+        """``names`` checked against the scalar metrics :mod:`nablanet.metrics` gives for
+        this model's head.
+
+        Raises
+        ------
+        ValueError
+            Naming an unknown metric and listing the available ones.
+        """
+        names = tuple(names)
+        if names:
+            probe = self._extra_metrics(np.array([[0.0, 1.0], [1.0, 0.0]]),
+                                        np.array([[0.0, 1.0], [1.0, 0.0]]), 0.5)
+            scalar = sorted(k for k, v in probe.items() if isinstance(v, float | int | None)
+                            and k not in ("n", "n_classes", "n_outputs", "threshold"))
+            for name in names:
+                if name not in scalar:
+                    raise ValueError(f"metrics: {name!r} is not a metric of this model; "
+                                     f"available: {scalar}")
+        return names
+
+    def _extra_metrics(self, a: np.ndarray, T: np.ndarray, threshold: float) -> dict:
+        """:mod:`nablanet.metrics`' report on labelled rows ``a``, ``T`` ``(m, k)``."""
+        a, T = a.reshape(-1, a.shape[-1]), T.reshape(-1, T.shape[-1])
+        if self.output_activation.name == "softmax":
+            return metrics.multiclass_metrics(T.argmax(axis=-1), a.argmax(axis=-1),
+                                              n_classes=a.shape[-1])
+        if self.output_activation.name == "sigmoid":
+            if a.shape[-1] != 1:
+                a, T = a[:, :1], T[:, :1]
+            return metrics.binary_classification_metrics(T[:, 0] >= 0.5, a[:, 0], threshold)
+        return metrics.regression_metrics(T, a)
+
+    def _metrics(self, data: tuple, prefix: str, threshold: float,
+                 extra: tuple[str, ...] = ()) -> dict:
         X, T, W = data
         z, a = self._outputs(X)
         if W is None:
@@ -655,6 +879,9 @@ class Sequential:
             logs[f"{prefix}correct"] = int(hit.reshape(len(hit), -1).all(axis=1).sum())
         else:
             logs[f"{prefix}rmse"] = float(np.sqrt(np.mean((a - T) ** 2)))
+        if extra:
+            report = self._extra_metrics(a, T, threshold)
+            logs.update({f"{prefix}{name}": report[name] for name in extra})
         return logs
 
     def _decide(self, a: np.ndarray, threshold: float) -> np.ndarray:
@@ -666,3 +893,15 @@ class Sequential:
         if self.output_activation.name == "sigmoid":
             return (a >= threshold).astype(np.int64)
         return a
+
+
+def _fingerprint(data: tuple) -> dict:
+    """Identity of training data ``(X, T, W)``: sizes, dtype and a BLAKE2b digest of the
+    inputs, targets and row weights (what a resumed run must train on again)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for array in data:
+        if array is not None:
+            digest.update(np.ascontiguousarray(array).data)
+    X = data[0]
+    return {"n": len(X), "shape": list(X.shape[1:]), "dtype": X.dtype.name,
+            "blake2b": digest.hexdigest()}

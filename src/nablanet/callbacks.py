@@ -1,0 +1,135 @@
+"""Callbacks for ``fit(callbacks=[...])`` that write files: :class:`ModelCheckpoint`
+(the model with its training state, every few epochs or at the best monitored metric)
+and :class:`TensorBoard` (per-epoch scalars and the hyper-parameters, through the
+``tensorboardX`` writer: ``pip install 'nablanet[tensorboard]'``).
+
+The protocol is :class:`nablanet.training.Callback`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+
+from nablanet import serialization
+from nablanet.training import Callback, History
+
+__all__ = ["ModelCheckpoint", "TensorBoard"]
+
+log = logging.getLogger(__name__)
+
+
+class ModelCheckpoint(Callback):
+    """Save the model being fitted, with its training state, so the run can be resumed
+    from the file (``fit(..., initial_epoch=model.training_state.epoch)`` after
+    ``load``). Each write is atomic: a file is whole or absent.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.safetensors`` file, overwritten at each save.
+    every : int, default 1
+        Save after every this many epochs (1-based: epochs ``every``, ``2 every``, ...).
+    monitor : str, optional
+        Instead of every few epochs: save when this metric of an evaluation epoch
+        (``"val_loss"``, ``"val_accuracy"``, ...) is the best so far; names ending in
+        ``loss`` are minimised, anything else maximised (Keras's ``save_best_only``).
+    cli : dict, optional
+        The command line's section of the file (see :func:`nablanet.serialization.save`).
+
+    Raises
+    ------
+    ValueError
+        For ``every`` not an integer >= 1; during training, for a ``monitor`` that the
+        evaluation does not compute.
+    """
+
+    def __init__(self, path, *, every: int = 1, monitor: str | None = None,
+                 cli: dict | None = None):
+        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+            raise ValueError(f"every: expected an integer >= 1, got {every!r}")
+        self.path, self.every, self.monitor, self.cli = path, every, monitor, cli
+        self.best = math.inf
+        self.model = None
+
+    def on_train_begin(self, model) -> None:
+        self.model = model
+        self.best = math.inf
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        if self.monitor is None:
+            if epoch % self.every == 0:
+                self.save(epoch)
+            return
+        if not any(k.endswith("loss") for k in logs):  # not an evaluation epoch
+            return
+        if self.monitor not in logs:
+            raise ValueError(f"ModelCheckpoint: metric {self.monitor!r} is not computed; "
+                             f"available: {sorted(logs)}")
+        value = logs[self.monitor] * (1.0 if self.monitor.endswith("loss") else -1.0)
+        if value < self.best:
+            self.best = value
+            self.save(epoch)
+
+    def save(self, epoch: int) -> None:
+        """Write the model now (after ``epoch``)."""
+        serialization.save(self.model, self.path, cli=self.cli)
+        log.debug("checkpoint after epoch %d: %s", epoch, self.path)
+
+
+class TensorBoard(Callback):
+    """Write TensorBoard event files: after each epoch the numbers of its logs (losses,
+    metrics, ``lr``, ``seconds``) as scalars at step ``epoch`` (1-based); at the end the
+    hyper-parameters with the final metrics (TensorBoard's HParams tab, in the
+    ``hparams`` subdirectory).
+
+    Parameters
+    ----------
+    log_dir : path-like
+        Directory of the event files (created if missing).
+    hparams : dict, optional
+        Hyper-parameters to record (numbers, strings, booleans); the model's optimizer
+        configuration is added to them.
+
+    Raises
+    ------
+    ImportError
+        At ``on_train_begin`` without ``tensorboardX`` (with the command that installs it).
+    """
+
+    def __init__(self, log_dir, *, hparams: dict | None = None):
+        self.log_dir = str(log_dir)
+        self.hparams = dict(hparams or {})
+        self.writer = None
+        self.final: dict = {}
+
+    def on_train_begin(self, model) -> None:
+        try:
+            from tensorboardX import SummaryWriter
+        except ImportError:
+            raise ImportError("TensorBoard logging needs tensorboardX: pip install "
+                              "'nablanet[tensorboard]'") from None
+        self.writer = SummaryWriter(logdir=self.log_dir)
+        if model is not None:
+            opt = model.optimizer.config()
+            self.hparams = {f"optimizer.{k}": v for k, v in opt.items()} | self.hparams
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        for key, value in logs.items():
+            if key != "epoch" and _is_number(value):
+                self.writer.add_scalar(key, float(value), epoch)
+        self.final = {k: float(v) for k, v in logs.items() if k != "epoch" and _is_number(v)}
+        self.writer.flush()
+
+    def on_train_end(self, history: History) -> None:
+        hparams = {k: v if isinstance(v, bool | str) or _is_number(v) else str(v)
+                   for k, v in self.hparams.items()}
+        metrics = {f"hparam/{k}": v for k, v in self.final.items()
+                   if k not in ("lr", "seconds")}
+        self.writer.add_hparams(hparams, metrics, name="hparams")
+        self.writer.close()
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)

@@ -1,0 +1,195 @@
+"""Runs you can stop and resume from the command line: --resume, --checkpoint-every,
+SIGINT, honest evaluate, complete run records, --class-weight, --tensorboard."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import fake_images
+from nablanet import RNN, Network
+from nablanet.datasets.idx import write_idx
+from test_cli import (
+    ENV,
+    _write_sine_csv,
+    assert_ok,
+    assert_user_error,
+    nablanet,
+    run_side_by_side,
+)
+
+
+def _same_weights(a, b):
+    for p, q in zip(a.params(), b.params(), strict=True):
+        np.testing.assert_array_equal(p, q)
+
+
+FF = ["--sizes", "784,20,10", "--optimizer", "adam", "--lr", "0.01", "--schedule",
+      "cosine", "--batch-size", "20", "--backend", "numpy", "--output-activation", "softmax"]
+
+
+def test_the_run_record_holds_the_command_options_backend_and_history(idx_dir, tmp_path):
+    result = assert_ok(nablanet("train", idx_dir, *FF, "--epochs", "4", "--metrics-out",
+                                "whole.json", cwd=tmp_path, check=False))
+    record = json.loads((tmp_path / "whole.json").read_text())
+    assert record["command_line"].startswith("nablanet train ")
+    assert "--schedule cosine" in record["command_line"]
+    assert record["options"]["lr"] == 0.01 and record["options"]["batch_size"] == 20
+    assert record["options"]["epochs"] == 4 and record["options"]["seed"] == 1
+    assert record["options"]["dtype"] == "float64"
+    assert record["schedule"] == {"name": "cosine", "t_max": 4, "min_lr": 0.0}
+    assert record["backend"] == "numpy" and "numpy" in record["versions"] and record["cpu"]
+    lrs = [e["lr"] for e in record["history"]["epochs"]]
+    assert lrs[0] == 0.01 and lrs == sorted(lrs, reverse=True) and lrs[-1] > 0
+    assert [e["epoch"] for e in record["history"]["epochs"]] == [1, 2, 3, 4]
+    assert "training on the numpy backend" in result.stderr
+
+
+def _interrupt(tmp_path, args, after: str, sig) -> tuple[int, str]:
+    """Run ``nablanet ARGS``, send ``sig`` once stderr shows ``after``; return its exit
+    status and its stderr."""
+    env = {**ENV, "NABLANET_DATA": str(tmp_path / "none")}
+    proc = subprocess.Popen([sys.executable, "-m", "nablanet", *map(str, args)],
+                            cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    seen = []
+    try:
+        for line in proc.stderr:
+            seen.append(line)
+            if after in line:
+                proc.send_signal(sig)
+                break
+        seen.append(proc.communicate(timeout=120)[1])
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, "".join(seen)
+
+
+def _big_idx_dir(path: Path, n: int = 3000) -> Path:
+    path.mkdir()
+    for prefix, count, seed in (("train", n, 0), ("t10k", 100, 1)):
+        images, labels = fake_images(count, seed)
+        write_idx(path / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx(path / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    return path
+
+
+@pytest.mark.slow
+def test_sigint_leaves_a_checkpoint_and_the_metrics_and_the_run_resumes_exactly(tmp_path):
+    data = _big_idx_dir(tmp_path / "data")
+    common = ["train", data, "--sizes", "784,30,10", "--optimizer", "momentum", "--lr",
+              "0.05", "--batch-size", "2", "--backend", "numpy"]
+    status, rest = _interrupt(tmp_path, [*common, "--epochs", "500", "--model-out",
+                                         "ck.safetensors", "--metrics-out", "m.json"],
+                              "Epoch 2:", signal.SIGINT)
+    assert status == 130, rest
+    assert "Traceback" not in rest
+    said = [line for line in rest.splitlines() if "interrupted after epoch" in line]
+    assert len(said) == 1 and "--resume ck.safetensors" in said[0]
+    ck = Network.load(tmp_path / "ck.safetensors")
+    k = ck.training_state.epoch
+    assert k >= 1 and f"interrupted after epoch {k}:" in said[0]
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["interrupted_after_epoch"] == k
+    assert [e["epoch"] for e in metrics["history"]["epochs"]] == list(range(1, k + 1))
+    done = run_side_by_side({
+        "resumed": lambda: nablanet(*common, "--epochs", k + 1, "--resume", "ck.safetensors",
+                                    "--model-out", "resumed.safetensors", cwd=tmp_path,
+                                    check=False),
+        "whole": lambda: nablanet(*common, "--epochs", k + 1, "--model-out",
+                                  "whole.safetensors", cwd=tmp_path, check=False)})
+    assert_ok(done["resumed"])
+    assert_ok(done["whole"])
+    assert f"Epoch {k + 1}:" in done["resumed"].stderr
+    assert "Epoch 1:" not in done["resumed"].stderr
+    _same_weights(Network.load(tmp_path / "resumed.safetensors"),
+                  Network.load(tmp_path / "whole.safetensors"))
+
+
+def test_rnn_train_stopped_by_sigterm_resumes_exactly_with_a_schedule(tmp_path):
+    _write_sine_csv(tmp_path / "sine.csv")
+    args = ["rnn", "train", "sine.csv", "--task", "regression", "--hidden", "6",
+            "--batch-size", "4", "--eval-every", "1", "--optimizer", "adam", "--lr",
+            "0.01", "--schedule", "exponential", "--backend", "numpy"]
+    status, err = _interrupt(tmp_path, [*args, "--epochs", "100000", "--model-out",
+                                        "p.safetensors"], "Epoch 3:", signal.SIGTERM)
+    assert status == 130, err
+    k = RNN.load(tmp_path / "p.safetensors").training_state.epoch
+    assert k >= 2
+    done = run_side_by_side({
+        "whole": lambda: nablanet(*args, "--epochs", k + 2, "--model-out", "w.safetensors",
+                                  cwd=tmp_path, check=False),
+        "resumed": lambda: nablanet(*args, "--epochs", k + 2, "--resume", "p.safetensors",
+                                    "--model-out", "r.safetensors", "--metrics-out",
+                                    "r.json", cwd=tmp_path, check=False),
+        "done": lambda: nablanet("-q", *args, "--epochs", k, "--resume", "p.safetensors",
+                                 cwd=tmp_path, check=False),
+        "wrong": lambda: nablanet("-q", *args[:6], "7", *args[7:], "--epochs", k + 2,
+                                  "--resume", "p.safetensors", cwd=tmp_path, check=False)})
+    assert_ok(done["whole"])
+    assert_ok(done["resumed"])
+    _same_weights(RNN.load(tmp_path / "w.safetensors"), RNN.load(tmp_path / "r.safetensors"))
+    record = json.loads((tmp_path / "r.json").read_text())  # the whole run's epochs
+    assert [e["epoch"] for e in record["history"]["epochs"]] == list(range(1, k + 3))
+    assert_user_error(done["done"], "--resume", "nothing to resume")
+    assert_user_error(done["wrong"], "--resume", "contradict", "n_hidden")
+
+
+def test_evaluate_tests_exactly_the_held_out_images_of_the_training_run(tmp_path, idx_dir):
+    single = tmp_path / "single"
+    single.mkdir()
+    images, labels = fake_images(200, 5)
+    write_idx(single / "images-idx3-ubyte.gz", images)
+    write_idx(single / "labels-idx1-ubyte.gz", labels)
+    assert_ok(nablanet("train", single, "--sizes", "784,20,10", "--epochs", "2", "--seed",
+                       "7", "--model-out", "m.safetensors", "--metrics-out", "t.json",
+                       cwd=tmp_path, check=False))
+    done = run_side_by_side({
+        "same": lambda: nablanet("evaluate", single, "-m", "m.safetensors", "--metrics-out",
+                                 "e.json", cwd=tmp_path, check=False),
+        "other seed": lambda: nablanet("-q", "evaluate", single, "-m", "m.safetensors", "--seed",
+                                       "1", cwd=tmp_path, check=False),
+        "other data": lambda: nablanet("evaluate", idx_dir, "-m", "m.safetensors",
+                                       "--metrics-out", "o.json", cwd=tmp_path, check=False)})
+    assert_ok(done["same"])
+    trained = json.loads((tmp_path / "t.json").read_text())["final"]
+    evaluated = json.loads((tmp_path / "e.json").read_text())["test"]
+    assert evaluated["n"] == trained["n_test"] == 40
+    assert evaluated["accuracy"] == trained["test_accuracy"]
+    assert_user_error(done["other seed"], "--seed", "would test on training images")
+    assert_ok(done["other data"])
+    assert json.loads((tmp_path / "o.json").read_text())["test"]["n"] == 300  # 240 + 60
+
+
+def test_class_weight_and_tensorboard_options(tmp_path, idx_dir):
+    pytest.importorskip("tensorboardX")
+    result = nablanet("train", idx_dir, "--sizes", "784,20,10", "--epochs", "2",
+                      "--class-weight", "balanced", "--tensorboard", "tb", "--backend",
+                      "numpy", cwd=tmp_path, check=False)
+    assert_ok(result)
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
+    bad = nablanet("-q", "train", idx_dir, "--checkpoint-every", "2", cwd=tmp_path,
+                   check=False)
+    assert_user_error(bad, "--checkpoint-every", "--model-out")
+
+
+def test_a_model_trained_in_python_has_the_clis_default_split(tmp_path):
+    from nablanet.datasets.mnist import load_images
+
+    single = tmp_path / "single"
+    single.mkdir()
+    images, labels = fake_images(50, 2)
+    write_idx(single / "images-idx3-ubyte.gz", images)
+    write_idx(single / "labels-idx1-ubyte.gz", labels)
+    python = load_images(single)
+    assert_ok(nablanet("train", single, "--sizes", "784,5,10", "--epochs", "1",
+                       "--metrics-out", "t.json", cwd=tmp_path, check=False))
+    assert json.loads((tmp_path / "t.json").read_text())["final"]["n_test"] == len(
+        python.y_test)
+    assert "seed 1" in python.source
