@@ -95,7 +95,8 @@ def _read_env(path: Path) -> dict:
 @pytest.mark.slow
 def test_readme_runs_as_printed(tmp_path):
     for module in ("aeon", "statsmodels", "matplotlib", "numba", "onnx", "onnxruntime",
-                   "torch", "sklearn", "optuna", "distributed", "pandas", "polars"):
+                   "torch", "sklearn", "optuna", "distributed", "pandas", "polars",
+                   "tensorboardX"):
         pytest.importorskip(module, reason="the README uses every extra: make test")
     if not (SHARED / "data" / "mnist-10k").is_dir():
         pytest.skip(f"the real MNIST sample is not at {SHARED / 'data' / 'mnist-10k'}")
