@@ -87,11 +87,11 @@ def use_numba(backend: str, unsupported: str | None, batch_size: int, auto_max_b
     if backend == "numpy":
         return False
     if backend == "numba":
-        if not AVAILABLE:
-            raise ImportError("backend 'numba' needs Numba: pip install 'nablanet[fast]'")
-        if unsupported:
+        if unsupported:  # first: true whether or not Numba is installed
             raise ValueError(f"backend 'numba' does not cover this model: {unsupported}; "
                              "use backend 'numpy' or 'auto'")
+        if not AVAILABLE:
+            raise ImportError("backend 'numba' needs Numba: pip install 'nablanet[fast]'")
         return True
     return AVAILABLE and unsupported is None and batch_size <= auto_max_batch
 

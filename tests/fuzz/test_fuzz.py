@@ -33,17 +33,6 @@ from tests.fuzz.harness import (
 
 pytestmark = pytest.mark.fuzz
 
-#: Readers owned elsewhere that the suite still finds failing (issue 9); the lead turns
-#: these marks off once the fixes are merged. Not strict: a fixed reader passes.
-CSV_READER_OPEN = pytest.mark.xfail(strict=False, reason=(
-    "read_sequence_csv (CSV reader rewrite, issue 9.5): a byte that is not UTF-8 raises "
-    "UnicodeDecodeError whose message lacks the file name, e.g. b'n\\xe1me,t,x1,x2,y1\\n...'"))
-MODEL_LOADER_OPEN = pytest.mark.xfail(strict=False, reason=(
-    "nablanet.load (model-file validation, issues 9.3 and 9.6): NaN/inf weights are loaded; "
-    "a config with sizes [4, 1000000000, 2] or layers 1000000000 raises MemoryError; sizes "
-    "[4, Infinity, 2] raises OverflowError"))
-
-
 def fuzz(test):
     """The suite's Hypothesis settings, and the seed when one is given."""
     test = settings(settings.get_profile("nablanet-fuzz"))(test)
@@ -73,7 +62,6 @@ def test_npy_images(worker, tally, scratch, data):
     check(worker, tally, scratch, "images", "fuzz-images.npy", data)
 
 
-@CSV_READER_OPEN
 @fuzz
 @given(data=mutated(csv_seeds(), CSV_TOKENS))
 def test_sequence_csv_reader(worker, tally, scratch, data):
@@ -85,7 +73,6 @@ def seeds_of_models(tmp_path_factory):
     return model_seeds(tmp_path_factory.mktemp("fuzz-models"))
 
 
-@MODEL_LOADER_OPEN
 def test_model_loader(worker, tally, scratch, seeds_of_models):
     @fuzz
     @given(data=model_cases(seeds_of_models))
