@@ -4,7 +4,9 @@ The CSV format is RNN-Rust's (``name,t,x1..xF,y1..yL``, see
 :mod:`nablanet.datasets.sequences`). Features are min-max scaled with bounds fitted on
 the training sequences only; regression labels too (predictions and reports are given
 back in the data's units). Classification labels are used as they are: 0/1 for
-``--task binary``, class indices 0..K-1 for ``--task multiclass``.
+``--task binary``; for ``--task multiclass`` one column of class indices 0..K-1 or K
+one-hot columns y1..yK (RNN-Rust's layout), see
+:func:`nablanet.datasets.sequences.class_indices`.
 """
 
 from __future__ import annotations
@@ -92,8 +94,9 @@ def rnn():
 @click.argument("data_csv", type=click.Path(dir_okay=False))
 @click.argument("test_csv", type=click.Path(dir_okay=False), required=False)
 @click.option("--task", type=click.Choice(list(TASKS)), default="binary",
-              help="binary: sigmoid output, 0/1 labels; multiclass: softmax output, class "
-              "index labels; regression: linear output, min-max scaled labels.")
+              help="binary: sigmoid output, 0/1 labels; multiclass: softmax output, one column "
+              "of class indices or K one-hot columns y1..yK; regression: linear output, "
+              "min-max scaled labels.")
 @click.option("--cell", type=click.Choice(["rnn", "lstm", "gru"]), default="rnn",
               help="Recurrent cell: vanilla (Elman) RNN, LSTM or GRU.")
 @click.option("--num-layers", type=click.IntRange(min=1), default=1,
@@ -138,7 +141,7 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
     \b
     Defaults per task (--rnn-rust: RNN-Rust's instead):
     """
-    from nablanet.datasets.sequences import read_sequence_csv, train_test_split
+    from nablanet.datasets.sequences import class_indices, read_sequence_csv, train_test_split
     from nablanet.models import GRU, LSTM, RNN
     from nablanet.preprocessing import MinMaxScaler
     from nablanet.serialization import save
@@ -168,7 +171,12 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
     log.info("data: %s and %s, %s, %s", plural(len(train), "training sequence"),
              plural(len(test), "test sequence"), plural(train.n_features, "feature"),
              plural(train.n_labels, "label column"))
-    n_outputs = _n_outputs(task, train, test, (data_csv, test_csv or data_csv))
+    if task == "multiclass":  # one column of class indices, or K one-hot columns
+        (train, k_train), (test, k_test) = (
+            class_indices(d, target=target, max_classes=MAX_CLASSES) for d in (train, test))
+        n_outputs = max(k_train, k_test)
+    else:
+        n_outputs = _n_outputs(task, train, test)
     if ctx.get_parameter_source("batch_size") is not click.core.ParameterSource.COMMANDLINE:
         batch_size = min(batch_size, len(train))  # a default never exceeds the data
     n_in, n_params = train.n_features, 0
@@ -251,11 +259,15 @@ rnn_train.help = inspect.cleandoc(rnn_train.help or "") + "\n" + _defaults_help(
 @verbosity_options
 def rnn_evaluate(data_csv, model_path, threshold, metrics_out):
     """Evaluate a saved recurrent model on DATA_CSV and print the report."""
+    from nablanet.datasets.sequences import class_indices
+
     check_outputs({"--metrics-out": metrics_out}, {"DATA_CSV": data_csv, "--model": model_path})
     model, meta, scaler = _load(model_path)
     if threshold is not None:
         meta["threshold"] = check_threshold(meta["task"], threshold)
     data = _read_for(meta, data_csv)
+    if meta["task"] == "multiclass":
+        data, _ = class_indices(data, target=model.target, max_classes=model.n_outputs)
     X, Y, M = _arrays(data, scaler, meta["task"], model.dtype)
     metrics = _report(model, meta, X, Y, M, scaler, f"Evaluation ({data_csv})")
     if metrics_out:
@@ -340,30 +352,20 @@ def check_threshold(task: str, threshold: float | None) -> float:
     return threshold
 
 
-def _n_outputs(task: str, train, test, sources: tuple) -> int:
-    """Output units for ``task``; the labels checked (classes bounded before a one-hot
-    is allocated)."""
-    labels = np.concatenate([*train.labels, *test.labels])
+def _n_outputs(task: str, train, test) -> int:
+    """Output units for ``task`` regression or binary, the binary labels checked
+    (multiclass labels go through :func:`nablanet.datasets.sequences.class_indices`)."""
     if task == "regression":
         return train.n_labels
     if train.n_labels != 1:
         raise ValueError(f"--task {task}: expected one label column (y1), found "
                          f"{train.n_labels}: {train.label_names}")
-    if task == "binary":
-        bad = ~np.isin(labels, (0.0, 1.0))
-        if bad.any():
-            raise ValueError(f"--task binary: expected labels 0 or 1, found "
-                             f"{float(labels[bad][0]):g} (use --task regression or multiclass)")
-        return 1
-    if (labels < 0).any() or (np.mod(labels, 1) != 0).any():
-        raise ValueError("--task multiclass: expected class indices 0, 1, 2, ... as labels")
-    for data, source in zip((train, test), sources, strict=True):
-        top = max(float(y.max()) for y in data.labels)
-        if top >= MAX_CLASSES:
-            raise ValueError(f"{source}: label {top:g} asks for {top + 1:,.0f} classes; "
-                             f"--task multiclass expects class indices 0..K-1 with K at "
-                             f"most {MAX_CLASSES:,}")
-    return int(labels.max()) + 1
+    labels = np.concatenate([*train.labels, *test.labels])
+    bad = ~np.isin(labels, (0.0, 1.0))
+    if bad.any():
+        raise ValueError(f"--task binary: expected labels 0 or 1, found "
+                         f"{float(labels[bad][0]):g} (use --task regression or multiclass)")
+    return 1
 
 
 def _arrays(data, scaler, task: str, dtype):
