@@ -390,3 +390,31 @@ def test_pad_errors():
         pad([np.zeros((2, 2)), np.zeros((2, 3))])
     with pytest.raises(ValueError, match=r"n_steps=1 but arrays\[0\] has 2 steps"):
         pad([np.zeros((2, 2))], n_steps=1)
+
+
+@pytest.mark.parametrize("library", ["pandas", "polars"])
+def test_a_long_format_frame_reads_as_its_csv(tmp_path, library):
+    lib = pytest.importorskip(library)
+    from nablanet.datasets.sequences import read_sequence_frame
+
+    text = "name,t,x1,x2,y1\nb,1,0.5,1.5,1\na,0,1,2,0\nb,0,0.25,1.25,0\na,1,3,4,1\n"
+    path = tmp_path / "s.csv"
+    path.write_text(text)
+    from_csv = read_sequence_csv(path)
+    frame = lib.DataFrame({"name": ["b", "a", "b", "a"], "t": [1, 0, 0, 1],
+                           "x1": [0.5, 1.0, 0.25, 3.0], "x2": [1.5, 2.0, 1.25, 4.0],
+                           "y1": [1, 0, 0, 1]})
+    data = read_sequence_frame(frame, source="my frame")
+    assert data.names == from_csv.names == ["b", "a"]
+    assert data.source == "my frame"
+    for a, b in zip(data.features + data.labels, from_csv.features + from_csv.labels,
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
+    # the CSV reader's checks and messages, naming the source and the row as a CSV line
+    dup = lib.DataFrame({"name": ["a", "a"], "t": [0, 0], "x1": [1.0, 2.0], "y1": [0, 1]})
+    with pytest.raises(ValueError, match=r"my frame: line 3, column 2 \(t\): duplicate step"):
+        read_sequence_frame(dup, source="my frame")
+    with pytest.raises(ValueError, match=r"DataFrame: .*x1"):
+        read_sequence_frame(lib.DataFrame({"name": ["a"], "t": [0], "y1": [1.0]}))
+    with pytest.raises(TypeError, match="expected a pandas or polars DataFrame"):
+        read_sequence_frame([["a", 0, 1.0, 0]])

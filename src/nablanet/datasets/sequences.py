@@ -38,12 +38,13 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import itertools
 import logging
 import os
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -61,6 +62,7 @@ __all__ = [
     "class_indices",
     "pad",
     "read_sequence_csv",
+    "read_sequence_frame",
     "train_test_split",
     "write_sequence_csv",
 ]
@@ -94,8 +96,9 @@ class SequenceData:
         step.
     feature_names, label_names : list of str
         Column names of the features (``x1..xF``) and labels (``y1..yL``).
-    source : pathlib.Path or None
-        File the data was read from, if any.
+    source : pathlib.Path, str or None
+        File the data was read from, if any (or the ``source`` given to
+        :func:`read_sequence_frame`).
     times : list of numpy.ndarray, optional
         The ``t`` value of each step, int64 ``(T_i,)``, sorted; default ``0..T_i-1``.
     lines : list of numpy.ndarray, optional
@@ -118,7 +121,7 @@ class SequenceData:
     labels: list[np.ndarray]
     feature_names: list[str]
     label_names: list[str]
-    source: Path | None = field(default=None)
+    source: Path | str | None = field(default=None)
     times: list[np.ndarray] = field(default_factory=list)
     lines: list[np.ndarray] | None = field(default=None)
 
@@ -211,8 +214,40 @@ def read_sequence_csv(path: str | os.PathLike[str]) -> SequenceData:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"sequence CSV file not found: {path}")
+    return _read(path, lambda: path.open(encoding="utf-8-sig"))
+
+
+def read_sequence_frame(frame, *, source: str = "DataFrame") -> SequenceData:
+    """Read a long-format pandas or polars ``DataFrame`` with the CSV's columns (``name,
+    t, x1..xF, y1..yL``, one row per step) into a :class:`SequenceData`.
+
+    The frame is written as CSV text by its own library and read by the parser of
+    :func:`read_sequence_csv`, so the checks and the messages are the same; a message
+    names ``source`` and the row as the CSV line it would be (the header is line 1, the
+    frame's first row line 2).
+
+    Raises
+    ------
+    TypeError
+        If ``frame`` is neither a pandas nor a polars ``DataFrame``.
+    ValueError
+        As :func:`read_sequence_csv`.
+    """
+    if hasattr(frame, "to_csv") and hasattr(frame, "columns"):        # pandas
+        text = frame.to_csv(index=False, lineterminator="\n")
+    elif hasattr(frame, "write_csv") and hasattr(frame, "columns"):   # polars
+        text = frame.write_csv()
+    else:
+        raise TypeError(f"frame: expected a pandas or polars DataFrame, got "
+                        f"{type(frame).__name__}")
+    return _read(source, lambda: io.StringIO(text, newline=None))
+
+
+def _read(path, open_text: Callable[[], TextIO]) -> SequenceData:
+    """The parser of :func:`read_sequence_csv` on the text ``open_text()`` gives; ``path``
+    names it in messages (a Path, or a description such as ``"DataFrame"``)."""
     start = time.perf_counter()
-    blocks = _blocks(path)
+    blocks = _blocks(path, open_text)
     first = next(blocks, None)
     if first is None:
         raise ValueError(f"{path}: line 1: empty file, {_HEADER_HINT}")
@@ -271,8 +306,9 @@ def _split(block: np.ndarray, starts: np.ndarray) -> list[np.ndarray]:
     return [block[a:b] for a, b in zip(starts.tolist(), ends, strict=True)]
 
 
-def _blocks(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """Yield the lines of ``path`` in blocks: ``(number of the first line, lines)``.
+def _blocks(path, open_text: Callable[[], TextIO]) -> Iterator[tuple[int, list[str]]]:
+    """Yield the lines of ``open_text()`` in blocks: ``(number of the first line, lines)``;
+    ``path`` names them in messages.
 
     The first block is line 1 alone (the header); each next one holds the lines of
     about ``_CHUNK`` characters. Lines end at LF, CRLF or a lone CR (Python's universal
@@ -281,7 +317,7 @@ def _blocks(path: Path) -> Iterator[tuple[int, list[str]]]:
     a line that leaves a quote open, or bytes that are not UTF-8.
     """
     try:
-        with path.open(encoding="utf-8-sig") as f:  # universal newlines: endings read as \n
+        with open_text() as f:  # universal newlines: endings read as \n
             number, chunks = 1, _line_chunks(f)
             for chunk, quoted in chunks:
                 for lines in [chunk[:1], chunk[1:]] if number == 1 else [chunk]:
