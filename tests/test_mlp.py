@@ -10,6 +10,7 @@ import re
 
 import numpy as np
 import pytest
+from tests.layers.gradcheck import numeric_grad
 
 from nablanet import SGD, Network
 
@@ -45,20 +46,8 @@ def _numeric_gradients(net: Network, loss: str, x, y, eps=1e-6):
     def cost() -> float:
         return _cost(loss, net.feedforward(x), y)
 
-    grads_b, grads_w = [], []
-    for params, out in ((net.biases, grads_b), (net.weights, grads_w)):
-        for p in params:
-            g = np.empty_like(p)
-            for i in np.ndindex(p.shape):
-                old = p[i]
-                p[i] = old + eps
-                up = cost()
-                p[i] = old - eps
-                down = cost()
-                p[i] = old
-                g[i] = (up - down) / (2 * eps)
-            out.append(g)
-    return grads_b, grads_w
+    return ([numeric_grad(cost, b, eps) for b in net.biases],
+            [numeric_grad(cost, w, eps) for w in net.weights])
 
 
 GRAD_CASES = [

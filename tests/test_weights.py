@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tests.layers.gradcheck import numeric_grad
 
 from nablanet import GRU, SGD, Network
 
@@ -19,20 +20,8 @@ def _net(k=3, out="softmax", loss="cross_entropy"):
                    init="glorot", seed=2)
 
 
-def _finite_differences(model, f, eps=1e-6):
-    out = []
-    for p in model.params():
-        g = np.empty_like(p)
-        for i in np.ndindex(p.shape):
-            keep = p[i]
-            p[i] = keep + eps
-            up = f()
-            p[i] = keep - eps
-            down = f()
-            p[i] = keep
-            g[i] = (up - down) / (2 * eps)
-        out.append(g)
-    return out
+def _finite_differences(model, f):
+    return [numeric_grad(f, p) for p in model.params()]
 
 
 @pytest.mark.parametrize("weights", [
