@@ -60,17 +60,22 @@ def nablanet(*args, cwd: Path, timeout=300) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, env=ENV, timeout=timeout)
 
 
-def trials_of(out_dir: Path) -> list:
-    """The study's trials, read from its journal file as a second process would."""
+def optuna_study(out_dir: Path):
+    """The sweep's study, read from its journal file as a second process would (None
+    before the driver created it)."""
     import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
     storage = JournalStorage(JournalFileBackend(str(out_dir / "study.journal")))
     names = [s.study_name for s in storage.get_all_studies()]
-    if not names:
-        return []
-    return optuna.load_study(study_name=names[0], storage=storage).get_trials()
+    return optuna.load_study(study_name=names[0], storage=storage) if names else None
+
+
+def trials_of(out_dir: Path) -> list:
+    """The study's trials (none before the driver created the study)."""
+    study = optuna_study(out_dir)
+    return study.get_trials() if study is not None else []
 
 
 def complete(trials) -> list:
@@ -323,11 +328,15 @@ def test_killed_driver_resumes_without_duplicates(cluster, tmp_path, mnist_10k_d
     params = [tuple(sorted(t.params.items())) for t in done]
     assert len(set(params)) == 6  # no configuration ran twice
     assert {t.number: (t.params, t.value) for t in done if t.number in kept} == kept
-    for number in running:  # marked failed, then retried once with the same params
+    stopped = optuna_study(out).user_attrs["stopped"]
+    for number in running:  # marked failed and replaced: retried once if it had started
         dead = after[number]
-        assert dead.state.name == "FAIL" and dead.user_attrs["interrupted"]
+        assert dead.state.name == "FAIL" and not stopped[str(number)]["counted"]
         retries = [t for t in done if t.user_attrs.get("retry_of") == number]
-        assert len(retries) == 1 and retries[0].params == dead.params
+        if set(dead.params) == {"lr", "batch-size"}:
+            assert len(retries) == 1 and retries[0].params == dead.params
+        else:  # killed between ask and submit: it never ran, a new trial took its place
+            assert retries == []
 
 
 @pytest.mark.slow
@@ -399,15 +408,37 @@ def test_a_trial_left_running_is_retried_once():
     study = optuna.create_study()
     first = study.ask()
     first.suggest_float("lr", 0.1, 1.0)
-    recover_interrupted(study)  # the driver died while `first` ran
+    recover_interrupted(study, ["lr"])  # the driver died while `first` ran
     states = [t.state.name for t in study.get_trials()]
     assert states == ["FAIL", "WAITING"]
     retry = study.ask()
     retry.suggest_float("lr", 0.1, 1.0)
     assert retry.params == first.params and retry.user_attrs == {"retry_of": 0}
-    recover_interrupted(study)  # ... and again while its retry ran: no third attempt
+    recover_interrupted(study, ["lr"])  # ... and again while its retry ran: no third one
     assert [t.state.name for t in study.get_trials()] == ["FAIL", "FAIL"]
     assert [t.number for t in counted_trials(study)] == [1]  # the retry counts as failed
+
+
+def test_a_trial_stopped_before_it_was_submitted_is_replaced_not_retried():
+    optuna = pytest.importorskip("optuna")
+    from nablanet.tune import counted_trials, recover_interrupted
+
+    study = optuna.create_study()
+    study.ask()  # the driver died between ask and the parameters' draw
+    recover_interrupted(study, ["lr"])
+    assert [t.state.name for t in study.get_trials()] == ["FAIL"]  # nothing queued
+    assert counted_trials(study) == []
+    assert "before this trial was submitted" in study.user_attrs["stopped"]["0"]["error"]
+    ran = study.ask()
+    ran.suggest_float("lr", 0.1, 1.0)
+    recover_interrupted(study, ["lr"])  # trial 1 ran: queued again as trial 2
+    study.ask()  # ... and the driver died again before the retry drew its parameters
+    recover_interrupted(study, ["lr"])
+    waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
+    assert len(waiting) == 1 and waiting[0].user_attrs == {"retry_of": 1}
+    retry = study.ask()
+    assert retry.suggest_float("lr", 0.1, 1.0) == ran.params["lr"]
+    assert counted_trials(study) == []
 
 
 @pytest.mark.slow

@@ -457,32 +457,48 @@ def _storage(url: str | None, out_dir: Path):
     return JournalStorage(JournalFileBackend(str(out_dir / "study.journal")))
 
 
-def recover_interrupted(study) -> None:
-    """Trials left running by a driver that died: mark them failed (user attribute
-    ``interrupted``, so they do not count) and enqueue each once again (``retry_of``); a
-    retry left running is marked failed and counts."""
+def recover_interrupted(study, names) -> None:
+    """Trials left running by a driver that died: each is marked failed and noted in the
+    study's user attribute ``stopped`` (trial number -> ``{"error", "counted"}``).
+
+    A trial whose parameters ``names`` were all drawn had been submitted: it is queued
+    again once (user attribute ``retry_of``) and does not count; a retry left running
+    counts as failed. A trial stopped before all its parameters were drawn never ran: it
+    does not count, and a new trial takes its place (the same parameters again if it was
+    itself a retry)."""
     optuna = _require("optuna")
     state = optuna.trial.TrialState
+    stopped = dict(study.user_attrs.get("stopped", {}))
     for t in study.get_trials(deepcopy=False, states=(state.RUNNING,)):
-        retried = "retry_of" in t.user_attrs
-        optuna.Trial(study, t._trial_id).set_user_attr(
-            "error", "the driver stopped while this trial ran" + (
-                "; already a retry, not retried again" if retried else "; retried"))
-        if not retried:
-            optuna.Trial(study, t._trial_id).set_user_attr("interrupted", True)
+        retry_of = t.user_attrs.get("retry_of")
+        if not set(names) <= set(t.params):
+            error, counted = "the driver stopped before this trial was submitted", False
+            if retry_of is not None:
+                study.enqueue_trial(study.trials[retry_of].params,
+                                    user_attrs={"retry_of": retry_of})
+        elif retry_of is None:
+            error, counted = "the driver stopped while this trial ran; retried", False
             study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
+        else:
+            error = "the driver stopped while this trial ran; already a retry, not retried"
+            counted = True
+        stopped[str(t.number)] = {"error": error, "counted": counted}
         study.tell(t.number, state=state.FAIL)
-        log.warning("trial %d was running when the driver stopped: marked failed%s",
-                    t.number, "" if retried else ", queued again")
+        log.warning("trial %d: %s", t.number, error)
+    if stopped:
+        study.set_user_attr("stopped", stopped)
 
 
 def counted_trials(study) -> list:
     """The trials that count toward a sweep's ``trials``: finished (complete, pruned or
-    failed), except those interrupted by the driver's death and queued again."""
+    failed), except those the driver's death stopped and :func:`recover_interrupted`
+    replaced."""
     state = _require("optuna").trial.TrialState
+    replaced = {int(n) for n, s in study.user_attrs.get("stopped", {}).items()
+                if not s["counted"]}
     return [t for t in study.get_trials(deepcopy=False,
                                         states=(state.COMPLETE, state.PRUNED, state.FAIL))
-            if not t.user_attrs.get("interrupted")]
+            if t.number not in replaced]
 
 
 def _client(scheduler: str | None, workers: int | None):
@@ -579,7 +595,7 @@ def tune(space, *, out_dir=None, storage: str | None = None, scheduler: str | No
     elif stored != space.fingerprint():
         raise ValueError(f"{space.path}: the storage holds a different sweep named "
                          f"{space.name!r}; set another 'name' or output directory")
-    recover_interrupted(study)
+    recover_interrupted(study, [p.name for p in space.params])
     _run(study, space, out_dir, scheduler, workers, optuna)
     return _finish(study, space, out_dir, optuna)
 
@@ -679,6 +695,7 @@ def _finish(study, space: Space, out_dir: Path, optuna) -> dict:
     """Best model, ``summary.json`` and ``tune.png``; returns the summary."""
     state = optuna.trial.TrialState
     counted = counted_trials(study)
+    stopped = study.user_attrs.get("stopped", {})
     complete = sorted((t for t in counted if t.state == state.COMPLETE),
                       key=lambda t: t.value, reverse=space.direction == "maximize")
     summary: dict[str, Any] = {
@@ -686,13 +703,13 @@ def _finish(study, space: Space, out_dir: Path, optuna) -> dict:
         "direction": space.direction, "trials": space.trials,
         "complete": len(complete),
         "failed": sum(t.state == state.FAIL for t in counted),
-        "interrupted": sum(bool(t.user_attrs.get("interrupted"))
-                           for t in study.get_trials(deepcopy=False)),
+        "interrupted": sum(not s["counted"] for s in stopped.values()),
         "top": [{"number": t.number, "value": t.value, "params": t.params,
                  "seed_values": t.user_attrs.get("seed_values"),
                  "seconds": t.user_attrs.get("seconds")} for t in complete[:10]],
-        "errors": {t.number: t.user_attrs.get("error") for t in counted
-                   if t.state == state.FAIL},
+        "errors": {t.number: t.user_attrs.get("error")
+                   or stopped.get(str(t.number), {}).get("error")
+                   for t in counted if t.state == state.FAIL},
     }
     if complete:
         best = complete[0]
