@@ -212,6 +212,7 @@ def test_idx_dir_single_pair_holdout(tmp_path):
     train = np.rint(data.X_train[:, 0] * 255).astype(int)
     test = np.rint(data.X_test[:, 0] * 255).astype(int)
     assert data.X_train.shape == (40, 20) and data.X_test.shape == (10, 20)
+    assert data.image_shape == (4, 5)
     assert sorted([*train, *test]) == list(range(50))
     assert list(train) == sorted(train) and list(test) == sorted(test)
     np.testing.assert_array_equal(data.y_test, test % 10)
@@ -236,6 +237,14 @@ def test_idx_dir_train_and_test_pairs(tmp_path):
     write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", arrays[FILES[2]])  # also gzip'd: one file
     data = load_idx_dir(tmp_path)
     assert_matches(data, arrays)
+
+
+def test_train_and_test_images_of_other_sizes_are_refused(tmp_path):
+    for prefix, shape in (("train", (6, 4, 5)), ("t10k", (3, 5, 4))):
+        write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", np.zeros(shape, np.uint8))
+        write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", np.zeros(shape[0], np.uint8))
+    with pytest.raises(ValueError, match=r"t10k-images.*5 x 4 pixels.*train-images.* 4 x 5"):
+        load_idx_dir(tmp_path)
 
 
 def test_idx_dir_errors(tmp_path):

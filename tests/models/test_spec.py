@@ -53,6 +53,9 @@ def test_rows_input_and_same_seed_same_weights():
     ("softmax:2:relu", "unknown option 'relu'; expected no options"),
     ("blah:3,softmax:2", r"token 1 'blah:3': unknown layer kind 'blah'"),
     ("dense:4,conv:2x3,softmax:2", r"token 2 'conv:2x3': conv needs image input"),
+    ("dense:999999999,softmax:2", r"token 1 'dense:999999999': 784,999,999,215 parameters, "
+                                  r"more than the 100,000,000"),
+    ("conv:99999999x9x9,softmax:2", r"token 1 'conv:99999999x9x9': 8,199,999,918 param"),
 ])
 def test_errors_name_the_bad_token(spec, match):
     with pytest.raises(ValueError, match=match):

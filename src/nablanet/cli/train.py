@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 from itertools import pairwise
 from pathlib import Path
 
@@ -81,6 +82,26 @@ def dataset_fingerprint(spec) -> list:
     return [[p.name, p.stat().st_size] for p in files if p.exists()]
 
 
+#: the options that describe a --sizes network, which --layers replaces
+SIZES_OPTIONS = ("sizes", "activation", "output_activation", "loss", "init")
+
+#: --lr when --layers is given without it: the book's chapter-6 eta, Adam's usual rate
+LAYERS_LR = {"sgd": 0.03, "momentum": 0.03, "nesterov": 0.03, "rmsprop": 0.001,
+             "adam": 0.001}
+
+LAYERS_HELP = (
+    "A convolutional network instead of --sizes: layer tokens separated by commas, input "
+    "first (the book's chapter-6 network is in the examples below). "
+    "conv:FxK[:sS][:same|:valid|:pP][:ACT] is F "
+    "filters of K x K (stride S, padding valid, ACT relu); pool:P max-pools P x P "
+    "windows; dense:N[:ACT] is N units (relu); dropout:R drops a fraction R in training; "
+    "softmax:N, last and required, is the output: one unit per class, trained with the "
+    "cross-entropy. ACT is relu, tanh, sigmoid or identity; weights are He for relu, "
+    "Glorot otherwise. The images enter as (1, rows, columns). --lr defaults to 0.03 "
+    "(SGD, momentum, Nesterov) or 0.001 (RMSprop, Adam). Not with --sizes, --activation, "
+    "--output-activation, --loss or --init. [default: none: the --sizes network]")
+
+
 def n_classes_of(*labels: np.ndarray) -> int:
     """The number of classes of integer labels ``0..K-1``: their maximum + 1."""
     return int(max(y.max() for y in labels)) + 1
@@ -90,12 +111,15 @@ def n_classes_of(*labels: np.ndarray) -> int:
     "nablanet train fashion-mnist --epochs 1",
     "nablanet train mnist --sizes 784,100,10 --activation relu --output-activation softmax "
     "--init he --optimizer adam --lr 0.001 --batch-size 32 --model-out net.safetensors",
-    "nablanet train ./my-idx-dir --epochs 5 --metrics-out metrics.json --plot-out curves.png",
+    "nablanet train fashion-mnist --layers conv:20x5x5,pool:2,conv:40x5x5,pool:2,dense:100,"
+    "dropout:0.5,softmax:10 --optimizer adam --batch-size 64 --schedule cosine --epochs 20 "
+    "--metrics-out metrics.json --plot-out curves.png",
 ))
 @click.argument("dataset")
 @click.option("--sizes", default="784,30,10", callback=parse_sizes,
               help="Neurons per layer, input first: pixels per image, hidden layers, one "
               "output per class.")
+@click.option("--layers", metavar="SPEC", default=None, help=LAYERS_HELP)
 @click.option("--epochs", type=click.IntRange(min=1), default=30,
               help="Passes over the training images.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=10,
@@ -120,56 +144,89 @@ def n_classes_of(*labels: np.ndarray) -> int:
 @renamed("--output", "--output-activation", "output_activation",
          type=click.Choice(["sigmoid", "softmax"]))
 @verbosity_options
-def train(dataset, sizes, epochs, batch_size, activation, output_activation, loss, init,
-          validation_split, offline, **o):
+def train(dataset, sizes, layers, epochs, batch_size, activation, output_activation, loss,
+          init, validation_split, offline, **o):
     """Train a feedforward network on DATASET; report the test accuracy per epoch.
 
     The defaults are the chapter 1 network of Michael Nielsen's online book "Neural
     Networks and Deep Learning": [784, 30, 10] sigmoid neurons, quadratic cost, N(0, 1)
     weights, plain SGD, 30 epochs of mini-batches of 10 at learning rate (the book's
-    eta) 3.0.
+    eta) 3.0. With --layers, a convolutional network (the book's chapter 6) instead.
     """
     from nablanet.datasets.mnist import load_images
-    from nablanet.models import Network
+    from nablanet.models import Network, Sequential
+    from nablanet.models.spec import parse_layers
     from nablanet.serialization import save
 
     prepare_run(o, {"DATASET": dataset})
-    check_parameter_count("--sizes", sum((a + 1) * b for a, b in pairwise(sizes)),
-                          o["dtype"])
-    if dataset in KNOWN_DATASETS:
-        check_sizes(sizes, *KNOWN_DATASETS[dataset], dataset)
+    if layers is not None:
+        ctx = click.get_current_context()
+        given = [f"--{n.replace('_', '-')}" for n in SIZES_OPTIONS
+                 if ctx.get_parameter_source(n) is click.core.ParameterSource.COMMANDLINE]
+        if given:
+            raise click.UsageError(f"--layers describes the whole network: leave out "
+                                   f"{', '.join(given)}")
+        if ctx.get_parameter_source("lr") is not click.core.ParameterSource.COMMANDLINE:
+            o["lr"] = LAYERS_LR[o["optimizer"]]
+    else:
+        check_parameter_count("--sizes", sum((a + 1) * b for a, b in pairwise(sizes)),
+                              o["dtype"])
+        if dataset in KNOWN_DATASETS:
+            check_sizes(sizes, *KNOWN_DATASETS[dataset], dataset)
     data = load_images(dataset, offline=offline, dtype=o["dtype"], seed=o["seed"],
                        test_fraction=TEST_FRACTION)
     log.info("data: %s: %s and %s", data.source, plural(len(data.X_train), "training image"),
              plural(len(data.X_test), "test image"))
-    check_sizes(sizes, data.X_train.shape[1], n_classes_of(data.y_train, data.y_test),
-                data.source)
-    if loss is None:
-        loss = "cross_entropy" if output_activation == "softmax" else "quadratic"
-    net = Network(sizes, activation=activation, output_activation=output_activation,
-                  loss=loss, init=init, optimizer=make_optimizer(o), seed=o["seed"],
-                  dtype=o["dtype"])
+    n_classes = n_classes_of(data.y_train, data.y_test)
+    X_train, X_test = data.X_train, data.X_test
+    if layers is None:
+        check_sizes(sizes, X_train.shape[1], n_classes, data.source)
+        if loss is None:
+            loss = "cross_entropy" if output_activation == "softmax" else "quadratic"
+        net = Network(sizes, activation=activation, output_activation=output_activation,
+                      loss=loss, init=init, optimizer=make_optimizer(o), seed=o["seed"],
+                      dtype=o["dtype"])
+        described: dict = {"sizes": sizes, "activation": activation,
+                           "output_activation": output_activation, "loss": loss,
+                           "init": init}
+    else:
+        image_shape = (1, *data.image_shape)
+        X_train, X_test = (X.reshape(-1, *image_shape) for X in (X_train, X_test))
+        try:
+            parsed = parse_layers(layers, image_shape, seed=o["seed"], dtype=o["dtype"])
+        except ValueError as exc:
+            raise click.BadParameter(str(exc).removeprefix("layers: "),
+                                     param_hint="--layers") from None
+        check_parameter_count("--layers", sum(p.count_params() for p in parsed), o["dtype"])
+        if parsed[-1].n_out != n_classes:
+            raise click.BadParameter(
+                f"{layers}: the output layer has {parsed[-1].n_out} units but "
+                f"{data.source} has {plural(n_classes, 'class', 'classes')} (labels "
+                f"0-{n_classes - 1}): one unit per class", param_hint="--layers")
+        net = Sequential(parsed, output_activation="softmax", loss="cross_entropy",
+                         optimizer=make_optimizer(o), seed=o["seed"], dtype=o["dtype"])
+        described = {"layers": layers}
     schedule, stopping = training_controls(o, epochs)
     if stopping is not None and validation_split is None:
         validation_split = 0.1
     if o["resume"]:
         net = resume_model(o["resume"], net, o, epochs, schedule, stopping)
     fit_args = {"validation_split": validation_split} if validation_split else {
-        "validation_data": (data.X_test, data.y_test)}
-    log.info("network %s, %s", sizes, net.optimizer)
+        "validation_data": (X_test, data.y_test)}
+    log.info("network %s, %s", layers or sizes, net.optimizer)
     cli = {"command": "train", "dataset": str(dataset), "seed": o["seed"],
            "test_fraction": TEST_FRACTION, "fingerprint": dataset_fingerprint(dataset)}
+    if layers is not None:
+        cli["image_shape"] = list(X_train.shape[1:])
     record = run_record("train", {
-        "dataset": str(dataset), "sizes": sizes, "epochs": epochs, "batch_size": batch_size,
-        "activation": activation, "output_activation": output_activation, "loss": loss,
-        "init": init, "validation_split": validation_split, "offline": offline, **o},
-        schedule)
-    history = fit_run(net, (data.X_train, data.y_train), o, epochs=epochs, cli=cli,
+        "dataset": str(dataset), **described, "epochs": epochs, "batch_size": batch_size,
+        "validation_split": validation_split, "offline": offline, **o}, schedule)
+    history = fit_run(net, (X_train, data.y_train), o, epochs=epochs, cli=cli,
                       record=record, batch_size=batch_size, schedule=schedule,
                       early_stopping=stopping, backend=o["backend"], threads=o["threads"],
                       shuffle=o["shuffle"], **fit_args)
-    correct = net.evaluate((data.X_test, data.y_test))
-    n_test = len(data.X_test)
+    correct = int((net.predict(X_test) == data.y_test).sum())
+    n_test = len(X_test)
     summary = {
         "test_correct": correct, "test_accuracy": correct / n_test, "n_test": n_test,
         "total_seconds": history.total_seconds,
@@ -196,7 +253,7 @@ def train(dataset, sizes, epochs, batch_size, activation, output_activation, los
 
         with writing(o["plot_out"], "learning curves and confusion matrix"):
             plot_training(o["plot_out"], history, y_true=data.y_test,
-                          y_pred=net.predict(data.X_test),
+                          y_pred=net.predict(X_test),
                           class_names=CLASS_NAMES.get(dataset))
 
 
@@ -228,13 +285,12 @@ def evaluate(dataset, model_path, seed, offline, metrics_out):
     """
     from nablanet.datasets.mnist import load_images
     from nablanet.metrics import multiclass_metrics, report_text
-    from nablanet.models import Network
     from nablanet.serialization import read_cli
 
     if dataset is None:
         raise click.UsageError("Missing argument 'DATASET'.")
     check_outputs({"--metrics-out": metrics_out}, {"DATASET": dataset, "--model": model_path})
-    net = Network.load(model_path)
+    net, input_shape = load_classifier(model_path)
     saved = read_cli(model_path)
     trained_on = saved.get("fingerprint") == dataset_fingerprint(dataset) \
         if "fingerprint" in saved else saved.get("dataset") == str(dataset)
@@ -253,18 +309,54 @@ def evaluate(dataset, model_path, seed, offline, metrics_out):
         log.info("%s: not the training data set: every image is a test image", data.source)
         data = data._replace(X_test=np.concatenate([data.X_train, data.X_test]),
                              y_test=np.concatenate([data.y_train, data.y_test]))
-    n_classes = n_classes_of(data.y_test)
-    if net.sizes[0] != data.X_test.shape[1] or net.sizes[-1] < n_classes:
-        raise ValueError(f"{model_path}: a network for {net.sizes[0]} pixels and "
-                         f"{plural(net.sizes[-1], 'class', 'classes')} cannot classify "
-                         f"{data.source} ({plural(data.X_test.shape[1], 'pixel')}, "
+    n_classes, pixels = n_classes_of(data.y_test), data.X_test.shape[1]
+    classes = n_outputs(net, input_shape) if math.prod(input_shape) == pixels else 0
+    if classes < n_classes:
+        raise ValueError(f"{model_path}: a network for "
+                         f"{plural(math.prod(input_shape), 'pixel')} and "
+                         f"{plural(classes, 'class', 'classes')} cannot classify "
+                         f"{data.source} ({plural(pixels, 'pixel')}, "
                          f"{plural(n_classes, 'class', 'classes')})")
-    metrics = multiclass_metrics(data.y_test, net.predict(data.X_test),
-                                 n_classes=net.sizes[-1])
+    metrics = multiclass_metrics(data.y_test,
+                                 net.predict(data.X_test.reshape(-1, *input_shape)),
+                                 n_classes=classes)
     click.echo(report_text(metrics, f"Test evaluation ({data.source})"))
     if metrics_out:
         write_json(metrics_out, {"command": "evaluate", "model": model_path,
                                  "dataset": data.source, "test": metrics})
+
+
+def load_classifier(path) -> tuple:
+    """``(model, input_shape)``: the image classifier that 'nablanet train' saved in
+    ``path``, and the shape of one image as it takes it: ``(pixels,)`` for a --sizes
+    network, ``(1, rows, columns)`` for a --layers network (from the file's CLI section).
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As :func:`nablanet.serialization.load`; ValueError naming ``path`` for a model
+        that is neither (a recurrent model, a file without the image shape).
+    """
+    from nablanet.models import Network, Sequential
+    from nablanet.serialization import load, read_cli
+
+    model = load(path, expect=Sequential)
+    if isinstance(model, Network):
+        return model, model.sample_shape
+    shape = read_cli(path).get("image_shape")
+    if model.sample_shape is not None or not (
+            isinstance(shape, list) and len(shape) == 3
+            and all(type(v) is int and 1 <= v <= 2**16 for v in shape)):
+        raise ValueError(f"{path}: a {type(model).__name__} without the image shape "
+                         "'nablanet train' records: expected a network trained by "
+                         "'nablanet train'")
+    return model, tuple(shape)
+
+
+def n_outputs(model, input_shape: tuple) -> int:
+    """The classes ``model`` scores: the size of its output for one input (the layers'
+    own shape check raises ValueError when ``input_shape`` does not fit them)."""
+    return model.predict_proba(np.zeros((1, *input_shape), dtype=model.dtype)).shape[-1]
 
 
 def read_images(path) -> np.ndarray:
@@ -336,15 +428,13 @@ def predict(images, model_path, output):
 
     Integer pixels must be in 0-255 (they are divided by 255); float pixels in [0, 1].
     """
-    from nablanet.models import Network
-
     check_outputs({"--output": output}, {"IMAGES": images, "--model": model_path})
-    net = Network.load(model_path)
+    net, input_shape = load_classifier(model_path)
     X = read_images(images)
-    if X.shape[1] != net.sizes[0]:
+    if X.shape[1] != math.prod(input_shape):
         raise ValueError(f"{images}: {plural(X.shape[1], 'pixel')} per image, the network "
-                         f"{model_path} expects {net.sizes[0]}")
-    labels = net.predict(X.astype(net.dtype, copy=False))
+                         f"{model_path} expects {math.prod(input_shape)}")
+    labels = net.predict(X.reshape(-1, *input_shape).astype(net.dtype, copy=False))
     if output and output.endswith(".npy"):
         buf = io.BytesIO()
         np.save(buf, labels)

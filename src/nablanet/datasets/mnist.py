@@ -123,6 +123,8 @@ class ImageData(NamedTuple):
         ``(n_test,)`` int64.
     source : str
         Where the data came from, for logs and reports.
+    image_shape : tuple of int
+        ``(rows, columns)`` of every image: ``n_pixels`` is their product.
     """
 
     X_train: np.ndarray
@@ -130,6 +132,7 @@ class ImageData(NamedTuple):
     X_test: np.ndarray
     y_test: np.ndarray
     source: str
+    image_shape: tuple[int, int] = (28, 28)
 
 
 def _float_dtype(dtype) -> np.dtype:
@@ -140,8 +143,9 @@ def _float_dtype(dtype) -> np.dtype:
 
 
 def _load_pair(images_path: Path, labels_path: Path,
-               dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-    """Read an IDX images/labels pair: ``(n, rows * columns)`` in [0, 1] and int64 ``(n,)``."""
+               dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """Read an IDX images/labels pair: ``(n, rows * columns)`` in [0, 1], int64 ``(n,)``
+    and ``(rows, columns)``."""
     images = read_idx(images_path)
     if images.ndim != 3 or images.dtype != np.uint8:
         raise ValueError(
@@ -165,7 +169,7 @@ def _load_pair(images_path: Path, labels_path: Path,
         )
     X = images.reshape(len(images), -1).astype(dtype)
     X /= 255
-    return X, labels.astype(np.int64)
+    return X, labels.astype(np.int64), (images.shape[1], images.shape[2])
 
 
 def read_image_file(path, *, n_pixels: int | None = None, dtype=np.float64) -> np.ndarray:
@@ -218,11 +222,14 @@ def _standard_files(directory: Path) -> list[Path] | None:
 
 def _read_standard(files: list[Path], dtype: np.dtype, source: str) -> ImageData:
     train_images, train_labels, test_images, test_labels = files
-    return ImageData(
-        *_load_pair(train_images, train_labels, dtype),
-        *_load_pair(test_images, test_labels, dtype),
-        source,
-    )
+    X_train, y_train, shape = _load_pair(train_images, train_labels, dtype)
+    X_test, y_test, test_shape = _load_pair(test_images, test_labels, dtype)
+    if test_shape != shape:
+        raise ValueError(
+            f"{test_images}: images of {test_shape[0]} x {test_shape[1]} pixels, but the "
+            f"training images of {train_images} are {shape[0]} x {shape[1]}"
+        )
+    return ImageData(X_train, y_train, X_test, y_test, source, shape)
 
 
 def _cache_dir(name: str) -> Path:
@@ -467,11 +474,12 @@ def load_idx_dir(directory, *, test_fraction=0.2, seed=1, dtype=np.float64) -> I
             f"*labels*idx1*, raw or .gz); {found}"
         )
     if len(images) == len(labels) == 1:
-        X, y = _load_pair(images[0], labels[0], dtype)
+        X, y, shape = _load_pair(images[0], labels[0], dtype)
         log.info("%s: holding out %g of %d examples for testing", directory, test_fraction, len(y))
         return ImageData(
             *_holdout(X, y, test_fraction, seed),
             f"{directory} ({images[0].name}, {test_fraction:g} held out, seed {seed})",
+            shape,
         )
     ordered = [
         _only(images, "train"),

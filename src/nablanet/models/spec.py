@@ -27,6 +27,7 @@ import numpy as np
 
 from nablanet.init import check_dtype
 from nablanet.layers import Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D
+from nablanet.serialization import MAX_PARAMS
 
 __all__ = ["parse_layers"]
 
@@ -57,8 +58,9 @@ def parse_layers(spec: str, input_shape, *, seed=None, dtype=np.float64) -> list
     ------
     ValueError
         Naming the bad token and its position: an unknown kind or option, a malformed
-        size, a layer that does not fit the shape before it, or a missing or misplaced
-        ``softmax:N``.
+        size, a layer that does not fit the shape before it, a layer of more than
+        :data:`~nablanet.serialization.MAX_PARAMS` parameters (refused before anything
+        is allocated), or a missing or misplaced ``softmax:N``.
     """
     if not isinstance(spec, str) or not spec.strip():
         raise ValueError(f"layers: expected a specification such as "
@@ -98,6 +100,7 @@ def _build(kind: str, args: list[str], shape: tuple, rng, dtype) -> list[Layer]:
         kw = int(size[2]) if size[2] else kh
         opts = _options(args[1:], {"stride": rf"s({_INT})", "padding": r"same|valid|p(\d+)",
                                    "activation": "|".join(_ACTIVATIONS)})
+        _check_params(f * (shape[0] * kh * kw + 1))
         pad = opts.get("padding", "valid")
         padding: str | int = pad if pad in ("same", "valid") else int(pad[1:])
         act = opts.get("activation", "relu")
@@ -115,6 +118,7 @@ def _build(kind: str, args: list[str], shape: tuple, rng, dtype) -> list[Layer]:
         allowed = {"activation": "|".join(_ACTIVATIONS)} if kind == "dense" else {}
         act = _options(args[1:], allowed).get("activation",
                                               "relu" if kind == "dense" else "identity")
+        _check_params((int(np.prod(shape)) + 1) * n)
         flat = [Flatten(dtype=dtype)] if len(shape) > 1 else []
         return [*flat, Dense(int(np.prod(shape)), n, activation=act, init=_init(act),
                              seed=rng, dtype=dtype)]
@@ -127,6 +131,11 @@ def _build(kind: str, args: list[str], shape: tuple, rng, dtype) -> list[Layer]:
         return [Flatten(dtype=dtype)]
     raise ValueError(f"unknown layer kind {kind!r}; expected conv, pool, dense, dropout, "
                      f"flatten or softmax")
+
+
+def _check_params(n: int) -> None:
+    if n > MAX_PARAMS:
+        raise ValueError(f"{n:,} parameters, more than the {MAX_PARAMS:,} a layer may have")
 
 
 def _init(activation: str) -> str:
