@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MAX_CLASSES", "as_images", "check_finite", "first_index"]
+__all__ = ["MAX_CLASSES", "as_examples", "as_images", "check_finite", "first_index"]
 
 #: Most classes a label column may ask for, the bound to give the reader of class labels
 #: (``max_classes=``) before a model is sized from them: a label of 1e9 would otherwise
@@ -124,3 +124,44 @@ def as_images(X, name: str, *, n_pixels: int | None = None, dtype=np.float64) ->
     if top == 255:
         images /= 255
     return images
+
+
+def as_examples(data, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Arrays ``(X, y)`` from the book's data forms, converted once at the edge.
+
+    Parameters
+    ----------
+    data : iterable of ``(x, y)`` tuples, or a tuple ``(X, y)`` of arrays
+        The book's list (or Python 3 ``zip``) of ``(x, y)``: ``x`` a column ``(k, 1)``
+        or a vector ``(k,)``, ``y`` a one-hot column ``(10, 1)`` or an integer label;
+        or arrays ``X (n, k)`` and ``y (n,)`` / ``(n, n_out)`` as the book's
+        ``mnist_loader.load_data`` gives them (returned as they are).
+    name : str
+        The argument's name, for error messages.
+
+    Returns
+    -------
+    X : ndarray ``(n, k)``
+    y : ndarray ``(n,)`` of labels or ``(n, n_out)`` of targets
+
+    Raises
+    ------
+    ValueError
+        If ``data`` is empty, or its ``x`` (or ``y``) do not all have the same size.
+    """
+    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray) \
+            and isinstance(data[1], np.ndarray) and data[0].ndim == 2 and data[1].ndim >= 1 \
+            and len(data[0]) == len(data[1]) and data[0].shape[1] != 1:
+        return data
+    pairs = list(data)
+    if not pairs:
+        raise ValueError(f"{name}: expected at least one (x, y) example, got none")
+    try:
+        X = np.stack([np.reshape(x, -1) for x, _ in pairs])
+        ys = [y for _, y in pairs]
+        y = np.asarray(ys) if np.ndim(ys[0]) == 0 else np.stack([np.reshape(v, -1) for v in ys])
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{name}: expected (x, y) tuples with x of one size and y of one size ({exc})"
+        ) from None
+    return X, y

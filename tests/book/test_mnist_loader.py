@@ -7,6 +7,7 @@ import pytest
 from nablanet.book import mnist_loader
 from nablanet.datasets.idx import write_idx
 from nablanet.datasets.mnist import load_images
+from nablanet.validation import as_examples
 
 
 def test_load_data_splits_a_single_pair_directory_as_documented(mnist_10k_dir):
@@ -58,7 +59,7 @@ def test_load_data_wrapper_gives_the_books_tuples(book_data):
     assert isinstance(training_data, list) and len(training_data[:1000]) == 1000
     x, y = training_data[5]
     assert x.shape == (784, 1) and y.shape == (10, 1) and y.sum() == 1.0
-    labels = mnist_loader.as_arrays(validation_data, "v")[1]
+    labels = as_examples(validation_data, "v")[1]
     x, label = validation_data[0]
     assert x.shape == (784, 1) and int(label) == labels[0] and 0 <= label <= 9
     images = training_data[0][0].base  # every x is a view of one array, not a copy
@@ -73,15 +74,15 @@ def test_vectorized_result():
         mnist_loader.vectorized_result(10)
 
 
-def test_as_arrays_takes_zip_objects_and_arrays():
+def test_as_examples_takes_zip_objects_and_arrays():
     rng = np.random.default_rng(1)
     X, y = rng.random((4, 6)), np.array([0, 2, 1, 2])
-    X2, y2 = mnist_loader.as_arrays(zip(X.reshape(4, 6, 1), y, strict=True), "data")
+    X2, y2 = as_examples(zip(X.reshape(4, 6, 1), y, strict=True), "data")
     assert np.array_equal(X2, X) and np.array_equal(y2, y)
     T = np.eye(3)[y][:, :, None]
-    T3 = mnist_loader.as_arrays(zip(X.reshape(4, 6, 1), T, strict=True), "data")[1]
+    T3 = as_examples(zip(X.reshape(4, 6, 1), T, strict=True), "data")[1]
     assert T3.shape == (4, 3) and np.array_equal(T3.argmax(1), y)
-    assert mnist_loader.as_arrays((X, y), "data")[0] is X
+    assert as_examples((X, y), "data")[0] is X
 
 
 @pytest.mark.parametrize("data, found", [
@@ -89,6 +90,6 @@ def test_as_arrays_takes_zip_objects_and_arrays():
     ([(np.zeros(3), 1), (np.zeros(4), 2)], "x of one size"),
     ([(np.zeros(3),)], "x of one size"),
 ])
-def test_as_arrays_names_the_argument(data, found):
+def test_as_examples_names_the_argument(data, found):
     with pytest.raises(ValueError, match=f"training_data: .*{found}"):
-        mnist_loader.as_arrays(data, "training_data")
+        as_examples(data, "training_data")

@@ -41,7 +41,7 @@ import numpy as np
 from nablanet.datasets.mnist import PICKLE_SUFFIXES, load_book_pickle, load_images
 from nablanet.losses import one_hot
 
-__all__ = ["DATA_ENV", "as_arrays", "load_data", "load_data_wrapper", "vectorized_result"]
+__all__ = ["DATA_ENV", "load_data", "load_data_wrapper", "vectorized_result"]
 
 log = logging.getLogger(__name__)
 
@@ -144,44 +144,3 @@ def vectorized_result(j: int) -> np.ndarray:
 def _columns(X: np.ndarray) -> np.ndarray:
     """``(n, k, 1)`` view of the rows of ``X``: iterating gives the book's columns."""
     return X.reshape(len(X), -1, 1)
-
-
-def as_arrays(data, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Arrays ``(X, y)`` from the book's data forms, converted once at the edge.
-
-    Parameters
-    ----------
-    data : iterable of ``(x, y)`` tuples, or a tuple ``(X, y)`` of arrays
-        The book's list (or Python 3 ``zip``) of ``(x, y)``: ``x`` a column ``(k, 1)``
-        or a vector ``(k,)``, ``y`` a one-hot column ``(10, 1)`` or an integer label;
-        or arrays ``X (n, k)`` and ``y (n,)`` / ``(n, n_out)`` as :func:`load_data`
-        gives them (returned as they are).
-    name : str
-        The argument's name, for error messages.
-
-    Returns
-    -------
-    X : ndarray ``(n, k)``
-    y : ndarray ``(n,)`` of labels or ``(n, n_out)`` of targets
-
-    Raises
-    ------
-    ValueError
-        If ``data`` is empty, or its ``x`` (or ``y``) do not all have the same size.
-    """
-    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray) \
-            and isinstance(data[1], np.ndarray) and data[0].ndim == 2 \
-            and len(data[0]) == len(data[1]) and data[0].shape[1] != 1:
-        return data
-    pairs = list(data)
-    if not pairs:
-        raise ValueError(f"{name}: expected at least one (x, y) example, got none")
-    try:
-        X = np.stack([np.reshape(x, -1) for x, _ in pairs])
-        ys = [y for _, y in pairs]
-        y = np.asarray(ys) if np.ndim(ys[0]) == 0 else np.stack([np.reshape(v, -1) for v in ys])
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"{name}: expected (x, y) tuples with x of one size and y of one size ({exc})"
-        ) from None
-    return X, y

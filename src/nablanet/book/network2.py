@@ -40,11 +40,12 @@ import numpy as np
 import nablanet
 from nablanet.atomic import atomic_write_bytes
 from nablanet.book import library_lines_off
-from nablanet.book.mnist_loader import as_arrays, vectorized_result
+from nablanet.book.mnist_loader import vectorized_result
 from nablanet.book.network import sigmoid, sigmoid_prime
 from nablanet.init import get_initializer
 from nablanet.losses import one_hot
 from nablanet.optimizers import SGD
+from nablanet.validation import as_examples
 
 __all__ = [
     "COSTS",
@@ -207,10 +208,10 @@ class Network(nablanet.Network):
                 "evaluation_data: monitor_evaluation_cost and monitor_evaluation_accuracy "
                 "need it, got None"
             )
-        X, y = as_arrays(training_data, "training_data")
+        X, y = as_examples(training_data, "training_data")
         training = (X.astype(self.dtype, copy=False), y)
         if evaluation_data is not None:
-            evaluation_data = as_arrays(evaluation_data, "evaluation_data")
+            evaluation_data = as_examples(evaluation_data, "evaluation_data")
         n = len(X)
         self.optimizer = SGD(eta, weight_decay=lmbda / n)
         evaluation_cost, evaluation_accuracy = [], []
@@ -253,7 +254,7 @@ class Network(nablanet.Network):
         a tuple ``(X, y)`` of arrays. The form of ``y`` is detected, so ``convert`` is
         accepted for the book's calls and not needed.
         """
-        X, y = as_arrays(data, "data")
+        X, y = as_examples(data, "data")
         labels = y if y.ndim == 1 else y.argmax(axis=1)
         return int((self.predict(X) == labels).sum())
 
@@ -264,7 +265,7 @@ class Network(nablanet.Network):
 
         ``data`` and ``convert`` as in :meth:`accuracy`.
         """
-        X, y = as_arrays(data, "data")
+        X, y = as_examples(data, "data")
         Y = one_hot(y, self.sizes[-1], self.dtype, "data labels") if y.ndim == 1 else y
         a = self.predict_proba(X)
         l2 = sum(float(np.linalg.norm(w)) ** 2 for w in self.weights)

@@ -56,11 +56,12 @@ from typing import NamedTuple
 import numpy as np
 
 from nablanet.book import library_lines_off
-from nablanet.book.mnist_loader import as_arrays, load_data
+from nablanet.book.mnist_loader import load_data
 from nablanet.book.network import sigmoid
 from nablanet.layers import Activation, Conv2D, Dense, Dropout, Flatten, MaxPool2D
 from nablanet.models.sequential import Sequential
 from nablanet.optimizers import SGD
+from nablanet.validation import as_examples
 
 __all__ = [
     "ConvPoolLayer",
@@ -439,7 +440,7 @@ class Network:
 
     def _inputs(self, data, name: str) -> tuple[np.ndarray, np.ndarray]:
         """``(X, y)`` with ``X`` shaped for the first layer (images ``(n, C, H, W)``)."""
-        X, y = as_arrays(data, name)
+        X, y = as_examples(data, name)
         if y.ndim != 1:
             y = y.argmax(axis=1)
         per_example = int(np.prod(self.input_shape))

@@ -46,6 +46,7 @@ from nablanet.models.sequential import Sequential
 from nablanet.optimizers import SGD, Optimizer
 from nablanet.registry import register
 from nablanet.training import History
+from nablanet.validation import as_examples
 
 __all__ = ["Network"]
 
@@ -266,9 +267,9 @@ class Network(Sequential):
             ``seconds``.
         """
         self.optimizer = SGD(eta)
-        X, y = _unpack(training_data, "training_data")
+        X, y = as_examples(training_data, "training_data")
         if test_data is not None:
-            kwargs["validation_data"] = _unpack(test_data, "test_data")
+            kwargs["validation_data"] = as_examples(test_data, "test_data")
         self._first_epoch = 0  # the book's numbering, for this call only
         try:
             return self.fit(X, y, epochs=epochs, batch_size=mini_batch_size, **kwargs)
@@ -285,7 +286,7 @@ class Network(Sequential):
         """
         if y is not None:
             return super().evaluate(test_data, y, mask, **kwargs)
-        X, y = _unpack(test_data, "test_data")
+        X, y = as_examples(test_data, "test_data")
         data = self._prepare(X, y, None, "test_data inputs", "test_data labels")
         return self._metrics(data, "", 0.5)["correct"]
 
@@ -388,27 +389,6 @@ class Network(Sequential):
 # --------------------------------------------------------------------------------------
 # The book's data forms, converted once at the edge
 # --------------------------------------------------------------------------------------
-def _unpack(data, name: str):
-    """``(X, y)`` arrays from the book's list of ``(x, y)`` tuples or a tuple of arrays."""
-    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray) \
-            and np.ndim(data[0]) == 2 and np.ndim(data[1]) >= 1 \
-            and len(data[0]) == len(data[1]) and np.shape(data[0])[1] != 1:
-        return data
-    data = list(data)
-    if not data:
-        raise ValueError(f"{name}: expected at least one (x, y) example, got none")
-    try:
-        X = np.stack([np.asarray(x).reshape(-1) for x, _ in data])
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: expected (x, y) tuples with equal-sized x ({exc})") from None
-    ys = [y for _, y in data]
-    if np.ndim(ys[0]) == 0:
-        y = np.asarray(ys)
-    else:
-        y = np.stack([np.asarray(v).reshape(-1) for v in ys])
-    return X, y
-
-
 def _as_rows(a, n_in: int, name: str):
     """Rows ``(n, n_in)`` from one example (column or vector) or a batch, with a function
     that gives the output shape for ``n_out`` outputs."""
