@@ -1,11 +1,13 @@
-"""ModelCheckpoint and TensorBoard callbacks."""
+"""ModelCheckpoint, JSONLinesLogger and TensorBoard callbacks."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
 
-from nablanet import Adam, ModelCheckpoint, Network, TensorBoard
+from nablanet import Adam, JSONLinesLogger, ModelCheckpoint, Network, TensorBoard
 from nablanet.training import CosineAnnealing
 
 
@@ -54,6 +56,32 @@ def test_checkpoint_keeps_the_best_by_a_monitored_metric(tmp_path):
     with pytest.raises(ValueError, match="'val_f1' is not computed"):
         _net().fit(X, y, epochs=1, progress=False,
                    callbacks=[ModelCheckpoint(ckpt, monitor="val_f1")])
+
+
+def test_json_lines_logger_writes_each_epoch_as_it_ends(tmp_path):
+    X, y = _data()
+    path = tmp_path / "epochs.jsonl"
+
+    seen = []
+
+    class Peek(JSONLinesLogger):  # what another process sees right after each epoch
+        def on_epoch_end(self, epoch, logs):
+            super().on_epoch_end(epoch, logs)
+            seen.append(len(path.read_text().splitlines()))
+
+    net = _net()
+    history = net.fit(X, y, epochs=3, batch_size=6, validation_data=(X, y), progress=False,
+                      callbacks=[Peek(path)])
+    assert seen == [1, 2, 3]  # flushed at once
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert lines == json.loads(json.dumps(history.epochs))
+    assert [e["epoch"] for e in lines] == [1, 2, 3] and "val_accuracy" in lines[0]
+    net.fit(X, y, epochs=5, initial_epoch=3, batch_size=6, progress=False,
+            callbacks=[JSONLinesLogger(path, append=True)])
+    assert [json.loads(line)["epoch"] for line in path.read_text().splitlines()] == [
+        1, 2, 3, 4, 5]
+    net.fit(X, y, epochs=1, batch_size=6, progress=False, callbacks=[JSONLinesLogger(path)])
+    assert len(path.read_text().splitlines()) == 1  # a fresh run starts the file again
 
 
 def test_tensorboard_scalars_and_hparams_read_back_with_tensorboards_reader(tmp_path):

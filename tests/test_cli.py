@@ -104,8 +104,8 @@ def _write_sine_csv(path: Path, n: int = 24, T: int = 8) -> None:
 
 def _feedforward_pipeline(cwd: Path, idx_dir: Path) -> dict:
     out = {"train": nablanet("train", idx_dir, "--sizes", "784,20,10", "--epochs", "2",
-                             "--model-out", "m.safetensors", "--metrics-out", "m.json", cwd=cwd,
-                             check=False)}
+                             "--model-out", "m.safetensors", "--metrics-out", "m.json",
+                             "--history-out", "h.jsonl", cwd=cwd, check=False)}
     if out["train"].returncode:
         return out
     images = read_idx(idx_dir / "t10k-images-idx3-ubyte.gz")
@@ -247,6 +247,8 @@ def test_train_writes_model_and_metrics(runs, idx_dir):
     assert [e[0] for e in epochs] == ["1", "2"]
     history = metrics["history"]["epochs"]
     assert [e["epoch"] for e in history] == [1, 2]
+    # --history-out: the same epochs, one JSON line each
+    assert [json.loads(line) for line in (cwd / "h.jsonl").read_text().splitlines()] == history
     assert [int(e[1]) for e in epochs] == [e["val_correct"] for e in history]
     final = metrics["final"]
     assert final["n_test"] == 60

@@ -1,6 +1,7 @@
 """Callbacks for ``fit(callbacks=[...])`` that write files: :class:`ModelCheckpoint`
-(the model with its training state, every few epochs or at the best monitored metric)
-and :class:`TensorBoard` (per-epoch scalars and the hyper-parameters, through the
+(the model with its training state, every few epochs or at the best monitored metric),
+:class:`JSONLinesLogger` (each epoch's logs as a line of JSON, as it finishes) and
+:class:`TensorBoard` (per-epoch scalars and the hyper-parameters, through the
 ``tensorboardX`` writer: ``pip install 'nablanet[tensorboard]'``).
 
 The protocol is :class:`nablanet.training.Callback`.
@@ -8,15 +9,16 @@ The protocol is :class:`nablanet.training.Callback`.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import numbers
-from typing import Any
+from typing import IO, Any
 
 from nablanet import serialization
 from nablanet.training import Callback, History
 
-__all__ = ["ModelCheckpoint", "TensorBoard"]
+__all__ = ["JSONLinesLogger", "ModelCheckpoint", "TensorBoard"]
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,49 @@ class ModelCheckpoint(Callback):
         """Write the model now (after ``epoch``)."""
         serialization.save(self.model, self.path, cli=self.cli)
         log.debug("checkpoint after epoch %d: %s", epoch, self.path)
+
+
+class JSONLinesLogger(Callback):
+    """Stream the run's epochs to a JSON Lines file: after each epoch, its ``logs``
+    (``epoch`` 1-based, ``seconds``, ``lr``, the losses and metrics of an evaluation
+    epoch) as one JSON object on one line, written and flushed at once, so that another
+    process can follow the run (``tail -f``; a sweep's pruner reads it). The logs of Keras's
+    ``CSVLogger``, as JSON.
+
+    Parameters
+    ----------
+    path : path-like
+        The file; created, or emptied at ``on_train_begin``.
+    append : bool, default False
+        Add to the file instead (a resumed run continues its file).
+
+    Raises
+    ------
+    OSError
+        At ``on_train_begin``, when the file cannot be opened for writing.
+    """
+
+    def __init__(self, path, *, append: bool = False):
+        self.path, self.append = path, append
+        self.file: IO[str] | None = None
+
+    def on_train_begin(self, model) -> None:
+        self.file = open(self.path, "a" if self.append else "w", encoding="utf-8")
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        assert self.file is not None, "on_train_begin opens the file"
+        self.file.write(json.dumps({**logs, "epoch": epoch}, default=_plain) + "\n")
+        self.file.flush()
+
+    def on_train_end(self, history: History) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
+def _plain(value):
+    """NumPy scalars as Python numbers, anything else as its text (for ``json.dumps``)."""
+    return value.item() if hasattr(value, "item") else str(value)
 
 
 class TensorBoard(Callback):

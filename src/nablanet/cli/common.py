@@ -354,6 +354,10 @@ def training_options(defaults: Mapping[str, Any] | None = None, default_note: st
             click.option("--metrics-out", type=click.Path(dir_okay=False), default=None,
                          help="Write the history and final metrics to this JSON file [default: "
                          "not written]."),
+            click.option("--history-out", type=click.Path(dir_okay=False), default=None,
+                         help="Write each epoch's losses and metrics to this file as it "
+                         "finishes, one JSON object per line (JSON Lines: follow the run "
+                         "with tail -f; --resume appends) [default: not written]."),
             click.option("--plot-out", "plot_out", type=click.Path(dir_okay=False),
                          default=None, help="Draw the learning curves (and the confusion "
                          "matrix) to this PNG file (pip install 'nablanet[plot]') [default: no "
@@ -373,7 +377,7 @@ def training_options(defaults: Mapping[str, Any] | None = None, default_note: st
     return decorate
 
 
-RUN_OUTPUTS = ("model_out", "metrics_out", "plot_out", "profile_out")
+RUN_OUTPUTS = ("model_out", "metrics_out", "history_out", "plot_out", "profile_out")
 
 
 def prepare_run(o: Mapping[str, Any], inputs: Mapping[str, Any]) -> None:
@@ -551,18 +555,21 @@ def _interrupt(signum, frame):
 def fit_run(model, args: tuple, o: Mapping[str, Any], *, epochs: int, cli: dict,
             record: dict, **kwargs):
     """``model.fit(*args, epochs=epochs, **kwargs)`` with the run options: --resume
-    (from ``model.training_state``), --checkpoint-every, --class-weight, --tensorboard.
+    (from ``model.training_state``), --checkpoint-every, --class-weight, --history-out,
+    --tensorboard.
 
     On SIGINT or SIGTERM it writes the last complete epoch's checkpoint to --model-out
     and ``record`` with the history so far to --metrics-out, says so in one line and
     exits with status 130.
     """
-    from nablanet.callbacks import ModelCheckpoint, TensorBoard
+    from nablanet.callbacks import JSONLinesLogger, ModelCheckpoint, TensorBoard
     from nablanet.training import Callback
 
     callbacks: list[Callback] = []
     if o["checkpoint_every"]:
         callbacks.append(ModelCheckpoint(o["model_out"], every=o["checkpoint_every"], cli=cli))
+    if o["history_out"]:
+        callbacks.append(JSONLinesLogger(o["history_out"], append=bool(o["resume"])))
     if o["tensorboard"]:
         Path(o["tensorboard"]).mkdir(parents=True, exist_ok=True)
         callbacks.append(TensorBoard(o["tensorboard"], hparams={
