@@ -139,6 +139,16 @@ PARAMS = '[params]\nlr = { type = "log_uniform", low = 0.1, high = 1.0 }\n'
      "trials: expected at most the grid's 2"),
     (GOOD, OBJ + '[params]\n"--lr" = { type = "uniform", low = 0, high = 1 }\n',
      "params.--lr: expected an option's long name"),
+    (GOOD, OBJ + '[options]\nhistory-out = "h.jsonl"\n' + PARAMS, "options.history-out"),
+    ({**GOOD, "pruner": '"median"'}, OBJ + PARAMS, "pruner: expected a table"),
+    (GOOD, OBJ + PARAMS + '[pruner]\ntype = "hyperband"\n', "pruner.type: expected one of"),
+    (GOOD, OBJ + PARAMS + '[pruner]\nwarmup_epochs = 1\n', "pruner.type: expected one of"),
+    (GOOD, OBJ + PARAMS + '[pruner]\ntype = "median"\nwarmup_epochs = -1\n',
+     "pruner.warmup_epochs: expected an integer >= 0"),
+    (GOOD, OBJ + PARAMS + '[pruner]\ntype = "median"\nstartup_trials = 1.5\n',
+     "pruner.startup_trials: expected an integer >= 0"),
+    (GOOD, OBJ + PARAMS + '[pruner]\ntype = "median"\npatience = 2\n',
+     "pruner.patience: expected one of"),
 ])
 def test_bad_space_file_names_the_key(tmp_path, top, tables, key):
     path = tmp_path / "s.toml"
@@ -383,6 +393,38 @@ def test_local_cluster_matches_a_serial_run(tmp_path, idx_dir, monkeypatch):
             for trials in (serial, parallel)]
     assert len(runs[0]) == 4 and not (tmp_path / "w1" / "study.journal").exists()
     assert runs[1] == runs[0]
+
+
+@pytest.mark.slow
+def test_median_pruner_stops_the_slow_learners_early(tmp_path, mnist_10k_dir, monkeypatch):
+    pytest.importorskip("optuna")
+    pytest.importorskip("distributed")
+    from nablanet.tune import tune
+
+    monkeypatch.setenv("PYTHONPATH", ENV["PYTHONPATH"])
+    lrs = 'lr = { type = "categorical", choices = [3.0, 2.0, 0.002, 0.001] }'
+    # 60 short epochs (about 0.05 s each): the pruner acts within a fraction of a second
+    path = write_space(tmp_path, mnist_10k_dir, trials=4, sampler="grid", params=lrs,
+                       epochs=60)
+    path.write_text(path.read_text() + '[pruner]\ntype = "median"\nstartup_trials = 1\n')
+    out = tmp_path / "out"
+    summary = tune(path, out_dir=out, workers=1)
+    # seed 7 draws the grid as lr 3.0, 0.002, 2.0, 0.001; one worker runs them in order
+    trials = {t.params["lr"]: t for t in trials_of(out)}
+    first = trials[3.0]
+    assert list(trials) == [3.0, 0.002, 2.0, 0.001]
+    assert first.state.name == "COMPLETE"  # nothing to compare it with: it runs whole
+    metrics = json.loads((out / "trials" / "00000" / "metrics-seed1.json").read_text())
+    assert first.intermediate_values == {e["epoch"]: e["val_accuracy"]
+                                         for e in metrics["history"]["epochs"]}
+    for lr in (0.002, 0.001):  # far below the median at the same epoch: stopped early
+        t = trials[lr]
+        assert t.state.name == "PRUNED"
+        last = max(t.intermediate_values)
+        assert last <= t.user_attrs["pruned_at_epoch"] < 60
+        assert t.intermediate_values[last] < first.intermediate_values[last]
+        assert not (out / "trials" / f"{t.number:05d}").exists()  # no model saved
+    assert summary["pruned"] >= 2 and summary["complete"] + summary["pruned"] == 4
 
 
 @pytest.mark.slow

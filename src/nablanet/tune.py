@@ -23,6 +23,11 @@ A sweep is described by a TOML *space file* (read with :mod:`tomllib`)::
     batch-size = { type = "int", low = 10, high = 50, step = 10 }
     activation = { type = "categorical", choices = ["sigmoid", "relu"] }
 
+    [pruner]                              # optional: stop unpromising trials early
+    type = "median"                       # Optuna's MedianPruner
+    startup_trials = 5                    # trials that finish before any is pruned
+    warmup_epochs = 1                     # epochs a trial runs before it may be pruned
+
 Each trial runs ``python -m nablanet COMMAND DATA --option value ... --seed S
 --metrics-out ... --model-out ...`` once per seed in a subprocess on a Dask worker (BLAS held
 to one thread) and scores the chosen metric of the epoch whose weights the run kept
@@ -34,7 +39,15 @@ the test set never steers the search.
 
 The study lives in Optuna storage (by default a journal file in the output directory).
 Running the same sweep again resumes it: finished trials are kept and never re-run; a
-trial that was running when the driver died is marked failed and retried once. Every
+trial that was running when the driver died is marked failed and retried once.
+
+With a ``[pruner]``, the first seed's run of each trial writes its epochs as they end
+(``--history-out``); the worker sends each epoch's metric to the driver (a Dask
+``Variable``, so workers need no shared disk and no access to the storage), the driver
+reports it to Optuna and, when the trial's value at that epoch is worse than the median
+of the finished trials' at the same epoch, tells the worker to stop the run. A pruned
+trial counts toward ``trials`` (state PRUNED, its last reported value kept) and saves no
+model. Every
 configuration is drawn by a sampler seeded from ``(seed, trial number)``, so a sweep
 draws the same configurations whatever the number of workers and however often it was
 interrupted.
@@ -64,7 +77,7 @@ import numpy as np
 
 from nablanet.atomic import atomic_write_bytes
 
-__all__ = ["Param", "Space", "counted_trials", "load_space", "objective_value",
+__all__ = ["Param", "Pruner", "Space", "counted_trials", "load_space", "objective_value",
            "recover_interrupted", "run_trial", "summary_table", "tune"]
 
 log = logging.getLogger(__name__)
@@ -83,12 +96,17 @@ RESERVED = {
     "profile-out": "profile a single run instead",
     "profile": "profile a single run instead",
     "test-data": "a sweep is scored on held-out training data, never on the test set",
+    "history-out": "the sweep follows the epochs itself (see [pruner])",
 }
 #: Thread counts of the BLAS libraries NumPy may be linked with: one per trial.
 BLAS_ENV = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                              "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")}
 _TOP_KEYS = {"name", "command", "data", "trials", "sampler", "seed", "seeds", "objective",
-             "options", "params"}
+             "options", "params", "pruner"}
+PRUNERS = ("median",)
+#: seconds between the driver's looks at running trials' epochs (and a worker's at its
+#: run's history file)
+POLL_SECONDS = 0.2
 
 
 # --------------------------------------------------------------------------------------
@@ -131,6 +149,21 @@ class Param:
 
 
 @dataclass(frozen=True)
+class Pruner:
+    """A ``[pruner]`` table: Optuna's ``MedianPruner(n_startup_trials=startup_trials,
+    n_warmup_steps=warmup_epochs)``, with epochs (1-based) as its steps."""
+
+    kind: str = "median"
+    startup_trials: int = 5
+    warmup_epochs: int = 1
+
+    def build(self):
+        """The Optuna pruner."""
+        return _require("optuna.pruners").MedianPruner(
+            n_startup_trials=self.startup_trials, n_warmup_steps=self.warmup_epochs)
+
+
+@dataclass(frozen=True)
 class Space:
     """A validated space file (see the module docstring); build it with
     :func:`load_space`."""
@@ -147,6 +180,7 @@ class Space:
     direction: str
     options: dict
     params: tuple[Param, ...]
+    pruner: Pruner | None = None
 
     def argv(self, params: dict, seed: int) -> list[str]:
         """The command line (after ``nablanet``) of one run with ``params``."""
@@ -164,7 +198,8 @@ class Space:
         return math.prod(len(p.grid()) for p in self.params)
 
     def fingerprint(self) -> str:
-        """What makes two sweeps the same study (the search, not the trial count)."""
+        """What makes two sweeps the same study (the search, not the trial count or the
+        pruner)."""
         return json.dumps({"command": self.command, "data": self.data, "seeds": self.seeds,
                            "metric": self.metric, "direction": self.direction,
                            "options": self.options, "sampler": self.sampler,
@@ -277,9 +312,29 @@ def load_space(path) -> Space:
     if grid is not None and trials > grid:
         raise bad("trials", f"at most the grid's {grid} configurations", trials)
     name = get(doc, "name", str, "a study name", path.stem)
+    pruner = _pruner(doc["pruner"], bad) if "pruner" in doc else None
     return Space(path=path, name=name, command=command, data=data, trials=trials,
                  sampler=sampler, seed=seed, seeds=tuple(seeds), metric=metric,
-                 direction=direction, options=options, params=space_params)
+                 direction=direction, options=options, params=space_params, pruner=pruner)
+
+
+def _pruner(table, bad) -> Pruner:
+    if not isinstance(table, dict):
+        raise bad("pruner", "a table such as { type = 'median' }", table)
+    allowed = {"type", "startup_trials", "warmup_epochs"}
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise bad(f"pruner.{unknown[0]}", f"one of {sorted(allowed)}", unknown[0])
+    kind = table.get("type")
+    if kind not in PRUNERS:
+        raise bad("pruner.type", f"one of {list(PRUNERS)}", kind)
+    counts = {}
+    for key in ("startup_trials", "warmup_epochs"):
+        value = table.get(key, getattr(Pruner, key))
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise bad(f"pruner.{key}", "an integer >= 0", value)
+        counts[key] = value
+    return Pruner(kind, **counts)
 
 
 def _check_key(key: str, table: str, bad) -> None:
@@ -334,7 +389,7 @@ def _param(key: str, spec, bad) -> Param:
 # --------------------------------------------------------------------------------------
 # One trial (runs on a Dask worker)
 # --------------------------------------------------------------------------------------
-def run_trial(argvs: list[list[str]], metric: str) -> dict:
+def run_trial(argvs: list[list[str]], metric: str, channel: str | None = None) -> dict:
     """Run ``nablanet ARGV`` once per seed in a subprocess and read ``metric``.
 
     Runs on a Dask worker: it needs only nablanet installed and the data path. BLAS is
@@ -347,15 +402,20 @@ def run_trial(argvs: list[list[str]], metric: str) -> dict:
         One command line (after ``nablanet``) per seed.
     metric : str
         A key of the history's epochs (``val_accuracy``, ...).
+    channel : str, optional
+        For pruning: the name of the Dask ``Variable`` pair through which the first
+        seed's run sends ``[[epoch, value], ...]`` (``CHANNEL-epochs``) and is told to
+        stop (``CHANNEL-prune``); see :func:`_follow`.
 
     Returns
     -------
     dict
         ``{"runs": [...]}`` with per run ``value`` (float), ``metrics`` (the metrics JSON
         as a dict), ``model`` (the saved model file, bytes) and ``seconds`` (wall clock);
-        or ``{"error": message}`` when a run failed (the command's last line of stderr),
-        or its metric is missing or not finite. A failed trial is returned, not raised:
-        only a lost worker is an error of the task.
+        ``{"pruned": [epoch, value]}`` when the driver stopped the first run at that
+        epoch; or ``{"error": message}`` when a run failed (the command's last line of
+        stderr), or its metric is missing or not finite. A failed trial is returned, not
+        raised: only a lost worker is an error of the task.
     """
     results = []
     env = {**os.environ, **BLAS_ENV}
@@ -366,9 +426,22 @@ def run_trial(argvs: list[list[str]], metric: str) -> dict:
             cmd = [sys.executable, "-m", "nablanet", "-q", *argv,
                    "--metrics-out", str(metrics_path), "--model-out", str(model_path)]
             t0 = time.perf_counter()
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-            if proc.returncode != 0:
-                lines = proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"]
+            with open(Path(tmp, f"stderr-{k}.txt"), "w+", encoding="utf-8") as stderr:
+                if channel is not None and k == 0:
+                    history = Path(tmp, "history.jsonl")
+                    proc = subprocess.Popen([*cmd, "--history-out", str(history)],
+                                            stdout=subprocess.DEVNULL, stderr=stderr, env=env)
+                    pruned = _follow(proc, history, metric, channel)
+                    if pruned is not None:
+                        return {"pruned": pruned}
+                    status = proc.returncode
+                else:
+                    status = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=stderr,
+                                            env=env, check=False).returncode
+                stderr.seek(0)
+                lines = stderr.read().strip().splitlines()
+            if status != 0:
+                lines = lines or [f"exit status {status}"]
                 return {"error": f"nablanet {shlex.join(argv)}: {lines[-1]}"}
             metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
             try:
@@ -379,6 +452,38 @@ def run_trial(argvs: list[list[str]], metric: str) -> dict:
                             "model": model_path.read_bytes(),
                             "seconds": time.perf_counter() - t0})
     return {"runs": results}
+
+
+def _follow(proc: subprocess.Popen, history: Path, metric: str,
+            channel: str) -> list | None:
+    """Follow a running trial: after each epoch that computed ``metric`` (a line of its
+    ``--history-out`` file), set the Dask Variable ``CHANNEL-epochs`` to every
+    ``[epoch, value]`` so far; when the driver sets ``CHANNEL-prune`` to True, stop the
+    run. The driver sets both before it submits the trial. Returns the last ``[epoch,
+    value]`` when the run was stopped, None when it ended."""
+    from distributed import Variable
+
+    epochs, prune = Variable(f"{channel}-epochs"), Variable(f"{channel}-prune")
+    reported: list[list] = []
+    read = 0
+    while True:
+        ended = proc.poll() is not None
+        text = history.read_text(encoding="utf-8") if history.exists() else ""
+        complete = text[:text.rfind("\n") + 1]  # a line still being written waits
+        for line in complete[read:].splitlines():
+            logs = json.loads(line)
+            value = logs.get(metric)
+            if isinstance(value, int | float) and math.isfinite(value):
+                reported.append([logs["epoch"], float(value)])
+                epochs.set(list(reported))
+        read = len(complete)
+        if ended:
+            return None
+        if prune.get(timeout=60):
+            proc.kill()
+            proc.wait()
+            return reported[-1]
+        time.sleep(POLL_SECONDS)
 
 
 def objective_value(metrics: dict, metric: str) -> float:
@@ -584,7 +689,8 @@ def tune(space, *, out_dir=None, storage: str | None = None, scheduler: str | No
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         study = optuna.create_study(study_name=space.name, storage=_storage(storage, out_dir),
-                                    direction=space.direction, load_if_exists=True)
+                                    direction=space.direction, load_if_exists=True,
+                                    pruner=space.pruner.build() if space.pruner else None)
     except Exception as exc:  # SQLAlchemy's errors, a bad URL, an unreadable journal
         first = (str(exc).splitlines() or [""])[0]
         raise ValueError(f"storage: cannot open {storage or out_dir}: "
@@ -601,8 +707,9 @@ def tune(space, *, out_dir=None, storage: str | None = None, scheduler: str | No
 
 
 def _run(study, space: Space, out_dir: Path, scheduler, workers, optuna) -> None:
-    """Keep one trial per worker thread in flight until ``space.trials`` have finished."""
-    from distributed import as_completed
+    """Keep one trial per worker thread in flight until ``space.trials`` have finished;
+    with a pruner, look at the running trials' epochs every :data:`POLL_SECONDS`."""
+    from distributed import Variable, wait
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
@@ -612,58 +719,100 @@ def _run(study, space: Space, out_dir: Path, scheduler, workers, optuna) -> None
         return
     client, cluster = _client(scheduler, workers)
     running: dict = {}  # future -> optuna Trial
+    reported: dict[int, int] = {}  # trial number -> last epoch reported to the pruner
     failed = sum(t.state == optuna.trial.TrialState.FAIL for t in counted_trials(study))
     try:
         log.info("Dask scheduler %s, dashboard %s", client.scheduler.address,
                  client.dashboard_link)
         log.info("study %r: %d of %d trials finished", space.name, done, space.trials)
 
-        def submit_more(queue) -> None:
+        def submit_more() -> None:
             slots = max(1, sum(client.nthreads().values()))
             while done + len(running) < space.trials and len(running) < slots:
                 trial, params = _ask(study, space, optuna)
                 argvs = [space.argv(params, s) for s in space.seeds]
-                future = client.submit(run_trial, argvs, space.metric, pure=False,
-                                       key=f"nablanet-trial-{space.name}-{trial.number}-"
-                                       f"{time.time_ns()}")
+                key = f"nablanet-trial-{space.name}-{trial.number}-{time.time_ns()}"
+                if space.pruner:  # the channel to the trial's worker (see _follow)
+                    Variable(f"{key}-epochs", client=client).set([])
+                    Variable(f"{key}-prune", client=client).set(False)
+                future = client.submit(run_trial, argvs, space.metric,
+                                       key if space.pruner else None, pure=False, key=key)
                 running[future] = trial
-                queue.add(future)
 
         console = Console(stderr=True)
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True,
                       console=console, disable=not console.is_terminal) as bar:
             line = bar.add_task("")
-            queue = as_completed()
-            submit_more(queue)
-            for future in queue:
-                trial = running.pop(future)
-                ok = _record(study, trial, future, space, out_dir, optuna)
-                done, failed = done + 1, failed + (not ok)
-                best = _best(study)
-                status = (f"{done}/{space.trials} done, {len(running)} running, {failed} "
-                          f"failed" + (f" | best {space.metric} {best.value:.6g} (trial "
-                                       f"{best.number})" if best else ""))
-                bar.update(line, description=status)
-                log.info("trial %d %s | %s", trial.number, "finished" if ok else "failed",
-                         status)
-                submit_more(queue)
+            submit_more()
+            while running:
+                try:
+                    finished = wait(list(running), return_when="FIRST_COMPLETED",
+                                    timeout=POLL_SECONDS if space.pruner else None).done
+                except TimeoutError:
+                    finished = set()
+                if space.pruner:
+                    _prune(running, reported, client)
+                for future in finished:
+                    trial = running.pop(future)
+                    outcome = _record(study, trial, future, space, out_dir, optuna)
+                    done, failed = done + 1, failed + (outcome == "failed")
+                    best = _best(study)
+                    status = (f"{done}/{space.trials} done, {len(running)} running, "
+                              f"{failed} failed" + (f" | best {space.metric} "
+                                                    f"{best.value:.6g} (trial {best.number})"
+                                                    if best else ""))
+                    bar.update(line, description=status)
+                    log.info("trial %d %s | %s", trial.number, outcome, status)
+                submit_more()
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
 
 
-def _record(study, trial, future, space: Space, out_dir: Path, optuna) -> bool:
-    """Write a finished trial's files and tell Optuna its value; False if it failed."""
+def _prune(running: dict, reported: dict, client) -> None:
+    """Report the running trials' new epochs to Optuna (``reported``: trial number ->
+    its last reported epoch); tell the worker of each trial that the pruner stops
+    (:func:`_follow` on the other side)."""
+    from distributed import Variable
+
+    for future, trial in running.items():
+        epochs = Variable(f"{future.key}-epochs", client=client).get()
+        new = [(e, v) for e, v in epochs if e > reported.get(trial.number, 0)]
+        if not new:
+            continue
+        for epoch, value in new:
+            trial.report(value, epoch)
+        reported[trial.number] = new[-1][0]
+        if trial.should_prune():
+            Variable(f"{future.key}-prune", client=client).set(True)
+
+
+def _record(study, trial, future, space: Space, out_dir: Path, optuna) -> str:
+    """Write a finished trial's files and tell Optuna its outcome: ``"finished"``,
+    ``"pruned"`` or ``"failed"``."""
     try:
         outcome = future.result()
     except Exception as exc:  # the task was lost: KilledWorker after repeated crashes, ...
         outcome = {"error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        if space.pruner:
+            from distributed import Variable
+
+            for end in ("epochs", "prune"):
+                Variable(f"{future.key}-{end}", client=future.client).delete()
     if "error" in outcome:
         trial.set_user_attr("error", outcome["error"])
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
         log.warning("trial %d failed: %s", trial.number, outcome["error"])
-        return False
+        return "failed"
+    if "pruned" in outcome:
+        epoch, value = outcome["pruned"]
+        trial.set_user_attr("pruned_at_epoch", epoch)
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        log.info("trial %d pruned at epoch %d (%s %.6g)", trial.number, epoch,
+                 space.metric, value)
+        return "pruned"
     results = outcome["runs"]
     trial_dir = out_dir / "trials" / f"{trial.number:05d}"
     trial_dir.mkdir(parents=True, exist_ok=True)
@@ -675,7 +824,7 @@ def _record(study, trial, future, space: Space, out_dir: Path, optuna) -> bool:
                                         for s, r in zip(space.seeds, results, strict=True)})
     trial.set_user_attr("seconds", sum(r["seconds"] for r in results))
     study.tell(trial, float(np.mean([r["value"] for r in results])))
-    return True
+    return "finished"
 
 
 def _best(study):
@@ -703,6 +852,7 @@ def _finish(study, space: Space, out_dir: Path, optuna) -> dict:
         "direction": space.direction, "trials": space.trials,
         "complete": len(complete),
         "failed": sum(t.state == state.FAIL for t in counted),
+        "pruned": sum(t.state == state.PRUNED for t in counted),
         "interrupted": sum(not s["counted"] for s in stopped.values()),
         "top": [{"number": t.number, "value": t.value, "params": t.params,
                  "seed_values": t.user_attrs.get("seed_values"),
@@ -787,7 +937,7 @@ def summary_table(summary: dict):
     names = sorted({k for t in top for k in t["params"]})
     table = Table(title=f"{summary['study']}: top trials by {summary['metric']} "
                   f"({summary['direction']}); {summary['complete']} complete, "
-                  f"{summary['failed']} failed")
+                  f"{summary['pruned']} pruned, {summary['failed']} failed")
     for column in ("trial", summary["metric"], *names, "seconds"):
         table.add_column(column, justify="right")
     for t in top:
