@@ -108,6 +108,21 @@ def test_auto_picks_the_kernel_for_small_batches_when_installed(monkeypatch, bat
     assert kernels.use_numba("numpy", None, 1, 16) is False
 
 
+def test_auto_runs_large_float32_lstms_on_numpy():
+    from nablanet import GRU, LSTM
+
+    def auto(model, batch_size):
+        return kernels.use_numba("auto", model.kernel_unsupported(), batch_size,
+                                 model.auto_numba_max_batch)
+
+    # measured: the kernel loses to NumPy's float32 tanh at batch x hidden above 4096
+    wide = LSTM(16, 128, 1, dtype=np.float32)
+    assert auto(wide, 64) is False and auto(wide, 8) is kernels.AVAILABLE
+    assert auto(LSTM(16, 32, 1, dtype=np.float32), 64) is kernels.AVAILABLE
+    assert auto(LSTM(16, 128, 1), 64) is kernels.AVAILABLE  # float64: the kernel everywhere
+    assert auto(GRU(16, 128, 1, dtype=np.float32), 64) is kernels.AVAILABLE
+
+
 def test_auto_falls_back_to_numpy_without_numba(monkeypatch):
     monkeypatch.setattr(kernels, "AVAILABLE", False)
     assert kernels.use_numba("auto", None, 1, 16) is False
