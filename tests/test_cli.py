@@ -362,6 +362,12 @@ MISTAKES = {
                                      "softmax:10"], ["--layers", "parameters"]),
     "evaluate: a recurrent model": (["evaluate", "{idx}", "--model", "rnn.safetensors"],
                                     ["rnn.safetensors", "RNN"]),
+    "evaluate: a network for other images": (["evaluate", "{idx}", "--model",
+                                              "net100.safetensors"],
+                                             ["net100.safetensors", "100 pixels", "784"]),
+    "evaluate: a network for fewer classes": (["evaluate", "{idx}", "--model",
+                                               "net5.safetensors"],
+                                              ["net5.safetensors", "5 classes", "10 classes"]),
     "predict: a recurrent model": (["predict", "--model", "rnn.safetensors", "one.csv"],
                                    ["rnn.safetensors", "RNN"]),
 }
@@ -376,6 +382,8 @@ def _mistake_inputs(cwd: Path) -> None:
         f"s{k},{t},{0.1 * t + k},{k}\n" for k in range(9) for t in range(3)))
     Network([784, 10], seed=0).save(cwd / "net.safetensors")
     RNN(3, 4, 2, seed=0).save(cwd / "rnn.safetensors")
+    Network([100, 10], seed=0).save(cwd / "net100.safetensors")
+    Network([784, 5], seed=0).save(cwd / "net5.safetensors")
 
 
 @pytest.fixture(scope="module")
@@ -399,7 +407,7 @@ def test_user_mistakes(mistakes, case):
     # nothing was written: the directory holds the inputs only
     assert sorted(p.name for p in cwd.iterdir()) == sorted(
         ["junk.safetensors", "bad.csv", "one.csv", "two.csv", "classes.csv",
-         "net.safetensors", "rnn.safetensors"])
+         "net.safetensors", "rnn.safetensors", "net100.safetensors", "net5.safetensors"])
 
 
 def test_rnn_non_numeric_value_names_the_line(mistakes):

@@ -479,7 +479,7 @@ def _follow(proc: subprocess.Popen, history: Path, metric: str,
         read = len(complete)
         if ended:
             return None
-        if prune.get(timeout=60):
+        if reported and prune.get(timeout=60):  # (a rerun of a lost task: its own epochs)
             proc.kill()
             proc.wait()
             return reported[-1]

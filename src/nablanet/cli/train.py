@@ -310,13 +310,15 @@ def evaluate(dataset, model_path, seed, offline, metrics_out):
         data = data._replace(X_test=np.concatenate([data.X_train, data.X_test]),
                              y_test=np.concatenate([data.y_train, data.y_test]))
     n_classes, pixels = n_classes_of(data.y_test), data.X_test.shape[1]
-    classes = n_outputs(net, input_shape) if math.prod(input_shape) == pixels else 0
+    if math.prod(input_shape) != pixels:
+        raise ValueError(f"{model_path}: a network for images of "
+                         f"{plural(math.prod(input_shape), 'pixel')} cannot classify "
+                         f"{data.source} ({plural(pixels, 'pixel')} per image)")
+    classes = n_outputs(net, input_shape)
     if classes < n_classes:
         raise ValueError(f"{model_path}: a network for "
-                         f"{plural(math.prod(input_shape), 'pixel')} and "
                          f"{plural(classes, 'class', 'classes')} cannot classify "
-                         f"{data.source} ({plural(pixels, 'pixel')}, "
-                         f"{plural(n_classes, 'class', 'classes')})")
+                         f"{data.source} ({plural(n_classes, 'class', 'classes')})")
     metrics = multiclass_metrics(data.y_test,
                                  net.predict(data.X_test.reshape(-1, *input_shape)),
                                  n_classes=classes)

@@ -80,9 +80,9 @@ class Conv2D(Layer):
         Source of the initial draws (``b`` starts at zero).
     dtype : float64 or float32
 
-    Shape
+    Notes
     -----
-    Input ``(m, C, H, W)``; output ``(m, F, Ho, Wo)`` with
+    Shapes: input ``(m, C, H, W)``; output ``(m, F, Ho, Wo)`` with
     ``Ho = (H + pad_top + pad_bottom - kh) // sh + 1`` and likewise ``Wo``.
 
     Attributes

@@ -44,9 +44,9 @@ class Dense(Layer):
         Source of the initial draws: ``W`` first, then ``b``.
     dtype : float64 or float32
 
-    Shape
+    Notes
     -----
-    Input ``(m, n_in)``, output ``(m, n_out)``; or ``(m, ..., n_in)`` to
+    Shapes: input ``(m, n_in)``, output ``(m, n_out)``; or ``(m, ..., n_in)`` to
     ``(m, ..., n_out)``, the layer applied along the last axis (at every step of a
     sequence, say).
 
@@ -151,9 +151,9 @@ class Activation(Layer):
         ``sigmoid``, ``tanh``, ``relu`` or ``identity``.
     dtype : float64 or float32
 
-    Shape
+    Notes
     -----
-    Any input shape; the output has the same shape.
+    Shapes: any input shape; the output has the same shape.
     """
 
     def __init__(self, name: str, *, dtype=np.float64):

@@ -34,9 +34,9 @@ class Dropout(Layer):
         forward pass.
     dtype : float64 or float32
 
-    Shape
+    Notes
     -----
-    Any input shape; the output has the same shape.
+    Shapes: any input shape; the output has the same shape.
 
     Attributes
     ----------

@@ -34,9 +34,9 @@ class MaxPool2D(Layer):
         Default: ``pool_size`` (non-overlapping windows).
     dtype : float64 or float32
 
-    Shape
+    Notes
     -----
-    Input ``(m, C, H, W)``; output ``(m, C, Ho, Wo)``, ``Ho = (H - ph) // sh + 1`` and
+    Shapes: input ``(m, C, H, W)``; output ``(m, C, Ho, Wo)``, ``Ho = (H - ph) // sh + 1`` and
     likewise ``Wo``.
 
     Raises

@@ -56,9 +56,9 @@ class Recurrent(Layer):
         Source of the draws: ``W_x`` gate block by gate block, then ``W_h``.
     dtype : float64 or float32
 
-    Shape
+    Notes
     -----
-    Input ``(m, n_steps, n_in)``, output ``(m, n_steps, n_hidden)``.
+    Shapes: input ``(m, n_steps, n_in)``, output ``(m, n_steps, n_hidden)``.
     """
 
     param_names: ClassVar[tuple[str, ...]] = ("W_x", "W_h", "b")

@@ -21,9 +21,9 @@ class Flatten(Layer):
     ----------
     dtype : float64 or float32
 
-    Shape
+    Notes
     -----
-    Input ``(m, d1, d2, ...)``; output ``(m, d1*d2*...)``. The output is a view of the
+    Shapes: input ``(m, d1, d2, ...)``; output ``(m, d1*d2*...)``. The output is a view of the
     input when the input is C-contiguous (every nablanet layer's output is), else a copy
     into a work buffer.
     """
