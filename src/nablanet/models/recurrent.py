@@ -41,13 +41,8 @@ from nablanet.registry import register
 __all__ = ["GRU", "LSTM", "RNN", "RecurrentNetwork"]
 
 #: backend="auto" runs the LSTM/GRU cell kernels up to this mini-batch size (all sizes
-#: measured by benchmarks/recurrent_cells.py were faster, but see LSTM_F32_AUTO_ROWS)
+#: measured by benchmarks/recurrent_cells.py were faster)
 AUTO_CELL_MAX_BATCH = 1 << 30
-#: ... except a float32 LSTM whose mini-batch x hidden units exceeds this: there NumPy's
-#: single-precision SIMD tanh beats the kernel's float64 one (recurrent_cells.py,
-#: 2026-11-29, quiet Xeon: hidden 128, batch 64: the kernel 1.13x NumPy's time; batch 8:
-#: 0.75x; hidden 32, batch 64: 0.92x)
-LSTM_F32_AUTO_ROWS = 4096
 
 
 class RecurrentNetwork(Sequential):
@@ -340,14 +335,7 @@ class LSTM(RecurrentNetwork):
     ``W_h (H, 4H)``, ``b (4H,)``, gate blocks ``i, f, o, g``."""
 
     layer_class = LSTMLayer
-
-    @property
-    def auto_numba_max_batch(self) -> int:  # type: ignore[override]  # per dtype and size
-        """backend="auto": the cell kernels up to this mini-batch size (see
-        :data:`LSTM_F32_AUTO_ROWS`)."""
-        if self.dtype == np.float32:
-            return max(1, LSTM_F32_AUTO_ROWS // self.n_hidden)
-        return AUTO_CELL_MAX_BATCH
+    auto_numba_max_batch = AUTO_CELL_MAX_BATCH
 
 
 @register("model", "GRU")
