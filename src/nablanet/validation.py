@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MAX_CLASSES", "as_examples", "as_images", "check_finite", "first_index"]
+__all__ = ["MAX_CLASSES", "as_examples", "as_images", "check_finite", "declared_array",
+           "first_index"]
 
 #: Most classes a label column may ask for, the bound to give the reader of class labels
 #: (``max_classes=``) before a model is sized from them: a label of 1e9 would otherwise
@@ -59,6 +60,26 @@ def check_finite(array: np.ndarray, name: str) -> None:
             f"{name}: {int(bad.sum())} non-finite values (NaN or inf), the first at index "
             f"{where} is {array[where]}"
         )
+
+
+def declared_array(name: str, shape: tuple, dtype: np.dtype,
+                   declared: str) -> tuple[np.ndarray, memoryview]:
+    """An empty native-byte-order array of the ``shape`` and ``dtype`` a file's header
+    declares, and a writable view of its bytes for the reader to fill (the caller has
+    bounded the size first).
+
+    Raises
+    ------
+    ValueError
+        Starting with ``name`` and quoting ``declared`` (the header's words), when the
+        dimensions overflow (an empty array whose other dimensions are huge).
+    """
+    try:
+        array = np.empty(shape, dtype=dtype.newbyteorder("="))
+    except ValueError as err:
+        raise ValueError(f"{name}: bad dimensions: {declared}: {err}") from None
+    flat = array.reshape(-1).view(np.uint8)
+    return array, memoryview(flat)  # type: ignore[arg-type]  # NumPy's stubs lack __buffer__
 
 
 def as_images(X, name: str, *, n_pixels: int | None = None, dtype=np.float64) -> np.ndarray:

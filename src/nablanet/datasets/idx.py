@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from nablanet.atomic import atomic_output
+from nablanet.validation import declared_array
 
 __all__ = ["IDX_DTYPES", "read_idx", "write_idx"]
 
@@ -191,12 +192,7 @@ def read_idx(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> np.ndarr
                 else f"found {file_size - header}"
             raise ValueError(f"{path}: truncated: {declared}, {what}")
 
-        try:
-            array = np.empty(shape, dtype=dtype.newbyteorder("="))
-        except ValueError as err:  # an empty array whose other dimensions overflow
-            raise ValueError(f"{path}: bad dimensions: {declared}: {err}") from None
-        flat = array.reshape(-1).view(np.uint8)
-        buffer = memoryview(flat)  # type: ignore[arg-type]  # NumPy's stubs lack __buffer__
+        array, buffer = declared_array(str(path), shape, dtype, declared)
         found = 0
         while found < expected:
             chunk = read(min(expected - found, _CHUNK))

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from numpy.lib import format as npy_format
 
-from nablanet.validation import check_finite
+from nablanet.validation import check_finite, declared_array
 
 __all__ = ["MAX_BYTES", "read_npy"]
 
@@ -104,12 +104,7 @@ def read_npy(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> np.ndarr
             problem = "truncated" if found < size else f"{found - size} trailing bytes"
             raise ValueError(f"{path}: {problem}: {declared}, found {found}")
         order = shape[::-1] if fortran_order else shape
-        try:
-            array = np.empty(order, dtype=dtype.newbyteorder("="))
-        except ValueError as err:  # an empty array whose other dimensions overflow
-            raise ValueError(f"{path}: bad dimensions: {declared}: {err}") from None
-        flat = array.reshape(-1).view(np.uint8)
-        view = memoryview(flat)  # type: ignore[arg-type]  # NumPy's stubs lack __buffer__
+        array, view = declared_array(str(path), order, dtype, declared)
         if file.readinto(view) != size:
             raise ValueError(f"{path}: truncated while reading: {declared}")
     if dtype.byteorder not in "=|":
