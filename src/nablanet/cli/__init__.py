@@ -15,11 +15,12 @@ import sys
 
 import click
 
-from nablanet.cli.common import ARGV, CONTEXT, setup_logging
 from nablanet.cli.data import data
 from nablanet.cli.export import export
 from nablanet.cli.info import info
+from nablanet.cli.options import CONTEXT, setup_logging
 from nablanet.cli.rnn import rnn
+from nablanet.cli.runs import ARGV
 from nablanet.cli.train import evaluate, predict, train
 from nablanet.cli.tune import tune
 

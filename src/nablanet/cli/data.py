@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from nablanet.cli.common import CONTEXT, examples, verbosity_options
+from nablanet.cli.options import CONTEXT, examples, verbosity_options
 
 log = logging.getLogger("nablanet")
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import click
 
-from nablanet.cli.common import CONTEXT, check_outputs, examples, verbosity_options, write_bytes
+from nablanet.cli.options import CONTEXT, examples, verbosity_options
+from nablanet.cli.outputs import check_outputs, write_bytes
 
 
 @click.command(context_settings=CONTEXT, epilog=examples(

@@ -9,14 +9,8 @@ from pathlib import Path
 
 import click
 
-from nablanet.cli.common import (
-    CONTEXT,
-    cpu_model,
-    examples,
-    memory_bytes,
-    verbosity_options,
-    version_of,
-)
+from nablanet.cli.options import CONTEXT, examples, memory_bytes, verbosity_options
+from nablanet.cli.runs import cpu_model, version_of
 
 
 def report() -> list[tuple[str, str]]:

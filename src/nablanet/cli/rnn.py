@@ -20,26 +20,19 @@ import math
 import click
 import numpy as np
 
-from nablanet.cli.common import (
+from nablanet.cli.options import (
     CONTEXT,
-    check_outputs,
     check_parameter_count,
     examples,
-    fit_run,
     make_optimizer,
     plural,
-    prepare_run,
     renamed,
-    resume_model,
-    run_history,
-    run_record,
     training_controls,
     training_options,
     verbosity_options,
-    write_bytes,
-    write_json,
-    writing,
 )
+from nablanet.cli.outputs import check_outputs, write_bytes, write_json, writing
+from nablanet.cli.runs import fit_run, prepare_run, resume_model, run_history, run_record
 
 log = logging.getLogger("nablanet")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from nablanet.cli.common import CONTEXT, examples, verbosity_options
+from nablanet.cli.options import CONTEXT, examples, verbosity_options
 
 
 @click.command("tune", context_settings=CONTEXT, epilog=examples(

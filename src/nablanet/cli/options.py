@@ -1,0 +1,268 @@
+"""The commands' options and help: click's context settings, logging and its -v/-q
+options, help epilogues, renamed options, plural wording, checks of option values (and
+of a model's size against memory), and the optimizer options of ``train`` and
+``rnn train`` with what they build.
+
+Every name here is public: the command modules import them, never each other's.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import click
+
+log = logging.getLogger("nablanet")
+
+#: click settings of every command: -h as --help, wide help, every default shown
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100,
+           "show_default": True}
+
+
+# --------------------------------------------------------------------------------------
+# Logging and -v/-q
+# --------------------------------------------------------------------------------------
+def setup_logging(verbose: int, quiet: int) -> None:
+    """Send the ``nablanet`` logger to stderr at INFO, 10 lower per ``-v``, 10 higher per
+    ``-q`` (rich formatting on a terminal, timestamped lines otherwise)."""
+    root = logging.getLogger("nablanet")
+    root.setLevel(max(logging.INFO - 10 * verbose + 10 * quiet, logging.DEBUG))
+    root.handlers.clear()
+    root.propagate = False
+    if sys.stderr.isatty():
+        from rich.console import Console
+        from rich.logging import RichHandler
+
+        handler: logging.Handler = RichHandler(
+            console=Console(stderr=True), show_path=False, log_time_format="%H:%M:%S"
+        )
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s",
+                                               "%Y-%m-%d %H:%M:%S"))
+    root.addHandler(handler)
+
+
+def _shift_level(ctx, param, count: int) -> None:
+    if count:
+        step = -10 if param.name == "verbose" else 10
+        root = logging.getLogger("nablanet")
+        root.setLevel(max(root.getEffectiveLevel() + step * count, logging.DEBUG))
+
+
+def verbosity_options(f):
+    """``-v``/``-q`` on a subcommand, so that they work after it as well as before."""
+    f = click.option("-q", "--quiet", count=True, expose_value=False, callback=_shift_level,
+                     show_default=False, help="Less log output (repeatable).")(f)
+    return click.option("-v", "--verbose", count=True, expose_value=False,
+                        callback=_shift_level, show_default=False,
+                        help="More log output (repeatable).")(f)
+
+
+def examples(*lines: str) -> str:
+    """A help epilogue listing runnable command lines, kept as written by click."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def renamed(old: str, new: str, dest: str, **kwargs):
+    """Keep the old spelling ``old`` of option ``new`` working for one release: hidden
+    from the help, it fills the parameter ``dest`` and logs a deprecation warning."""
+    hidden = "deprecated_" + old.lstrip("-").replace("-", "_")
+
+    def decorate(f):
+        @functools.wraps(f)
+        def command(*args, **params):
+            value = params.pop(hidden)
+            if value is not None:
+                source = click.get_current_context().get_parameter_source(dest)
+                if source is click.core.ParameterSource.COMMANDLINE:
+                    raise click.UsageError(f"{old} and {new} are the same option: give one")
+                log.warning("%s is deprecated and will be removed in the next release: "
+                            "use %s", old, new)
+                params[dest] = value
+            return f(*args, **params)
+
+        return click.option(old, hidden, hidden=True, default=None, **kwargs)(command)
+
+    return decorate
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """``"1 label"``, ``"2 labels"``, ``"1,000 images"``."""
+    return f"{n:,} {word if n == 1 else words or word + 's'}"
+
+
+# --------------------------------------------------------------------------------------
+# Option values
+# --------------------------------------------------------------------------------------
+def positive(ctx, param, value):
+    """A click callback: the value must be > 0 (and finite)."""
+    if value is not None and not 0 < value < float("inf"):
+        raise click.BadParameter(f"expected a number > 0, got {value}")
+    return value
+
+
+def parse_sizes(ctx, param, value: str) -> list[int]:
+    """A click callback: ``"784,30,10"`` -> ``[784, 30, 10]``, at least two positive."""
+    try:
+        sizes = [int(s) for s in value.split(",")]
+    except ValueError:
+        raise click.BadParameter(
+            f"expected comma-separated integers such as 784,30,10, got {value!r}"
+        ) from None
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise click.BadParameter(f"expected at least two positive sizes, got {value!r}")
+    return sizes
+
+
+def memory_bytes() -> int | None:
+    """This machine's physical memory in bytes, or None where it cannot be read."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_parameter_count(option: str, n_params: int, dtype: str) -> None:
+    """Refuse, before anything is allocated, a model whose parameters with their
+    gradients and optimizer state (4 copies) would not fit in this machine's memory.
+
+    Raises
+    ------
+    click.BadParameter
+        Naming ``option``, the parameter count and the memory asked for.
+    """
+    itemsize = 4 if dtype == "float32" else 8
+    need, have = 4 * n_params * itemsize, memory_bytes()
+    if have is not None and need > have:
+        raise click.BadParameter(
+            f"{n_params:,} parameters need about {need / 1e9:,.1f} GB as {dtype} "
+            f"(weights, gradients, optimizer state), more than this machine's "
+            f"{have / 1e9:,.1f} GB of memory", param_hint=option)
+
+
+# --------------------------------------------------------------------------------------
+# Options of the training commands
+# --------------------------------------------------------------------------------------
+OPTIMIZERS = ["sgd", "momentum", "nesterov", "rmsprop", "adam"]
+
+
+def training_options(defaults: Mapping[str, Any] | None = None, default_note: str = ""):
+    """The options shared by ``train`` and ``rnn train``: optimizer, learning rate and
+    its schedule, regularisation, seed, dtype, backend, run outputs and profiling.
+
+    ``defaults`` gives ``optimizer`` and ``lr``; without it they default to None and
+    ``default_note`` says in the help where their defaults come from.
+    """
+    defaults = defaults or {}
+    note = f" [default: {default_note}]" if default_note else ""
+
+    def decorate(f):
+        for option in reversed([
+            click.option("--optimizer", type=click.Choice(OPTIMIZERS),
+                         default=defaults.get("optimizer"),
+                         help="Update rule: plain SGD, SGD with (Nesterov) momentum, "
+                         "RMSProp or Adam." + note),
+            click.option("--lr", "--eta", "lr", type=float, default=defaults.get("lr"),
+                         callback=positive,
+                         help="Learning rate per mini-batch step (--eta: its name in "
+                         "Nielsen's book)." + note),
+            click.option("--momentum", type=float, default=0.9,
+                         help="Momentum coefficient for --optimizer momentum/nesterov."),
+            click.option("--weight-decay", type=click.FloatRange(min=0), default=0.0,
+                         help="L2 regularisation coefficient on the weights (lambda / n "
+                         "in Nielsen's book)."),
+            click.option("--clip-norm", type=float, default=None, callback=positive,
+                         help="Clip the gradients to this global L2 norm [default: no "
+                         "clipping]."),
+            click.option("--schedule", type=click.Choice(
+                ["none", "step", "exponential", "cosine", "plateau"]), default="none",
+                help="Learning-rate schedule over the epochs."),
+            click.option("--early-stopping", "patience", type=click.IntRange(min=1),
+                         default=None, help="Stop when the validation loss has not "
+                         "improved for more than this many evaluations and restore the "
+                         "best weights [default: off]."),
+            click.option("--seed", type=click.IntRange(min=0), default=1,
+                         help="Seed of the weight initialisation, the shuffling and the "
+                         "train/test split: the same seed gives the same model."),
+            click.option("--dtype", type=click.Choice(["float64", "float32"]),
+                         default="float64", help="Floating-point type of the weights "
+                         "and the data."),
+            click.option("--backend", type=click.Choice(["auto", "numpy", "numba"]),
+                         default="auto",
+                         help="numpy: vectorised NumPy on whole mini-batches; numba: "
+                         "compiled kernels (plain SGD; pip install 'nablanet[fast]'); "
+                         "auto: numba for small mini-batches when installed (see "
+                         "'nablanet info')."),
+            click.option("--shuffle/--no-shuffle", default=True,
+                         help="Reshuffle the training data every epoch (--no-shuffle "
+                         "keeps the file order)."),
+            click.option("--threads", type=click.IntRange(min=1), default=None,
+                         help="BLAS threads while training [default: 1 for small "
+                         "products, else the BLAS default]."),
+            click.option("--class-weight", type=click.Choice(["none", "balanced"]),
+                         default="none", help="Weight each class's examples in the loss: "
+                         "balanced gives class c the weight n / (n_classes * n_c), "
+                         "scikit-learn's rule."),
+            click.option("--model-out", "model_out", type=click.Path(dir_okay=False),
+                         default=None, help="Save the trained model, with its training "
+                         "state, to this .safetensors file [default: not saved]."),
+            click.option("--checkpoint-every", type=click.IntRange(min=1), default=None,
+                         help="Also write --model-out every this many epochs (each write "
+                         "whole or not at all) [default: at the end only]."),
+            click.option("--resume", type=click.Path(dir_okay=False), default=None,
+                         help="Continue the run saved in this checkpoint (a --model-out "
+                         "file) up to --epochs in total, with its optimizer, schedule, "
+                         "generator and data split: the same weights as an uninterrupted "
+                         "run on the same backend. The other options must be the run's "
+                         "[default: a fresh run]."),
+            click.option("--tensorboard", type=click.Path(file_okay=False), default=None,
+                         help="Write TensorBoard event files (per-epoch losses, metrics, "
+                         "learning rate, seconds; the hyper-parameters) to this directory "
+                         "(pip install 'nablanet[tensorboard]') [default: none]."),
+            click.option("--metrics-out", type=click.Path(dir_okay=False), default=None,
+                         help="Write the history and final metrics to this JSON file [default: "
+                         "not written]."),
+            click.option("--history-out", type=click.Path(dir_okay=False), default=None,
+                         help="Write each epoch's losses and metrics to this file as it "
+                         "finishes, one JSON object per line (JSON Lines: follow the run "
+                         "with tail -f; --resume appends) [default: not written]."),
+            click.option("--plot-out", "plot_out", type=click.Path(dir_okay=False),
+                         default=None, help="Draw the learning curves (and the confusion "
+                         "matrix) to this PNG file (pip install 'nablanet[plot]') [default: no "
+                         "plot]."),
+            click.option("--profile-out", "profile_out", type=click.Path(dir_okay=False),
+                         default=None, help="Run under the py-spy sampling profiler and "
+                         "write a flame graph (SVG) here (pip install "
+                         "'nablanet[profile]') [default: not profiled]."),
+            renamed("--save", "--model-out", "model_out", type=click.Path(dir_okay=False)),
+            renamed("--plot", "--plot-out", "plot_out", type=click.Path(dir_okay=False)),
+            renamed("--profile", "--profile-out", "profile_out",
+                    type=click.Path(dir_okay=False)),
+        ]):
+            f = option(f)
+        return f
+
+    return decorate
+
+
+def make_optimizer(o: Mapping[str, Any]):
+    """The optimizer the training options ask for."""
+    from nablanet.optimizers import get_optimizer
+
+    return get_optimizer(o["optimizer"], o["lr"], momentum=o["momentum"],
+                         weight_decay=o["weight_decay"], clip_norm=o["clip_norm"])
+
+
+def training_controls(o: Mapping[str, Any], epochs: int):
+    """``(schedule, early stopping or None)`` from the training options."""
+    from nablanet.training import EarlyStopping, get_schedule
+
+    stopping = EarlyStopping(patience=o["patience"]) if o["patience"] else None
+    return get_schedule(o["schedule"], epochs), stopping

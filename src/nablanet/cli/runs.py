@@ -1,0 +1,245 @@
+"""The lifecycle of a training run (``train``, ``rnn train``): the checks and profiling
+before it, its record (command line, options, versions, CPU), --resume, checkpoints,
+interrupts and the whole run's history.
+
+Every name here is public: the command modules import them, never each other's.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import shlex
+import signal
+import sys
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import click
+
+from nablanet.cli.outputs import check_outputs, write_bytes, write_json
+
+log = logging.getLogger("nablanet")
+
+#: the command line, for --profile-out to run it again
+ARGV: list[str] = []
+
+
+# --------------------------------------------------------------------------------------
+# Before a run: outputs checked, profiling
+# --------------------------------------------------------------------------------------
+RUN_OUTPUTS = ("model_out", "metrics_out", "history_out", "plot_out", "profile_out")
+
+
+def prepare_run(o: Mapping[str, Any], inputs: Mapping[str, Any]) -> None:
+    """Before a training run: check its outputs (:func:`check_outputs`) and that --plot-out
+    can be drawn; with --profile-out, run this same command again under py-spy instead
+    and exit with its status.
+
+    Raises
+    ------
+    click.UsageError
+        For --checkpoint-every without --model-out.
+    """
+    if o["checkpoint_every"] and not o["model_out"]:
+        raise click.UsageError("--checkpoint-every writes --model-out: give --model-out")
+    check_outputs({"--" + k.replace("_", "-"): o[k] for k in RUN_OUTPUTS}, inputs)
+    if o["profile_out"]:
+        _profile_and_exit(o["profile_out"])
+    if o["plot_out"]:
+        from nablanet.plotting import require_matplotlib
+
+        require_matplotlib()
+
+
+def _profile_and_exit(path) -> None:
+    import shutil
+    import subprocess
+
+    py_spy = shutil.which("py-spy") or shutil.which("py-spy",
+                                                    path=str(Path(sys.executable).parent))
+    if py_spy is None:
+        raise ImportError("--profile-out needs py-spy: pip install 'nablanet[profile]'")
+    argv, skip = [], False
+    for arg in ARGV:
+        if skip:
+            skip = False
+        elif arg in ("--profile-out", "--profile"):
+            skip = True
+        elif not arg.startswith(("--profile-out=", "--profile=")):
+            argv.append(arg)
+    cmd = [py_spy, "record", "--output", str(path), "--format", "flamegraph", "--",
+           sys.executable, "-m", "nablanet", *argv]
+    log.info("profiling: %s", " ".join(cmd))
+    status = subprocess.call(cmd)
+    if status == 0:
+        log.info("wrote %s (flame graph)", path)
+    sys.exit(status)
+
+
+# --------------------------------------------------------------------------------------
+# Runs: resume, checkpoints, interrupts, run records
+# --------------------------------------------------------------------------------------
+def version_of(distribution: str) -> str:
+    """The installed version of ``distribution``, or ``"not installed"``."""
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else ``platform``)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def run_record(command: str, options: Mapping[str, Any], schedule) -> dict:
+    """The head of a ``--metrics-out`` file: the command line, every option's value as
+    configured (the schedule with its parameters), nablanet/NumPy/Numba versions and
+    the CPU model. The caller adds the backend used, the history and the results."""
+    import numpy as np
+
+    return {
+        "command": command,
+        "command_line": shlex.join(["nablanet", *ARGV]),
+        "options": dict(options),
+        "schedule": None if schedule is None else schedule.to_dict()["config"] | {
+            "name": schedule.to_dict()["name"]},
+        "versions": {"nablanet": version_of("nablanet"), "numpy": np.__version__,
+                     "numba": version_of("numba"), "python": platform.python_version()},
+        "cpu": cpu_model(),
+    }
+
+
+def resume_model(path, fresh, o: Mapping[str, Any], epochs: int, schedule, stopping):
+    """The model saved in the checkpoint ``path`` (``--resume``), checked against the
+    model ``fresh`` that the options build and against the options' optimizer,
+    schedule and early stopping.
+
+    Raises
+    ------
+    click.BadParameter
+        Naming --resume: a file without training state, a run already at --epochs, or
+        every setting where the options contradict the checkpoint.
+    """
+    model = type(fresh).load(path)
+    state = model.training_state
+    if state.epoch == 0:
+        raise click.BadParameter(f"{path}: holds no training run to resume (no training "
+                                 "state, or 0 epochs)", param_hint="--resume")
+    if state.epoch >= epochs:
+        raise click.BadParameter(f"{path}: its run has trained {state.epoch} epochs, "
+                                 f"--epochs is {epochs}: nothing to resume",
+                                 param_hint="--resume")
+    ours, theirs = fresh.get_config(), model.get_config()
+    wrong = [f"{k} {ours.get(k)!r} (checkpoint {theirs.get(k)!r})"
+             for k in sorted(set(ours) | set(theirs)) if ours.get(k) != theirs.get(k)]
+    opt, saved = fresh.optimizer.config(), model.optimizer.config()
+    opt["lr"], saved["lr"] = fresh.optimizer.lr, state.base_lr
+    wrong += [f"optimizer {k} {opt.get(k)!r} (checkpoint {saved.get(k)!r})"
+              for k in sorted(set(opt) | set(saved)) if opt.get(k) != saved.get(k)]
+    for name, given, kept in (("schedule", schedule, state.schedule),
+                              ("early stopping", stopping, state.early_stopping)):
+        a = None if given is None else given.to_dict()["config"]
+        b = None if kept is None else kept.to_dict()["config"]
+        if a != b:
+            wrong.append(f"{name} {a!r} (checkpoint {b!r})")
+    if wrong:
+        raise click.BadParameter(f"{path}: the options contradict the checkpoint's run: "
+                                 + "; ".join(wrong), param_hint="--resume")
+    log.info("resuming %s after epoch %d of %d", path, state.epoch, epochs)
+    return model
+
+
+class _LastEpoch:
+    """A callback keeping the bytes of the model file after the last complete epoch and
+    the run's evaluated epochs' logs, for an interrupt to write."""
+
+    def __init__(self, cli: dict | None, keep_model: bool):
+        self.cli, self.keep_model = cli, keep_model
+        self.model: Any = None  # the model being trained, from on_train_begin
+        self.snapshot: bytes | None = None
+        self.epoch = 0
+        self.logs: list[dict] = []
+
+    def on_train_begin(self, model) -> None:
+        self.model = model
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        from nablanet.serialization import to_bytes
+
+        if self.keep_model:
+            self.snapshot = to_bytes(self.model, cli=self.cli)
+        self.logs = list(self.model.training_state.history)  # the run's, resumed too
+        self.epoch = epoch
+
+    def on_train_end(self, history) -> None:
+        pass
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def fit_run(model, args: tuple, o: Mapping[str, Any], *, epochs: int, cli: dict,
+            record: dict, **kwargs):
+    """``model.fit(*args, epochs=epochs, **kwargs)`` with the run options: --resume
+    (from ``model.training_state``), --checkpoint-every, --class-weight, --history-out,
+    --tensorboard.
+
+    On SIGINT or SIGTERM it writes the last complete epoch's checkpoint to --model-out
+    and ``record`` with the history so far to --metrics-out, says so in one line and
+    exits with status 130.
+    """
+    from nablanet.callbacks import JSONLinesLogger, ModelCheckpoint, TensorBoard
+    from nablanet.training import Callback
+
+    callbacks: list[Callback] = []
+    if o["checkpoint_every"]:
+        callbacks.append(ModelCheckpoint(o["model_out"], every=o["checkpoint_every"], cli=cli))
+    if o["history_out"]:
+        callbacks.append(JSONLinesLogger(o["history_out"], append=bool(o["resume"])))
+    if o["tensorboard"]:
+        Path(o["tensorboard"]).mkdir(parents=True, exist_ok=True)
+        callbacks.append(TensorBoard(o["tensorboard"], hparams={
+            k: v for k, v in record["options"].items() if v is not None}))
+    last = _LastEpoch(cli, keep_model=bool(o["model_out"]))
+    callbacks.append(last)  # type: ignore[arg-type]
+    if o["resume"]:
+        kwargs.update(schedule=None, early_stopping=None)  # the checkpoint's, with state
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return model.fit(*args, epochs=epochs, callbacks=callbacks,
+                         initial_epoch=model.training_state.epoch if o["resume"] else 0,
+                         class_weight=None if o["class_weight"] == "none" else
+                         o["class_weight"], **kwargs)
+    except KeyboardInterrupt:
+        wrote = []
+        if o["model_out"] and last.snapshot is not None:
+            write_bytes(o["model_out"], last.snapshot, f"checkpoint after epoch {last.epoch}")
+            wrote.append(f"the checkpoint {o['model_out']} (continue with --resume "
+                         f"{o['model_out']})")
+        if o["metrics_out"]:
+            write_json(o["metrics_out"], {**record, "interrupted_after_epoch": last.epoch,
+                                          "history": {"epochs": last.logs}})
+            wrote.append(f"the metrics so far {o['metrics_out']}")
+        log.warning("interrupted after epoch %d: %s", last.epoch,
+                    "wrote " + " and ".join(wrote) if wrote else "nothing written (no "
+                    "--model-out or --metrics-out, or no epoch complete)")
+        sys.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_history(model, history) -> dict:
+    """``history.to_dict()`` with the epochs of the whole run (a resumed run's earlier
+    epochs too, from the model's training state)."""
+    return {**history.to_dict(), "epochs": model.training_state.history}
