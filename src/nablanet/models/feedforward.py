@@ -42,6 +42,8 @@ from nablanet import kernels
 from nablanet.activations import get_activation
 from nablanet.init import check_dtype
 from nablanet.layers.dense import Dense
+from nablanet.models.checks import check_targets
+from nablanet.models.head_metrics import metric_logs
 from nablanet.models.sequential import Sequential
 from nablanet.optimizers import SGD, Optimizer
 from nablanet.registry import register
@@ -288,7 +290,7 @@ class Network(Sequential):
             return super().evaluate(test_data, y, mask, **kwargs)
         X, y = as_examples(test_data, "test_data")
         data = self._prepare(X, y, None, "test_data inputs", "test_data labels")
-        return self._metrics(data, "", 0.5)["correct"]
+        return metric_logs(self, data, "", 0.5)["correct"]
 
     #: the number of the first epoch in the log: 1 (as every model's) but 0 within
     #: :meth:`SGD`, as the book's ``network.py`` prints it
@@ -379,7 +381,7 @@ class Network(Sequential):
     def _one_target(self, y) -> np.ndarray:
         n_out = self.sizes[-1]
         if np.ndim(y) == 0:
-            return self._targets(np.asarray([y]), 1, (n_out,), "y")[0]
+            return check_targets(self, np.asarray([y]), 1, (n_out,), "y")[0]
         y = np.asarray(y, dtype=self.dtype).reshape(-1)
         if y.shape != (n_out,):
             raise ValueError(f"y: expected {n_out} values or a label, got shape {np.shape(y)}")

@@ -13,6 +13,12 @@ a list of layers is the *model head* and the training around it:
   :meth:`save` and :meth:`load`: written once here for every model (``Network`` and the
   convolutional stacks are ``Sequential`` subclasses or instances).
 
+The methods call one module per idea around the container: :mod:`.checks` (inputs and
+targets at the edge, the validation hold-out), :mod:`.loss_weights` (sample and class
+weights), :mod:`.gradient_step` (the allocation-free NumPy step), :mod:`.head_metrics`
+(metrics by output head, the epoch line), :mod:`.training_state` (start, resume and
+checkpoint of a run, the data fingerprint) and :mod:`.summary` (the layer table).
+
 Inputs are batch-major arrays of any per-sample shape, ``(n, n_features)`` for dense
 stacks, ``(n, channels, height, width)`` for images; the layers check the shape
 (:meth:`nablanet.layers.base.Layer.allocate`). Work buffers (the layers', and the
@@ -24,7 +30,6 @@ nothing; evaluation runs in chunks of samples whose work buffers stay within
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -32,11 +37,17 @@ from typing import cast
 
 import numpy as np
 
-from nablanet import kernels, metrics, serialization
+from nablanet import kernels, serialization
 from nablanet.activations import get_activation
 from nablanet.init import check_dtype
 from nablanet.layers.base import Layer
-from nablanet.losses import get_loss, one_hot
+from nablanet.losses import get_loss
+from nablanet.models.checks import check_inputs, check_targets, holdout
+from nablanet.models.gradient_step import gradient_step
+from nablanet.models.head_metrics import check_metric_names, metric_logs, metrics_line
+from nablanet.models.loss_weights import loss_weights
+from nablanet.models.summary import summary_table
+from nablanet.models.training_state import checkpoint_of, restore_checkpoint, start_run
 from nablanet.optimizers import SGD, Optimizer
 from nablanet.registry import get, name_of, register
 from nablanet.training import (
@@ -57,7 +68,6 @@ log = logging.getLogger(__name__)
 #: bytes of layer work buffers per evaluation chunk (the chunk has at most 8192 samples)
 EVAL_BYTES = 32 * 2**20
 _MAX_CHUNK = 8192
-_CLASSIFIERS = ("softmax", "sigmoid")
 
 
 @register("model", "Sequential")
@@ -204,7 +214,7 @@ class Sequential:
         ValueError
             For inputs or targets that do not fit the model (naming ``X`` or ``y``).
         """
-        return self._metrics(self._prepare(X, y, mask, "X", self.targets_name), "", threshold)
+        return metric_logs(self, self._prepare(X, y, mask, "X", self.targets_name), "", threshold)
 
     def gradients(self, X, y, mask=None, *, sample_weight=None,
                   class_weight=None) -> list[np.ndarray]:
@@ -216,7 +226,7 @@ class Sequential:
         W = self._loss_weights((X, T, W), sample_weight, class_weight)
         n = len(X)
         self._allocate(X.shape[1:], n)
-        self._gradient_step((X, T, W), n)(np.arange(n))
+        gradient_step(self, (X, T, W), n)(np.arange(n))
         return [g.copy() for g in self.grads()]
 
     def loss_value(self, X, y, mask=None, *, sample_weight=None, class_weight=None) -> float:
@@ -338,22 +348,11 @@ class Sequential:
         epochs = self.default_epochs if epochs is None else epochs
         batch_size = self.default_batch_size if batch_size is None else batch_size
         data = self._prepare(X, y, mask, "X", self.targets_name)
-        state = self.training_state
         resume = bool(initial_epoch)
-        fingerprint = _fingerprint(data)
-        if resume:
-            if state.data is not None and state.data != fingerprint:
-                raise ValueError("X: not the data the run being resumed was trained on "
-                                 f"(fingerprint {fingerprint}, the run's {state.data})")
-            schedule = state.schedule if schedule is None else schedule
-            early_stopping = state.early_stopping if early_stopping is None else early_stopping
-        else:
-            state = self.training_state = TrainingState(
-                base_lr=self.optimizer.lr, data=fingerprint,
-                split_rng=dict(self.rng.bit_generator.state))
-        state.schedule, state.early_stopping = schedule, early_stopping
+        state = start_run(self, data, resume, schedule, early_stopping)
+        schedule, early_stopping = state.schedule, state.early_stopping
         weights = self._loss_weights(data, sample_weight, class_weight)
-        extra = self._check_metric_names(metrics)
+        extra = check_metric_names(self, metrics)
         val = None
         if validation_data is not None:
             if not isinstance(validation_data, tuple | list) or len(validation_data) not in (2, 3):
@@ -366,7 +365,7 @@ class Sequential:
             split_rng = np.random.default_rng()
             assert state.split_rng is not None  # every run records its split's state
             split_rng.bit_generator.state = state.split_rng  # the run's split, resumed too
-            (data, weights), val = self._split((data, weights), validation_split, split_rng)
+            (data, weights), val = holdout((data, weights), validation_split, split_rng)
             if not resume:
                 self.rng.bit_generator.state = split_rng.bit_generator.state
         X = data[0]
@@ -393,9 +392,9 @@ class Sequential:
         def evaluate() -> dict:
             logs = {}
             if monitor_training:
-                logs.update(self._metrics(data, "train_", threshold, extra))
+                logs.update(metric_logs(self, data, "train_", threshold, extra))
             if val is not None:
-                logs.update(self._metrics(val, "val_", threshold, extra))
+                logs.update(metric_logs(self, val, "val_", threshold, extra))
             return logs
 
         largest = batch_size * max((p.size for p in params), default=1)
@@ -410,49 +409,9 @@ class Sequential:
             callbacks=[state, *callbacks], model=self,
         )
 
-    def _gradient_step(self, data: tuple, batch_size: int) -> Callable[[np.ndarray], None]:
-        """A function of the indices of a mini-batch (at most ``batch_size``) that
-        gathers it into work buffers made here, once, runs the forward and backward
-        passes, and leaves the gradient of the mini-batch mean in :meth:`grads`: the
-        layers allocate nothing; this allocates nothing per call."""
-        X, T, W = data
-        dt = self.dtype
-        full = {k: np.empty((batch_size, *T.shape[1:]), dtype=dt) for k in "tadw"}
-        full["x"] = np.empty((batch_size, *X.shape[1:]), dtype=dt)
-        if W is not None:  # per-row weights of the loss: 0 on unlabelled steps
-            full["r"] = np.empty((batch_size, *W.shape[1:]), dtype=dt)
-        views = {m: {k: v[:m] for k, v in full.items()}
-                 for m in {batch_size, len(X) % batch_size} - {0}}
-        bufs = {m: (b["x"], b["t"], b["a"], b["d"], b["w"], b.get("r"))
-                for m, b in views.items()}
-        g, loss = self.output_activation, self.loss
-        # the loops of forward() and backward(), written out: this runs once per step
-        layers, first, upper = list(self.layers), self.layers[0], self.layers[:0:-1]
-
-        def gradient(batch: np.ndarray) -> None:
-            m = len(batch)
-            x, t, a, d, w, r = bufs[m]
-            X.take(batch, axis=0, out=x)  # the method: no dispatch layers per call
-            T.take(batch, axis=0, out=t)
-            for layer in layers:
-                x = layer.forward(x, True)
-            g.forward(x, a)
-            delta = loss.delta(a, t, g, d, w)  # dL/dz (BP1)
-            if r is None:
-                delta *= 1.0 / m               # the mini-batch mean
-            else:
-                W.take(batch, axis=0, out=r)
-                r *= 1.0 / m
-                delta *= r[..., None]
-            for layer in upper:
-                delta = layer.backward(delta)
-            first.backward(delta, need_dX=False)
-
-        return gradient
-
     def _numpy_trainer(self, data: tuple, batch_size: int) -> Callable[[np.ndarray], None]:
         """``train_batches`` for :func:`fit_loop` through the layers, then the optimizer."""
-        gradient = self._gradient_step(data, batch_size)
+        gradient = gradient_step(self, data, batch_size)
         params, grads, decay = self.params(), self.grads(), self.decay_flags()
         step = self.optimizer.step
 
@@ -476,16 +435,9 @@ class Sequential:
 
     def epoch_line(self, logs: dict, n_val: int | None) -> str:
         """The per-epoch log line (1-based epoch): loss, then accuracy or RMSE on the
-        training and validation data, then the epoch's training time."""
-        loss = logs.get("train_loss", logs.get("val_loss", float("nan")))
-        parts = [f"Epoch {logs['epoch']}: Loss = {loss:.6f}"]
-        for prefix, title in (("train", "Train"), ("val", "Test")):
-            if f"{prefix}_accuracy" in logs:
-                parts.append(f"{title} Accuracy: {100 * logs[f'{prefix}_accuracy']:.2f}%")
-            elif f"{prefix}_rmse" in logs:
-                parts.append(f"{title} RMSE: {logs[f'{prefix}_rmse']:.6f}")
-        parts.append(f"{logs['seconds']:.2f} s")
-        return " | ".join(parts)
+        training and validation data, then the epoch's training time (see
+        :func:`nablanet.models.head_metrics.metrics_line`)."""
+        return metrics_line(logs)
 
     # ----------------------------------------------------------------------------------
     # Configuration and files
@@ -541,16 +493,7 @@ class Sequential:
         :attr:`training_state`, the optimizer (configuration with its current ``lr``,
         step count ``t``; moment arrays ``optimizer.<i>.<slot>``), the generator's
         bit-generator state, and early stopping's best parameters (``best.<i>``)."""
-        opt = self.optimizer.state_dict()
-        arrays = {f"optimizer.{i}.{k}": v for i, slots in enumerate(opt["state"])
-                  for k, v in slots.items()}
-        stop = self.training_state.early_stopping
-        if stop is not None and stop.best_params is not None:
-            arrays.update({f"best.{i}": p for i, p in enumerate(stop.best_params)})
-        return ({"state": self.training_state.to_dict(),
-                 "optimizer": {"config": opt["config"], "t": opt["t"],
-                               "slots": len(opt["state"])},
-                 "rng": self.rng.bit_generator.state}, arrays)
+        return checkpoint_of(self)
 
     def restore_training(self, checkpoint: dict, arrays: dict[str, np.ndarray]) -> None:
         """Take back what :meth:`training_checkpoint` gave: the optimizer is rebuilt
@@ -562,36 +505,7 @@ class Sequential:
             Naming the field: an unknown optimizer, bad hyper-parameters, moments that do
             not fit the parameters, a bad generator state or training state.
         """
-        try:
-            opt = checkpoint["optimizer"]
-            config = dict(opt["config"])
-            # the saved lr is the schedule's current one, which may have reached 0 (cosine
-            # annealing's end): build with the run's base lr, then set the current one
-            lr = config["lr"]
-            if not (isinstance(lr, int | float) and math.isfinite(lr) and lr >= 0):
-                raise ValueError(f"optimizer.lr: expected a number >= 0, found {lr!r}")
-            base_lr = checkpoint["state"].get("base_lr") or lr
-            optimizer = get("optimizer", config.pop("name"))(**{**config, "lr": base_lr})
-            optimizer.lr = float(lr)
-            params = self.params()
-            moments = [{k.rpartition(".")[2]: v for k, v in arrays.items()
-                        if k.startswith(f"optimizer.{i}.")} for i in range(opt["slots"])]
-            if moments:
-                for p, slots in zip(params, moments, strict=True):
-                    for k, v in slots.items():
-                        if v.shape != p.shape or v.dtype != p.dtype:
-                            raise ValueError(f"optimizer.{k}: expected {p.shape} "
-                                             f"{p.dtype}, found {v.shape} {v.dtype}")
-            optimizer.load_state_dict({"config": opt["config"], "t": int(opt["t"]),
-                                       "state": moments})
-            best = [arrays[f"best.{i}"] for i in range(len(params))] \
-                if "best.0" in arrays else None
-            state = TrainingState.from_dict(checkpoint["state"], best)
-            rng = np.random.default_rng()
-            rng.bit_generator.state = checkpoint["rng"]
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise ValueError(f"training: malformed training state ({exc!r})") from None
-        self.optimizer, self.training_state, self.rng = optimizer, state, rng
+        restore_checkpoint(self, checkpoint, arrays)
 
     @classmethod
     def load(cls, path):
@@ -620,31 +534,7 @@ class Sequential:
         ValueError
             If the shape is not given and not known, or does not fit the layers.
         """
-        shape = input_shape if input_shape is not None else self.sample_shape
-        if shape is None:
-            raise ValueError("input_shape: expected the per-sample input shape (this "
-                             "model does not know it)")
-        rows, current = [], (1, *shape)
-        try:
-            for i, layer in enumerate(self.layers):
-                current = layer.allocate(current)
-                rows.append((f"({i}) {type(layer).__name__}",
-                             "(n, " + ", ".join(map(str, current[1:])) + ")",
-                             layer.count_params()))
-        except ValueError as exc:
-            raise ValueError(f"input_shape: {exc}") from None
-        finally:
-            self._allocated = None
-        total = self.count_params()
-        width = max(len(r[0]) for r in rows) + 2
-        lines = [f"{type(self).__name__}: input (n, {', '.join(map(str, shape))})",
-                 f"{'layer':<{width}}{'output shape':<22}{'parameters':>12}"]
-        lines += [f"{name:<{width}}{out:<22}{count:>12,}" for name, out, count in rows]
-        itemsize = np.dtype(self.dtype).itemsize
-        lines += [f"head: {self.output_activation.name} output, {self.loss.name} loss",
-                  f"total parameters: {total:,} ({np.dtype(self.dtype).name}, "
-                  f"{total * itemsize / 2**10:,.1f} KiB)"]
-        return "\n".join(lines)
+        return summary_table(self, input_shape)
 
     @property
     def sample_shape(self) -> tuple[int, ...] | None:
@@ -657,23 +547,8 @@ class Sequential:
                 f"{self.output_activation.name!r}, loss={self.loss.name!r})")
 
     # ----------------------------------------------------------------------------------
-    # Data at the edge, buffers, metrics
+    # Work buffers, and the hooks of the data at the edge
     # ----------------------------------------------------------------------------------
-    def _inputs(self, X, name: str) -> np.ndarray:
-        """``X`` as a C-contiguous array of the model's dtype, checked: real, finite, at
-        least two dimensions, a per-sample shape the layers accept."""
-        X = np.asarray(X)
-        if X.ndim < 2 or len(X) == 0:
-            raise ValueError(f"{name}: expected an array (n_samples, ...) with n >= 1, "
-                             f"got shape {X.shape}")
-        if X.dtype.kind not in "biuf":
-            raise ValueError(f"{name}: expected real numbers, got dtype {X.dtype}")
-        X = np.ascontiguousarray(X, dtype=self.dtype)
-        if not np.isfinite(X).all():
-            raise ValueError(f"{name}: contains NaN or infinite values")
-        self._plan(X.shape[1:], name)
-        return X
-
     def _plan(self, sample_shape: tuple, name: str) -> tuple[tuple[int, ...], int]:
         """``(per-sample output shape, evaluation chunk size)`` for inputs of
         ``sample_shape``, found once per shape by the layers' own check on one sample;
@@ -720,180 +595,28 @@ class Sequential:
         return z, a
 
     def _prepare(self, X, y, mask, xname: str, yname: str) -> tuple:
-        """``(X, T, W)``: inputs (see :meth:`_inputs`), targets ``(n, *output_shape)`` in
-        ``dtype`` and per-row loss weights (None: every row counts; sequence models give
-        ``(n, n_steps)``)."""
+        """``(X, T, W)``: inputs (see :func:`~nablanet.models.checks.check_inputs`),
+        targets ``(n, *output_shape)`` in ``dtype`` and per-row loss weights (None: every
+        row counts; sequence models give ``(n, n_steps)``)."""
         X, W = self._prepare_inputs(X, mask, xname)
         out = self._plan(X.shape[1:], xname)[0]
-        return X, self._targets(y, len(X), out, yname), W
+        return X, check_targets(self, y, len(X), out, yname), W
 
     def _prepare_inputs(self, X, mask, name: str) -> tuple[np.ndarray, np.ndarray | None]:
         """Inputs and the per-row weights that ``mask`` gives (none here)."""
         if mask is not None:
             raise ValueError(f"mask: a {type(self).__name__} takes no mask (sequence "
                              "models do)")
-        return self._inputs(X, name), None
+        return check_inputs(self, X, name), None
 
     def _present(self, a: np.ndarray, W: np.ndarray | None) -> np.ndarray:
         """The outputs as :meth:`predict_proba` returns them (sequence models select)."""
         return a
 
-    def _targets(self, y, n: int, out: tuple, name: str) -> np.ndarray:
-        y = np.asarray(y)
-        if y.ndim == 0 or len(y) != n:
-            raise ValueError(f"{name}: expected {n} rows (one per input), got "
-                             f"{'a scalar' if y.ndim == 0 else len(y)}")
-        if y.dtype.kind not in "biuf":
-            raise ValueError(f"{name}: expected numbers, got dtype {y.dtype}")
-        k = out[0] if len(out) == 1 else None
-        if k == 1 and y.ndim == 1:  # one output: 0/1 labels are its targets
-            T = y.reshape(-1, 1).astype(self.dtype)
-        elif k is not None and k > 1 and (y.ndim == 1 or y.shape[1:] == (1,)):
-            T = one_hot(y.reshape(-1), k, self.dtype, name)
-        elif y.shape[1:] == out:
-            T = y.astype(self.dtype)
-        else:
-            raise ValueError(f"{name}: expected labels (n,) or targets (n, "
-                             f"{', '.join(map(str, out))}), got {y.shape}")
-        if not np.isfinite(T).all():
-            raise ValueError(f"{name}: contains NaN or infinite values")
-        return np.ascontiguousarray(T)
-
-    def _split(self, parts: tuple, fraction: float, rng: np.random.Generator):
-        """``((data, weights), val)``: ``parts = (data, weights)`` with a seeded
-        ``fraction`` of the rows held out as ``val``."""
-        if not 0.0 < fraction < 1.0:
-            raise ValueError(f"validation_split: expected a number in (0, 1), got {fraction!r}")
-        data, weights = parts
-        n = len(data[0])
-        n_val = round(n * fraction)
-        if not 0 < n_val < n:
-            raise ValueError(f"validation_split: {fraction} of {n} examples leaves an empty part")
-        order = rng.permutation(n)
-        tr, va = order[n_val:], order[:n_val]
-        train = tuple(None if d is None else d[tr] for d in data)
-        return (train, None if weights is None else weights[tr]), \
-            tuple(None if d is None else d[va] for d in data)
-
     def _loss_weights(self, data: tuple, sample_weight, class_weight) -> np.ndarray | None:
-        """The per-row loss weights of training: the rows' own (``data[2]``: None, or 0/1
-        labelled steps) times ``sample_weight`` times the class weights of each row's
-        target class. The very ``data[2]`` when neither is given.
-
-        Raises
-        ------
-        ValueError
-            Naming ``sample_weight`` or ``class_weight``: wrong shape, negative or
-            non-finite values, unknown classes, a model that is not a classifier.
-        """
-        X, T, W = data
-        if sample_weight is None and class_weight is None:
-            return W
-        rows = np.ones(len(X), dtype=self.dtype) if W is None else W.copy()
-        if sample_weight is not None:
-            sw: np.ndarray = np.asarray(sample_weight, dtype=self.dtype)
-            if sw.shape not in {rows.shape, rows.shape[:1]}:
-                raise ValueError(f"sample_weight: expected shape {rows.shape[:1]}"
-                                 f"{f' or {rows.shape}' if rows.ndim > 1 else ''}, "
-                                 f"got {sw.shape}")
-            if not (np.isfinite(sw).all() and (sw >= 0).all()):
-                raise ValueError("sample_weight: expected finite numbers >= 0")
-            rows *= sw.reshape(sw.shape + (1,) * (rows.ndim - sw.ndim))
-        if class_weight is not None:
-            rows *= self._class_weights(T, W, class_weight)
-        return rows
-
-    def _class_weights(self, T: np.ndarray, W, class_weight) -> np.ndarray:
-        """Each row's class weight (shape ``T.shape[:-1]``)."""
-        k, head = T.shape[-1], self.output_activation.name
-        if head == "softmax" or (head == "sigmoid" and k > 1 and (T.sum(axis=-1) == 1).all()):
-            labels = T.argmax(axis=-1)  # one-hot rows (the book's sigmoid network too)
-        elif head == "sigmoid" and k == 1:
-            labels = (T[..., 0] >= 0.5).astype(np.int64)
-            k = 2
-        else:
-            raise ValueError("class_weight: needs a classifier (softmax outputs, one "
-                             "sigmoid output, or sigmoid outputs with one-hot targets), "
-                             f"got {head} outputs")
-        if isinstance(class_weight, str):
-            if class_weight != "balanced":
-                raise ValueError(f"class_weight: expected a dict or 'balanced', got "
-                                 f"{class_weight!r}")
-            counted = labels if W is None else labels[W > 0]
-            counts = np.bincount(counted.ravel(), minlength=k)
-            present = counts > 0  # scikit-learn: n_samples / (n_classes * bincount)
-            table = np.zeros(k)
-            table[present] = counted.size / (present.sum() * counts[present])
-        elif isinstance(class_weight, dict):
-            table = np.ones(k)
-            for label, weight in class_weight.items():
-                if not (isinstance(label, int | np.integer) and 0 <= label < k):
-                    raise ValueError(f"class_weight: expected class labels 0..{k - 1}, "
-                                     f"got {label!r}")
-                if not (isinstance(weight, int | float) and math.isfinite(weight)
-                        and weight >= 0):
-                    raise ValueError(f"class_weight[{label}]: expected a number >= 0, got "
-                                     f"{weight!r}")
-                table[label] = weight
-        else:
-            raise ValueError(f"class_weight: expected a dict or 'balanced', got "
-                             f"{type(class_weight).__name__}")
-        return table.astype(self.dtype)[labels]
-
-    def _check_metric_names(self, names: Sequence[str]) -> tuple[str, ...]:
-        """``names`` checked against the scalar metrics :mod:`nablanet.metrics` gives for
-        this model's head.
-
-        Raises
-        ------
-        ValueError
-            Naming an unknown metric and listing the available ones.
-        """
-        names = tuple(names)
-        if names:
-            probe = self._extra_metrics(np.array([[0.0, 1.0], [1.0, 0.0]]),
-                                        np.array([[0.0, 1.0], [1.0, 0.0]]), 0.5)
-            scalar = sorted(k for k, v in probe.items() if isinstance(v, float | int | None)
-                            and k not in ("n", "n_classes", "n_outputs", "threshold"))
-            for name in names:
-                if name not in scalar:
-                    raise ValueError(f"metrics: {name!r} is not a metric of this model; "
-                                     f"available: {scalar}")
-        return names
-
-    def _extra_metrics(self, a: np.ndarray, T: np.ndarray, threshold: float) -> dict:
-        """:mod:`nablanet.metrics`' report on labelled rows ``a``, ``T`` ``(m, k)``."""
-        a, T = a.reshape(-1, a.shape[-1]), T.reshape(-1, T.shape[-1])
-        if self.output_activation.name == "softmax":
-            return metrics.multiclass_metrics(T.argmax(axis=-1), a.argmax(axis=-1),
-                                              n_classes=a.shape[-1])
-        if self.output_activation.name == "sigmoid":
-            if a.shape[-1] != 1:
-                a, T = a[:, :1], T[:, :1]
-            return metrics.binary_classification_metrics(T[:, 0] >= 0.5, a[:, 0], threshold)
-        return metrics.regression_metrics(T, a)
-
-    def _metrics(self, data: tuple, prefix: str, threshold: float,
-                 extra: tuple[str, ...] = ()) -> dict:
-        X, T, W = data
-        z, a = self._outputs(X)
-        if W is None:
-            loss, rows = self.loss.value(z, a, T), len(X)
-        else:  # the labelled rows only
-            labelled = W > 0
-            loss, rows = self.loss.value(z, a, T, labelled), int(labelled.sum())
-            a, T = a[labelled], T[labelled]
-        logs = {f"{prefix}loss": loss / rows}
-        if self.output_activation.name in _CLASSIFIERS:
-            hit = self._decide(a, threshold) == self._decide(T, 0.5)
-            logs[f"{prefix}accuracy"] = float(hit.mean())
-            logs[f"{prefix}correct"] = int(hit.reshape(len(hit), -1).all(axis=1).sum())
-        else:
-            logs[f"{prefix}rmse"] = float(np.sqrt(np.mean((a - T) ** 2)))
-        if extra:
-            report = self._extra_metrics(a, T, threshold)
-            logs.update({f"{prefix}{name}": report[name] for name in extra})
-        return logs
+        """The per-row loss weights of training (see
+        :func:`nablanet.models.loss_weights.loss_weights`)."""
+        return loss_weights(self, data, sample_weight, class_weight)
 
     def _decide(self, a: np.ndarray, threshold: float) -> np.ndarray:
         """Decisions from outputs ``a (..., k)``: softmax, the class index ``argmax``
@@ -904,15 +627,3 @@ class Sequential:
         if self.output_activation.name == "sigmoid":
             return (a >= threshold).astype(np.int64)
         return a
-
-
-def _fingerprint(data: tuple) -> dict:
-    """Identity of training data ``(X, T, W)``: sizes, dtype and a BLAKE2b digest of the
-    inputs, targets and row weights (what a resumed run must train on again)."""
-    digest = hashlib.blake2b(digest_size=16)
-    for array in data:
-        if array is not None:
-            digest.update(np.ascontiguousarray(array).data)
-    X = data[0]
-    return {"n": len(X), "shape": list(X.shape[1:]), "dtype": X.dtype.name,
-            "blake2b": digest.hexdigest()}
