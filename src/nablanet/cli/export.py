@@ -78,7 +78,7 @@ def _onnx(model_path, output, dtype) -> None:
 
 
 def _source(model_path, output, fmt: str, program: bool) -> None:
-    from nablanet.cli.rnn import _load as load_rnn_model
+    from nablanet.cli.rnn import load_rnn_model
     from nablanet.cli.train import load_classifier
     from nablanet.interop.codegen import generate
     from nablanet.interop.codegen.walk import check_names
