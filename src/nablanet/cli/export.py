@@ -1,36 +1,71 @@
 """``nablanet export``: a saved model as an ONNX graph, for onnxruntime and every other
-ONNX runtime (the conversion table is :mod:`nablanet.interop.onnx`)."""
+ONNX runtime (the conversion table is :mod:`nablanet.interop.onnx`), or as dependency-free
+Rust or C source (:mod:`nablanet.interop.codegen`)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
 from nablanet.cli.options import CONTEXT, examples, verbosity_options
 from nablanet.cli.outputs import check_outputs, write_bytes
 
+#: output suffix -> format
+SUFFIXES = {".onnx": "onnx", ".rs": "rust", ".c": "c"}
+
 
 @click.command(context_settings=CONTEXT, epilog=examples(
-    "nablanet train fashion-mnist --epochs 1 --model-out net.safetensors",
     "nablanet export -m net.safetensors -o net.onnx",
-    "nablanet export -m net.safetensors -o net64.onnx --dtype float64",
+    "nablanet export -m net.safetensors -o net.rs",
+    "nablanet export -m jv.safetensors -o jv.c --program",
 ))
 @click.option("-m", "--model", "model_path", required=True, type=click.Path(dir_okay=False),
               help="A model saved by nablanet ('train', 'rnn train' or model.save).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="The ONNX file to write.")
+              help="The file to write: .onnx, .rs (Rust) or .c (C99, with a .h beside it).")
+@click.option("--format", "fmt", type=click.Choice(["onnx", "rust", "c"]), default=None,
+              help="Output format [default: from the suffix of --output].")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
               show_default=True,
-              help="Element type of the graph. onnxruntime runs convolutional and recurrent "
-                   "graphs in float32 only.")
+              help="ONNX only: element type of the graph. onnxruntime runs convolutional and "
+                   "recurrent graphs in float32 only. (Rust and C keep the model's dtype.)")
+@click.option("--program", is_flag=True,
+              help="Rust and C: add a main that scores a sequence CSV as 'nablanet rnn "
+                   "predict' does (a model saved by 'rnn train').")
 @verbosity_options
-def export(model_path, output, dtype):
-    """Export the model in --model as an ONNX graph.
+def export(model_path, output, fmt, dtype, program):
+    """Export the model in --model as an ONNX graph or as Rust or C source.
 
-    The graph takes X (batch, ...) and, for recurrent models, sequence_lens (the valid
-    steps of each sequence), and gives Y, the model's output activations. A model saved
-    by 'nablanet rnn train' carries its min-max scaler: the graph applies it first, so it
-    takes raw features. Needs the onnx extra: pip install 'nablanet[onnx]'.
+    The ONNX graph takes X (batch, ...) and, for recurrent models, sequence_lens (the
+    valid steps of each sequence), and gives Y, the model's output activations. Needs the
+    onnx extra: pip install 'nablanet[onnx]'.
+
+    Rust and C: one source file (and a header for C) with the weights as constants and a
+    predict function, using only the language's standard library (C: C99 and <math.h>).
+    predict takes one sample, or one sequence (n_steps x features), and gives what
+    predict_proba gives. With --program the file is a scorer: rustc -O model.rs, or
+    cc -O2 model.c -lm, then ./model DATA.csv writes the CSV of 'nablanet rnn predict'.
+
+    A model saved by 'nablanet rnn train' carries its min-max scaler: the graph and the
+    source apply it first, so they take raw features.
     """
+    suffix = Path(output).suffix.lower()
+    if fmt is None:
+        if suffix not in SUFFIXES:
+            raise click.BadParameter(f"expected a file ending in {', '.join(SUFFIXES)}, or "
+                                     f"--format; got {output!r}", param_hint="--output")
+        fmt = SUFFIXES[suffix]
+    if fmt == "onnx":
+        if program:
+            raise click.BadParameter("--program is for Rust and C output",
+                                     param_hint="--program")
+        _onnx(model_path, output, dtype)
+    else:
+        _source(model_path, output, fmt, program)
+
+
+def _onnx(model_path, output, dtype) -> None:
     from nablanet.interop.onnx import to_onnx
     from nablanet.preprocessing import MinMaxScaler
     from nablanet.serialization import load, read_cli
@@ -41,3 +76,39 @@ def export(model_path, output, dtype):
     scaler = MinMaxScaler.from_dict(meta["scaler"]) if "scaler" in meta else None
     proto = to_onnx(model, dtype=dtype, scaler=scaler)
     write_bytes(output, proto.SerializeToString(), "ONNX graph")
+
+
+def _source(model_path, output, fmt: str, program: bool) -> None:
+    from nablanet.cli.rnn import load_rnn_model
+    from nablanet.cli.train import load_classifier
+    from nablanet.interop.codegen import generate
+    from nablanet.interop.codegen.walk import check_names
+    from nablanet.models import RecurrentNetwork
+    from nablanet.serialization import load, read_cli
+
+    out = Path(output)
+    paths = {".rs": out} if fmt == "rust" else {".c": out.with_suffix(".c"),
+                                                 ".h": out.with_suffix(".h")}
+    if fmt == "c" and out.suffix != ".c":
+        raise click.BadParameter(f"--format c: expected a file ending in .c, got {output!r}",
+                                 param_hint="--output")
+    check_outputs({f"--output ({s})": str(p) for s, p in paths.items()},
+                  {"--model": model_path})
+    options: dict = {}
+    model = load(model_path)
+    if isinstance(model, RecurrentNetwork):
+        if "task" in read_cli(model_path):  # saved by 'rnn train': scaler, task, threshold
+            model, meta, scaler = load_rnn_model(model_path)
+            check_names(meta["feature_names"], "x", model.n_inputs,
+                        f"{model_path}: field 'feature_names'")
+            if meta["task"] == "regression":  # the scorer's columns y1..yL
+                check_names(meta["label_names"], "y", model.n_outputs,
+                            f"{model_path}: field 'label_names'")
+            options = {"scaler": scaler, "task": meta["task"], "threshold": meta["threshold"]}
+    else:
+        model, input_shape = load_classifier(model_path)
+        options = {"input_shape": input_shape}
+    files = generate(model, fmt, name=out.stem, program=program, **options)
+    for suffix, text in files.items():
+        write_bytes(paths[suffix], text.encode(), f"{fmt.capitalize()} source"
+                    if suffix != ".h" else "C header")

@@ -255,7 +255,7 @@ def rnn_evaluate(data_csv, model_path, threshold, metrics_out):
     from nablanet.datasets.sequences import class_indices
 
     check_outputs({"--metrics-out": metrics_out}, {"DATA_CSV": data_csv, "--model": model_path})
-    model, meta, scaler = _load(model_path)
+    model, meta, scaler = load_rnn_model(model_path)
     if threshold is not None:
         meta["threshold"] = check_threshold(meta["task"], threshold)
     data = _read_for(meta, data_csv)
@@ -288,7 +288,7 @@ def rnn_predict(data_csv, model_path, output):
     from nablanet.datasets.sequences import pad
 
     check_outputs({"--output": output}, {"DATA_CSV": data_csv, "--model": model_path})
-    model, meta, scaler = _load(model_path)
+    model, meta, scaler = load_rnn_model(model_path)
     data = _read_for(meta, data_csv)
     X, M = pad(scaler.transform(data).features, dtype=model.dtype)
     out = model.predict_proba(X, M)
@@ -410,7 +410,7 @@ def _true_and_predicted(model, meta: dict, X, Y, mask) -> dict:
     return {"y_true": y[:, 0].astype(np.int64), "y_pred": pred}
 
 
-def _load(model_path):
+def load_rnn_model(model_path):
     """``(model, CLI section, scaler)`` of a file saved by ``rnn train``; the CLI fields
     checked, naming the file and the field."""
     from nablanet.models import RecurrentNetwork

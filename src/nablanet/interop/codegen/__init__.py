@@ -1,0 +1,59 @@
+"""Dependency-free source code for a trained model: Rust (:mod:`.rust`, ``std`` only)
+and C99 (:mod:`.c`, ``<math.h>`` only), from one model walk (:mod:`.walk`).
+
+:func:`generate` gives the files' texts; ``nablanet export -o model.rs`` (or ``.c``)
+writes them. The generated ``predict`` equals the model's ``predict_proba`` to rounding
+(the tests compile it and compare: 1e-12 in float64, 1e-5 in float32).
+"""
+
+from __future__ import annotations
+
+from nablanet.interop.codegen.c import to_c
+from nablanet.interop.codegen.rust import to_rust
+from nablanet.interop.codegen.scorer import c_program, rust_program
+from nablanet.interop.codegen.walk import Plan, plan
+
+__all__ = ["FORMATS", "Plan", "generate", "plan"]
+
+#: format -> file suffix of the main file
+FORMATS = {"rust": ".rs", "c": ".c"}
+
+
+def generate(model, fmt: str, *, name: str = "model", program: bool = False,
+             input_shape=None, scaler=None, task: str | None = None,
+             threshold: float | None = None) -> dict[str, str]:
+    """The source files of ``model`` in ``fmt``.
+
+    Parameters
+    ----------
+    model : Sequential (``Network``, convolutional stacks), RNN, LSTM or GRU
+    fmt : ``"rust"`` or ``"c"``
+    name : str, default ``"model"``
+        The C file's stem, for its ``#include "<name>.h"`` (letters, digits, ``_``, ``-``
+        and ``.`` only).
+    program : bool, default False
+        Add a ``main``: a scorer reading a sequence CSV (recurrent models; needs
+        ``task``) and writing what ``nablanet rnn predict`` writes.
+    input_shape, scaler, task, threshold :
+        See :func:`nablanet.interop.codegen.walk.plan`.
+
+    Returns
+    -------
+    dict
+        File suffix (``".rs"``; ``".c"`` and ``".h"``) -> text.
+
+    Raises
+    ------
+    ValueError
+        For an unknown format, a bad ``name``, a model with no generated form, or
+        ``program`` for a model it cannot serve (naming what is missing).
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"format: expected one of {list(FORMATS)}, got {fmt!r}")
+    p = plan(model, input_shape=input_shape, scaler=scaler, task=task, threshold=threshold)
+    if program and (not p.recurrent or p.task is None):
+        raise ValueError("--program: a scorer needs a recurrent model saved by 'nablanet "
+                         "rnn train' (its task, scaler and threshold)")
+    if fmt == "rust":
+        return {".rs": to_rust(p, program=rust_program(p) if program else None)}
+    return to_c(p, name, program=c_program(p) if program else None)
