@@ -25,7 +25,7 @@ import nablanet  # noqa: E402  (after the path is set, for a build from a plain 
 
 project = "nablanet"
 author = "The nablanet authors"
-copyright = "2026, The nablanet authors"  # noqa: A001  (Sphinx's name)
+copyright = "2026, The nablanet authors"
 release = nablanet.__version__
 version = release
 

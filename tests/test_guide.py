@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from tests.doc_blocks import ROOT, code_blocks, require_examples_environment, run_page
 
 GUIDE = ROOT / "docs" / "guide"

@@ -6,7 +6,6 @@ Quickstart block is the only one not run."""
 from __future__ import annotations
 
 import pytest
-
 from tests.doc_blocks import (
     ROOT,
     SHOWN,
