@@ -53,7 +53,8 @@ def test_book_layers_become_nablanet_layers_drawn_as_the_book_draws():
     kinds = [type(layer) for layer in net.model.layers]
     assert kinds == [Conv2D, MaxPool2D, Activation, Flatten, Dropout, Dense, Dropout, Dense]
     conv, fc, softmax = net.layers
-    assert conv.w is net.model.layers[0].W and fc.w is net.model.layers[5].W
+    assert conv.w.base is net.model.layers[0].W and fc.w.base is net.model.layers[5].W
+    assert np.shares_memory(softmax.b, net.model.layers[7].b)
     assert [p.shape for p in net.params] == [(20, 1, 5, 5), (20,), (2880, 100), (100,),
                                             (100, 10), (10,)]
     assert conv.w.std() == pytest.approx(np.sqrt(1 / (20 * 25 / 4)), rel=0.1)
@@ -199,3 +200,30 @@ def test_bad_sgd_arguments_are_named():
         net.SGD(data, 1, 4, 0.1, data, lmbda=-0.1)
     with pytest.raises(ValueError, match="epochs: expected an integer >= 1, got 0"):
         net.SGD(data, 0, 4, 0.1, data)
+
+
+def test_predict_and_predict_proba_take_flat_rows_or_images():
+    net = small_net(seed=1)
+    rng = np.random.default_rng(5)
+    X = rng.random((7, int(np.prod(net.input_shape))))
+    proba = net.predict_proba(X)
+    assert proba.shape == (7, net.layers[-1].n_out)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(net.predict(X), proba.argmax(axis=1))
+    np.testing.assert_array_equal(net.predict(X.reshape(7, *net.input_shape)), net.predict(X))
+    assert net.accuracy((X, net.predict(X))) == 1.0
+    with pytest.raises(ValueError, match=r"X: expected inputs of \d+ values"):
+        net.predict(X[:, :-1])
+
+
+def test_theano_calls_on_w_say_what_to_use():
+    net = small_net(seed=1)
+    w = net.layers[0].w
+    for call in ("eval", "get_value", "set_value"):
+        with pytest.raises(AttributeError, match=rf"{call}\(\) is Theano's: .*NumPy arrays"):
+            getattr(w, call)
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        w.nonsense  # noqa: B018
+    assert type(w * 2) is np.ndarray  # arithmetic gives plain arrays
+    w[...] = 0.5  # in place, as the book's set_value: the network sees it
+    assert (net.model.layers[0].W == 0.5).all()
