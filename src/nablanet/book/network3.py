@@ -32,11 +32,12 @@ What each book layer becomes (the layers' math, gradients and oracle tests are i
 Initial parameters are drawn as the book draws them: weights from N(0, 1/n_out) (for a
 ``ConvPoolLayer``, ``n_out = filters * filter size / pool size``), a
 ``FullyConnectedLayer``'s biases from N(0, 1), the ``SoftmaxLayer``'s weights and
-biases zero; a ``ConvPoolLayer``'s biases start at zero (the book: N(0, 1); see below). ``SGD`` is the book's: plain mini-batch
-SGD on the mean log-likelihood plus ``lmbda / 2 * sum ||w||^2 / num_training_batches``,
-i.e. weight decay ``lmbda / num_training_batches`` on every layer's weights; only whole
-mini-batches, in the data's order (the book does not shuffle); validation after every
-epoch and the test accuracy at the best validation accuracy, logged in the book's words.
+biases zero; a ``ConvPoolLayer``'s biases start at zero (the book: N(0, 1); see below).
+``SGD`` is the book's: plain mini-batch SGD on the mean log-likelihood plus
+``lmbda / 2 * sum ||w||^2 / num_training_batches``, i.e. weight decay
+``lmbda / num_training_batches`` on every layer's weights; only whole mini-batches,
+in the data's order (the book does not shuffle); validation after every epoch and the
+test accuracy at the best validation accuracy, logged in the book's words.
 
 Departures: a ``ConvPoolLayer``'s biases start at zero. The book's N(0, 1), one per
 filter, gives each feature map a large offset shared by every position and every image
@@ -48,11 +49,16 @@ the network collapsed to one class (11.3% on the MNIST sample after 2,400 update
 η 0.03, with most units dead), in the book's formulation of dropout too (checked in
 PyTorch), while with zero conv biases it trains (the gradients were right all along:
 ``tests/book/test_network3.py`` checks them through every dropped layer). Chapter 3
-notes that the biases' initialisation matters little; here it does. Dropout is inverted (kept units are scaled by ``1 / (1 - p)`` while
-training) where the book scales the weights by ``1 - p`` at inference: the same model,
-but the weights differ by that factor and the steps with ``p_dropout > 0`` are not the
-book's to the digit; accuracies are computed on every validation and test example, not
-on whole mini-batches only; the data are NumPy arrays (``load_data_shared`` returns
+notes that the biases' initialisation matters little; here it does.
+
+Dropout is inverted (kept units are scaled by ``1 / (1 - p)`` while training) where the
+book scales the weights by ``1 - p`` at inference: the same family of models, but a
+layer above a dropout with weights ``w`` here is the book's layer with weights
+``w / (1 - p)``, so the same draw starts ``1 / (1 - p)`` times larger in the book's
+terms and the same ``eta`` is a step ``eta / (1 - p)**2`` in the book's weights (4x
+for ``p = 0.5``): the steps with ``p_dropout > 0`` are not the book's to the digit.
+Accuracies are computed on every validation and test example, not on whole mini-batches
+only; the data are NumPy arrays (``load_data_shared`` returns
 ``(X, y)`` tuples instead of Theano shared variables); the lines are logged through
 :mod:`logging` (see :mod:`nablanet.book`), not printed.
 """
