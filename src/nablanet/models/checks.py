@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from nablanet.losses import one_hot
+from nablanet.validation import all_finite
 
 __all__ = ["check_inputs", "check_targets", "holdout"]
 
@@ -26,7 +27,7 @@ def check_inputs(model, X, name: str) -> np.ndarray:
     if X.dtype.kind not in "biuf":
         raise ValueError(f"{name}: expected real numbers, got dtype {X.dtype}")
     X = np.ascontiguousarray(X, dtype=model.dtype)
-    if not np.isfinite(X).all():
+    if not all_finite(X):
         raise ValueError(f"{name}: contains NaN or infinite values")
     model._plan(X.shape[1:], name)
     return X
@@ -52,7 +53,7 @@ def check_targets(model, y, n: int, out: tuple, name: str) -> np.ndarray:
     else:
         raise ValueError(f"{name}: expected labels (n,) or targets (n, "
                          f"{', '.join(map(str, out))}), got {y.shape}")
-    if not np.isfinite(T).all():
+    if not all_finite(T):
         raise ValueError(f"{name}: contains NaN or infinite values")
     return np.ascontiguousarray(T)
 

@@ -260,14 +260,19 @@ class Network(Sequential):
         test_data : same forms as ``training_data``, optional
             Evaluated after each epoch; the log shows the book's ``Epoch 0: 9129 / 10000``.
         **kwargs
-            Passed on to :meth:`fit` (``progress``, ``monitor_training``, ...).
+            Passed on to :meth:`fit` (``progress``, ...). ``monitor_training`` is False
+            unless given: the book's ``SGD`` reports nothing on the training data, and
+            the compiled kernel's training pass would cost a second one
+            (``monitor_training=True`` adds the cost to the line).
 
         Returns
         -------
         History
-            Per epoch: ``val_correct`` / ``val_accuracy`` on ``test_data``, ``train_loss``,
-            ``seconds``.
+            Per epoch: ``val_correct`` / ``val_accuracy`` (and ``val_loss``) on
+            ``test_data``, ``seconds``, ``lr``; ``train_loss``, ... when
+            ``monitor_training`` is asked for.
         """
+        kwargs.setdefault("monitor_training", False)
         self.optimizer = SGD(eta)
         X, y = as_examples(training_data, "training_data")
         if test_data is not None:
@@ -343,10 +348,11 @@ class Network(Sequential):
             return f"loss {self.loss.name} on {self.output_activation.name} outputs"
         return kernels.plain_sgd_unsupported(self.optimizer)
 
-    def compiled_trainer(self, data, batch_size: int):
+    def compiled_trainer(self, data, batch_size: int, record=None):
         """``train_batches`` running :func:`nablanet.kernels.mlp_sgd_epoch`: the full
         mini-batches of a chunk in one call, the short last one in another; the kernel's
-        work buffers are made here, once per ``fit``."""
+        work buffers are made here, once per ``fit``. The kernel records no outputs
+        (:attr:`compiled_records` is False: ``record`` is None)."""
         from numba.typed import List
 
         X, T, _ = data
