@@ -185,7 +185,9 @@ def as_examples(data, name: str) -> tuple[np.ndarray, np.ndarray]:
     ValueError
         If ``data`` is empty, or its ``x`` (or ``y``) do not all have the same size.
     """
-    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray) \
+    # X an array, or an array-like with a shape (a nablanet.datasets.pixels.Pixels)
+    if isinstance(data, tuple) and len(data) == 2 and hasattr(data[0], "__array__") \
+            and hasattr(data[0], "shape") \
             and isinstance(data[1], np.ndarray) and data[0].ndim == 2 and data[1].ndim >= 1 \
             and len(data[0]) == len(data[1]) and data[0].shape[1] != 1:
         return data

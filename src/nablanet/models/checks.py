@@ -11,15 +11,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from nablanet.datasets.pixels import Pixels
 from nablanet.losses import one_hot
 from nablanet.validation import all_finite
 
 __all__ = ["check_inputs", "check_targets", "holdout"]
 
 
-def check_inputs(model, X, name: str) -> np.ndarray:
+def check_inputs(model, X, name: str) -> np.ndarray | Pixels:
     """``X`` as a C-contiguous array of the model's dtype, checked: real, finite, at
-    least two dimensions, a per-sample shape the layers accept."""
+    least two dimensions, a per-sample shape the layers accept. :class:`Pixels` stay
+    uint8 (seen as the model's dtype): the training and evaluation convert them a
+    mini-batch or a chunk at a time."""
+    if isinstance(X, Pixels):
+        if X.ndim < 2 or len(X) == 0:
+            raise ValueError(f"{name}: expected images (n_samples, ...) with n >= 1, "
+                             f"got shape {X.shape}")
+        model._plan(X.shape[1:], name)
+        return Pixels(np.ascontiguousarray(X.data), model.dtype)  # bytes are finite
     X = np.asarray(X)
     if X.ndim < 2 or len(X) == 0:
         raise ValueError(f"{name}: expected an array (n_samples, ...) with n >= 1, "

@@ -40,6 +40,7 @@ import numpy as np
 
 from nablanet import kernels
 from nablanet.activations import get_activation
+from nablanet.datasets.pixels import Pixels
 from nablanet.init import check_dtype
 from nablanet.layers.dense import Dense
 from nablanet.models.checks import check_targets
@@ -352,7 +353,10 @@ class Network(Sequential):
         """``train_batches`` running :func:`nablanet.kernels.mlp_sgd_epoch`: the full
         mini-batches of a chunk in one call, the short last one in another; the kernel's
         work buffers are made here, once per ``fit``. The kernel records no outputs
-        (:attr:`compiled_records` is False: ``record`` is None)."""
+        (:attr:`compiled_records` is False: ``record`` is None). Images held as
+        :class:`~nablanet.datasets.pixels.Pixels` are converted a chunk at a time
+        outside the kernel (its rows in training order, with their targets), so the
+        kernel sees the floats it would see in a float array."""
         from numba.typed import List
 
         X, T, _ = data
@@ -369,9 +373,20 @@ class Network(Sequential):
                        List([np.empty_like(w) for w in self.weights]),
                        List([np.empty_like(b) for b in self.biases]))
 
+        rows: dict[str, np.ndarray] = {}  # Pixels: a chunk's rows as floats, in order
+
         def call(part: np.ndarray) -> None:
             m = batch_size if len(part) % batch_size == 0 else len(part)
-            kernels.run("mlp_sgd_epoch", X, T, part, weights, biases, acts, mode,
+            Xk, Tk, order = X, T, part
+            if isinstance(X, Pixels):
+                k = len(part)
+                if "order" not in rows or len(rows["order"]) < k:  # the largest chunk, once
+                    rows.update(x=np.empty((k, X.shape[1]), dt), t=np.empty((k, T.shape[1]), dt),
+                                order=np.arange(k))
+                Xk = X.take(part, axis=0, out=rows["x"][:k])
+                Tk = T.take(part, axis=0, out=rows["t"][:k])
+                order = rows["order"][:k]
+            kernels.run("mlp_sgd_epoch", Xk, Tk, order, weights, biases, acts, mode,
                         self.optimizer.lr, *args[m])
 
         def train_batches(idx: np.ndarray) -> None:

@@ -39,6 +39,7 @@ import numpy as np
 
 from nablanet import kernels, serialization
 from nablanet.activations import get_activation
+from nablanet.datasets.pixels import Pixels
 from nablanet.init import check_dtype
 from nablanet.layers.base import Layer
 from nablanet.losses import get_loss
@@ -614,7 +615,8 @@ class Sequential:
         a = np.empty_like(z)
         for start in range(0, len(X), chunk):
             zc = z[start:start + chunk]
-            zc[...] = self._forward(X[start:start + chunk], False)
+            # np.asarray: a chunk of Pixels converted to floats (arrays stay views)
+            zc[...] = self._forward(np.asarray(X[start:start + chunk]), False)
             self.output_activation.forward(zc, a[start:start + chunk])
         return z, a
 
@@ -626,7 +628,7 @@ class Sequential:
         out = self._plan(X.shape[1:], xname)[0]
         return X, check_targets(self, y, len(X), out, yname), W
 
-    def _prepare_inputs(self, X, mask, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    def _prepare_inputs(self, X, mask, name: str) -> tuple[np.ndarray | Pixels, np.ndarray | None]:
         """Inputs and the per-row weights that ``mask`` gives (none here)."""
         if mask is not None:
             raise ValueError(f"mask: a {type(self).__name__} takes no mask (sequence "
