@@ -269,7 +269,8 @@ def test_single_output_network_takes_0_1_labels():
 def test_single_output_predict_thresholds_at_one_half():
     X, y = _binary_data()
     net = Network([2, 4, 1], loss="binary_cross_entropy", seed=0, optimizer=SGD(1.0))
-    history = net.fit(X, y[:, None].astype(float), epochs=30, batch_size=8, progress=False)
+    history = net.fit(X, y[:, None].astype(float), epochs=30, batch_size=8, progress=False,
+                      monitor_training="full")  # the final model's, as predict
     proba = net.predict_proba(X)[:, 0]
     assert proba.min() < 0.5 < proba.max()
     np.testing.assert_array_equal(net.predict(X), (proba >= 0.5).astype(int))

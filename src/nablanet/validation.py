@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MAX_CLASSES", "as_examples", "as_images", "check_finite", "declared_array",
-           "first_index"]
+__all__ = ["MAX_CLASSES", "all_finite", "as_examples", "as_images", "check_finite",
+           "declared_array", "first_index"]
 
 #: Most classes a label column may ask for, the bound to give the reader of class labels
 #: (``max_classes=``) before a model is sized from them: a label of 1e9 would otherwise
@@ -34,6 +34,21 @@ def first_index(bad: np.ndarray) -> tuple[int, ...]:
     """
     flat = int(np.flatnonzero(bad.reshape(-1))[0])
     return tuple(int(i) for i in np.unravel_index(flat, bad.shape))
+
+
+def all_finite(array: np.ndarray) -> bool:
+    """Whether every value of ``array`` is finite (integer arrays always are).
+
+    One sum over the array, without the boolean array of ``np.isfinite``: a NaN or an
+    infinity makes the sum NaN or infinite, so a finite sum proves every value finite;
+    only a non-finite sum (which finite values can also reach, by overflow) is checked
+    value by value."""
+    if array.dtype.kind not in "fc":
+        return True
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(array.sum()):
+            return True
+    return bool(np.isfinite(array).all())
 
 
 def check_finite(array: np.ndarray, name: str) -> None:
@@ -51,7 +66,7 @@ def check_finite(array: np.ndarray, name: str) -> None:
     ValueError
         ``"<name>: 3 non-finite values (NaN or inf), the first at index (0, 5) is nan"``.
     """
-    if array.dtype.kind not in "fc":
+    if all_finite(array):
         return
     bad = ~np.isfinite(array)
     if bad.any():
@@ -170,7 +185,9 @@ def as_examples(data, name: str) -> tuple[np.ndarray, np.ndarray]:
     ValueError
         If ``data`` is empty, or its ``x`` (or ``y``) do not all have the same size.
     """
-    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray) \
+    # X an array, or an array-like with a shape (a nablanet.datasets.pixels.Pixels)
+    if isinstance(data, tuple) and len(data) == 2 and hasattr(data[0], "__array__") \
+            and hasattr(data[0], "shape") \
             and isinstance(data[1], np.ndarray) and data[0].ndim == 2 and data[1].ndim >= 1 \
             and len(data[0]) == len(data[1]) and data[0].shape[1] != 1:
         return data

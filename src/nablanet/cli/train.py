@@ -167,7 +167,7 @@ def train(dataset, sizes, layers, epochs, batch_size, activation, output_activat
         if dataset in KNOWN_DATASETS:
             check_sizes(sizes, *KNOWN_DATASETS[dataset], dataset)
     data = load_images(dataset, offline=offline, dtype=o["dtype"], seed=o["seed"],
-                       test_fraction=TEST_FRACTION)
+                       test_fraction=TEST_FRACTION, pixels=True)  # uint8, converted per batch
     log.info("data: %s: %s and %s", data.source, plural(len(data.X_train), "training image"),
              plural(len(data.X_test), "test image"))
     n_classes = n_classes_of(data.y_train, data.y_test)

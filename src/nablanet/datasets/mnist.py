@@ -2,7 +2,10 @@
 
 Every loader returns images flattened to ``(n, 784)`` (``(n, rows * columns)`` in
 general), scaled from 0..255 to [0, 1] in float64 (float32 on request), and labels as
-int64 ``(n,)``, bundled in an :class:`ImageData`.
+int64 ``(n,)``, bundled in an :class:`ImageData`. With ``pixels=True`` the IDX loaders
+keep the images as their uint8 bytes, a :class:`~nablanet.datasets.pixels.Pixels` that
+stands for the same floats (8 times less memory in float64; models convert them a
+mini-batch at a time, with the same results bit for bit).
 
 MNIST: LeCun, Cortes and Burges, http://yann.lecun.com/exdb/mnist/.
 Fashion-MNIST: Xiao, Rasul and Vollgraf (2017), https://github.com/zalandoresearch/fashion-mnist.
@@ -29,6 +32,7 @@ from platformdirs import user_cache_dir
 
 from nablanet.datasets.idx import GZIP_MAGIC, read_idx
 from nablanet.datasets.npy import read_npy
+from nablanet.datasets.pixels import Pixels
 from nablanet.validation import as_images
 
 __all__ = [
@@ -112,9 +116,10 @@ class ImageData(NamedTuple):
 
     Attributes
     ----------
-    X_train : numpy.ndarray
+    X_train : numpy.ndarray or Pixels
         ``(n_train, n_pixels)`` float64 or float32 in [0, 1]; ``n_pixels`` is 784 for
-        28 x 28 images, rows concatenated.
+        28 x 28 images, rows concatenated. A :class:`~nablanet.datasets.pixels.Pixels`
+        (uint8 bytes standing for those floats) when loaded with ``pixels=True``.
     y_train : numpy.ndarray
         ``(n_train,)`` int64 class labels (0..9 for MNIST and Fashion-MNIST).
     X_test : numpy.ndarray
@@ -127,9 +132,9 @@ class ImageData(NamedTuple):
         ``(rows, columns)`` of every image: ``n_pixels`` is their product.
     """
 
-    X_train: np.ndarray
+    X_train: np.ndarray | Pixels
     y_train: np.ndarray
-    X_test: np.ndarray
+    X_test: np.ndarray | Pixels
     y_test: np.ndarray
     source: str
     image_shape: tuple[int, int] = (28, 28)
@@ -142,10 +147,10 @@ def _float_dtype(dtype) -> np.dtype:
     return dtype
 
 
-def _load_pair(images_path: Path, labels_path: Path,
-               dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
-    """Read an IDX images/labels pair: ``(n, rows * columns)`` in [0, 1], int64 ``(n,)``
-    and ``(rows, columns)``."""
+def _load_pair(images_path: Path, labels_path: Path, dtype: np.dtype,
+               pixels: bool = False) -> tuple[np.ndarray | Pixels, np.ndarray, tuple[int, int]]:
+    """Read an IDX images/labels pair: ``(n, rows * columns)`` in [0, 1] (floats, or
+    :class:`Pixels` when ``pixels``), int64 ``(n,)`` and ``(rows, columns)``."""
     images = read_idx(images_path)
     if images.ndim != 3 or images.dtype != np.uint8:
         raise ValueError(
@@ -167,9 +172,13 @@ def _load_pair(images_path: Path, labels_path: Path,
         raise ValueError(
             f"{labels_path}: {len(labels)} labels for the {len(images)} images of {images_path}"
         )
-    X = images.reshape(len(images), -1).astype(dtype)
+    shape = (images.shape[1], images.shape[2])
+    images = images.reshape(len(images), -1)
+    if pixels:
+        return Pixels(images, dtype), labels.astype(np.int64), shape
+    X = images.astype(dtype)
     X /= 255
-    return X, labels.astype(np.int64), (images.shape[1], images.shape[2])
+    return X, labels.astype(np.int64), shape
 
 
 def read_image_file(path, *, n_pixels: int | None = None, dtype=np.float64) -> np.ndarray:
@@ -220,10 +229,11 @@ def _standard_files(directory: Path) -> list[Path] | None:
     return found
 
 
-def _read_standard(files: list[Path], dtype: np.dtype, source: str) -> ImageData:
+def _read_standard(files: list[Path], dtype: np.dtype, source: str,
+                   pixels: bool = False) -> ImageData:
     train_images, train_labels, test_images, test_labels = files
-    X_train, y_train, shape = _load_pair(train_images, train_labels, dtype)
-    X_test, y_test, test_shape = _load_pair(test_images, test_labels, dtype)
+    X_train, y_train, shape = _load_pair(train_images, train_labels, dtype, pixels)
+    X_test, y_test, test_shape = _load_pair(test_images, test_labels, dtype, pixels)
     if test_shape != shape:
         raise ValueError(
             f"{test_images}: images of {test_shape[0]} x {test_shape[1]} pixels, but the "
@@ -288,7 +298,7 @@ def _fetch(fname: str, sha256: str, mirrors: tuple[str, ...], directory: Path) -
     )
 
 
-def _load_named(name: str, path, offline: bool, dtype) -> ImageData:
+def _load_named(name: str, path, offline: bool, dtype, pixels: bool = False) -> ImageData:
     dtype = _float_dtype(dtype)
     places = _places(name, path)
     if path is not None and _standard_files(places[0][1]) is None:
@@ -297,7 +307,7 @@ def _load_named(name: str, path, offline: bool, dtype) -> ImageData:
         files = _standard_files(directory)
         if files is not None:
             log.info("%s: loading from %s (%s)", name, directory, origin)
-            return _read_standard(files, dtype, f"{name}: {directory}")
+            return _read_standard(files, dtype, f"{name}: {directory}", pixels)
     if offline:
         searched = ", ".join(f"{directory} ({origin})" for origin, directory in places)
         raise FileNotFoundError(
@@ -312,10 +322,10 @@ def _load_named(name: str, path, offline: bool, dtype) -> ImageData:
     log.info("%s: downloaded to %s", name, cache)
     files = _standard_files(cache)
     assert files is not None  # _fetch has put all four there
-    return _read_standard(files, dtype, f"{name}: {cache}")
+    return _read_standard(files, dtype, f"{name}: {cache}", pixels)
 
 
-def load_mnist(path=None, *, offline=False, dtype=np.float64) -> ImageData:
+def load_mnist(path=None, *, offline=False, dtype=np.float64, pixels=False) -> ImageData:
     """Load MNIST: 60000 training and 10000 test images of handwritten digits.
 
     The four files (``train-images-idx3-ubyte.gz``, ``train-labels-idx1-ubyte.gz``,
@@ -338,6 +348,9 @@ def load_mnist(path=None, *, offline=False, dtype=np.float64) -> ImageData:
         Never download; fail if the files are nowhere to be found.
     dtype : {numpy.float64, numpy.float32}
         dtype of the images.
+    pixels : bool, default False
+        Keep the images as uint8 bytes: ``X_train`` and ``X_test`` are
+        :class:`~nablanet.datasets.pixels.Pixels` standing for the floats.
 
     Returns
     -------
@@ -357,10 +370,11 @@ def load_mnist(path=None, *, offline=False, dtype=np.float64) -> ImageData:
     ConnectionError
         If a file could be downloaded from no mirror.
     """
-    return _load_named("mnist", path, offline, dtype)
+    return _load_named("mnist", path, offline, dtype, pixels)
 
 
-def load_fashion_mnist(path=None, *, offline=False, dtype=np.float64) -> ImageData:
+def load_fashion_mnist(path=None, *, offline=False, dtype=np.float64,
+                       pixels=False) -> ImageData:
     """Load Fashion-MNIST: 60000 training and 10000 test images of clothes, 10 classes.
 
     Same files, shapes, search order and errors as :func:`load_mnist`, with ``mnist``
@@ -377,6 +391,8 @@ def load_fashion_mnist(path=None, *, offline=False, dtype=np.float64) -> ImageDa
         Never download.
     dtype : {numpy.float64, numpy.float32}
         dtype of the images.
+    pixels : bool, default False
+        As :func:`load_mnist`.
 
     Returns
     -------
@@ -388,7 +404,7 @@ def load_fashion_mnist(path=None, *, offline=False, dtype=np.float64) -> ImageDa
     FileNotFoundError, ValueError, ConnectionError
         As :func:`load_mnist`.
     """
-    return _load_named("fashion-mnist", path, offline, dtype)
+    return _load_named("fashion-mnist", path, offline, dtype, pixels)
 
 
 def _role(path: Path) -> str | None:
@@ -422,7 +438,8 @@ def _holdout(X, y, test_fraction: float,
     return X[train], y[train], X[test], y[test]
 
 
-def load_idx_dir(directory, *, test_fraction=0.2, seed=1, dtype=np.float64) -> ImageData:
+def load_idx_dir(directory, *, test_fraction=0.2, seed=1, dtype=np.float64,
+                 pixels=False) -> ImageData:
     """Load any directory of IDX images and labels.
 
     Images are files named ``*images*idx3*``, labels ``*labels*idx1*``, gzip'd or raw
@@ -442,6 +459,8 @@ def load_idx_dir(directory, *, test_fraction=0.2, seed=1, dtype=np.float64) -> I
         same seed gives the same split.
     dtype : {numpy.float64, numpy.float32}
         dtype of the images.
+    pixels : bool, default False
+        As :func:`load_mnist`.
 
     Returns
     -------
@@ -474,7 +493,7 @@ def load_idx_dir(directory, *, test_fraction=0.2, seed=1, dtype=np.float64) -> I
             f"*labels*idx1*, raw or .gz); {found}"
         )
     if len(images) == len(labels) == 1:
-        X, y, shape = _load_pair(images[0], labels[0], dtype)
+        X, y, shape = _load_pair(images[0], labels[0], dtype, pixels)
         log.info("%s: holding out %g of %d examples for testing", directory, test_fraction, len(y))
         return ImageData(
             *_holdout(X, y, test_fraction, seed),
@@ -490,7 +509,7 @@ def load_idx_dir(directory, *, test_fraction=0.2, seed=1, dtype=np.float64) -> I
     present = [p for p in ordered if p is not None]
     if len(images) == len(labels) == 2 and len(present) == len(ordered):
         log.info("%s: training on %s, testing on %s", directory, present[0].name, present[2].name)
-        return _read_standard(present, dtype, str(directory))
+        return _read_standard(present, dtype, str(directory), pixels)
     raise ValueError(
         f"{directory}: ambiguous IDX files: expected one images/labels pair, or a train "
         f"pair and a test pair (names containing 'train', and 't10k' or 'test'); {found}"
@@ -619,7 +638,8 @@ def load_book_pickle(path, *, dtype=np.float64):
     return tuple(splits)
 
 
-def load_images(spec, *, offline=False, dtype=np.float64, test_fraction=0.2, seed=1) -> ImageData:
+def load_images(spec, *, offline=False, dtype=np.float64, test_fraction=0.2, seed=1,
+                pixels=False) -> ImageData:
     """Load an image data set named on the command line.
 
     Parameters
@@ -639,6 +659,9 @@ def load_images(spec, *, offline=False, dtype=np.float64, test_fraction=0.2, see
     seed : int, default 1
         For a directory with a single pair: the seed of the held-out draw (the same
         default as the command line's ``--seed``, so both hold out the same images).
+    pixels : bool, default False
+        IDX images as uint8 :class:`~nablanet.datasets.pixels.Pixels` (see
+        :func:`load_mnist`); a book pickle holds floats and gives them as they are.
 
     Returns
     -------
@@ -655,17 +678,18 @@ def load_images(spec, *, offline=False, dtype=np.float64, test_fraction=0.2, see
         the loader it dispatches to.
     """
     if spec == "mnist":
-        return load_mnist(offline=offline, dtype=dtype)
+        return load_mnist(offline=offline, dtype=dtype, pixels=pixels)
     if spec == "fashion-mnist":
-        return load_fashion_mnist(offline=offline, dtype=dtype)
+        return load_fashion_mnist(offline=offline, dtype=dtype, pixels=pixels)
     text = os.fspath(spec)
     path = Path(text).expanduser()
     if path.is_dir():
         files = _standard_files(path)
         if files is None:
-            return load_idx_dir(path, test_fraction=test_fraction, seed=seed, dtype=dtype)
+            return load_idx_dir(path, test_fraction=test_fraction, seed=seed, dtype=dtype,
+                                pixels=pixels)
         log.info("loading %s", path)
-        return _read_standard(files, _float_dtype(dtype), str(path))
+        return _read_standard(files, _float_dtype(dtype), str(path), pixels)
     is_pickle = path.name.endswith(PICKLE_SUFFIXES)
     if path.is_file() and is_pickle:
         (X_train, y_train), validation, (X_test, y_test) = load_book_pickle(path, dtype=dtype)

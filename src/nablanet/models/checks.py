@@ -11,14 +11,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from nablanet.datasets.pixels import Pixels
 from nablanet.losses import one_hot
+from nablanet.validation import all_finite
 
 __all__ = ["check_inputs", "check_targets", "holdout"]
 
 
-def check_inputs(model, X, name: str) -> np.ndarray:
+def check_inputs(model, X, name: str) -> np.ndarray | Pixels:
     """``X`` as a C-contiguous array of the model's dtype, checked: real, finite, at
-    least two dimensions, a per-sample shape the layers accept."""
+    least two dimensions, a per-sample shape the layers accept. :class:`Pixels` stay
+    uint8 (seen as the model's dtype): the training and evaluation convert them a
+    mini-batch or a chunk at a time."""
+    if isinstance(X, Pixels):
+        if X.ndim < 2 or len(X) == 0:
+            raise ValueError(f"{name}: expected images (n_samples, ...) with n >= 1, "
+                             f"got shape {X.shape}")
+        model._plan(X.shape[1:], name)
+        return Pixels(np.ascontiguousarray(X.data), model.dtype)  # bytes are finite
     X = np.asarray(X)
     if X.ndim < 2 or len(X) == 0:
         raise ValueError(f"{name}: expected an array (n_samples, ...) with n >= 1, "
@@ -26,7 +36,7 @@ def check_inputs(model, X, name: str) -> np.ndarray:
     if X.dtype.kind not in "biuf":
         raise ValueError(f"{name}: expected real numbers, got dtype {X.dtype}")
     X = np.ascontiguousarray(X, dtype=model.dtype)
-    if not np.isfinite(X).all():
+    if not all_finite(X):
         raise ValueError(f"{name}: contains NaN or infinite values")
     model._plan(X.shape[1:], name)
     return X
@@ -52,7 +62,7 @@ def check_targets(model, y, n: int, out: tuple, name: str) -> np.ndarray:
     else:
         raise ValueError(f"{name}: expected labels (n,) or targets (n, "
                          f"{', '.join(map(str, out))}), got {y.shape}")
-    if not np.isfinite(T).all():
+    if not all_finite(T):
         raise ValueError(f"{name}: contains NaN or infinite values")
     return np.ascontiguousarray(T)
 

@@ -40,6 +40,7 @@ import numpy as np
 
 from nablanet import kernels
 from nablanet.activations import get_activation
+from nablanet.datasets.pixels import Pixels
 from nablanet.init import check_dtype
 from nablanet.layers.dense import Dense
 from nablanet.models.checks import check_targets
@@ -260,14 +261,19 @@ class Network(Sequential):
         test_data : same forms as ``training_data``, optional
             Evaluated after each epoch; the log shows the book's ``Epoch 0: 9129 / 10000``.
         **kwargs
-            Passed on to :meth:`fit` (``progress``, ``monitor_training``, ...).
+            Passed on to :meth:`fit` (``progress``, ...). ``monitor_training`` is False
+            unless given: the book's ``SGD`` reports nothing on the training data, and
+            the compiled kernel's training pass would cost a second one
+            (``monitor_training=True`` adds the cost to the line).
 
         Returns
         -------
         History
-            Per epoch: ``val_correct`` / ``val_accuracy`` on ``test_data``, ``train_loss``,
-            ``seconds``.
+            Per epoch: ``val_correct`` / ``val_accuracy`` (and ``val_loss``) on
+            ``test_data``, ``seconds``, ``lr``; ``train_loss``, ... when
+            ``monitor_training`` is asked for.
         """
+        kwargs.setdefault("monitor_training", False)
         self.optimizer = SGD(eta)
         X, y = as_examples(training_data, "training_data")
         if test_data is not None:
@@ -343,10 +349,14 @@ class Network(Sequential):
             return f"loss {self.loss.name} on {self.output_activation.name} outputs"
         return kernels.plain_sgd_unsupported(self.optimizer)
 
-    def compiled_trainer(self, data, batch_size: int):
+    def compiled_trainer(self, data, batch_size: int, record=None):
         """``train_batches`` running :func:`nablanet.kernels.mlp.mlp_sgd_epoch`: the full
         mini-batches of a chunk in one call, the short last one in another; the kernel's
-        work buffers are made here, once per ``fit``."""
+        work buffers are made here, once per ``fit``. The kernel records no outputs
+        (:attr:`compiled_records` is False: ``record`` is None). Images held as
+        :class:`~nablanet.datasets.pixels.Pixels` are converted a chunk at a time
+        outside the kernel (its rows in training order, with their targets), so the
+        kernel sees the floats it would see in a float array."""
         from numba.typed import List
 
         X, T, _ = data
@@ -363,9 +373,20 @@ class Network(Sequential):
                        List([np.empty_like(w) for w in self.weights]),
                        List([np.empty_like(b) for b in self.biases]))
 
+        rows: dict[str, np.ndarray] = {}  # Pixels: a chunk's rows as floats, in order
+
         def call(part: np.ndarray) -> None:
             m = batch_size if len(part) % batch_size == 0 else len(part)
-            kernels.run("mlp_sgd_epoch", X, T, part, weights, biases, acts, mode,
+            Xk, Tk, order = X, T, part
+            if isinstance(X, Pixels):
+                k = len(part)
+                if "order" not in rows or len(rows["order"]) < k:  # the largest chunk, once
+                    rows.update(x=np.empty((k, X.shape[1]), dt), t=np.empty((k, T.shape[1]), dt),
+                                order=np.arange(k))
+                Xk = X.take(part, axis=0, out=rows["x"][:k])
+                Tk = T.take(part, axis=0, out=rows["t"][:k])
+                order = rows["order"][:k]
+            kernels.run("mlp_sgd_epoch", Xk, Tk, order, weights, biases, acts, mode,
                         self.optimizer.lr, *args[m])
 
         def train_batches(idx: np.ndarray) -> None:

@@ -15,11 +15,17 @@ import numpy as np
 __all__ = ["gradient_step"]
 
 
-def gradient_step(model, data: tuple, batch_size: int) -> Callable[[np.ndarray], None]:
+def gradient_step(model, data: tuple, batch_size: int,
+                  record: np.ndarray | None = None) -> Callable[[np.ndarray], None]:
     """A function of the indices of a mini-batch (at most ``batch_size``) that
     gathers it into work buffers made here, once, runs the forward and backward
     passes, and leaves the gradient of the mini-batch mean in ``model.grads()``: the
-    layers allocate nothing; this allocates nothing per call."""
+    layers allocate nothing; this allocates nothing per call.
+
+    ``record``, an array ``(n, *output_shape)`` of the model's dtype, receives each
+    trained sample's output ``z`` of the training pass at its index: the training
+    metrics of an epoch are computed from it once (see ``fit``'s ``monitor_training``).
+    """
     X, T, W = data
     dt = model.dtype
     full = {k: np.empty((batch_size, *T.shape[1:]), dtype=dt) for k in "tadw"}
@@ -41,6 +47,8 @@ def gradient_step(model, data: tuple, batch_size: int) -> Callable[[np.ndarray],
         T.take(batch, axis=0, out=t)
         for layer in layers:
             x = layer.forward(x, True)
+        if record is not None:
+            record[batch] = x
         g.forward(x, a)
         delta = loss.delta(a, t, g, d, w)  # dL/dz (BP1)
         if r is None:

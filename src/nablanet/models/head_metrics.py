@@ -57,12 +57,17 @@ def extra_metrics(model, a: np.ndarray, T: np.ndarray, threshold: float) -> dict
 
 
 def metric_logs(model, data: tuple, prefix: str, threshold: float,
-                extra: tuple[str, ...] = ()) -> dict:
+                extra: tuple[str, ...] = (), z: np.ndarray | None = None) -> dict:
     """The logs of ``model`` on ``data = (X, T, W)`` (see the module's docstring), each
     name ``prefix``ed (``"train_"``, ``"val_"``, ``""``); ``extra`` names the extra
-    metrics (see :func:`check_metric_names`)."""
+    metrics (see :func:`check_metric_names`). ``z``: the outputs ``(n, *output_shape)``
+    to score (the training pass's, recorded by ``fit``) instead of a forward pass over
+    ``X``."""
     X, T, W = data
-    z, a = model._outputs(X)
+    if z is None:
+        z, a = model._outputs(X)
+    else:
+        a = model.output_activation.forward(z, np.empty_like(z))
     if W is None:
         loss, rows = model.loss.value(z, a, T), len(X)
     else:  # the labelled rows only

@@ -154,12 +154,18 @@ class RecurrentNetwork(Sequential):
             return f"loss {self.loss.name} on {self.output_activation.name} outputs"
         return kernels.plain_sgd_unsupported(self.optimizer)
 
-    def _numpy_trainer(self, data, batch_size: int):
+    def _numpy_trainer(self, data, batch_size: int, record=None):
         for cell in self.cells:  # a NumPy fit after a compiled one
             cell.compiled_steps = None
-        return super()._numpy_trainer(data, batch_size)
+        return super()._numpy_trainer(data, batch_size, record)
 
-    def compiled_trainer(self, data, batch_size: int):
+    @property
+    def compiled_records(self) -> bool:  # type: ignore[override]
+        """LSTM and GRU: their compiled steps run inside the NumPy trainer, which
+        records the outputs; the vanilla RNN's kernel does not."""
+        return self.layer_class.kernel is not None
+
+    def compiled_trainer(self, data, batch_size: int, record=None):
         """``train_batches`` running :func:`nablanet.kernels.rnn.rnn_sgd_epoch` (its work
         buffers made here, once per ``fit``); for LSTM and GRU, the NumPy trainer with
         each layer's recurrence (forward and BPTT) run by its compiled steps."""
@@ -167,7 +173,7 @@ class RecurrentNetwork(Sequential):
             for cell in self.cells:
                 cell.compiled_steps = kernels.CELL_STEPS[self.layer_class.kernel]
             self._allocate(data[0].shape[1:], batch_size)
-            return super()._numpy_trainer(data, batch_size)
+            return super()._numpy_trainer(data, batch_size, record)
         X, T, W = data
         n, steps = W.shape
         H, L, dt = self.n_hidden, self.n_outputs, self.dtype

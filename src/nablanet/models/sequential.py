@@ -39,6 +39,7 @@ import numpy as np
 
 from nablanet import kernels, serialization
 from nablanet.activations import get_activation
+from nablanet.datasets.pixels import Pixels
 from nablanet.init import check_dtype
 from nablanet.layers.base import Layer
 from nablanet.losses import get_loss
@@ -258,7 +259,7 @@ class Sequential:
         early_stopping: EarlyStopping | None = None,
         eval_every: int = 1,
         threshold: float = 0.5,
-        monitor_training: bool = True,
+        monitor_training: bool | str = True,
         shuffle: bool = True,
         progress: bool = True,
         backend: str = "auto",
@@ -296,8 +297,17 @@ class Sequential:
             Evaluate every this many epochs (and after the last).
         threshold : float, default 0.5
             Decision threshold of a single sigmoid output, for the accuracy.
-        monitor_training : bool, default True
-            Also compute the metrics on the whole training set (``train_loss``, ...).
+        monitor_training : bool or ``"full"``, default True
+            Also report metrics on the training data (``train_loss``, ...). True: as the
+            training pass saw them, as Keras reports them: each sample's output
+            recorded when its mini-batch was trained, the metrics computed from them
+            once per evaluated epoch (the running mean over the epoch's mini-batches,
+            in training mode: with dropout, and with the weights of each step); no
+            second forward pass. ``"full"``: a full evaluation of the final weights on
+            the training data after the epoch, as on the validation data (one more
+            forward pass over the training data). False: none. Compiled kernels that
+            do not record their outputs (:attr:`compiled_records` False: the feedforward
+            and vanilla RNN kernels) take the full evaluation for True.
         shuffle : bool, default True
             Reshuffle the samples every epoch from the model's generator.
         progress : bool, default True
@@ -373,6 +383,12 @@ class Sequential:
         reason = self.kernel_unsupported() if sample_weight is None and class_weight is None \
             else "the compiled kernels take no sample or class weights"
         compiled = kernels.use_numba(backend, reason, batch_size, self.auto_numba_max_batch)
+        if monitor_training not in (True, False, "full"):
+            raise ValueError("monitor_training: expected True, False or 'full', got "
+                             f"{monitor_training!r}")
+        # the training pass's outputs, for the running training metrics
+        record = np.empty((len(X), *data[1].shape[1:]), dtype=self.dtype) \
+            if monitor_training is True and (self.compiled_records or not compiled) else None
         used = "numba" if compiled else "numpy"
         if resume and state.backend not in (None, used):
             log.warning("resuming a %s run on the %s backend: the weights will not equal an "
@@ -380,19 +396,19 @@ class Sequential:
         state.backend = used
         train = (data[0], data[1], weights)
         if compiled:
-            train_batches = self.compiled_trainer(train, batch_size)
+            train_batches = self.compiled_trainer(train, batch_size, record)
         else:  # the layers' buffers, once: for the mini-batches and the evaluation chunks
             largest = max(len(X), 0 if val is None else len(val[0]))
             chunk = self._plan(X.shape[1:], "X")[1]
             self._allocate(X.shape[1:], max(batch_size, min(largest, chunk)))
-            train_batches = self._numpy_trainer(train, batch_size)
+            train_batches = self._numpy_trainer(train, batch_size, record)
         log.info("training on the %s backend", used)
         params = self.params()
 
         def evaluate() -> dict:
             logs = {}
             if monitor_training:
-                logs.update(metric_logs(self, data, "train_", threshold, extra))
+                logs.update(metric_logs(self, data, "train_", threshold, extra, record))
             if val is not None:
                 logs.update(metric_logs(self, val, "val_", threshold, extra))
             return logs
@@ -409,9 +425,12 @@ class Sequential:
             callbacks=[state, *callbacks], model=self,
         )
 
-    def _numpy_trainer(self, data: tuple, batch_size: int) -> Callable[[np.ndarray], None]:
-        """``train_batches`` for :func:`fit_loop` through the layers, then the optimizer."""
-        gradient = gradient_step(self, data, batch_size)
+    def _numpy_trainer(self, data: tuple, batch_size: int,
+                       record: np.ndarray | None = None) -> Callable[[np.ndarray], None]:
+        """``train_batches`` for :func:`fit_loop` through the layers, then the optimizer;
+        ``record`` receives the outputs of the training pass (see
+        :func:`~nablanet.models.gradient_step.gradient_step`)."""
+        gradient = gradient_step(self, data, batch_size, record)
         params, grads, decay = self.params(), self.grads(), self.decay_flags()
         step = self.optimizer.step
 
@@ -428,9 +447,15 @@ class Sequential:
         override both."""
         return f"no compiled kernel for a {type(self).__name__} of these layers"
 
-    def compiled_trainer(self, data: tuple, batch_size: int) -> Callable[[np.ndarray], None]:
+    #: whether :meth:`compiled_trainer` records the outputs of the training pass (its
+    #: ``record``); where not, ``fit``'s training metrics take a full evaluation
+    compiled_records = False
+
+    def compiled_trainer(self, data: tuple, batch_size: int,
+                         record: np.ndarray | None = None) -> Callable[[np.ndarray], None]:
         """``train_batches`` for :func:`fit_loop` running the model's compiled kernel on
-        the prepared ``data = (X, T, W)`` (see :meth:`_prepare`)."""
+        the prepared ``data = (X, T, W)`` (see :meth:`_prepare`); ``record`` as for the
+        NumPy trainer, given only when :attr:`compiled_records`."""
         raise NotImplementedError(self.kernel_unsupported())
 
     def epoch_line(self, logs: dict, n_val: int | None) -> str:
@@ -590,7 +615,8 @@ class Sequential:
         a = np.empty_like(z)
         for start in range(0, len(X), chunk):
             zc = z[start:start + chunk]
-            zc[...] = self._forward(X[start:start + chunk], False)
+            # np.asarray: a chunk of Pixels converted to floats (arrays stay views)
+            zc[...] = self._forward(np.asarray(X[start:start + chunk]), False)
             self.output_activation.forward(zc, a[start:start + chunk])
         return z, a
 
@@ -602,7 +628,7 @@ class Sequential:
         out = self._plan(X.shape[1:], xname)[0]
         return X, check_targets(self, y, len(X), out, yname), W
 
-    def _prepare_inputs(self, X, mask, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    def _prepare_inputs(self, X, mask, name: str) -> tuple[np.ndarray | Pixels, np.ndarray | None]:
         """Inputs and the per-row weights that ``mask`` gives (none here)."""
         if mask is not None:
             raise ValueError(f"mask: a {type(self).__name__} takes no mask (sequence "

@@ -1,0 +1,133 @@
+"""Images held as uint8 (``Pixels``) train to the same weights as their floats, bit for
+bit, and keep the demo's memory close to the data's bytes."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nablanet import Network, Sequential
+from nablanet.datasets.mnist import SYSTEM_DIRS, load_images
+from nablanet.datasets.pixels import Pixels
+from nablanet.kernels import AVAILABLE
+from nablanet.layers import Conv2D, Dense, Flatten, MaxPool2D
+
+
+def _floats(raw, dtype):
+    X = raw.astype(dtype)  # the loaders' rule for float images
+    X /= 255
+    return X
+
+
+def _images(n=230, pixels=20, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (n, pixels), dtype=np.uint8), rng.integers(0, 4, n)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pixels_stand_for_the_loaders_floats(dtype):
+    raw, _ = _images()
+    p = Pixels(raw, dtype)
+    X = _floats(raw, dtype)
+    assert p.shape == X.shape and p.dtype == X.dtype and len(p) == len(X)
+    assert np.array_equal(np.asarray(p), X) and np.asarray(p).dtype == dtype
+    assert isinstance(p[3:9], Pixels) and np.array_equal(np.asarray(p[3:9]), X[3:9])
+    assert isinstance(p[[5, 1]], Pixels) and np.array_equal(np.asarray(p[[5, 1]]), X[[5, 1]])
+    assert np.array_equal(p[4], X[4]) and p[4, 2] == X[4, 2]  # smaller than rows: floats
+    out = np.empty((3, 20), dtype)
+    assert p.take([7, 0, 7], axis=0, out=out) is out and np.array_equal(out, X[[7, 0, 7]])
+    assert np.array_equal(np.asarray(p.reshape(-1, 1, 4, 5)), X.reshape(-1, 1, 4, 5))
+    assert p.data.nbytes * np.dtype(dtype).itemsize == p.nbytes
+
+
+def test_pixels_refuse_what_is_not_uint8_images():
+    with pytest.raises(TypeError, match="uint8"):
+        Pixels(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="float32 or float64"):
+        Pixels(np.zeros((2, 3), np.uint8), np.int32)
+
+
+_BACKENDS = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(
+    not AVAILABLE, reason="Numba not installed"))]
+
+
+@pytest.mark.parametrize("backend", _BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_training_on_pixels_gives_the_weights_of_training_on_floats(backend, dtype):
+    raw, y = _images()
+    runs = []
+    for X in (_floats(raw, dtype), Pixels(raw, dtype)):
+        net = Network([20, 7, 4], seed=3, dtype=dtype)
+        history = net.fit(X, y, epochs=2, batch_size=10, backend=backend, progress=False,
+                          validation_data=(X[:50], y[:50]))
+        runs.append((net, history, net.predict_proba(X)))
+    (a, ha, pa), (b, hb, pb) = runs
+    for p, q in zip(a.params(), b.params(), strict=True):
+        assert np.array_equal(p, q)
+    assert ha["val_loss"] == hb["val_loss"] and ha["train_loss"] == hb["train_loss"]
+    assert np.array_equal(pa, pb)
+
+
+def test_a_conv_net_and_a_validation_split_train_alike_on_pixels():
+    raw, y = _images(60, 64)
+    runs = []
+    for X in (_floats(raw, np.float64), Pixels(raw)):
+        model = Sequential([Conv2D(1, 2, 3, seed=0), MaxPool2D(2), Flatten(),
+                            Dense(18, 4, seed=1)], output_activation="softmax",
+                           loss="cross_entropy", seed=2)
+        model.fit(X.reshape(-1, 1, 8, 8), y, epochs=2, batch_size=8, validation_split=0.2,
+                  progress=False)
+        runs.append(model)
+    for p, q in zip(runs[0].params(), runs[1].params(), strict=True):
+        assert np.array_equal(p, q)
+
+
+def test_the_loaders_keep_the_images_as_bytes_on_request(mnist_10k_dir):
+    floats = load_images(mnist_10k_dir)
+    pixels = load_images(mnist_10k_dir, pixels=True)
+    assert isinstance(pixels.X_train, Pixels) and pixels.X_train.data.dtype == np.uint8
+    assert np.array_equal(np.asarray(pixels.X_train), floats.X_train)
+    assert np.array_equal(np.asarray(pixels.X_test), floats.X_test)
+    assert np.array_equal(pixels.y_train, floats.y_train)
+
+
+# ------------------------------------------------------------------------------------
+# Peak memory of real runs (the demo's job, one epoch: the peak is reached in epoch 1)
+# ------------------------------------------------------------------------------------
+_FASHION = SYSTEM_DIRS["fashion-mnist"][0]
+_DEMO = ["train", "fashion-mnist", "--sizes", "784,30,10", "--epochs", "1",
+         "--batch-size", "10", "--eta", "3.0", "--seed", "1", "--offline"]
+
+
+def _peak_mb(code: str, cwd: Path) -> float:
+    """Peak resident memory (MB) of a child Python running ``code``, measured by a
+    wrapper whose only child it is (``ru_maxrss`` of children is their maximum)."""
+    wrapper = ("import resource, subprocess, sys; "
+               f"subprocess.run([sys.executable, '-c', {code!r}], check=True); "
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    done = subprocess.run([sys.executable, "-c", wrapper], cwd=cwd, capture_output=True,
+                          text=True, check=True)
+    return int(done.stdout.split()[-1]) / 1024  # ru_maxrss: kilobytes on Linux
+
+
+def _cli(args: list[str]) -> str:
+    return f"from nablanet.cli import main; main({args!r})"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (_FASHION / "train-images-idx3-ubyte.gz").exists(),
+                    reason="Fashion-MNIST not installed (Debian's dataset-fashion-mnist)")
+def test_the_demo_job_holds_its_images_as_bytes(tmp_path):
+    # NumPy backend: everything but the data is ~90 MB; float64 images alone are 440 MB
+    numpy_peak = _peak_mb(_cli([*_DEMO, "--backend", "numpy", "--model-out", "a.st"]),
+                          tmp_path)
+    assert numpy_peak <= 200
+    if AVAILABLE:  # the kernel: Numba's runtime (~135 MB, any data) comes on top
+        runtime = _peak_mb(
+            "import numpy as np; from nablanet import Network; "
+            "Network([784, 30, 10], seed=1).fit(np.zeros((20, 784)), np.zeros(20, int), "
+            "epochs=1, batch_size=10, backend='numba', progress=False)", tmp_path)
+        kernel_peak = _peak_mb(_cli([*_DEMO, "--model-out", "b.st"]), tmp_path)
+        assert kernel_peak <= runtime + 120, (kernel_peak, runtime)
