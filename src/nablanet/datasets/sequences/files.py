@@ -8,12 +8,11 @@ imported only when a Parquet file is read.
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
 from nablanet.datasets.sequences.data import SequenceData
-from nablanet.datasets.sequences.reader import _read, read_sequence_csv
+from nablanet.datasets.sequences.reader import read_sequence_csv, read_sequence_frame
 
 PARQUET_SUFFIX = ".parquet"
 
@@ -46,11 +45,11 @@ def read_sequence_parquet(path: str | os.PathLike[str]) -> SequenceData:
     """Read a Parquet file in the long format (``name, t, x1..xF`` and optionally
     ``y1..yL``, one row per step) into a :class:`SequenceData`.
 
-    The table is written as CSV text by pyarrow (floats in their shortest round-trip
-    form, so values are exact) and read by the CSV parser, so the checks and the
-    messages are those of :func:`~nablanet.datasets.sequences.read_sequence_csv`; a
-    message names the file and the row as the CSV line it would be (the header is line
-    1, the first row line 2).
+    The table is read by :func:`~nablanet.datasets.sequences.read_sequence_frame`, so
+    values are exact and the checks and messages are those of
+    :func:`~nablanet.datasets.sequences.read_sequence_csv`; a message names the file
+    and the row as the CSV line it would be (the header is line 1, the first row line
+    2).
 
     Raises
     ------
@@ -67,7 +66,6 @@ def read_sequence_parquet(path: str | os.PathLike[str]) -> SequenceData:
         raise FileNotFoundError(f"sequence Parquet file not found: {path}")
     try:
         import pyarrow as pa
-        import pyarrow.csv as pa_csv
         import pyarrow.parquet as pq
     except ImportError:
         raise ImportError(f"{path}: reading Parquet needs pyarrow: "
@@ -76,7 +74,4 @@ def read_sequence_parquet(path: str | os.PathLike[str]) -> SequenceData:
         table = pq.read_table(path)
     except pa.ArrowException as exc:
         raise ValueError(f"{path}: not a readable Parquet file ({exc})") from None
-    buffer = io.BytesIO()
-    pa_csv.write_csv(table, buffer)
-    text = buffer.getvalue().decode("utf-8")
-    return _read(path, lambda: io.StringIO(text, newline=None))
+    return read_sequence_frame(table, source=str(path))

@@ -82,11 +82,12 @@ def read_sequence_csv(path: str | os.PathLike[str]) -> SequenceData:
 
 
 def read_sequence_frame(frame, *, source: str = "DataFrame") -> SequenceData:
-    """Read a long-format pandas or polars ``DataFrame`` with the CSV's columns (``name,
-    t, x1..xF``, then ``y1..yL`` if labelled; one row per step) into a
-    :class:`SequenceData`.
+    """Read a long-format pandas or polars ``DataFrame`` (or a pyarrow ``Table``) with the
+    CSV's columns (``name, t, x1..xF``, then ``y1..yL`` if labelled; one row per step)
+    into a :class:`SequenceData`.
 
-    The frame is written as CSV text by its own library and read by the parser of
+    The frame is written as CSV text by its own library (floats in their shortest
+    round-trip form, so values are exact) and read by the parser of
     :func:`read_sequence_csv`, so the checks and the messages are the same; a message
     names ``source`` and the row as the CSV line it would be (the header is line 1, the
     frame's first row line 2).
@@ -94,7 +95,8 @@ def read_sequence_frame(frame, *, source: str = "DataFrame") -> SequenceData:
     Raises
     ------
     TypeError
-        If ``frame`` is neither a pandas nor a polars ``DataFrame``.
+        If ``frame`` is neither a pandas nor a polars ``DataFrame`` nor a pyarrow
+        ``Table``.
     ValueError
         As :func:`read_sequence_csv`.
     """
@@ -102,9 +104,15 @@ def read_sequence_frame(frame, *, source: str = "DataFrame") -> SequenceData:
         text = frame.to_csv(index=False, lineterminator="\n")
     elif hasattr(frame, "write_csv") and hasattr(frame, "columns"):   # polars
         text = frame.write_csv()
+    elif hasattr(frame, "schema") and hasattr(frame, "column_names"):  # pyarrow
+        import pyarrow.csv as pa_csv  # installed: frame is one of its tables
+
+        buffer = io.BytesIO()
+        pa_csv.write_csv(frame, buffer)
+        text = buffer.getvalue().decode("utf-8")
     else:
-        raise TypeError(f"frame: expected a pandas or polars DataFrame, got "
-                        f"{type(frame).__name__}")
+        raise TypeError(f"frame: expected a pandas or polars DataFrame or a pyarrow "
+                        f"Table, got {type(frame).__name__}")
     return _read(source, lambda: io.StringIO(text, newline=None))
 
 
