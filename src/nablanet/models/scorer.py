@@ -234,8 +234,8 @@ class SequenceScorer:
         model = self.model
         names = np.asarray(data.names, dtype=object)
         if not len(data):
-            return {c: np.empty(0, dtype=object if c == "name" else np.float64)
-                    for c in header}
+            kinds = {"name": object, "t": np.int64, "label": np.int64}
+            return {c: np.empty(0, dtype=kinds.get(c, np.float64)) for c in header}
         offset, scale = self.scaler.feature_affine()
         X, mask = pad([(f - offset) * scale for f in data.features], dtype=model.dtype)
         out = model.predict_proba(X, mask)
