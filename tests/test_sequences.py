@@ -115,7 +115,8 @@ GOOD = "name,t,x1,y1\na,0,1,0\n"
     ("text", "expected"),
     [
         ("", r"line 1: empty file"),
-        ("name,t,x1\n", r"line 1: missing header column\(s\) y1"),
+        ("name,t,y1\n", r"line 1: missing header column\(s\) x1"),
+        ("name,t,x1\n", r"no data rows"),
         ("t,x1,y1\n", r"line 1: missing header column\(s\) name"),
         ("name,t,x1,y1,x1\n", r"line 1, column 5: duplicate column 'x1'"),
         ("name,t,x1,y1,foo\n", r"line 1, column 5: unexpected column 'foo'"),

@@ -79,11 +79,11 @@ def _onnx(model_path, output, dtype) -> None:
 
 
 def _source(model_path, output, fmt: str, program: bool) -> None:
-    from nablanet.cli.rnn import load_rnn_model
     from nablanet.cli.train import load_classifier
     from nablanet.interop.codegen import generate
     from nablanet.interop.codegen.walk import check_names
     from nablanet.models import RecurrentNetwork
+    from nablanet.models.scorer import SequenceScorer
     from nablanet.serialization import load, read_cli
 
     out = Path(output)
@@ -98,13 +98,15 @@ def _source(model_path, output, fmt: str, program: bool) -> None:
     model = load(model_path)
     if isinstance(model, RecurrentNetwork):
         if "task" in read_cli(model_path):  # saved by 'rnn train': scaler, task, threshold
-            model, meta, scaler = load_rnn_model(model_path)
-            check_names(meta["feature_names"], "x", model.n_inputs,
+            scorer = SequenceScorer.load(model_path)
+            model = scorer.model
+            check_names(scorer.feature_names, "x", model.n_inputs,
                         f"{model_path}: field 'feature_names'")
-            if meta["task"] == "regression":  # the scorer's columns y1..yL
-                check_names(meta["label_names"], "y", model.n_outputs,
+            if scorer.task == "regression":  # the scorer's columns y1..yL
+                check_names(scorer.label_names, "y", model.n_outputs,
                             f"{model_path}: field 'label_names'")
-            options = {"scaler": scaler, "task": meta["task"], "threshold": meta["threshold"]}
+            options = {"scaler": scorer.scaler, "task": scorer.task,
+                       "threshold": scorer.threshold}
     else:
         model, input_shape = load_classifier(model_path)
         options = {"input_shape": input_shape}

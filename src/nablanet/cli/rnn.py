@@ -11,11 +11,9 @@ one-hot columns y1..yK (RNN-Rust's layout), see
 
 from __future__ import annotations
 
-import csv
 import inspect
 import io
 import logging
-import math
 
 import click
 import numpy as np
@@ -33,14 +31,13 @@ from nablanet.cli.options import (
 )
 from nablanet.cli.outputs import check_outputs, write_bytes, write_json, writing
 from nablanet.cli.runs import fit_run, prepare_run, resume_model, run_history, run_record
+from nablanet.models.scorer import TASK_ACTIVATIONS, SequenceScorer
 
 log = logging.getLogger("nablanet")
 
-TASKS = {  # task: (output activation, default loss)
-    "binary": ("sigmoid", "mse"),
-    "multiclass": ("softmax", "cross_entropy"),
-    "regression": ("identity", "mse"),
-}
+#: task: (output activation, default loss)
+TASKS = {task: (activation, "cross_entropy" if task == "multiclass" else "mse")
+         for task, activation in TASK_ACTIVATIONS.items()}
 
 #: the defaults of ``rnn train`` per task, measured to train well (docs/guide/recurrent.md:
 #: JapaneseVowels 95% with the multiclass row, El Nino RMSE 0.53 degrees with the regression row)
@@ -75,7 +72,8 @@ def _defaults_help() -> str:
 @verbosity_options
 def rnn():
     """Recurrent networks (RNN, LSTM, GRU) on sequence CSV files (rows name,t,x1..xF,y1..yL,
-    RNN-Rust's format; 'nablanet data convert' writes real data sets in it)."""
+    RNN-Rust's format; 'nablanet data convert' writes real data sets in it) or Parquet
+    files (.parquet) with the same columns."""
 
 
 @rnn.command("train", context_settings=CONTEXT, epilog=examples(
@@ -134,7 +132,7 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
     \b
     Defaults per task (--rnn-rust: RNN-Rust's instead):
     """
-    from nablanet.datasets.sequences import class_indices, read_sequence_csv, train_test_split
+    from nablanet.datasets.sequences import class_indices, read_sequence_file, train_test_split
     from nablanet.models import GRU, LSTM, RNN
     from nablanet.preprocessing import MinMaxScaler
     from nablanet.serialization import save
@@ -153,9 +151,12 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
     hidden, batch_size, epochs = chosen["hidden"], chosen["batch_size"], chosen["epochs"]
     threshold = check_threshold(task, threshold)
     prepare_run(o, {"DATA_CSV": data_csv, "TEST_CSV": test_csv})
-    train = read_sequence_csv(data_csv)
+    train = read_sequence_file(data_csv)
+    if not train.n_labels:
+        raise ValueError(f"{data_csv}: no label columns y1..yL: 'rnn train' learns from "
+                         f"labelled sequences")
     if test_csv:
-        test = read_sequence_csv(test_csv)
+        test = read_sequence_file(test_csv)
         if (test.feature_names, test.label_names) != (train.feature_names, train.label_names):
             raise ValueError(f"{test_csv}: columns {test.feature_names + test.label_names} "
                              f"differ from {data_csv}'s")
@@ -251,18 +252,27 @@ rnn_train.help = inspect.cleandoc(rnn_train.help or "") + "\n" + _defaults_help(
               help="Write the metrics to this JSON file [default: not written].")
 @verbosity_options
 def rnn_evaluate(data_csv, model_path, threshold, metrics_out):
-    """Evaluate a saved recurrent model on DATA_CSV and print the report."""
+    """Evaluate a saved recurrent model on DATA_CSV and print the report.
+
+    DATA_CSV needs the model's feature columns and labels in the layout of training
+    (multiclass: class indices or one-hot columns, either).
+    """
     from nablanet.datasets.sequences import class_indices
 
     check_outputs({"--metrics-out": metrics_out}, {"DATA_CSV": data_csv, "--model": model_path})
-    model, meta, scaler = load_rnn_model(model_path)
-    if threshold is not None:
-        meta["threshold"] = check_threshold(meta["task"], threshold)
-    data = _read_for(meta, data_csv)
-    if meta["task"] == "multiclass":
+    scorer = load_scorer(model_path, threshold)
+    model, scaler, task = scorer.model, scorer.scaler, scorer.task
+    data = _read_for(scorer, data_csv)
+    if not data.n_labels:
+        raise ValueError(f"{data_csv}: no label columns y1..yL: 'rnn evaluate' compares "
+                         f"predictions with labels ('rnn predict' scores data without them)")
+    if task == "multiclass":
         data, _ = class_indices(data, target=model.target, max_classes=model.n_outputs)
-    X, Y, M = _arrays(data, scaler, meta["task"], model.dtype)
-    metrics = _report(model, meta, X, Y, M, scaler, f"Evaluation ({data_csv})")
+    elif data.label_names != scorer.label_names:
+        raise ValueError(f"{data_csv}: expected the label columns {scorer.label_names} of "
+                         f"training, found {data.label_names or 'none'}")
+    X, Y, M = _arrays(data, scaler, task, model.dtype)
+    metrics = _report(model, scorer.record, X, Y, M, scaler, f"Evaluation ({data_csv})")
     if metrics_out:
         write_json(metrics_out, {"command": "rnn evaluate", "model": model_path,
                                  "data": str(data_csv), "metrics": metrics})
@@ -277,41 +287,31 @@ def rnn_evaluate(data_csv, model_path, threshold, metrics_out):
               help="A model saved by 'nablanet rnn train --model-out'.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="CSV file to write [default: standard output].")
+@click.option("--proba", is_flag=True,
+              help="multiclass: add the probability of each class, columns p0..p{K-1} "
+              "(binary: the score is already the probability of 1).")
+@click.option("--threshold", type=float, default=None,
+              help="binary: the decision threshold of the label, in [0, 1] [default: the "
+              "saved one].")
 @verbosity_options
-def rnn_predict(data_csv, model_path, output):
-    """Predict for every sequence of DATA_CSV (label columns, if present, are ignored).
+def rnn_predict(data_csv, model_path, output, proba, threshold):
+    """Predict for every sequence of DATA_CSV: its feature columns x1..xF must be the
+    model's; label columns, in either layout, may be present (they are ignored) or not.
 
     Writes a CSV: name,t and the predictions. Regression: y1..yL in the data's units;
-    binary: the score and the 0/1 label; multiclass: the class index. With a model
-    trained on --target last, one row per sequence, else one per step.
+    binary: the score (the sigmoid output) and the 0/1 label at the threshold;
+    multiclass: the class index (and with --proba, p0..p{K-1}). With a model trained on
+    --target last, one row per sequence (t: its last step), else one per step.
     """
-    from nablanet.datasets.sequences import pad
+    from nablanet.models.scorer import write_rows
 
     check_outputs({"--output": output}, {"DATA_CSV": data_csv, "--model": model_path})
-    model, meta, scaler = load_rnn_model(model_path)
-    data = _read_for(meta, data_csv)
-    X, M = pad(scaler.transform(data).features, dtype=model.dtype)
-    out = model.predict_proba(X, M)
-    lengths = M.sum(axis=1)
-    task, threshold = meta["task"], meta["threshold"]
-    names = np.asarray(data.names, dtype=object)
-    if model.target == "every":
-        names, t, out = np.repeat(names, lengths), np.concatenate(data.times), out[M]
-    else:
-        t = np.array([times[-1] for times in data.times])
-    columns = {"name": names, "t": t}
-    if task == "regression":
-        out = scaler.inverse_transform_labels(out)
-        columns.update({n: out[:, k] for k, n in enumerate(meta["label_names"])})
-    elif task == "binary":
-        columns.update(score=out[:, 0], label=(out[:, 0] >= threshold).astype(np.int64))
-    else:
-        columns["label"] = out.argmax(axis=1)
+    scorer = load_scorer(model_path, threshold)
+    scorer.columns(proba=proba)  # --proba on regression: refused before reading the data
+    columns = scorer.score(_read_for(scorer, data_csv), proba=proba)
     text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows(zip(*(c.tolist() for c in columns.values()), strict=True))
-    what = plural(len(names), "prediction")
+    n_rows = write_rows(columns, text, header=True)
+    what = plural(n_rows, "prediction")
     if output:
         write_bytes(output, text.getvalue().encode(), what)
     else:
@@ -323,26 +323,19 @@ def rnn_predict(data_csv, model_path, output):
 # Helpers
 # --------------------------------------------------------------------------------------
 def check_threshold(task: str, threshold: float | None) -> float:
-    """The ``--threshold`` for ``task``: its default when None, else checked: in [0, 1]
-    for binary, finite and >= 0 for regression, not given for multiclass.
+    """The ``--threshold`` for ``task`` (see :func:`nablanet.models.scorer.check_threshold`).
 
     Raises
     ------
     click.BadParameter
         Naming --threshold, the task and the value.
     """
-    if threshold is None:
-        return 0.1 if task == "regression" else 0.5
-    if task == "binary" and not 0 <= threshold <= 1:
-        raise click.BadParameter(f"--task binary: expected a decision threshold in [0, 1], "
-                                 f"got {threshold:g}", param_hint="--threshold")
-    if task == "regression" and not (math.isfinite(threshold) and threshold >= 0):
-        raise click.BadParameter(f"--task regression: expected a relative tolerance >= 0, "
-                                 f"got {threshold:g}", param_hint="--threshold")
-    if task == "multiclass":
-        raise click.BadParameter("--task multiclass has no threshold (the predicted class "
-                                 "is the largest output)", param_hint="--threshold")
-    return threshold
+    from nablanet.models.scorer import check_threshold as check
+
+    try:
+        return check(task, threshold)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--threshold") from None
 
 
 def _n_outputs(task: str, train, test) -> int:
@@ -410,41 +403,19 @@ def _true_and_predicted(model, meta: dict, X, Y, mask) -> dict:
     return {"y_true": y[:, 0].astype(np.int64), "y_pred": pred}
 
 
-def load_rnn_model(model_path):
-    """``(model, CLI section, scaler)`` of a file saved by ``rnn train``; the CLI fields
-    checked, naming the file and the field."""
-    from nablanet.models import RecurrentNetwork
-    from nablanet.preprocessing import MinMaxScaler
-    from nablanet.serialization import load, read_cli
-
-    model = load(model_path, expect=RecurrentNetwork)
-    meta = read_cli(model_path)
-    needed = ("task", "threshold", "scaler", "feature_names", "label_names")
-    missing = [k for k in needed if k not in meta]
-    if missing:
-        raise ValueError(f"{model_path}: not saved by 'nablanet rnn train' (no {missing})")
-    if meta["task"] not in TASKS:
-        raise ValueError(f"{model_path}: field 'task': expected one of {list(TASKS)}, found "
-                         f"{meta['task']!r}")
-    try:
-        if not isinstance(meta["threshold"], int | float) or isinstance(meta["threshold"],
-                                                                         bool):
-            raise click.BadParameter(f"expected a number, found {meta['threshold']!r}")
-        check_threshold(meta["task"], None if meta["task"] == "multiclass"
-                        else meta["threshold"])
-        scaler = MinMaxScaler.from_dict(meta["scaler"])
-    except (click.BadParameter, ValueError, TypeError, KeyError) as exc:
-        message = exc.format_message() if isinstance(exc, click.ClickException) else exc
-        raise ValueError(f"{model_path}: bad CLI field ({message})") from None
-    return model, meta, scaler
+def load_scorer(model_path, threshold: float | None = None) -> SequenceScorer:
+    """The :class:`~nablanet.models.scorer.SequenceScorer` of a file saved by ``rnn
+    train``, with ``--threshold`` (if given) in place of the saved one."""
+    scorer = SequenceScorer.load(model_path)
+    if threshold is not None:
+        scorer.threshold = check_threshold(scorer.task, threshold)
+    return scorer
 
 
-def _read_for(meta: dict, data_csv):
-    from nablanet.datasets.sequences import read_sequence_csv
+def _read_for(scorer: SequenceScorer, data_csv):
+    """The sequences of ``data_csv`` (CSV or Parquet), with the model's features."""
+    from nablanet.datasets.sequences import read_sequence_file
 
-    data = read_sequence_csv(data_csv)
-    expected = meta["feature_names"]
-    if data.feature_names != expected:
-        raise ValueError(f"{data_csv}: expected feature columns {expected}, found "
-                         f"{data.feature_names}")
+    data = read_sequence_file(data_csv)
+    scorer.check_features(data.feature_names, data_csv)
     return data

@@ -63,6 +63,9 @@ class Recurrent(Layer):
 
     param_names: ClassVar[tuple[str, ...]] = ("W_x", "W_h", "b")
     n_gates: ClassVar[int] = 1
+    #: the buffers ``(T + 1, m, H)`` that carry the state from step to step; row 0 is
+    #: the state before the first step (zeros in :meth:`forward`, given in :meth:`step`)
+    state_names: ClassVar[tuple[str, ...]] = ("H",)
     #: name of the compiled recurrence in :data:`nablanet.kernels.CELL_STEPS`, if any
     kernel: ClassVar[str | None] = None
 
@@ -117,16 +120,51 @@ class Recurrent(Layer):
     def _extra_buffers(self, T: int, m: int) -> dict[str, tuple[int, ...]]:
         return {}
 
+    def _steps_forward(self, X: np.ndarray, buf: Any, T: int) -> None:
+        """The recurrence over the time-major inputs ``X[:T] (T, m, n_in)`` from the
+        state in row 0 of the state buffers: each subclass writes its cell's equations."""
+        raise NotImplementedError
+
     def forward(self, X, training=False):
         m, T = X.shape[:2]
         buf = self._buf = self._buffers(T, m)
         np.copyto(buf.X, X.transpose(1, 0, 2))  # time-major: one (m, n_in) matrix per step
+        for name in self.state_names:  # every sequence starts from the zero state
+            getattr(buf, name)[0] = 0.0
         if self.compiled_steps is not None:
             self.compiled_steps[0](self, buf.X, buf, T)
         else:
             self._steps_forward(buf.X, buf, T)
         np.copyto(buf.out, buf.H[1:].transpose(1, 0, 2))
         return buf.out
+
+    def step(self, x: np.ndarray, state: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+        """One step of the recurrence: the state after ``x_t`` given the state before.
+
+        The step is :meth:`forward`'s own recurrence (the NumPy one) run for one step
+        from ``state``, so a sequence fed one step at a time gives :meth:`forward`'s
+        hidden states.
+
+        Parameters
+        ----------
+        x : ndarray ``(m, n_in)``
+            The inputs of the current step of ``m`` sequences, in the layer's dtype.
+        state : tuple of ndarray ``(m, H)``
+            The state before the step, one array per :attr:`state_names` (``h``; ``h, c``
+            for the LSTM); zeros before the first step.
+
+        Returns
+        -------
+        tuple of ndarray ``(m, H)``
+            The state after the step (new arrays); its first array is ``h_t``, the
+            layer's output at this step.
+        """
+        buf: Any = self._buffers(1, len(x))
+        buf.X[0] = x
+        for name, value in zip(self.state_names, state, strict=True):
+            getattr(buf, name)[0] = value
+        self._steps_forward(buf.X, buf, 1)
+        return tuple(getattr(buf, name)[1].copy() for name in self.state_names)
 
     def backward(self, dY, need_dX=True):
         buf = self._buf
@@ -233,6 +271,7 @@ class LSTMLayer(Recurrent):
 
     n_gates = 4
     kernel = "lstm"
+    state_names = ("H", "C")
 
     def _make_biases(self):
         H = self.n_hidden
@@ -247,7 +286,6 @@ class LSTMLayer(Recurrent):
     def _steps_forward(self, X, buf, T):
         m, H = X.shape[1], self.n_hidden
         Hs, C, G, TC = buf.H, buf.C, buf.G[:T], buf.TC
-        C[0] = 0.0
         np.matmul(X.reshape(T * m, -1), self.W_x, out=G.reshape(T * m, -1))
         G += self.b
         rec = buf.dG[0]  # scratch (m, 4H); dG is free during the forward pass

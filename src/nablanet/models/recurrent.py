@@ -141,6 +141,99 @@ class RecurrentNetwork(Sequential):
         return cls(**config)
 
     # ----------------------------------------------------------------------------------
+    # Scoring as a sequence grows: the state from step to step
+    # ----------------------------------------------------------------------------------
+    def initial_state(self, n: int) -> dict[str, np.ndarray]:
+        """The state of ``n`` sequences before their first step: zeros.
+
+        Parameters
+        ----------
+        n : int
+            Sequences scored together (>= 1).
+
+        Returns
+        -------
+        dict of str to ndarray ``(n, n_hidden)``
+            ``"h0", "h1", ...``: the hidden state of each recurrent layer (input side
+            first); for an LSTM also ``"c0", "c1", ...``, the cell states; in the model's
+            dtype. Plain arrays: ``np.savez(file, **state)`` saves it and
+            ``dict(np.load(file))`` gives it back.
+
+        Raises
+        ------
+        ValueError
+            If ``n`` is not an integer >= 1.
+        """
+        if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"initial_state: n: expected an integer >= 1, got {n!r}")
+        return {key: np.zeros((int(n), self.n_hidden), dtype=self.dtype)
+                for key in self._state_keys()}
+
+    def step(self, x_t, state: dict) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Outputs after one more step of ``n`` sequences, and the state after it:
+        PyTorch's ``out, h = gru(x_t, h)`` for the whole model.
+
+        Feeding a sequence one step at a time from :meth:`initial_state` gives, at step
+        ``t``, what :meth:`predict_proba` gives for the prefix ``x_0..x_t`` (its output
+        at the last step, for ``target="every"`` and ``"last"`` alike), to rounding: the
+        step runs each layer's own recurrence (:meth:`Recurrent.step`) and the head.
+
+        Parameters
+        ----------
+        x_t : array_like ``(n, n_inputs)``
+            The inputs of the current step, scaled as for :meth:`predict_proba`.
+        state : dict of str to ndarray ``(n, n_hidden)``
+            As :meth:`initial_state` returns, or a previous ``step``'s state; not
+            modified.
+
+        Returns
+        -------
+        proba : ndarray ``(n, n_outputs)``
+            The output activations ``g(z)`` at this step, in the model's dtype.
+        state : dict of str to ndarray ``(n, n_hidden)``
+            The state after this step (new arrays, same keys).
+
+        Raises
+        ------
+        ValueError
+            Naming ``x_t`` or ``state``: wrong shape, non-finite values, missing or
+            unexpected keys.
+        """
+        x = np.asarray(x_t)
+        if x.ndim == 1 and self.n_inputs == 1:
+            x = x[:, None]
+        if x.ndim != 2 or x.shape[1] != self.n_inputs or len(x) == 0 \
+                or x.dtype.kind not in "biuf":
+            raise ValueError(f"x_t: expected real numbers of shape (n, {self.n_inputs}), got "
+                             f"shape {x.shape} dtype {x.dtype}")
+        if not np.isfinite(x).all():
+            raise ValueError("x_t: contains NaN or infinite values")
+        n, keys = len(x), self._state_keys()
+        if not isinstance(state, dict) or sorted(state) != sorted(keys):
+            found = sorted(state) if isinstance(state, dict) else type(state).__name__
+            raise ValueError(f"state: expected the keys {keys} (from initial_state), found "
+                             f"{found}")
+        for key in keys:
+            if np.shape(state[key]) != (n, self.n_hidden):
+                raise ValueError(f"state[{key!r}]: expected shape {(n, self.n_hidden)}, got "
+                                 f"{np.shape(state[key])}")
+        h: np.ndarray = np.ascontiguousarray(x, dtype=self.dtype)
+        new: dict[str, np.ndarray] = {}
+        for k, cell in enumerate(self.cells):
+            names = [f"{name.lower()}{k}" for name in cell.state_names]
+            after = cell.step(h, tuple(np.asarray(state[key], dtype=self.dtype)
+                                       for key in names))
+            new.update(zip(names, after, strict=True))
+            h = after[0]
+        z = self.layers[-1].forward(h)
+        return self.output_activation.forward(z, np.empty_like(z)), new
+
+    def _state_keys(self) -> list[str]:
+        """The keys of the state: ``h0, h1, ...`` then ``c0, c1, ...`` (LSTM)."""
+        return [f"{name.lower()}{k}" for name in self.layer_class.state_names
+                for k in range(self.num_layers)]
+
+    # ----------------------------------------------------------------------------------
     # The compiled kernels: the whole epoch for one vanilla RNN layer with plain SGD
     # (rnn_sgd_epoch); the recurrence of LSTM and GRU layers (CELL_STEPS), any optimizer
     # ----------------------------------------------------------------------------------

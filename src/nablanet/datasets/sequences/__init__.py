@@ -12,7 +12,8 @@ per time step, grouped into sequences by an identifier and ordered by a step ind
   Rows of one sequence need not be contiguous nor sorted: they are grouped by
   ``name`` (sequences in order of first appearance) and sorted by ``t``.
 * ``x<k>`` are the F input features and ``y<k>`` the L targets of each step, both
-  numbered ``1..F`` / ``1..L`` and ordered by ``k`` whatever the column order.
+  numbered ``1..F`` / ``1..L`` and ordered by ``k`` whatever the column order. The
+  ``y<k>`` columns may be left out (data to predict for: ``L = 0``).
 * The file is UTF-8 (a byte-order mark is accepted). Lines end with LF, CRLF or a lone
   CR, for the header and the body alike. Blank lines at the end of the file are
   ignored; anywhere else they are an error.
@@ -29,13 +30,15 @@ seed's one-hot columns; :func:`class_indices` reads both.
 
 The package holds one idea per module: :mod:`~nablanet.datasets.sequences.data` (the
 :class:`SequenceData` container), :mod:`~nablanet.datasets.sequences.reader` (the parser
-of a file or a DataFrame, and its checks), :mod:`~nablanet.datasets.sequences.writer`,
+of a file or a DataFrame, and its checks), :mod:`~nablanet.datasets.sequences.files`
+(CSV or Parquet by the file's name), :mod:`~nablanet.datasets.sequences.writer`,
 :mod:`~nablanet.datasets.sequences.labels` (the two class-label layouts),
 :mod:`~nablanet.datasets.sequences.split` (train/test split by sequence) and
 :mod:`~nablanet.datasets.sequences.padding` (a zero-padded batch with its mask).
 """
 
 from nablanet.datasets.sequences.data import SequenceData
+from nablanet.datasets.sequences.files import read_sequence_file, read_sequence_parquet
 from nablanet.datasets.sequences.labels import class_indices
 from nablanet.datasets.sequences.padding import pad
 from nablanet.datasets.sequences.reader import read_sequence_csv, read_sequence_frame
@@ -47,7 +50,9 @@ __all__ = [
     "class_indices",
     "pad",
     "read_sequence_csv",
+    "read_sequence_file",
     "read_sequence_frame",
+    "read_sequence_parquet",
     "train_test_split",
     "write_sequence_csv",
 ]

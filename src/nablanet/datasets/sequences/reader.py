@@ -41,11 +41,12 @@ _QUOTE = '"'
 _FIELD = r'(?:"(?:[^"]|"")*+"[^,]*|[^",][^,]*|)'
 _QUOTING = re.compile(rf"{_FIELD}(?:,{_FIELD})*")
 _CHUNK = 1 << 22  # characters read at a time: a block of ~7,000 lines of the fraud file
-_HEADER_HINT = "expected a header 'name,t,x1,...,y1,...'"
+_HEADER_HINT = "expected a header 'name,t,x1,...' (then y1,... if labelled)"
 
 
 def read_sequence_csv(path: str | os.PathLike[str]) -> SequenceData:
-    """Read a sequence CSV file (``name,t,x1..xF,y1..yL``) into a :class:`SequenceData`.
+    """Read a sequence CSV file (``name,t,x1..xF,y1..yL``, or ``name,t,x1..xF`` without
+    labels) into a :class:`SequenceData`.
 
     Parameters
     ----------
@@ -57,7 +58,8 @@ def read_sequence_csv(path: str | os.PathLike[str]) -> SequenceData:
     -------
     SequenceData
         Sequences in order of first appearance of their ``name``; steps sorted by ``t``;
-        features ``(T_i, F)`` and labels ``(T_i, L)`` as float64; ``lines`` set.
+        features ``(T_i, F)`` and labels ``(T_i, L)`` as float64 (``L = 0`` and
+        ``label_names == []`` for a file without ``y<k>`` columns); ``lines`` set.
 
     Raises
     ------
@@ -65,7 +67,7 @@ def read_sequence_csv(path: str | os.PathLike[str]) -> SequenceData:
         If ``path`` does not exist.
     ValueError
         If the file is empty, not UTF-8 or has no data rows; if the header lacks
-        ``name``, ``t``, an ``x<k>`` or a ``y<k>`` column, repeats a column, has an
+        ``name``, ``t`` or an ``x<k>`` column, repeats a column, has an
         unknown column or a gap in the numbering of ``x<k>``/``y<k>``; if a line is blank
         (before the end of the file), leaves a quote open, has the wrong number of
         fields, an empty, non-numeric or non-finite value, or a ``t`` that is not an
@@ -80,10 +82,12 @@ def read_sequence_csv(path: str | os.PathLike[str]) -> SequenceData:
 
 
 def read_sequence_frame(frame, *, source: str = "DataFrame") -> SequenceData:
-    """Read a long-format pandas or polars ``DataFrame`` with the CSV's columns (``name,
-    t, x1..xF, y1..yL``, one row per step) into a :class:`SequenceData`.
+    """Read a long-format pandas or polars ``DataFrame`` (or a pyarrow ``Table``) with the
+    CSV's columns (``name, t, x1..xF``, then ``y1..yL`` if labelled; one row per step)
+    into a :class:`SequenceData`.
 
-    The frame is written as CSV text by its own library and read by the parser of
+    The frame is written as CSV text by its own library (floats in their shortest
+    round-trip form, so values are exact) and read by the parser of
     :func:`read_sequence_csv`, so the checks and the messages are the same; a message
     names ``source`` and the row as the CSV line it would be (the header is line 1, the
     frame's first row line 2).
@@ -91,7 +95,8 @@ def read_sequence_frame(frame, *, source: str = "DataFrame") -> SequenceData:
     Raises
     ------
     TypeError
-        If ``frame`` is neither a pandas nor a polars ``DataFrame``.
+        If ``frame`` is neither a pandas nor a polars ``DataFrame`` nor a pyarrow
+        ``Table``.
     ValueError
         As :func:`read_sequence_csv`.
     """
@@ -99,9 +104,15 @@ def read_sequence_frame(frame, *, source: str = "DataFrame") -> SequenceData:
         text = frame.to_csv(index=False, lineterminator="\n")
     elif hasattr(frame, "write_csv") and hasattr(frame, "columns"):   # polars
         text = frame.write_csv()
+    elif hasattr(frame, "schema") and hasattr(frame, "column_names"):  # pyarrow
+        import pyarrow.csv as pa_csv  # installed: frame is one of its tables
+
+        buffer = io.BytesIO()
+        pa_csv.write_csv(frame, buffer)
+        text = buffer.getvalue().decode("utf-8")
     else:
-        raise TypeError(f"frame: expected a pandas or polars DataFrame, got "
-                        f"{type(frame).__name__}")
+        raise TypeError(f"frame: expected a pandas or polars DataFrame or a pyarrow "
+                        f"Table, got {type(frame).__name__}")
     return _read(source, lambda: io.StringIO(text, newline=None))
 
 
@@ -277,7 +288,7 @@ def _check_header(path: Path, header: list[str]) -> tuple[list[str], list[str]]:
                 f"(expected name, t, x1..xF, y1..yL)"
             )
     missing = [c for c in ("name", "t") if c not in seen]
-    missing += [f"{p}1" for p in ("x", "y") if not numbered[p]]
+    missing += [] if numbered["x"] else ["x1"]  # label columns are optional (new data)
     if missing:
         raise ValueError(
             f"{path}: line 1: missing header column(s) {', '.join(missing)} "
@@ -325,7 +336,8 @@ def _parse_block(
             _diagnose(path, header, first, lines)
     names = [value.strip() for value in table["name"]]
     features = np.column_stack([table[col] for col in feature_names])
-    labels = np.column_stack([table[col] for col in label_names])
+    labels = (np.column_stack([table[col] for col in label_names]) if label_names
+              else np.empty((len(table), 0)))
     finite = np.isfinite(features).all() and np.isfinite(labels).all()
     if len(table) != len(lines) or not all(names) or not finite:
         _diagnose(path, header, first, lines)
