@@ -51,7 +51,9 @@ lint: $(call stamp,$(EXTRAS))
 typecheck: $(call stamp,$(EXTRAS))
 	$(VENV)/bin/mypy src/nablanet
 
-# The HTML site (Sphinx + numpydoc + sphinx-click) in docs/_build/html; warnings are errors.
+# The HTML site (Sphinx + numpydoc + sphinx-click + MyST: the guide in docs/guide, the API and
+# CLI references) in docs/_build/html; warnings are errors. It needs only the docs extra
+# (optional integrations are mocked for autodoc): CI builds it with VENV=.venv-docs.
 docs: $(call stamp,$(DOCS_EXTRAS))
 	rm -rf docs/api
 	$(VENV)/bin/sphinx-build -q -W --keep-going -b html docs docs/_build/html

@@ -2,11 +2,19 @@
 
 The API reference is generated from the docstrings (numpydoc format) by autosummary,
 walking every module of the package; the CLI reference from the click commands by
-sphinx-click; the guide is the README, included as it is (MyST Markdown).
+sphinx-click; the guide is the MyST Markdown pages of ``guide/`` (their examples run in
+``tests/test_guide.py``).
+
+The site builds from the ``docs`` extra alone (``make docs``; CI builds it from a
+virtualenv without PyTorch): the optional integrations that are not installed are mocked
+for autodoc, so the modules that import them at the top (``nablanet.interop.torch``,
+``nablanet.interop.onnx``, ``nablanet.sklearn``, the Numba kernels, ...) are documented
+all the same. An installed integration is imported for real.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -17,7 +25,7 @@ import nablanet  # noqa: E402  (after the path is set, for a build from a plain 
 
 project = "nablanet"
 author = "The nablanet authors"
-copyright = "2026, The nablanet authors"  # noqa: A001  (Sphinx's name)
+copyright = "2026, The nablanet authors"
 release = nablanet.__version__
 version = release
 
@@ -34,6 +42,12 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build"]
 templates_path = ["_templates"]
 
+#: The packages of nablanet's optional extras (and PyTorch) that nablanet's modules import.
+OPTIONAL = ["numba", "scipy", "matplotlib", "onnx", "onnxruntime", "torch", "sklearn",
+            "optuna", "dask", "distributed", "tensorboardX", "pandas", "polars", "aeon",
+            "statsmodels"]
+autodoc_mock_imports = [name for name in OPTIONAL if importlib.util.find_spec(name) is None]
+
 autosummary_generate = True
 autodoc_default_options = {"member-order": "bysource"}
 autodoc_typehints = "none"  # the numpydoc sections give the types
@@ -41,9 +55,6 @@ numpydoc_show_class_members = False  # members are documented by automodule, not
 numpydoc_xref_param_type = False
 
 myst_heading_anchors = 3
-# The guide is the README: its links to files of the repository (benchmarks/, LICENSE)
-# are not pages of this site.
-suppress_warnings = ["myst.xref_missing"]
 
 html_theme = "alabaster"
 html_title = f"nablanet {release}"

@@ -302,6 +302,33 @@ def test_book_pickle(tmp_path):
     np.testing.assert_array_equal(data.y_test, expected[2][1])
 
 
+def test_book_expanded_pickle_of_lists_and_numpy_labels(tmp_path):
+    """``expand_mnist.py`` pickles its training set as ``[list of images, list of
+    numpy.int64 labels]``: read as arrays, still with the restricted unpickler."""
+    path = tmp_path / "mnist_expanded.pkl.gz"
+    splits = book_pickle(tmp_path / "mnist.pkl.gz")
+    X, y = splits[0]
+    expanded = [list(X), list(y)]  # what [list(d) for d in zip(*pairs)] gives
+    assert isinstance(expanded[1][0], np.int64)
+    data = pickle.dumps((expanded, splits[1], splits[2]), protocol=2)
+    path.write_bytes(gzip.compress(data.replace(b"numpy._core.", b"numpy.core.")))
+    (X1, y1), *_ = load_book_pickle(path)
+    np.testing.assert_array_equal(X1, X)
+    np.testing.assert_array_equal(y1, y)
+    assert y1.dtype == np.int64
+
+
+def test_book_pickle_refuses_non_numeric_scalars_and_ragged_lists(tmp_path):
+    path = tmp_path / "odd.pkl"
+    path.write_bytes(pickle.dumps((np.str_("x"),) * 3, protocol=2))
+    with pytest.raises(ValueError, match=r"refusing to load a NumPy scalar of dtype"):
+        load_book_pickle(path)
+    ragged = ([np.zeros(3), np.zeros(4)], [np.int64(1), np.int64(2)])
+    path.write_bytes(pickle.dumps((ragged,) * 3, protocol=2))
+    with pytest.raises(ValueError, match="the training set must be a pair"):
+        load_book_pickle(path)
+
+
 class Exploit:
     def __init__(self, marker: Path):
         self.marker = marker

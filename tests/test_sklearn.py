@@ -41,7 +41,7 @@ def test_check_estimator_passes_every_check(estimator):
     assert bad == []
     # checks may skip only where scikit-learn itself skips them for this environment:
     # array-API inputs without SCIPY_ARRAY_API (nablanet is NumPy only), DataFrame inputs
-    # without pandas; see README
+    # without pandas; see docs/guide/stack.md
     skipped = {r["check_name"]: str(r["exception"]) for r in results
                if r["status"] == "skipped"}
     assert all(re.search("SCIPY_ARRAY_API|pandas", why) for why in skipped.values()), skipped

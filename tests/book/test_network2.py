@@ -171,9 +171,17 @@ def test_load_names_the_file_and_the_problem(tmp_path, content, message):
         network2.load(path)
 
 
+def test_a_cost_instance_stands_for_its_class():
+    net = network2.Network([2, 1], cost=network2.QuadraticCost(), seed=0)
+    assert net.cost is network2.QuadraticCost
+    assert net.loss.name == network2.Network([2, 1], cost=network2.QuadraticCost).loss.name
+
+
 def test_bad_arguments_are_named():
     with pytest.raises(TypeError, match="cost: expected one of the classes"):
-        network2.Network([2, 1], cost=network2.QuadraticCost())
+        network2.Network([2, 1], cost="quadratic")
+    with pytest.raises(TypeError, match="cost: expected one of the classes"):
+        network2.Network([2, 1], cost=object())
     net = network2.Network([2, 1], seed=0)
     data = [(np.zeros((2, 1)), np.ones((1, 1)))] * 4
     with pytest.raises(ValueError, match="lmbda: expected a number >= 0, got -1"):

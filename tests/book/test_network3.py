@@ -6,6 +6,7 @@ import logging
 import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
+from tests.layers.gradcheck import numeric_grad
 
 from nablanet.book import network3
 from nablanet.book.network3 import (
@@ -53,7 +54,8 @@ def test_book_layers_become_nablanet_layers_drawn_as_the_book_draws():
     kinds = [type(layer) for layer in net.model.layers]
     assert kinds == [Conv2D, MaxPool2D, Activation, Flatten, Dropout, Dense, Dropout, Dense]
     conv, fc, softmax = net.layers
-    assert conv.w is net.model.layers[0].W and fc.w is net.model.layers[5].W
+    assert conv.w.base is net.model.layers[0].W and fc.w.base is net.model.layers[5].W
+    assert np.shares_memory(softmax.b, net.model.layers[7].b)
     assert [p.shape for p in net.params] == [(20, 1, 5, 5), (20,), (2880, 100), (100,),
                                             (100, 10), (10,)]
     assert conv.w.std() == pytest.approx(np.sqrt(1 / (20 * 25 / 4)), rel=0.1)
@@ -139,6 +141,65 @@ def test_same_seed_same_training_with_dropout():
     assert not np.array_equal(nets[0].params[2], small_net(seed=9, p_dropout=0.5).params[2])
 
 
+class FixedDraws:
+    """Stands in for a Dropout layer's Generator: every draw is ``u`` (a fixed mask)."""
+
+    def __init__(self, u):
+        self.u = u
+
+    def random(self, *, out, dtype):
+        out[...] = self.u[:len(out)]
+        return out
+
+
+def test_gradient_through_every_dropped_layer_matches_finite_differences():
+    """The whole chapter-6 stack in training mode (conv, pool, ReLU, three dropouts),
+    each dropout with a fixed mask: every parameter's gradient against central
+    differences of the training loss."""
+    net = Network([
+        ConvPoolLayer(image_shape=(4, 1, 10, 10), filter_shape=(3, 1, 3, 3), activation_fn=ReLU),
+        FullyConnectedLayer(3 * 4 * 4, 6, ReLU, p_dropout=0.5),
+        FullyConnectedLayer(6, 5, ReLU, p_dropout=0.5),
+        SoftmaxLayer(5, 3, p_dropout=0.5)], 4, seed=1)
+    model, rng = net.model, np.random.default_rng(0)
+    for p in model.params():  # non-zero softmax weights, so every layer gets a gradient
+        p[...] = rng.normal(0.0, 0.5, p.shape)
+    X, y = rng.random((4, 1, 10, 10)), np.array([0, 1, 2, 1])
+    shape = X.shape
+    for layer in model.layers:
+        if isinstance(layer, Dropout):
+            layer.rng = FixedDraws(rng.random(shape))
+        shape = layer.allocate(shape)
+
+    def loss() -> float:
+        z = model.forward(X, training=True)
+        z = z - z.max(axis=1, keepdims=True)
+        return float(-(z - np.log(np.exp(z).sum(axis=1, keepdims=True)))[range(4), y].mean())
+
+    dropped = [layer.mask for layer in model.layers if isinstance(layer, Dropout)]
+    for p, g in zip(model.params(), model.gradients(X, y), strict=True):
+        np.testing.assert_allclose(g, numeric_grad(loss, p), rtol=1e-5, atol=1e-8)
+    assert len(dropped) == 3
+
+
+@pytest.mark.slow
+def test_dropout_network_trains_with_the_books_settings(mnist_10k_dir):
+    """Chapter 6's dropout: p_dropout=0.5 on two FullyConnectedLayers and the
+    SoftmaxLayer, η 0.03, mini-batches of 10. With the book's N(0, 1) conv biases it
+    stayed at one class (10.8% after this epoch); see network3's "Departures"."""
+    training_data, validation_data, _ = network3.load_data_shared(mnist_10k_dir)
+    training_data = tuple(a[:2000] for a in training_data)
+    net = Network([
+        ConvPoolLayer(image_shape=(10, 1, 28, 28), filter_shape=(20, 1, 5, 5),
+                      poolsize=(2, 2), activation_fn=ReLU),
+        FullyConnectedLayer(n_in=20 * 12 * 12, n_out=100, activation_fn=ReLU, p_dropout=0.5),
+        FullyConnectedLayer(n_in=100, n_out=100, activation_fn=ReLU, p_dropout=0.5),
+        SoftmaxLayer(n_in=100, n_out=10, p_dropout=0.5)], 10, seed=1)
+    result = net.SGD(training_data, 1, 10, 0.03, validation_data)
+    # seed 1: 52.4% of the 2,000 validation images after one epoch (200 updates)
+    assert result.best_validation_accuracy >= 0.4
+
+
 @pytest.mark.slow
 def test_chapter_6_call_sequence_learns_digits(mnist_10k_dir, caplog):
     training_data, validation_data, test_data = network3.load_data_shared(mnist_10k_dir)
@@ -199,3 +260,30 @@ def test_bad_sgd_arguments_are_named():
         net.SGD(data, 1, 4, 0.1, data, lmbda=-0.1)
     with pytest.raises(ValueError, match="epochs: expected an integer >= 1, got 0"):
         net.SGD(data, 0, 4, 0.1, data)
+
+
+def test_predict_and_predict_proba_take_flat_rows_or_images():
+    net = small_net(seed=1)
+    rng = np.random.default_rng(5)
+    X = rng.random((7, int(np.prod(net.input_shape))))
+    proba = net.predict_proba(X)
+    assert proba.shape == (7, net.layers[-1].n_out)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(net.predict(X), proba.argmax(axis=1))
+    np.testing.assert_array_equal(net.predict(X.reshape(7, *net.input_shape)), net.predict(X))
+    assert net.accuracy((X, net.predict(X))) == 1.0
+    with pytest.raises(ValueError, match=r"X: expected inputs of \d+ values"):
+        net.predict(X[:, :-1])
+
+
+def test_theano_calls_on_w_say_what_to_use():
+    net = small_net(seed=1)
+    w = net.layers[0].w
+    for call in ("eval", "get_value", "set_value"):
+        with pytest.raises(AttributeError, match=rf"{call}\(\) is Theano's: .*NumPy arrays"):
+            getattr(w, call)
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        w.nonsense  # noqa: B018
+    assert type(w * 2) is np.ndarray  # arithmetic gives plain arrays
+    w[...] = 0.5  # in place, as the book's set_value: the network sees it
+    assert (net.model.layers[0].W == 0.5).all()

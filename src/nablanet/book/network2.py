@@ -117,7 +117,8 @@ class Network(nablanet.Network):
     sizes : list of int
         Neurons per layer, input first (``[784, 30, 10]``).
     cost : {CrossEntropyCost, QuadraticCost}, default CrossEntropyCost
-        The cost class itself (not an instance), as in the book.
+        The cost class, as in the book; an instance (``CrossEntropyCost()``, as older
+        book code writes it) stands for its class.
     seed : int, optional
         Seed of the generator behind the initial weights and the shuffling.
     dtype : numpy dtype, default float64
@@ -132,16 +133,19 @@ class Network(nablanet.Network):
     Raises
     ------
     TypeError
-        If ``cost`` is not one of the two cost classes.
+        If ``cost`` is not one of the two cost classes or an instance of one.
     ValueError
         As :class:`nablanet.Network` for ``sizes`` and ``dtype``.
     """
 
     def __init__(self, sizes, cost: type = CrossEntropyCost, *, seed: int | None = None,
                  dtype=np.float64):
+        if not isinstance(cost, type) and COSTS.get(type(cost).__name__) is type(cost):
+            cost = type(cost)  # an instance, as older book code writes it: its class
         if not (isinstance(cost, type) and COSTS.get(cost.__name__) is cost):
             raise TypeError(
-                f"cost: expected one of the classes {', '.join(COSTS)}, got {cost!r}"
+                f"cost: expected one of the classes {', '.join(COSTS)} (or an instance), "
+                f"got {cost!r}"
             )
         self.cost = cost
         super().__init__(sizes, activation="sigmoid", output_activation="sigmoid",

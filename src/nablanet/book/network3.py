@@ -30,18 +30,35 @@ What each book layer becomes (the layers' math, gradients and oracle tests are i
   and its log-likelihood cost are the model's output activation and loss.
 
 Initial parameters are drawn as the book draws them: weights from N(0, 1/n_out) (for a
-``ConvPoolLayer``, ``n_out = filters * filter size / pool size``), biases from N(0, 1),
-the ``SoftmaxLayer``'s weights and biases zero. ``SGD`` is the book's: plain mini-batch
-SGD on the mean log-likelihood plus ``lmbda / 2 * sum ||w||^2 / num_training_batches``,
-i.e. weight decay ``lmbda / num_training_batches`` on every layer's weights; only whole
-mini-batches, in the data's order (the book does not shuffle); validation after every
-epoch and the test accuracy at the best validation accuracy, logged in the book's words.
+``ConvPoolLayer``, ``n_out = filters * filter size / pool size``), a
+``FullyConnectedLayer``'s biases from N(0, 1), the ``SoftmaxLayer``'s weights and
+biases zero; a ``ConvPoolLayer``'s biases start at zero (the book: N(0, 1); see below).
+``SGD`` is the book's: plain mini-batch SGD on the mean log-likelihood plus
+``lmbda / 2 * sum ||w||^2 / num_training_batches``, i.e. weight decay
+``lmbda / num_training_batches`` on every layer's weights; only whole mini-batches,
+in the data's order (the book does not shuffle); validation after every epoch and the
+test accuracy at the best validation accuracy, logged in the book's words.
 
-Departures: dropout is inverted (kept units are scaled by ``1 / (1 - p)`` while
-training) where the book scales the weights by ``1 - p`` at inference: the same model,
-but the weights differ by that factor and the steps with ``p_dropout > 0`` are not the
-book's to the digit; accuracies are computed on every validation and test example, not
-on whole mini-batches only; the data are NumPy arrays (``load_data_shared`` returns
+Departures: a ``ConvPoolLayer``'s biases start at zero. The book's N(0, 1), one per
+filter, gives each feature map a large offset shared by every position and every image
+(``ReLU(conv + b) >= b``: with b ~ 1 the 2,880 inputs of the next layer are mostly a
+constant); dropout above it multiplies each of those constant inputs by 0 or
+``1 / (1 - p)`` independently, which adds to every unit's input a noise far larger than
+what distinguishes one image from another, so with ``p_dropout=0.5`` on the dense layers
+the network collapsed to one class (11.3% on the MNIST sample after 2,400 updates at
+η 0.03, with most units dead), in the book's formulation of dropout too (checked in
+PyTorch), while with zero conv biases it trains (the gradients were right all along:
+``tests/book/test_network3.py`` checks them through every dropped layer). Chapter 3
+notes that the biases' initialisation matters little; here it does.
+
+Dropout is inverted (kept units are scaled by ``1 / (1 - p)`` while training) where the
+book scales the weights by ``1 - p`` at inference: the same family of models, but a
+layer above a dropout with weights ``w`` here is the book's layer with weights
+``w / (1 - p)``, so the same draw starts ``1 / (1 - p)`` times larger in the book's
+terms and the same ``eta`` is a step ``eta / (1 - p)**2`` in the book's weights (4x
+for ``p = 0.5``): the steps with ``p_dropout > 0`` are not the book's to the digit.
+Accuracies are computed on every validation and test example, not on whole mini-batches
+only; the data are NumPy arrays (``load_data_shared`` returns
 ``(X, y)`` tuples instead of Theano shared variables); the lines are logged through
 :mod:`logging` (see :mod:`nablanet.book`), not printed.
 """
@@ -51,7 +68,7 @@ from __future__ import annotations
 import itertools
 import logging
 import numbers
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 
@@ -67,6 +84,7 @@ __all__ = [
     "ConvPoolLayer",
     "FullyConnectedLayer",
     "Network",
+    "Parameter",
     "ReLU",
     "SGDResult",
     "SoftmaxLayer",
@@ -137,6 +155,32 @@ def _dropout(value) -> float:
     return float(value)
 
 
+class Parameter(np.ndarray):
+    """A layer's ``w`` or ``b``: a view of the array the network trains, which answers the
+    book's Theano calls (``w.eval()``, ``w.get_value()``, ``w.set_value(v)``) with an
+    error saying what to write instead. Arithmetic on it gives plain arrays."""
+
+    _THEANO: ClassVar[dict[str, str]] = {
+        "eval": "use the array itself: layer.w (or layer.w.copy() for a snapshot)",
+        "get_value": "use the array itself: layer.w (or layer.w.copy() for a snapshot)",
+        "set_value": "assign in place: layer.w[...] = values"}
+
+    def __array_wrap__(self, array, context=None, return_scalar=False):
+        out = np.asarray(array).view(np.ndarray)
+        return out[()] if return_scalar else out
+
+    def __getattr__(self, name):
+        if name in self._THEANO:
+            raise AttributeError(
+                f"{name}() is Theano's: in nablanet a layer's w and b are NumPy arrays "
+                f"(no Theano shared variables), so {self._THEANO[name]}")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+
+def _parameter(array: np.ndarray) -> Parameter:
+    return array.view(Parameter)
+
+
 # --------------------------------------------------------------------------------------
 # The book's layers: specifications that Network turns into nablanet layers
 # --------------------------------------------------------------------------------------
@@ -160,9 +204,10 @@ class ConvPoolLayer:
         ``(filters, height, width)`` of one example's output.
     n_out : int
         Their product: the ``n_in`` of a following ``FullyConnectedLayer``.
-    w, b : ndarray
+    w, b : Parameter
         The filters ``(filters, maps, height, width)`` and biases ``(filters,)``, once a
-        :class:`Network` has built the layer (the arrays it trains).
+        :class:`Network` has built the layer: views of the arrays it trains (NumPy
+        arrays; Theano's ``w.eval()`` raises an error saying to use ``w`` itself).
 
     Raises
     ------
@@ -195,8 +240,10 @@ class ConvPoolLayer:
         conv = Conv2D(maps, filters, (fh, fw), activation="identity", dtype=dtype)
         n_out = filters * fh * fw / np.prod(self.poolsize)
         conv.W[...] = rng.normal(0.0, np.sqrt(1.0 / n_out), conv.W.shape)
-        conv.b[...] = rng.normal(0.0, 1.0, conv.b.shape)
-        self.w, self.b = conv.W, conv.b
+        # The book draws these biases from N(0, 1); they start at zero here (see the
+        # module docstring, "Departures": with N(0, 1), dropout above cannot train).
+        conv.b[...] = 0.0
+        self.w, self.b = _parameter(conv.W), _parameter(conv.b)
         return [conv, MaxPool2D(self.poolsize, dtype=dtype),
                 Activation(self.activation, dtype=dtype)]
 
@@ -215,8 +262,9 @@ class FullyConnectedLayer:
 
     Attributes
     ----------
-    w, b : ndarray
-        ``(n_in, n_out)`` and ``(n_out,)`` once a :class:`Network` has built the layer.
+    w, b : Parameter
+        ``(n_in, n_out)`` and ``(n_out,)`` once a :class:`Network` has built the layer
+        (views of the arrays it trains, as :class:`ConvPoolLayer`'s).
 
     Raises
     ------
@@ -239,7 +287,7 @@ class FullyConnectedLayer:
         return self._with_dropout(dense, rng, dtype)
 
     def _with_dropout(self, dense: Dense, rng, dtype) -> list:
-        self.w, self.b = dense.W, dense.b
+        self.w, self.b = _parameter(dense.W), _parameter(dense.b)
         if not self.p_dropout:
             return [dense]
         return [Dropout(self.p_dropout, seed=rng, dtype=dtype), dense]
@@ -427,8 +475,36 @@ class Network:
         return SGDResult(history, best_validation_accuracy, best_iteration, test_accuracy)
 
     def accuracy(self, data) -> float:
-        """Fraction of the examples of ``data`` (as in :meth:`SGD`) classified right."""
+        """Fraction of the examples of ``data`` (as in :meth:`SGD`) classified right.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`SGD` for data that do not fit the network.
+        """
         return self._accuracy(*self._inputs(data, "data"))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """The softmax outputs ``(n, n_classes)`` for the inputs ``X`` (the book's
+        ``output`` of the last layer, dropout off as at test time).
+
+        Parameters
+        ----------
+        X : array_like
+            Inputs one per row ``(n, 784)`` as :func:`load_data_shared` gives them, or
+            already shaped for the first layer (images ``(n, 1, 28, 28)``).
+
+        Raises
+        ------
+        ValueError
+            If the inputs do not have the first layer's number of values.
+        """
+        return self.model.predict_proba(self._shaped(X, "X"))
+
+    def predict(self, X) -> np.ndarray:
+        """The class index (int64 ``(n,)``) of each input (the book's ``y_out``);
+        ``X`` and errors as :meth:`predict_proba`."""
+        return self.model.predict(self._shaped(X, "X"))
 
     def _accuracy(self, X: np.ndarray, y: np.ndarray) -> float:
         return float(np.mean(self.model.predict(X) == y))
@@ -443,11 +519,16 @@ class Network:
         X, y = as_examples(data, name)
         if y.ndim != 1:
             y = y.argmax(axis=1)
+        return self._shaped(X, name), y
+
+    def _shaped(self, X, name: str) -> np.ndarray:
+        """``X`` as ``(n, *input_shape)`` (rows of the flat values, or that shape)."""
+        X = np.asarray(X)
         per_example = int(np.prod(self.input_shape))
-        if X.shape[1] != per_example:
+        if X.ndim < 1 or int(np.prod(X.shape[1:])) != per_example:
             raise ValueError(f"{name}: expected inputs of {per_example} values "
-                             f"({self.input_shape}), got {X.shape[1]}")
-        return X.reshape(len(X), *self.input_shape), y
+                             f"({self.input_shape}) per row, got shape {X.shape}")
+        return X.reshape(len(X), *self.input_shape)
 
 
 def _check_stack(layers: list) -> None:

@@ -42,8 +42,8 @@ TASKS = {  # task: (output activation, default loss)
     "regression": ("identity", "mse"),
 }
 
-#: the defaults of ``rnn train`` per task, measured to train well (README: JapaneseVowels
-#: 95% with the multiclass row, El Nino RMSE 0.53 degrees with the regression row)
+#: the defaults of ``rnn train`` per task, measured to train well (docs/guide/recurrent.md:
+#: JapaneseVowels 95% with the multiclass row, El Nino RMSE 0.53 degrees with the regression row)
 TASK_DEFAULTS = {
     "binary": {"hidden": 16, "optimizer": "adam", "lr": 0.005, "batch_size": 16,
                "epochs": 100},

@@ -497,11 +497,24 @@ def load_idx_dir(directory, *, test_fraction=0.2, seed=1, dtype=np.float64) -> I
     )
 
 
-# The callables a pickle of NumPy arrays needs, under the module names NumPy 1 and 2 use.
+def _numeric_scalar(dtype, data=None):
+    """A NumPy scalar from a pickle (``numpy.int64(3)`` pickles as ``scalar(dtype, bytes)``),
+    built only for boolean, integer and float dtypes."""
+    if not isinstance(dtype, np.dtype) or dtype.kind not in "biuf":
+        raise pickle.UnpicklingError(f"refusing to load a NumPy scalar of dtype {dtype!r}: "
+                                     "only numbers are allowed")
+    return _SCALAR(dtype, data)
+
+
+# The callables a pickle of NumPy arrays and numbers needs, under the module names NumPy 1
+# and 2 use. The labels of the book's ``mnist_expanded.pkl.gz`` are NumPy scalars.
 _RECONSTRUCT = np.empty(0).__reduce__()[0]
+_SCALAR = np.int64(0).__reduce__()[0]
 _PICKLE_GLOBALS = {
     ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
     ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
+    ("numpy.core.multiarray", "scalar"): _numeric_scalar,
+    ("numpy._core.multiarray", "scalar"): _numeric_scalar,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
     # Python 3 writes bytes into a protocol-2 pickle as _codecs.encode(text, "latin1").
@@ -510,15 +523,33 @@ _PICKLE_GLOBALS = {
 
 
 class _ArrayUnpickler(pickle.Unpickler):
-    """An unpickler that builds NumPy arrays and tuples, and refuses every other global."""
+    """An unpickler that builds NumPy arrays, numeric NumPy scalars, tuples and lists, and
+    refuses every other global."""
 
     def find_class(self, module, name):
         try:
             return _PICKLE_GLOBALS[module, name]
         except KeyError:
             raise pickle.UnpicklingError(
-                f"refusing to load {module}.{name}: only NumPy arrays are allowed"
+                f"refusing to load {module}.{name}: only NumPy arrays and numbers are allowed"
             ) from None
+
+
+def _stacked(pair) -> tuple:
+    """``(images, labels)`` of a pickled pair as arrays: ``expand_mnist.py`` writes its
+    training set as ``[list of (784,) arrays, list of NumPy integer labels]``. Anything
+    that does not stack into a numeric array comes back as None (refused by the caller)."""
+    out = []
+    for part in pair:
+        if isinstance(part, list) and part and all(
+                isinstance(v, np.ndarray | np.number | int) for v in part):
+            try:
+                part = np.stack([np.asarray(v) for v in part])
+            except ValueError:  # rows of different lengths
+                part = None
+        out.append(part if isinstance(part, np.ndarray) and part.dtype.kind in "biuf"
+                   else None)
+    return tuple(out)
 
 
 def load_book_pickle(path, *, dtype=np.float64):
@@ -527,9 +558,11 @@ def load_book_pickle(path, *, dtype=np.float64):
     The file (Nielsen, "Neural Networks and Deep Learning", ch. 1, ``data/mnist.pkl.gz``)
     is a gzip'd Python 2 pickle of ``(training_data, validation_data, test_data)``, each
     ``(images, labels)`` with images float32 ``(n, 784)`` in [0, 1] and labels int64
-    ``(n,)``. It is unpickled with an unpickler that only builds NumPy arrays, so a
-    pickle that would run code is refused. A file that is not gzip'd is read as a
-    plain pickle.
+    ``(n,)``. The book's ``expand_mnist.py`` writes ``mnist_expanded.pkl.gz`` the same
+    way but its training set as lists (of ``(784,)`` image arrays and of NumPy integer
+    labels); those are read too. It is unpickled with an unpickler that only builds
+    NumPy arrays, numeric NumPy scalars, tuples and lists, so a pickle that would run
+    code is refused. A file that is not gzip'd is read as a plain pickle.
 
     Parameters
     ----------
@@ -568,7 +601,8 @@ def load_book_pickle(path, *, dtype=np.float64):
         )
     splits = []
     for split, pair in zip(("training", "validation", "test"), data, strict=True):
-        X, y = pair if isinstance(pair, tuple) and len(pair) == 2 else (None, None)
+        X, y = _stacked(pair) if isinstance(pair, tuple | list) and len(pair) == 2 \
+            else (None, None)
         if not (
             isinstance(X, np.ndarray)
             and isinstance(y, np.ndarray)

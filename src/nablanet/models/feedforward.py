@@ -15,7 +15,7 @@ Two paths compute the same gradients:
   of every model, :class:`nablanet.models.sequential.Sequential` over
   :class:`nablanet.layers.dense.Dense` layers: a whole mini-batch is one matrix ``X`` of
   shape ``(m, n_in)``, into work buffers allocated once per ``fit``; or, for small
-  mini-batches of plain SGD, the compiled kernel :func:`nablanet.kernels.mlp_sgd_epoch`.
+  mini-batches of plain SGD, the compiled kernel :func:`nablanet.kernels.mlp.mlp_sgd_epoch`.
 
 Row-vector (batch-major) form of the equations, for layer ``l`` with weights
 ``W[l]`` of shape ``(n_{l-1}, n_l)`` and biases ``b[l]`` of shape ``(n_l,)``::
@@ -338,13 +338,13 @@ class Network(Sequential):
     # The compiled kernel (plain SGD, small mini-batches)
     # ----------------------------------------------------------------------------------
     def kernel_unsupported(self) -> str | None:
-        """Why :func:`nablanet.kernels.mlp_sgd_epoch` cannot train this network, or None."""
+        """Why :func:`nablanet.kernels.mlp.mlp_sgd_epoch` cannot train this network, or None."""
         if kernels.delta_mode(self.loss, self.output_activation) is None:
             return f"loss {self.loss.name} on {self.output_activation.name} outputs"
         return kernels.plain_sgd_unsupported(self.optimizer)
 
     def compiled_trainer(self, data, batch_size: int):
-        """``train_batches`` running :func:`nablanet.kernels.mlp_sgd_epoch`: the full
+        """``train_batches`` running :func:`nablanet.kernels.mlp.mlp_sgd_epoch`: the full
         mini-batches of a chunk in one call, the short last one in another; the kernel's
         work buffers are made here, once per ``fit``."""
         from numba.typed import List

@@ -160,7 +160,7 @@ class RecurrentNetwork(Sequential):
         return super()._numpy_trainer(data, batch_size)
 
     def compiled_trainer(self, data, batch_size: int):
-        """``train_batches`` running :func:`nablanet.kernels.rnn_sgd_epoch` (its work
+        """``train_batches`` running :func:`nablanet.kernels.rnn.rnn_sgd_epoch` (its work
         buffers made here, once per ``fit``); for LSTM and GRU, the NumPy trainer with
         each layer's recurrence (forward and BPTT) run by its compiled steps."""
         if self.layer_class.kernel is not None:

@@ -1,0 +1,196 @@
+"""Compiled training kernels (Numba) for the small-batch regime.
+
+At a mini-batch of 10 images or of one sequence, NumPy's cost is not arithmetic but
+dispatch: every array operation costs about a microsecond of Python and ufunc set-up,
+and a training step is dozens of them. These kernels run *many mini-batches per call*
+in compiled code: gather, forward pass, backward pass and the plain SGD update, fused,
+with the same equations and the same operation order as the NumPy reference path
+(:class:`nablanet.models.Network`, :class:`nablanet.layers.recurrent.RNNLayer`), so
+that both give the same weights to rounding (tests check 1e-12 in float64).
+
+- :func:`~nablanet.kernels.mlp.mlp_sgd_epoch`: feedforward network, any depth; matrix
+  products through BLAS (``np.dot`` inside Numba), elementwise work in loops.
+- :func:`~nablanet.kernels.rnn.rnn_sgd_epoch`: one-layer vanilla RNN with a dense output
+  at every step or at the last valid step; everything in plain loops (the matrices are
+  too small for BLAS).
+- :mod:`~nablanet.kernels.cells`: the LSTM and GRU cells' forward and BPTT steps.
+
+All are optional: Numba is the ``fast`` extra (``pip install 'nablanet[fast]'``).
+``AVAILABLE`` says whether it imported. Kernels compile on first use (a few seconds)
+and are cached on disk (``cache=True``), so later processes load them in milliseconds.
+
+This package holds the choice of backend, the one explicit table of the kernels
+(:func:`kernel_table`, :func:`run`, :data:`CELL_STEPS`); one module per model family
+holds its kernels, and :mod:`~nablanet.kernels.scalar` what they share.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import time
+from collections.abc import Callable
+
+from nablanet.kernels import cells, mlp, rnn, scalar
+from nablanet.kernels.scalar import FASTMATH
+
+__all__ = [
+    "ACT_CODES",
+    "AVAILABLE",
+    "BACKENDS",
+    "CELL_STEPS",
+    "DELTA_COMBINED",
+    "DELTA_QUADRATIC",
+    "FASTMATH",
+    "kernel_table",
+    "run",
+    "use_numba",
+]
+
+log = logging.getLogger(__name__)
+
+#: whether Numba is installed (imported, and the kernels compiled, only when first used)
+AVAILABLE = importlib.util.find_spec("numba") is not None
+
+#: activation name -> code used inside the kernels
+ACT_CODES = {"identity": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "softmax": 4}
+#: output-layer error: (a - y) * f'(z) (quadratic cost) or a - y (cross-entropies)
+DELTA_QUADRATIC, DELTA_COMBINED = 0, 1
+
+_reported: set[str] = set()
+_TABLE: dict[str, Callable] = {}  # filled by kernel_table()
+
+BACKENDS = ("auto", "numpy", "numba")
+
+
+def use_numba(backend: str, unsupported: str | None, batch_size: int, auto_max_batch: int) -> bool:
+    """Decide whether a ``fit`` runs the compiled kernels.
+
+    ``backend="numpy"`` never, ``"numba"`` always (or an error saying why it cannot),
+    ``"auto"`` when Numba is installed, the model is supported and the mini-batch is at
+    most ``auto_max_batch`` (above it, BLAS on whole batches wins: see the benchmarks).
+
+    Raises
+    ------
+    ValueError
+        For an unknown backend, or ``"numba"`` for a configuration the kernels do not
+        cover (``unsupported`` says which).
+    ImportError
+        For ``"numba"`` without Numba installed.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend: expected one of {', '.join(BACKENDS)}; got {backend!r}")
+    if backend == "numpy":
+        return False
+    if backend == "numba":
+        if unsupported:  # first: true whether or not Numba is installed
+            raise ValueError(f"backend 'numba' does not cover this model: {unsupported}; "
+                             "use backend 'numpy' or 'auto'")
+        if not AVAILABLE:
+            raise ImportError("backend 'numba' needs Numba: pip install 'nablanet[fast]'")
+        return True
+    return AVAILABLE and unsupported is None and batch_size <= auto_max_batch
+
+
+def plain_sgd_unsupported(optimizer) -> str | None:
+    """Why the kernels (plain SGD only) cannot run ``optimizer``, or None."""
+    from nablanet.optimizers import SGD
+
+    if type(optimizer) is not SGD or optimizer.momentum or optimizer.weight_decay \
+            or optimizer.clip_norm is not None:
+        return f"the kernels do plain SGD only, not {optimizer!r}"
+    return None
+
+
+def delta_mode(loss, output_activation) -> int | None:
+    """Kernel code of the output-layer error, or None if not covered."""
+    if loss.name == "quadratic" and output_activation.name != "softmax":
+        return DELTA_QUADRATIC
+    if loss.name in ("binary_cross_entropy", "cross_entropy"):
+        return DELTA_COMBINED
+    return None
+
+
+def kernel_table() -> dict[str, Callable]:
+    """The one explicit table of the kernels :func:`run` can call, by name, compiled:
+    ``mlp_sgd_epoch`` serves :class:`nablanet.models.Network` (plain SGD, any depth),
+    ``rnn_sgd_epoch`` serves :class:`nablanet.models.RNN` (one vanilla layer, plain SGD),
+    ``lstm_forward``/``lstm_backward`` and ``gru_forward``/``gru_backward`` the steps of
+    :class:`~nablanet.layers.recurrent.LSTMLayer` and ``GRULayer`` (through
+    :data:`CELL_STEPS`; any depth, any optimizer). The first call imports Numba and wraps
+    the kernels (each compiles, or loads from the disk cache, on its first call). A new
+    kernel is one entry here and its line in its module's ``jit``.
+
+    Raises
+    ------
+    ImportError
+        Without Numba.
+    """
+    if not _TABLE:
+        _jit_all()
+        _TABLE.update(mlp_sgd_epoch=mlp.mlp_sgd_epoch, rnn_sgd_epoch=rnn.rnn_sgd_epoch,
+                      lstm_forward=cells.lstm_forward, lstm_backward=cells.lstm_backward,
+                      gru_forward=cells.gru_forward, gru_backward=cells.gru_backward)
+    return _TABLE
+
+
+def run(name: str, *args):
+    """Call the kernel ``name`` of :func:`kernel_table`. The first call of a kernel in a
+    process compiles it, or loads it from the disk cache; that time is logged once.
+
+    Raises
+    ------
+    ValueError
+        For a name that is not in the table (the message lists the names).
+    """
+    table = _TABLE or kernel_table()
+    kernel = table.get(name)
+    if kernel is None:
+        raise ValueError(f"kernel: expected one of {sorted(table)}, got {name!r}")
+    if name in _reported:
+        return kernel(*args)
+    start = time.perf_counter()
+    out = kernel(*args)
+    _reported.add(name)
+    log.info("numba: %s ready in %.2f s (compiled, or loaded from the disk cache)", name,
+             time.perf_counter() - start)
+    return out
+
+
+def _lstm_steps_forward(layer, X, buf, T):
+    run("lstm_forward", X, layer.W_x, layer.W_h, layer.b, buf.H, buf.C, buf.G[:T], buf.TC,
+        buf.dG[0])
+
+
+def _lstm_steps_backward(layer, X, dH, buf, T, dX):
+    run("lstm_backward", X, dH, layer.W_x, layer.W_h, buf.H, buf.C, buf.G, buf.TC,
+        buf.dG[:T], buf.dc, buf.carry, *layer.grads, X if dX is None else dX, dX is not None)
+
+
+def _gru_steps_forward(layer, X, buf, T):
+    run("gru_forward", X, layer.W_x, layer.W_h, layer.b_x, layer.b_h, buf.H, buf.GX[:T],
+        buf.GH[:T])
+
+
+def _gru_steps_backward(layer, X, dH, buf, T, dX):
+    run("gru_backward", X, dH, layer.W_x, layer.W_h, buf.H, buf.GX, buf.GH, buf.dGx[:T],
+        buf.dGh[:T], buf.carry, *layer.grads, X if dX is None else dX, dX is not None)
+
+
+#: a recurrent layer's ``kernel`` name -> the compiled ``(steps_forward(layer, X, buf,
+#: T), steps_backward(layer, X, dH, buf, T, dX))`` that replace its NumPy recurrence
+#: (same buffers, same results to 1e-12; :class:`nablanet.layers.recurrent.Recurrent`)
+CELL_STEPS = {"lstm": (_lstm_steps_forward, _lstm_steps_backward),
+              "gru": (_gru_steps_forward, _gru_steps_backward)}
+
+
+# --------------------------------------------------------------------------------------
+def _jit_all() -> None:
+    """Replace the kernel modules' Python functions by their Numba-compiled forms (once):
+    the scalar helpers first, which the kernels read from :mod:`~nablanet.kernels.scalar`
+    as they compile."""
+    if hasattr(mlp.mlp_sgd_epoch, "py_func"):
+        return
+    scalar.jit()
+    mlp.jit()
+    cells.jit()
