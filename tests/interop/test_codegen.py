@@ -1,8 +1,9 @@
-"""Rust and C source of trained models, compiled for real (rustc -O; cc -O2 -std=c99
--Wall -Werror) and run: ``predict`` equals ``predict_proba`` (1e-12 in float64, 1e-5 in
-float32) for every model kind, and the ``--program`` scorers write what ``nablanet rnn
-predict`` writes (labels identical, scores to 1e-9). Without a compiler the tests skip,
-saying how to get one."""
+"""Rust and C source of trained models, compiled for real (rustc -O in Rust's default
+edition, as 'rustc -O model.rs' runs it; cc -O2 -std=c99 -Wall -Werror) and run:
+``predict`` equals ``predict_proba`` (1e-12 in float64, 1e-5 in float32) for every model
+kind, and the ``--program`` scorers write what ``nablanet rnn predict`` writes (labels
+identical, scores to 1e-9) or, for image classifiers, what ``nablanet predict`` writes.
+Without a compiler the tests skip, saying how to get one."""
 
 from __future__ import annotations
 
@@ -86,7 +87,7 @@ def build(lang: str, files: dict[str, str], tmp: Path, harness: str | None,
         main = tmp / "main.rs" if harness else tmp / f"{stem}.rs"
         if harness:
             main.write_text(harness)
-        cmd = ["rustc", "-O", "--edition", "2021", "-o", str(exe), str(main)]
+        cmd = ["rustc", "-O", "-o", str(exe), str(main)]  # the default edition, 2015
     else:
         sources = [str(tmp / f"{stem}.c")]
         if harness:

@@ -159,8 +159,7 @@ fn read_npy(bytes: &[u8]) -> Result<Vec<f64>, String> {
     let (length, start) = match bytes[6] {
         1 => (usize::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10),
         2 if bytes.len() >= 12 => {
-            let n = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-            (usize::try_from(n).unwrap_or(usize::MAX), 12)
+            (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12)
         }
         v => return Err(format!(".npy format version {}: expected 1 or 2", v)),
     };
@@ -197,9 +196,9 @@ fn read_npy(bytes: &[u8]) -> Result<Vec<f64>, String> {
     }
     let mut images = Vec::with_capacity(shape[0] * N_INPUTS);
     for chunk in data.chunks_exact(size) {
-        let v = match size {
-            8 => f64::from_le_bytes(chunk.try_into().expect("8 bytes")),
-            4 => f64::from(f32::from_le_bytes(chunk.try_into().expect("4 bytes"))),
+        let v = match *chunk {
+            [a, b, c, d, e, f, g, h] => f64::from_le_bytes([a, b, c, d, e, f, g, h]),
+            [a, b, c, d] => f64::from(f32::from_le_bytes([a, b, c, d])),
             _ => f64::from(chunk[0]) / 255.0,
         };
         if !(0.0..=1.0).contains(&v) {
