@@ -21,17 +21,20 @@ import inspect
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 __all__ = [
     "Row",
     "add_common_args",
+    "append_result",
     "apply_quick",
     "backends",
     "blas_kernel",
@@ -341,6 +344,19 @@ def blas_kernel(machine: dict) -> str:
     pools = [p for p in machine.get("threadpools") or [] if p["user_api"] == "blas"]
     return "; ".join(f"{p['internal_api']} {p['version']}, kernel {p['architecture']}, "
                      f"{p['num_threads']} threads" for p in pools) or "unknown (no threadpoolctl)"
+
+
+def append_result(payload: dict) -> Path:
+    """Append ``payload`` (with its ``machine``, :func:`machine_info`) as one JSON line to
+    ``benchmarks/results/<cpu-model>.jsonl`` and return that path; the CPU model is
+    made a file name (letters, digits, ``-``)."""
+    cpu = payload["machine"]["cpu"]
+    name = re.sub(r"[^A-Za-z0-9]+", "-", re.sub(r"\((R|TM)\)", "", cpu)).strip("-") or "unknown"
+    path = Path(__file__).resolve().parent / "results" / f"{name}.jsonl"
+    path.parent.mkdir(exist_ok=True)
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(payload, default=_plain, separators=(",", ":")) + "\n")
+    return path
 
 
 def emit_json(payload: dict) -> None:

@@ -1,8 +1,9 @@
-"""Rust and C source of trained models, compiled for real (rustc -O; cc -O2 -std=c99
--Wall -Werror) and run: ``predict`` equals ``predict_proba`` (1e-12 in float64, 1e-5 in
-float32) for every model kind, and the ``--program`` scorers write what ``nablanet rnn
-predict`` writes (labels identical, scores to 1e-9). Without a compiler the tests skip,
-saying how to get one."""
+"""Rust and C source of trained models, compiled for real (rustc -O in Rust's default
+edition, as 'rustc -O model.rs' runs it; cc -O2 -std=c99 -Wall -Werror) and run:
+``predict`` equals ``predict_proba`` (1e-12 in float64, 1e-5 in float32) for every model
+kind, and the ``--program`` scorers write what ``nablanet rnn predict`` writes (labels
+identical, scores to 1e-9) or, for image classifiers, what ``nablanet predict`` writes.
+Without a compiler the tests skip, saying how to get one."""
 
 from __future__ import annotations
 
@@ -86,7 +87,7 @@ def build(lang: str, files: dict[str, str], tmp: Path, harness: str | None,
         main = tmp / "main.rs" if harness else tmp / f"{stem}.rs"
         if harness:
             main.write_text(harness)
-        cmd = ["rustc", "-O", "--edition", "2021", "-o", str(exe), str(main)]
+        cmd = ["rustc", "-O", "-o", str(exe), str(main)]  # the default edition, 2015
     else:
         sources = [str(tmp / f"{stem}.c")]
         if harness:
@@ -294,7 +295,122 @@ def test_export_format_from_suffix_or_option(tmp_path, monkeypatch):
     assert "pub fn predict(x: &[f64]) -> [Real; N_OUTPUTS]" in (tmp_path / "n.txt").read_text()
     result = CliRunner().invoke(cli, ["export", "-m", "n.safetensors", "-o", "n.java"])
     assert result.exit_code == 2 and ".rs" in result.output
-    result = CliRunner().invoke(cli, ["export", "-m", "n.safetensors", "-o", "n.rs",
+    save(RNN(3, 4, 1, seed=0), "r.safetensors")  # no CLI section: no task, no scaler
+    result = CliRunner().invoke(cli, ["export", "-m", "r.safetensors", "-o", "r.rs",
                                       "--program"])
     assert isinstance(result.exception, ValueError) and "rnn train" in str(result.exception)
-    assert not (tmp_path / "n.rs").exists()
+    assert not (tmp_path / "r.rs").exists()
+
+
+# ------------------------------------------------------------------------------------
+# --program for image classifiers: a .npy file in, the labels of nablanet predict out
+# ------------------------------------------------------------------------------------
+def _conv_net(dtype):
+    return Sequential([Conv2D(1, 3, 3, padding="same", seed=1, dtype=dtype),
+                       MaxPool2D(2, dtype=dtype), Flatten(dtype=dtype),
+                       Dense(48, 10, activation="relu", seed=2, dtype=dtype)],
+                      output_activation="softmax", loss="cross_entropy", dtype=dtype)
+
+
+IMAGE_MODELS = {  # name -> (model, image_shape for the CLI section, images in the file)
+    "dense-8x8-u1": (lambda: Network([64, 12, 10], seed=0), None, (40, 8, 8), np.uint8),
+    "dense-784-f32-f4": (lambda: Network([784, 30, 10], seed=1, dtype=np.float32), None,
+                         (30, 784), np.float32),
+    "dense-1-output-f8": (lambda: Network([64, 5, 1], seed=2), None, (40, 64), np.float64),
+    "conv-u1": (lambda: _conv_net(np.float64), [1, 8, 8], (40, 8, 8), np.uint8),
+    "conv-f32-f8": (lambda: _conv_net(np.float32), [1, 8, 8], (40, 64), np.float64),
+}
+
+
+def _images(shape, dtype, seed=0) -> np.ndarray:
+    """Sparse strokes (about 15% of the pixels lit), so that the untrained models' labels
+    differ between images."""
+    rng = np.random.default_rng(seed)
+    lit = rng.random(shape) < 0.15
+    if dtype == np.uint8:
+        return (rng.integers(0, 256, shape) * lit).astype(np.uint8)
+    return (rng.random(shape) * lit).astype(dtype)
+
+
+def _image_scorer(lang: str, key: str, tmp_path: Path) -> Path:
+    """The model ``key`` saved as 'nablanet train' saves it, exported with --program and
+    compiled."""
+    make, image_shape, _, _ = IMAGE_MODELS[key]
+    save(make(), "m.safetensors", cli={"image_shape": image_shape} if image_shape else None)
+    suffix = {"rust": ".rs", "c": ".c"}[lang]
+    invoke("-q", "export", "-m", "m.safetensors", "-o", f"scorer{suffix}", "--program")
+    files = {s: (tmp_path / f"scorer{s}").read_text()
+             for s in ([".rs"] if lang == "rust" else [".c", ".h"])}
+    return build(lang, files, tmp_path, None, stem="scorer")
+
+
+@LANGS
+@pytest.mark.parametrize("key", list(IMAGE_MODELS))
+def test_image_program_writes_what_predict_writes(lang, key, tmp_path, monkeypatch):
+    compiler(lang)
+    monkeypatch.chdir(tmp_path)
+    exe = _image_scorer(lang, key, tmp_path)
+    _, _, shape, dtype = IMAGE_MODELS[key]
+    X = _images(shape, dtype)
+    np.save("images.npy", X)
+    with open("v2.npy", "wb") as f:  # format version 2.0 reads the same
+        np.lib.format.write_array(f, X, version=(2, 0))
+    ref = invoke("-q", "predict", "images.npy", "-m", "m.safetensors")
+    assert len(set(ref.split())) > 1  # the labels differ between images
+    for name in ("images.npy", "v2.npy"):
+        done = subprocess.run([str(exe), name], capture_output=True, text=True)
+        assert (done.returncode, done.stdout, done.stderr) == (0, ref, "")
+
+
+def _npy_bytes(X, **header) -> bytes:
+    """A .npy file of ``X`` whose header fields are replaced by ``header``."""
+    fields = {"descr": np.lib.format.dtype_to_descr(X.dtype), "fortran_order": False,
+              "shape": X.shape, **header}
+    text = repr(fields).encode("latin1")
+    text += b" " * (63 - (10 + len(text)) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text + X.tobytes()
+
+
+@LANGS
+def test_image_program_refuses_other_files_in_one_line(lang, tmp_path, monkeypatch):
+    compiler(lang)
+    monkeypatch.chdir(tmp_path)
+    exe = _image_scorer(lang, "dense-8x8-u1", tmp_path)
+    X = _images((3, 8, 8), np.float64)
+    good = _npy_bytes(X)
+    with open("v3.npy", "wb") as f:
+        np.lib.format.write_array(f, X, version=(3, 0))
+    bad = {
+        "empty": b"",
+        "magic": b"\x93NUMPZ" + good[6:],
+        "v3": Path("v3.npy").read_bytes(),
+        "big-endian": _npy_bytes(X.astype(">f8")),
+        "int64": _npy_bytes(np.zeros((3, 64), np.int64)),
+        "fortran": _npy_bytes(X, fortran_order=True),
+        "pixels": _npy_bytes(_images((3, 7, 8), np.float64)),
+        "4-d": _npy_bytes(X.reshape(3, 1, 8, 8)),
+        "no images": _npy_bytes(np.zeros((0, 64))),
+        "truncated": good[:-1],
+        "trailing": good + b"\0",
+        "shape lies": _npy_bytes(X, shape=(4, 64)),
+        "huge shape": _npy_bytes(X, shape=(10**17, 64)),
+        "unknown key": _npy_bytes(X, extra=1),
+        "header": good[:8] + b"\xff\xff" + good[10:],
+        "not a dict": good.replace(b"{", b"[", 1),
+        "above 1": _npy_bytes(X + 0.5),
+        "NaN": _npy_bytes(np.where(X > 0.9, np.nan, X)),
+    }
+    for name, data in bad.items():
+        Path("bad.npy").write_bytes(data)
+        done = subprocess.run([str(exe), "bad.npy"], capture_output=True, text=True)
+        assert done.returncode == 2 and done.stdout == "", name
+        assert done.stderr.startswith("bad.npy: ") and done.stderr.count("\n") == 1, \
+            (name, done.stderr)
+    done = subprocess.run([str(exe), "missing.npy"], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.startswith("missing.npy: ")
+
+
+def test_image_program_needs_a_single_label_per_image():
+    sigmoid_head = Sequential([Dense(4, 3, seed=0)], output_activation="sigmoid")
+    with pytest.raises(ValueError, match="softmax head"):
+        generate(sigmoid_head, "c", input_shape=(4,), program=True)

@@ -32,7 +32,8 @@ SUFFIXES = {".onnx": "onnx", ".rs": "rust", ".c": "c"}
                    "recurrent graphs in float32 only. (Rust and C keep the model's dtype.)")
 @click.option("--program", is_flag=True,
               help="Rust and C: add a main that scores a sequence CSV as 'nablanet rnn "
-                   "predict' does (a model saved by 'rnn train').")
+                   "predict' does (a model saved by 'rnn train'), or a .npy file of images "
+                   "as 'nablanet predict' does (a model saved by 'train').")
 @verbosity_options
 def export(model_path, output, fmt, dtype, program):
     """Export the model in --model as an ONNX graph or as Rust or C source.
@@ -45,7 +46,9 @@ def export(model_path, output, fmt, dtype, program):
     predict function, using only the language's standard library (C: C99 and <math.h>).
     predict takes one sample, or one sequence (n_steps x features), and gives what
     predict_proba gives. With --program the file is a scorer: rustc -O model.rs, or
-    cc -O2 model.c -lm, then ./model DATA.csv writes the CSV of 'nablanet rnn predict'.
+    cc -O2 model.c -lm, then ./model DATA.csv writes the CSV of 'nablanet rnn predict'
+    (recurrent models), or ./model IMAGES.npy the labels of 'nablanet predict' (image
+    classifiers).
 
     A model saved by 'nablanet rnn train' carries its min-max scaler: the graph and the
     source apply it first, so they take raw features.

@@ -8,9 +8,11 @@ writes them. The generated ``predict`` equals the model's ``predict_proba`` to r
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from nablanet.interop.codegen import image_scorer, scorer
 from nablanet.interop.codegen.c import to_c
 from nablanet.interop.codegen.rust import to_rust
-from nablanet.interop.codegen.scorer import c_program, rust_program
 from nablanet.interop.codegen.walk import Plan, plan
 
 __all__ = ["FORMATS", "Plan", "generate", "plan"]
@@ -32,8 +34,10 @@ def generate(model, fmt: str, *, name: str = "model", program: bool = False,
         The C file's stem, for its ``#include "<name>.h"`` (letters, digits, ``_``, ``-``
         and ``.`` only).
     program : bool, default False
-        Add a ``main``: a scorer reading a sequence CSV (recurrent models; needs
-        ``task``) and writing what ``nablanet rnn predict`` writes.
+        Add a ``main``: for a recurrent model (needs ``task``), a scorer reading a
+        sequence CSV and writing what ``nablanet rnn predict`` writes
+        (:mod:`.scorer`); for an image classifier, one reading a ``.npy`` file of
+        images and writing the labels ``nablanet predict`` writes (:mod:`.image_scorer`).
     input_shape, scaler, task, threshold :
         See :func:`nablanet.interop.codegen.walk.plan`.
 
@@ -51,9 +55,16 @@ def generate(model, fmt: str, *, name: str = "model", program: bool = False,
     if fmt not in FORMATS:
         raise ValueError(f"format: expected one of {list(FORMATS)}, got {fmt!r}")
     p = plan(model, input_shape=input_shape, scaler=scaler, task=task, threshold=threshold)
-    if program and (not p.recurrent or p.task is None):
-        raise ValueError("--program: a scorer needs a recurrent model saved by 'nablanet "
-                         "rnn train' (its task, scaler and threshold)")
+    main = None
+    if program and p.recurrent:
+        if p.task is None:
+            raise ValueError("--program: a scorer needs a recurrent model saved by "
+                             "'nablanet rnn train' (its task, scaler and threshold)")
+        main = scorer.rust_program(p) if fmt == "rust" else scorer.c_program(p)
+    elif program:
+        decided, at = image_scorer.decision(model, p.n_outputs)
+        p = replace(p, task=decided, threshold=at)
+        main = image_scorer.rust_program(p) if fmt == "rust" else image_scorer.c_program(p)
     if fmt == "rust":
-        return {".rs": to_rust(p, program=rust_program(p) if program else None)}
-    return to_c(p, name, program=c_program(p) if program else None)
+        return {".rs": to_rust(p, program=main)}
+    return to_c(p, name, program=main)

@@ -4,8 +4,8 @@ The conversion table, :data:`OPS`, maps each operation kind of the shared walk
 (:mod:`nablanet.interop.codegen.walk`) to the statements that run it; :data:`HELPERS`
 holds the Rust function each kind calls, written once and emitted only when used.
 ``predict`` takes raw ``f64`` features and returns the model's outputs in ``Real``
-(``f64`` or ``f32``); with ``program=True`` the file also has a ``main``, the scorer
-of :mod:`nablanet.interop.codegen.scorer_rust`.
+(``f64`` or ``f32``); with a ``program`` the file also has a ``main``, a scorer of
+:mod:`nablanet.interop.codegen.scorer` or :mod:`nablanet.interop.codegen.image_scorer`.
 """
 
 from __future__ import annotations
