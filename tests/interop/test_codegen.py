@@ -267,6 +267,7 @@ def test_program_refuses_a_bad_csv(lang, tmp_path, monkeypatch):
     (tmp_path / "few.csv").write_text("name,t,x1,x2\na,0,1,2\n")
     done = subprocess.run([str(exe), "few.csv"], capture_output=True, text=True)
     assert done.returncode == 2 and done.stdout == ""
+    assert "x3" in done.stderr and "N_INPUTS" not in done.stderr
 
 
 def test_export_of_a_tampered_cli_section_writes_nothing(tmp_path, monkeypatch, capsys):

@@ -412,10 +412,14 @@ int main(int argc, char **argv)
     if (name_col == (size_t)-1 || t_col == (size_t)-1)
         fail_at(1, "expected the columns name and t", "");
     for (j = 0; j < N_INPUTS; j++)
-        if (x_col[j] == (size_t)-1)
-            fail_at(1, "a feature column x1..xN_INPUTS is missing", "");
-    if (n_x != N_INPUTS)
-        fail_at(1, "expected exactly the feature columns x1..xN_INPUTS", "");
+        if (x_col[j] == (size_t)-1) {
+            snprintf(name, sizeof name, "x%lu", (unsigned long)(j + 1));
+            fail_at(1, "missing the feature column ", name);
+        }
+    if (n_x != N_INPUTS) {
+        snprintf(name, sizeof name, "x1..x%lu", (unsigned long)N_INPUTS);
+        fail_at(1, "expected exactly the feature columns ", name);
+    }
     while (csv_record(&p, &fields, &n, &cap, &line, &start)) {
         struct step *s;
         char *end;
