@@ -154,10 +154,10 @@ class RecurrentNetwork(Sequential):
             return f"loss {self.loss.name} on {self.output_activation.name} outputs"
         return kernels.plain_sgd_unsupported(self.optimizer)
 
-    def _numpy_trainer(self, data, batch_size: int):
+    def _numpy_trainer(self, data, batch_size: int, watchers=()):
         for cell in self.cells:  # a NumPy fit after a compiled one
             cell.compiled_steps = None
-        return super()._numpy_trainer(data, batch_size)
+        return super()._numpy_trainer(data, batch_size, watchers)
 
     def compiled_trainer(self, data, batch_size: int):
         """``train_batches`` running :func:`nablanet.kernels.rnn.rnn_sgd_epoch` (its work

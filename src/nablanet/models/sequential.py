@@ -58,6 +58,7 @@ from nablanet.training import (
     TrainingState,
     check_fit_args,
     fit_loop,
+    gradient_watchers,
     thread_limit,
 )
 
@@ -310,7 +311,9 @@ class Sequential:
             BLAS threads while training (see :func:`nablanet.training.thread_limit`).
         callbacks : sequence of Callback
             Called at the start, after every epoch (may stop training) and at the end;
-            see :class:`nablanet.training.Callback`.
+            see :class:`nablanet.training.Callback`. One that reads each mini-batch's
+            gradients (``on_batch_gradients``, :class:`nablanet.callbacks.GradientNorms`)
+            makes ``backend="auto"`` train on NumPy.
         initial_epoch : int, default 0
             Resume a run: the epochs already trained (the model's
             ``training_state.epoch`` after :meth:`load`). Training runs epochs
@@ -372,6 +375,10 @@ class Sequential:
         check_fit_args(len(X), epochs, batch_size, eval_every)
         reason = self.kernel_unsupported() if sample_weight is None and class_weight is None \
             else "the compiled kernels take no sample or class weights"
+        watchers = gradient_watchers(callbacks)
+        if watchers and reason is None:
+            reason = ("a callback reads each mini-batch's gradients (on_batch_gradients, "
+                      "e.g. GradientNorms), which the compiled kernels do not expose")
         compiled = kernels.use_numba(backend, reason, batch_size, self.auto_numba_max_batch)
         used = "numba" if compiled else "numpy"
         if resume and state.backend not in (None, used):
@@ -385,7 +392,7 @@ class Sequential:
             largest = max(len(X), 0 if val is None else len(val[0]))
             chunk = self._plan(X.shape[1:], "X")[1]
             self._allocate(X.shape[1:], max(batch_size, min(largest, chunk)))
-            train_batches = self._numpy_trainer(train, batch_size)
+            train_batches = self._numpy_trainer(train, batch_size, watchers)
         log.info("training on the %s backend", used)
         params = self.params()
 
@@ -409,8 +416,11 @@ class Sequential:
             callbacks=[state, *callbacks], model=self,
         )
 
-    def _numpy_trainer(self, data: tuple, batch_size: int) -> Callable[[np.ndarray], None]:
-        """``train_batches`` for :func:`fit_loop` through the layers, then the optimizer."""
+    def _numpy_trainer(self, data: tuple, batch_size: int,
+                       watchers: Sequence[Callable] = ()) -> Callable[[np.ndarray], None]:
+        """``train_batches`` for :func:`fit_loop` through the layers, then the optimizer;
+        ``watchers`` (callbacks' ``on_batch_gradients``) see each mini-batch's gradients
+        before the step."""
         gradient = gradient_step(self, data, batch_size)
         params, grads, decay = self.params(), self.grads(), self.decay_flags()
         step = self.optimizer.step
@@ -418,6 +428,8 @@ class Sequential:
         def train_batches(idx: np.ndarray) -> None:
             for start in range(0, len(idx), batch_size):
                 gradient(idx[start:start + batch_size])
+                for watch in watchers:
+                    watch(grads)
                 step(params, grads, decay)
 
         return train_batches
