@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import re
 import subprocess
@@ -548,6 +549,34 @@ def test_plot_writes_a_png(tmp_path, idx_dir):
              "curves.png", cwd=tmp_path)
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in tmp_path.iterdir() if p.name != "no-data-here"] == ["curves.png"]
+
+
+def test_weights_and_misclassified_grids_drawn_from_the_command_line(tmp_path, idx_dir):
+    pytest.importorskip("matplotlib", reason="the plots need matplotlib (nablanet[plot])")
+    from tests.test_plotting import tile_grid
+
+    nablanet("-q", "train", idx_dir, "--sizes", "784,8,10", "--epochs", "1", "--lr", "0.5",
+             "--weights-plot-out", "w.png", "--misclassified-plot-out", "m.png",
+             "--metrics-out", "m.json", cwd=tmp_path)
+    assert tile_grid(tmp_path / "w.png")[1] == [3, 3, 2]  # 8 hidden units
+    final = json.loads((tmp_path / "m.json").read_text())["final"]
+    wrong = min(36, final["n_test"] - final["test_correct"])
+    assert wrong > 0
+    cols = math.ceil(math.sqrt(wrong))
+    assert tile_grid(tmp_path / "m.png")[1] == [cols] * (wrong // cols) + (
+        [wrong % cols] if wrong % cols else [])
+    nablanet("-q", "train", idx_dir, "--layers", "conv:6x5x5,pool:2,softmax:10", "--epochs",
+             "1", "--weights-plot-out", "c.png", cwd=tmp_path)
+    assert tile_grid(tmp_path / "c.png")[1] == [3, 3]  # 6 filters of 5 x 5
+
+
+def test_an_image_plot_may_not_overwrite_an_input(tmp_path, idx_dir):
+    images = idx_dir / "t10k-images-idx3-ubyte.gz"
+    before = images.read_bytes()
+    result = nablanet("train", idx_dir, "--epochs", "1", "--misclassified-plot-out", images,
+                      cwd=tmp_path, check=False)
+    assert result.returncode == 2 and "--misclassified-plot-out" in result.stderr
+    assert images.read_bytes() == before
 
 
 def test_profile_writes_a_flame_graph(tmp_path, idx_dir):

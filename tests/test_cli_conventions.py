@@ -116,7 +116,8 @@ def test_option_spellings_are_one_style():
     outputs = {o for path in LEAVES for p in leaf(path).params if isinstance(p, click.Option)
                and not p.hidden for o in p.opts if o.endswith("-out")}
     assert outputs == {"--model-out", "--metrics-out", "--history-out", "--plot-out",
-                       "--profile-out", "--study-out"}
+                       "--profile-out", "--study-out", "--weights-plot-out",
+                       "--misclassified-plot-out"}
     hidden = {o for path in LEAVES for p in leaf(path).params if isinstance(p, click.Option)
               and p.hidden for o in p.opts}
     assert hidden == {"--save", "--plot", "--profile", "--output", "--dataset", "--test-data",

@@ -8,13 +8,13 @@ Public API: :class:`Sequential` (any stack of layers, :mod:`nablanet.layers`),
 (:mod:`nablanet.models`), :func:`load`/:func:`save` (:mod:`nablanet.serialization`),
 the optimizers of
 :mod:`nablanet.optimizers`, schedules, early stopping and the callback protocol of
-:mod:`nablanet.training`, the checkpoint, JSON Lines and TensorBoard callbacks of
+:mod:`nablanet.training`, the checkpoint, JSON Lines, TensorBoard and gradient-norm callbacks of
 :mod:`nablanet.callbacks`, :mod:`nablanet.datasets` and :mod:`nablanet.metrics`;
 :func:`tune` runs hyper-parameter sweeps (:mod:`nablanet.tune`).
 """
 
 from nablanet import layers
-from nablanet.callbacks import JSONLinesLogger, ModelCheckpoint, TensorBoard
+from nablanet.callbacks import GradientNorms, JSONLinesLogger, ModelCheckpoint, TensorBoard
 from nablanet.models import GRU, LSTM, RNN, Network, Sequential
 from nablanet.optimizers import SGD, Adam, RMSProp
 from nablanet.serialization import load, save
@@ -41,6 +41,7 @@ __all__ = [
     "CosineAnnealing",
     "EarlyStopping",
     "ExponentialDecay",
+    "GradientNorms",
     "JSONLinesLogger",
     "ModelCheckpoint",
     "Network",

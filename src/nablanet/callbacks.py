@@ -1,8 +1,9 @@
-"""Callbacks for ``fit(callbacks=[...])`` that write files: :class:`ModelCheckpoint`
-(the model with its training state, every few epochs or at the best monitored metric),
-:class:`JSONLinesLogger` (each epoch's logs as a line of JSON, as it finishes) and
+"""Callbacks for ``fit(callbacks=[...])``: :class:`ModelCheckpoint` (the model with its
+training state, every few epochs or at the best monitored metric),
+:class:`JSONLinesLogger` (each epoch's logs as a line of JSON, as it finishes),
 :class:`TensorBoard` (per-epoch scalars and the hyper-parameters, through the
-``tensorboardX`` writer: ``pip install 'nablanet[tensorboard]'``).
+``tensorboardX`` writer: ``pip install 'nablanet[tensorboard]'``) and
+:class:`GradientNorms` (how fast each layer learns: the norms of its gradients).
 
 The protocol is :class:`nablanet.training.Callback`.
 """
@@ -15,10 +16,12 @@ import math
 import numbers
 from typing import IO, Any
 
+import numpy as np
+
 from nablanet import serialization
 from nablanet.training import Callback, History
 
-__all__ = ["JSONLinesLogger", "ModelCheckpoint", "TensorBoard"]
+__all__ = ["GradientNorms", "JSONLinesLogger", "ModelCheckpoint", "TensorBoard"]
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +178,86 @@ class TensorBoard(Callback):
                    if k not in ("lr", "seconds")}
         self.writer.add_hparams(hparams, metrics, name="hparams")
         self.writer.close()
+
+
+class GradientNorms(Callback):
+    """The speed at which each layer learns: the norms of its gradients, per epoch.
+
+    After each mini-batch's backward pass, the Euclidean norm of ``dC/db`` (all the
+    layer's biases as one vector) and of ``dC/dW`` (all its weights) of every layer
+    with parameters, for the mini-batch's mean cost ``C``; after each epoch, their mean
+    over the epoch's mini-batches. This is the measure of Nielsen's chapter 5 ("The
+    vanishing gradient problem": ``||delta^l||``, the gradient of the biases, as the speed
+    of learning of layer ``l``), taken during training: in a deep sigmoid network the
+    first hidden layer's is far smaller than the last's.
+
+    The epoch's numbers also go into its ``logs`` as ``grad_norm/biases_<l>`` and
+    ``grad_norm/weights_<l>`` (``l`` 1-based, first hidden layer first), so that a
+    :class:`TensorBoard` or :class:`JSONLinesLogger` placed *after* this callback in the
+    list records them (and the :class:`~nablanet.training.History` keeps them).
+
+    Runs on the NumPy backend: ``fit`` chooses it when this callback is in the list
+    (the compiled kernels do not expose per-mini-batch gradients) and refuses
+    ``backend="numba"``.
+
+    Attributes
+    ----------
+    history : list of list of float
+        One list per epoch, one number per layer with parameters, first hidden layer
+        first (the output layer last): the mean over the epoch's mini-batches of
+        ``||dC/db||``.
+    weight_history : list of list of float
+        The same for ``||dC/dW||``.
+    labels : list of str
+        One per layer: ``"hidden layer 1"``, ..., ``"output layer"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nablanet import Network
+    >>> from nablanet.callbacks import GradientNorms
+    >>> X, y = np.random.default_rng(0).random((40, 8)), np.arange(40) % 2
+    >>> norms = GradientNorms()
+    >>> _ = Network([8, 5, 5, 2], seed=1).fit(X, y, epochs=2, progress=False,
+    ...                                       callbacks=[norms])
+    >>> len(norms.history), len(norms.history[0]), norms.labels[0]
+    (2, 3, 'hidden layer 1')
+    """
+
+    def __init__(self):
+        self.history: list[list[float]] = []
+        self.weight_history: list[list[float]] = []
+        self.labels: list[str] = []
+        self._slots: list[tuple[list[int], list[int]]] = []  # per layer: (W, b) positions
+        self._sums = np.zeros((2, 0))
+        self._batches = 0
+
+    def on_train_begin(self, model) -> None:
+        self._slots, position = [], 0
+        for layer in model.layers:
+            names = layer.param_names
+            if names:
+                self._slots.append(([position + i for i, n in enumerate(names) if n[0] == "W"],
+                                    [position + i for i, n in enumerate(names) if n[0] == "b"]))
+            position += len(names)
+        n = len(self._slots)
+        self.labels = [f"hidden layer {j}" for j in range(1, n)] + ["output layer"]
+        self._sums, self._batches = np.zeros((2, n)), 0
+
+    def on_batch_gradients(self, grads: list[np.ndarray]) -> None:
+        for j, (w, b) in enumerate(self._slots):
+            self._sums[0, j] += math.sqrt(sum(float(np.vdot(grads[i], grads[i])) for i in b))
+            self._sums[1, j] += math.sqrt(sum(float(np.vdot(grads[i], grads[i])) for i in w))
+        self._batches += 1
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        biases, weights = (self._sums / max(self._batches, 1)).tolist()
+        self.history.append(biases)
+        self.weight_history.append(weights)
+        for j, (nb, nw) in enumerate(zip(biases, weights, strict=True), start=1):
+            logs[f"grad_norm/biases_{j}"] = nb
+            logs[f"grad_norm/weights_{j}"] = nw
+        self._sums[...], self._batches = 0.0, 0
 
 
 def _is_number(v) -> bool:

@@ -44,6 +44,7 @@ __all__ = [
     "check_fit_args",
     "fit_loop",
     "get_schedule",
+    "gradient_watchers",
     "thread_limit",
 ]
 
@@ -239,9 +240,17 @@ class Callback:
       1-based (epochs trained so far in the run, resumed runs included) and ``logs`` has
       ``epoch``, ``seconds``, ``lr`` (the rate this epoch used) and the metrics of an
       evaluation epoch. Return True to stop training after this epoch;
-    - ``on_train_end(history)``: after the last epoch (also after an early stop).
+    - ``on_train_end(history)``: after the last epoch (also after an early stop);
+    - ``on_batch_gradients(grads)``: only where a callback overrides it, after each
+      mini-batch's backward pass and before the optimizer's step, with the model's
+      gradient arrays (``model.grads()``: the mean over the mini-batch, in the order of
+      ``model.params()``; read them, do not keep or change them). The compiled kernels
+      do not expose their gradients, so such a callback makes ``fit`` train on the NumPy
+      backend (``backend="numba"`` is refused).
 
-    The callbacks run in list order, after the model's early stopping.
+    The callbacks run in list order, after the model's early stopping; ``logs`` is one
+    dict passed along the list (and kept in the :class:`History` on evaluation epochs),
+    so what a callback adds to it is seen by those after it.
     """
 
     def on_train_begin(self, model) -> None:
@@ -252,6 +261,16 @@ class Callback:
 
     def on_train_end(self, history: History) -> None:
         """Training is over."""
+
+    def on_batch_gradients(self, grads: list[np.ndarray]) -> None:
+        """A mini-batch's gradients are computed (called only where overridden)."""
+
+
+def gradient_watchers(callbacks: Sequence[Callback]) -> list[Callable[[list], None]]:
+    """The ``on_batch_gradients`` methods of the callbacks that override it, in order."""
+    return [cb.on_batch_gradients for cb in callbacks
+            if getattr(type(cb), "on_batch_gradients", None) not in
+            (None, Callback.on_batch_gradients)]
 
 
 @dataclass

@@ -93,3 +93,41 @@ def test_as_examples_takes_zip_objects_and_arrays():
 def test_as_examples_names_the_argument(data, found):
     with pytest.raises(ValueError, match=f"training_data: .*{found}"):
         as_examples(data, "training_data")
+
+
+@pytest.fixture
+def no_mnist(tmp_path, monkeypatch):
+    """No $NABLANET_BOOK_DATA, $NABLANET_DATA, cache, system copy or network; the working
+    directory is an empty ``book/src`` beside ``book/data``."""
+    from nablanet.datasets import mnist
+
+    monkeypatch.delenv(mnist_loader.DATA_ENV, raising=False)
+    monkeypatch.delenv("NABLANET_DATA", raising=False)
+    monkeypatch.setattr(mnist, "user_cache_dir", lambda appname: str(tmp_path / "cache"))
+    monkeypatch.setitem(mnist.SYSTEM_DIRS, "mnist", ())
+    monkeypatch.setenv("NABLANET_MNIST_MIRROR", "http://127.0.0.1:9/")  # nothing listens
+    (tmp_path / "book" / "src").mkdir(parents=True)
+    (tmp_path / "book" / "data").mkdir()
+    monkeypatch.chdir(tmp_path / "book" / "src")
+    return tmp_path / "book"
+
+
+def test_the_books_data_file_is_found_from_its_src_directory(no_mnist):
+    rng = np.random.default_rng(1)
+    sets = tuple((rng.random((n, 784)).astype(np.float32), rng.integers(0, 10, n))
+                 for n in (5, 4, 3))
+    with gzip.open(no_mnist / "data" / "mnist.pkl.gz", "wb") as f:
+        pickle.dump(sets, f, protocol=2)
+    training_data, validation_data, test_data = mnist_loader.load_data_wrapper(offline=True)
+    assert [len(d) for d in (training_data, validation_data, test_data)] == [5, 4, 3]
+    assert np.array_equal(test_data[2][0].ravel(), sets[2][0][2])
+
+
+@pytest.mark.parametrize("offline, error", [(True, FileNotFoundError),
+                                            (False, ConnectionError)])
+def test_missing_data_error_says_how_to_give_it(no_mnist, offline, error):
+    with pytest.raises(error) as info:
+        mnist_loader.load_data(offline=offline)
+    message = str(info.value)
+    assert "path=" in message and "$NABLANET_BOOK_DATA" in message
+    assert "mnist.pkl.gz" in message and str(no_mnist / "src") in message

@@ -190,3 +190,19 @@ def test_bad_arguments_are_named():
         net.SGD(data, 0, 2, 0.1)
     with pytest.raises(ValueError, match="evaluation_data: monitor_evaluation_cost"):
         net.SGD(data, 1, 2, 0.1, monitor_evaluation_cost=True)
+
+
+def test_the_books_global_seeding_fixes_the_run():
+    import random
+
+    def build(seed_value, **kwargs):
+        random.seed(seed_value)
+        np.random.seed(seed_value)  # noqa: NPY002 (the book's habit)
+        return network2.Network([6, 4, 3], **kwargs)
+
+    a, b, c = build(12345678), build(12345678), build(1)
+    assert a.seed == b.seed != c.seed
+    for wa, wb, wc in zip(a.weights, b.weights, c.weights, strict=True):
+        assert np.array_equal(wa, wb) and not np.array_equal(wa, wc)
+    explicit = [build(s, seed=7).weights[0] for s in (1, 2)]  # seed= wins over the globals
+    assert build(3, seed=7).seed == 7 and np.array_equal(*explicit)

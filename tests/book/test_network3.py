@@ -141,6 +141,23 @@ def test_same_seed_same_training_with_dropout():
     assert not np.array_equal(nets[0].params[2], small_net(seed=9, p_dropout=0.5).params[2])
 
 
+def test_the_books_global_seeding_fixes_weights_and_dropout():
+    import random
+
+    rng = np.random.default_rng(8)
+    X, y = rng.random((40, 64)), rng.integers(0, 3, 40)
+    nets = []
+    for s in (12345678, 12345678, 1):
+        random.seed(s)
+        np.random.seed(s)  # noqa: NPY002 (the book's habit)
+        nets.append(small_net(seed=None, act=ReLU, p_dropout=0.5))
+        nets[-1].SGD((X, y), 1, 4, 0.1, (X, y))
+    a, b, c = nets
+    assert a.seed == b.seed != c.seed
+    assert all(np.array_equal(p, q) for p, q in zip(a.params, b.params, strict=True))
+    assert not np.array_equal(a.params[2], c.params[2])
+
+
 class FixedDraws:
     """Stands in for a Dropout layer's Generator: every draw is ``u`` (a fixed mask)."""
 

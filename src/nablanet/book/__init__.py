@@ -14,13 +14,23 @@ The book prints its progress; nablanet logs it (logger ``nablanet``). So that a 
 sees the book's lines, importing this package sends nablanet's INFO messages to stdout,
 bare, when logging is not configured yet (no handler on the root or the ``nablanet``
 logger). Configure logging before this import to decide otherwise.
+
+The book's scripts seed the global generators (``random.seed(12345678)``,
+``np.random.seed(12345678)``) and then build ``network2.Network`` or ``network3.Network``;
+those two classes honour that habit: given no ``seed=``, they draw their seed from both
+global generators (:func:`seed_from_globals`), so a script that seeds both, as the book's
+do, runs the same twice. Chapter 1's ``network.Network`` is nablanet's own and takes
+``seed=`` only (the book never seeds it).
 """
 
 import contextlib
 import logging
+import random
 import sys
 
-__all__ = ["library_lines_off"]
+import numpy as np
+
+__all__ = ["library_lines_off", "seed_from_globals"]
 
 
 def _show_log_lines() -> None:
@@ -46,6 +56,27 @@ def library_lines_off():
         yield
     finally:
         logger.setLevel(level)
+
+
+def seed_from_globals(seed: int | None) -> int:
+    """``seed`` itself, or, when it is None, a seed drawn from the global generators the
+    book seeds: 31 bits from NumPy's (``np.random.seed``) and 32 from Python's
+    (``random.seed``), so that seeding both, as the book's scripts do, fixes the result.
+
+    Parameters
+    ----------
+    seed : int or None
+        An explicit seed (returned unchanged; the global generators are not touched).
+
+    Returns
+    -------
+    int
+        A seed in ``[0, 2**63)`` for :func:`numpy.random.default_rng` when ``seed`` is
+        None (one draw from each global generator, as the book's code would make).
+    """
+    if seed is not None:
+        return seed
+    return (int(np.random.randint(2**31)) << 32) | random.getrandbits(32)  # noqa: NPY002
 
 
 _show_log_lines()

@@ -14,8 +14,12 @@ Where the data come from (the first that is given):
 
 1. the ``path`` argument;
 2. the environment variable ``$NABLANET_BOOK_DATA``;
-3. ``"mnist"``: :func:`nablanet.datasets.mnist.load_mnist` (``$NABLANET_DATA/mnist/``,
-   the user cache, else a verified download).
+3. the book's own file, ``../data/mnist.pkl.gz`` relative to the working directory,
+   when it is there (the book's code runs from its ``src/``, next to ``data/``);
+4. ``"mnist"``: :func:`nablanet.datasets.mnist.load_mnist` (``$NABLANET_DATA/mnist/``,
+   the user cache, else a verified download). When that fails (offline, or no
+   network), the error says how to give the data: ``path=``, ``$NABLANET_BOOK_DATA``
+   or the book's ``../data/mnist.pkl.gz``.
 
 A source is anything :func:`nablanet.datasets.mnist.load_images` accepts: ``"mnist"``,
 ``"fashion-mnist"`` (the book's code then classifies clothes), a directory of IDX files,
@@ -41,12 +45,15 @@ import numpy as np
 from nablanet.datasets.mnist import PICKLE_SUFFIXES, load_book_pickle, load_images
 from nablanet.losses import one_hot
 
-__all__ = ["DATA_ENV", "load_data", "load_data_wrapper", "vectorized_result"]
+__all__ = ["BOOK_PICKLE", "DATA_ENV", "load_data", "load_data_wrapper", "vectorized_result"]
 
 log = logging.getLogger(__name__)
 
 #: environment variable naming the data source when ``path`` is not given
 DATA_ENV = "NABLANET_BOOK_DATA"
+
+#: the book's data file, relative to the working directory (the book's ``src/``)
+BOOK_PICKLE = os.path.join("..", "data", "mnist.pkl.gz")
 
 N_CLASSES = 10
 
@@ -58,7 +65,7 @@ def load_data(path=None, *, offline: bool = False, dtype=np.float64):
     ----------
     path : str or os.PathLike, optional
         The data source (see the module docstring); default ``$NABLANET_BOOK_DATA``,
-        else ``"mnist"``.
+        else the book's ``../data/mnist.pkl.gz`` when it exists, else ``"mnist"``.
     offline : bool, default False
         Never download.
     dtype : {numpy.float64, numpy.float32}
@@ -77,12 +84,24 @@ def load_data(path=None, *, offline: bool = False, dtype=np.float64):
         As :func:`nablanet.datasets.mnist.load_images` and
         :func:`~nablanet.datasets.mnist.load_book_pickle`; ``ValueError`` also when the
         training set is not larger than the test set (no room for a validation set).
+        When the default ``"mnist"`` cannot be found or downloaded, the message also
+        names the ``path`` argument, ``$NABLANET_BOOK_DATA`` and ``../data/mnist.pkl.gz``.
     """
-    source = os.fspath(path) if path is not None else os.environ.get(DATA_ENV) or "mnist"
+    source = _source(path)
     if source.endswith(PICKLE_SUFFIXES):
         sets = load_book_pickle(source, dtype=dtype)
     else:
-        data = load_images(source, offline=offline, dtype=dtype)
+        try:
+            data = load_images(source, offline=offline, dtype=dtype)
+        except (FileNotFoundError, ConnectionError) as err:
+            if source != "mnist":
+                raise
+            raise type(err)(
+                f"{err}. Give the book's data another way: load_data(path=...) (the "
+                f"book's mnist.pkl.gz, a directory of IDX files, or \"fashion-mnist\"), "
+                f"the environment variable ${DATA_ENV}, or {BOOK_PICKLE} from the "
+                f"working directory ({os.getcwd()})"
+            ) from None
         n_val = len(data.y_test)
         n_train = len(data.y_train) - n_val
         if n_train < 1:
@@ -139,6 +158,15 @@ def vectorized_result(j: int) -> np.ndarray:
         If ``j`` is not an integer in 0..9.
     """
     return one_hot(np.asarray(j), N_CLASSES, np.float64, "j").reshape(N_CLASSES, 1)
+
+
+def _source(path) -> str:
+    """The data source: ``path``, ``$NABLANET_BOOK_DATA``, the book's pickle, ``mnist``."""
+    if path is not None:
+        return os.fspath(path)
+    if os.environ.get(DATA_ENV):
+        return os.environ[DATA_ENV]
+    return BOOK_PICKLE if os.path.isfile(BOOK_PICKLE) else "mnist"
 
 
 def _columns(X: np.ndarray) -> np.ndarray:

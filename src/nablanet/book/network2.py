@@ -23,8 +23,9 @@ sigmoid outputs, whose delta is ``a - y``). The monitoring (``total_cost``,
 Departures: ``weights[l]`` is ``(n_in, n_out)`` and ``biases[l]`` is ``(n_out,)`` inside
 (nablanet works on rows); :meth:`Network.save` writes and :func:`load` reads the book's
 JSON layout (``(n_out, n_in)`` weights, ``(n_out, 1)`` biases), so files pass between
-the book's code and this one. Randomness comes from ``seed`` (the book uses NumPy's
-global state).
+the book's code and this one. Randomness comes from one generator made from ``seed``;
+without ``seed``, that seed is drawn from the global generators, so the book's
+``random.seed(...)``, ``np.random.seed(...)`` fix the run (:func:`nablanet.book.seed_from_globals`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import numpy as np
 
 import nablanet
 from nablanet.atomic import atomic_write_bytes
-from nablanet.book import library_lines_off
+from nablanet.book import library_lines_off, seed_from_globals
 from nablanet.book.mnist_loader import vectorized_result
 from nablanet.book.network import sigmoid, sigmoid_prime
 from nablanet.init import get_initializer
@@ -120,7 +121,10 @@ class Network(nablanet.Network):
         The cost class, as in the book; an instance (``CrossEntropyCost()``, as older
         book code writes it) stands for its class.
     seed : int, optional
-        Seed of the generator behind the initial weights and the shuffling.
+        Seed of the generator behind the initial weights and the shuffling; default: one
+        drawn from the global generators (the book's ``random.seed`` and
+        ``np.random.seed``, see :func:`nablanet.book.seed_from_globals`), kept in
+        ``seed``.
     dtype : numpy dtype, default float64
 
     Attributes
@@ -149,7 +153,8 @@ class Network(nablanet.Network):
             )
         self.cost = cost
         super().__init__(sizes, activation="sigmoid", output_activation="sigmoid",
-                         loss=cost.loss, init="scaled_normal", seed=seed, dtype=dtype)
+                         loss=cost.loss, init="scaled_normal", seed=seed_from_globals(seed),
+                         dtype=dtype)
 
     def default_weight_initializer(self) -> None:
         """Weights from N(0, 1/n_in), biases from N(0, 1) (ch. 3, "Weight

@@ -72,7 +72,7 @@ from typing import ClassVar, NamedTuple
 
 import numpy as np
 
-from nablanet.book import library_lines_off
+from nablanet.book import library_lines_off, seed_from_globals
 from nablanet.book.mnist_loader import load_data
 from nablanet.book.network import sigmoid
 from nablanet.layers import Activation, Conv2D, Dense, Dropout, Flatten, MaxPool2D
@@ -366,7 +366,10 @@ class Network:
     mini_batch_size : int
         Kept for the book's signature; :meth:`SGD`'s argument sets the batch size.
     seed : int, optional
-        Seed of the generator behind the initial weights and the dropout masks.
+        Seed of the generator behind the initial weights, the dropout masks and the
+        shuffling; default: one drawn from the global generators (the book's
+        ``random.seed`` and ``np.random.seed``, see
+        :func:`nablanet.book.seed_from_globals`), kept in ``seed``.
     dtype : numpy dtype, default float64
 
     Attributes
@@ -392,7 +395,8 @@ class Network:
         self.layers = list(layers)
         self.mini_batch_size = _positive_int("mini_batch_size", mini_batch_size)
         _check_stack(self.layers)
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed_from_globals(seed)
+        self.rng = np.random.default_rng(self.seed)
         first = self.layers[0]
         if isinstance(first, ConvPoolLayer):
             self.input_shape = first.image_shape[1:]

@@ -32,11 +32,18 @@ ARGV: list[str] = []
 # --------------------------------------------------------------------------------------
 RUN_OUTPUTS = ("model_out", "metrics_out", "history_out", "plot_out", "profile_out")
 
+#: outputs of some commands only (``train``'s image grids): checked when the command has them
+COMMAND_OUTPUTS = ("weights_plot_out", "misclassified_plot_out")
+
+#: the outputs drawn with matplotlib
+PLOT_OUTPUTS = ("plot_out", *COMMAND_OUTPUTS)
+
 
 def prepare_run(o: Mapping[str, Any], inputs: Mapping[str, Any]) -> None:
-    """Before a training run: check its outputs (:func:`check_outputs`) and that --plot-out
-    can be drawn; with --profile-out, run this same command again under py-spy instead
-    and exit with its status.
+    """Before a training run: check its outputs (:func:`check_outputs`) and that the
+    plots asked for (--plot-out, and ``train``'s --weights-plot-out and
+    --misclassified-plot-out) can be drawn; with --profile-out, run this same command
+    again under py-spy instead and exit with its status.
 
     Raises
     ------
@@ -45,10 +52,11 @@ def prepare_run(o: Mapping[str, Any], inputs: Mapping[str, Any]) -> None:
     """
     if o["checkpoint_every"] and not o["model_out"]:
         raise click.UsageError("--checkpoint-every writes --model-out: give --model-out")
-    check_outputs({"--" + k.replace("_", "-"): o[k] for k in RUN_OUTPUTS}, inputs)
+    outputs = [*RUN_OUTPUTS, *(k for k in COMMAND_OUTPUTS if k in o)]
+    check_outputs({"--" + k.replace("_", "-"): o[k] for k in outputs}, inputs)
     if o["profile_out"]:
         _profile_and_exit(o["profile_out"])
-    if o["plot_out"]:
+    if any(o.get(k) for k in PLOT_OUTPUTS):
         from nablanet.plotting import require_matplotlib
 
         require_matplotlib()

@@ -101,7 +101,8 @@ def n_classes_of(*labels: np.ndarray) -> int:
 
 
 @click.command(context_settings=CONTEXT, epilog=examples(
-    "nablanet train fashion-mnist --epochs 1",
+    "nablanet train fashion-mnist --epochs 1 --weights-plot-out weights.png "
+    "--misclassified-plot-out wrong.png",
     "nablanet train mnist --sizes 784,100,10 --activation relu --output-activation softmax "
     "--init he --optimizer adam --lr 0.001 --batch-size 32 --model-out net.safetensors",
     "nablanet train fashion-mnist --layers conv:20x5x5,pool:2,conv:40x5x5,pool:2,dense:100,"
@@ -133,6 +134,14 @@ def n_classes_of(*labels: np.ndarray) -> int:
               "test set is then evaluated once, at the end [default: none; 0.1 with "
               "--early-stopping].")
 @click.option("--offline", is_flag=True, help="Never download data.")
+@click.option("--weights-plot-out", type=click.Path(dir_okay=False), default=None,
+              help="Draw the first layer's weights as a grid of images (one per hidden "
+              "unit, or per filter with --layers; at most 100) to this PNG file (pip "
+              "install 'nablanet[plot]') [default: no plot].")
+@click.option("--misclassified-plot-out", type=click.Path(dir_okay=False), default=None,
+              help="Draw the first 36 misclassified test images, each titled true -> "
+              "predicted class (by name for fashion-mnist), to this PNG file [default: "
+              "no plot].")
 @training_options({"optimizer": "sgd", "lr": 3.0})
 @renamed("--output", "--output-activation", "output_activation",
          type=click.Choice(["sigmoid", "softmax"]))
@@ -248,6 +257,18 @@ def train(dataset, sizes, layers, epochs, batch_size, activation, output_activat
             plot_training(o["plot_out"], history, y_true=data.y_test,
                           y_pred=net.predict(X_test),
                           class_names=CLASS_NAMES.get(dataset))
+    if o["weights_plot_out"]:
+        from nablanet.plotting import plot_weights
+
+        with writing(o["weights_plot_out"], "first-layer weights"):
+            plot_weights(o["weights_plot_out"], net, image_shape=data.image_shape)
+    if o["misclassified_plot_out"]:
+        from nablanet.plotting import plot_misclassified
+
+        with writing(o["misclassified_plot_out"], "misclassified test images"):
+            plot_misclassified(o["misclassified_plot_out"], X_test, data.y_test,
+                               net.predict(X_test), image_shape=data.image_shape,
+                               class_names=CLASS_NAMES.get(dataset))
 
 
 @click.command(context_settings=CONTEXT, epilog=examples(

@@ -247,10 +247,10 @@ class RecurrentNetwork(Sequential):
             return f"loss {self.loss.name} on {self.output_activation.name} outputs"
         return kernels.plain_sgd_unsupported(self.optimizer)
 
-    def _numpy_trainer(self, data, batch_size: int, record=None):
+    def _numpy_trainer(self, data, batch_size: int, record=None, watchers=()):
         for cell in self.cells:  # a NumPy fit after a compiled one
             cell.compiled_steps = None
-        return super()._numpy_trainer(data, batch_size, record)
+        return super()._numpy_trainer(data, batch_size, record, watchers)
 
     @property
     def compiled_records(self) -> bool:  # type: ignore[override]

@@ -59,6 +59,7 @@ from nablanet.training import (
     TrainingState,
     check_fit_args,
     fit_loop,
+    gradient_watchers,
     thread_limit,
 )
 
@@ -320,7 +321,9 @@ class Sequential:
             BLAS threads while training (see :func:`nablanet.training.thread_limit`).
         callbacks : sequence of Callback
             Called at the start, after every epoch (may stop training) and at the end;
-            see :class:`nablanet.training.Callback`.
+            see :class:`nablanet.training.Callback`. One that reads each mini-batch's
+            gradients (``on_batch_gradients``, :class:`nablanet.callbacks.GradientNorms`)
+            makes ``backend="auto"`` train on NumPy.
         initial_epoch : int, default 0
             Resume a run: the epochs already trained (the model's
             ``training_state.epoch`` after :meth:`load`). Training runs epochs
@@ -382,6 +385,10 @@ class Sequential:
         check_fit_args(len(X), epochs, batch_size, eval_every)
         reason = self.kernel_unsupported() if sample_weight is None and class_weight is None \
             else "the compiled kernels take no sample or class weights"
+        watchers = gradient_watchers(callbacks)
+        if watchers and reason is None:
+            reason = ("a callback reads each mini-batch's gradients (on_batch_gradients, "
+                      "e.g. GradientNorms), which the compiled kernels do not expose")
         compiled = kernels.use_numba(backend, reason, batch_size, self.auto_numba_max_batch)
         if monitor_training not in (True, False, "full"):
             raise ValueError("monitor_training: expected True, False or 'full', got "
@@ -401,7 +408,7 @@ class Sequential:
             largest = max(len(X), 0 if val is None else len(val[0]))
             chunk = self._plan(X.shape[1:], "X")[1]
             self._allocate(X.shape[1:], max(batch_size, min(largest, chunk)))
-            train_batches = self._numpy_trainer(train, batch_size, record)
+            train_batches = self._numpy_trainer(train, batch_size, record, watchers)
         log.info("training on the %s backend", used)
         params = self.params()
 
@@ -426,10 +433,12 @@ class Sequential:
         )
 
     def _numpy_trainer(self, data: tuple, batch_size: int,
-                       record: np.ndarray | None = None) -> Callable[[np.ndarray], None]:
+                       record: np.ndarray | None = None,
+                       watchers: Sequence[Callable] = ()) -> Callable[[np.ndarray], None]:
         """``train_batches`` for :func:`fit_loop` through the layers, then the optimizer;
         ``record`` receives the outputs of the training pass (see
-        :func:`~nablanet.models.gradient_step.gradient_step`)."""
+        :func:`~nablanet.models.gradient_step.gradient_step`); ``watchers`` (callbacks'
+        ``on_batch_gradients``) see each mini-batch's gradients before the step."""
         gradient = gradient_step(self, data, batch_size, record)
         params, grads, decay = self.params(), self.grads(), self.decay_flags()
         step = self.optimizer.step
@@ -437,6 +446,8 @@ class Sequential:
         def train_batches(idx: np.ndarray) -> None:
             for start in range(0, len(idx), batch_size):
                 gradient(idx[start:start + batch_size])
+                for watch in watchers:
+                    watch(grads)
                 step(params, grads, decay)
 
         return train_batches
