@@ -18,9 +18,10 @@ themselves. Every command line has:
     images used (the first ones, as the book's ``training_data[:1000]``).
 ``--out DIR``
     Where ``NAME.png`` and ``NAME.json`` go (each written to a temporary name and
-    renamed). The JSON holds the program's numbers, the data's source and sizes, the
-    arguments and the seconds it took. Accuracies are fractions of the real number of
-    examples evaluated (never the book's ``/ 100`` or ``10000.0``).
+    renamed). The JSON holds the program's numbers, the data's source and sizes
+    (``data_sizes``), the arguments and the seconds it took. Accuracies are fractions
+    of the real number of examples evaluated (never the book's ``/ 100`` or
+    ``10000.0``).
 """
 
 from __future__ import annotations
@@ -56,13 +57,15 @@ def positive_int(text: str) -> int:
     return value
 
 
-def parser(doc: str, *, epochs: int | None, train_size: int | None = None) -> argparse.ArgumentParser:
+def parser(doc: str, *, epochs: int | None,
+           train_size: int | None = None) -> argparse.ArgumentParser:
     """The common command line; a program adds its own options to it."""
     p = argparse.ArgumentParser(description=doc.strip().splitlines()[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data", default=str(SAMPLE),
                    help="MNIST sample directory, 'mnist', IDX directory or mnist.pkl.gz")
-    p.add_argument("--epochs", type=positive_int, default=epochs, help="epochs (default: the book's)")
+    p.add_argument("--epochs", type=positive_int, default=epochs,
+                   help="epochs (default: the book's)")
     p.add_argument("--seed", type=int, default=12345678, help="seed of every draw")
     p.add_argument("--train-size", type=positive_int, default=train_size,
                    help="training images used, the first ones (default: all)")
@@ -126,8 +129,8 @@ def main(name: str, p: argparse.ArgumentParser, run, plot, argv=None) -> int:
     except (FileNotFoundError, ValueError) as err:
         print(f"{p.prog}: error: {err}", file=sys.stderr)
         return 2
-    meta = {"data": args.data, "sizes": {k: len(d[1]) for k, d in
-                                         zip(("training", "validation", "test"), data, strict=True)},
+    sizes = {k: len(d[1]) for k, d in zip(("training", "validation", "test"), data, strict=True)}
+    meta = {"data": args.data, "data_sizes": sizes,
             "options": options, "seconds": round(time.perf_counter() - started, 2)}
     png, js = write(args.out, name, plot(results), results, meta)
     print(f"wrote {png} and {js}")

@@ -28,8 +28,14 @@ import sys
 
 import common
 
-from nablanet.book.network3 import (ConvPoolLayer, FullyConnectedLayer, Network, ReLU,
-                                    SoftmaxLayer, sigmoid)
+from nablanet.book.network3 import (
+    ConvPoolLayer,
+    FullyConnectedLayer,
+    Network,
+    ReLU,
+    SoftmaxLayer,
+    sigmoid,
+)
 from nablanet.datasets.augment import expand_by_shifts
 from nablanet.models.ensemble import Ensemble
 

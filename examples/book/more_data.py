@@ -17,9 +17,9 @@ from __future__ import annotations
 import sys
 
 import common
+from svm import svm_accuracy
 
 from nablanet.book import network2
-from svm import svm_accuracy
 
 NAME = "more_data"
 SIZES = (100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000)
