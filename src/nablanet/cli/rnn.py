@@ -11,9 +11,7 @@ one-hot columns y1..yK (RNN-Rust's layout), see
 
 from __future__ import annotations
 
-import csv
 import inspect
-import io
 import logging
 import math
 
@@ -31,7 +29,7 @@ from nablanet.cli.options import (
     training_options,
     verbosity_options,
 )
-from nablanet.cli.outputs import check_outputs, write_bytes, write_json, writing
+from nablanet.cli.outputs import check_outputs, write_json, writing
 from nablanet.cli.runs import fit_run, prepare_run, resume_model, run_history, run_record
 
 log = logging.getLogger("nablanet")
@@ -271,25 +269,80 @@ def rnn_evaluate(data_csv, model_path, threshold, metrics_out):
 @rnn.command("predict", context_settings=CONTEXT, epilog=examples(
     "nablanet rnn predict jv/japanese_vowels_test.csv -m jv.safetensors",
     "nablanet rnn predict jv/japanese_vowels_test.csv -m jv.safetensors -o pred.csv",
+    "nablanet rnn predict 'day-*.csv' -m fraud.safetensors -o pred.csv --workers 2",
 ))
-@click.argument("data_csv", type=click.Path(dir_okay=False))
+@click.argument("data", nargs=-1, required=True)
 @click.option("-m", "--model", "model_path", required=True, type=click.Path(dir_okay=False),
               help="A model saved by 'nablanet rnn train --model-out'.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="CSV file to write [default: standard output].")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Score the files on a local Dask cluster of this many worker processes, "
+              "one task per file [default: in this process].")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Score the files on a running Dask cluster (e.g. tcp://10.0.0.5:8786); "
+              "its workers must read the files' paths.")
 @verbosity_options
-def rnn_predict(data_csv, model_path, output):
-    """Predict for every sequence of DATA_CSV (label columns, if present, are ignored).
+def rnn_predict(data, model_path, output, workers, scheduler):
+    """Predict for every sequence of the CSV files DATA (file names or glob patterns,
+    scored and written in the order given; label columns, if present, are ignored).
 
-    Writes a CSV: name,t and the predictions. Regression: y1..yL in the data's units;
+    Writes one CSV: name,t and the predictions. Regression: y1..yL in the data's units;
     binary: the score and the 0/1 label; multiclass: the class index. With a model
     trained on --target last, one row per sequence, else one per step.
+
+    Files are read, scored and written in chunks of whole sequences, so memory does not
+    grow with their size; the rows of a sequence must be contiguous. The output is the
+    same, bit for bit, in one process or on Dask.
     """
+    import functools
+
+    from nablanet.scoring import score_files
+
+    if workers is not None and scheduler is not None:
+        raise click.UsageError("give --workers or --scheduler, not both")
+    paths = expand_paths(data)
+    check_outputs({"--output": output}, {**{f"DATA {p}": p for p in paths},
+                                         "--model": model_path})
+    model, meta, scaler = load_rnn_model(model_path)
+    score = functools.partial(prediction_columns, model, meta, scaler)
+    rows = score_files(paths, score, output, workers=workers, scheduler=scheduler)
+    log.info("%s written to %s", plural(rows, "prediction"), output or "standard output")
+
+
+def expand_paths(patterns) -> list[str]:
+    """The files named by ``patterns`` in order: a name as given, a glob pattern (``*``,
+    ``?``, ``[``) as its sorted matches.
+
+    Raises
+    ------
+    click.BadParameter
+        For a pattern that matches no file, or a name that is not a file.
+    """
+    import glob
+    import os
+
+    paths = []
+    for pattern in patterns:
+        if glob.has_magic(pattern):
+            found = sorted(p for p in glob.glob(pattern) if os.path.isfile(p))
+            if not found:
+                raise click.BadParameter(f"{pattern!r} matches no file", param_hint="DATA")
+            paths += found
+        elif not os.path.isfile(pattern):
+            raise click.BadParameter(f"no such file: {pattern}", param_hint="DATA")
+        else:
+            paths.append(pattern)
+    return paths
+
+
+def prediction_columns(model, meta: dict, scaler, data) -> dict[str, np.ndarray]:
+    """The columns ``rnn predict`` writes for the sequences ``data``: ``name``, ``t`` and
+    the predictions (see ``rnn predict``), one row per step (target every) or per
+    sequence (target last)."""
     from nablanet.datasets.sequences import pad
 
-    check_outputs({"--output": output}, {"DATA_CSV": data_csv, "--model": model_path})
-    model, meta, scaler = load_rnn_model(model_path)
-    data = _read_for(meta, data_csv)
+    _check_features(meta, data)
     X, M = pad(scaler.transform(data).features, dtype=model.dtype)
     out = model.predict_proba(X, M)
     lengths = M.sum(axis=1)
@@ -307,16 +360,7 @@ def rnn_predict(data_csv, model_path, output):
         columns.update(score=out[:, 0], label=(out[:, 0] >= threshold).astype(np.int64))
     else:
         columns["label"] = out.argmax(axis=1)
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows(zip(*(c.tolist() for c in columns.values()), strict=True))
-    what = plural(len(names), "prediction")
-    if output:
-        write_bytes(output, text.getvalue().encode(), what)
-    else:
-        click.echo(text.getvalue(), nl=False)
-        log.info("%s written to standard output", what)
+    return columns
 
 
 # --------------------------------------------------------------------------------------
@@ -442,9 +486,12 @@ def load_rnn_model(model_path):
 def _read_for(meta: dict, data_csv):
     from nablanet.datasets.sequences import read_sequence_csv
 
-    data = read_sequence_csv(data_csv)
+    return _check_features(meta, read_sequence_csv(data_csv))
+
+
+def _check_features(meta: dict, data):
     expected = meta["feature_names"]
     if data.feature_names != expected:
-        raise ValueError(f"{data_csv}: expected feature columns {expected}, found "
+        raise ValueError(f"{data.source}: expected feature columns {expected}, found "
                          f"{data.feature_names}")
     return data
