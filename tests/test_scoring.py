@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import importlib
 import io
 import resource
 import subprocess
@@ -246,3 +247,35 @@ def test_a_dask_dataframe_is_scored_with_split_sequences_regrouped(fraud):
         tiny = dd.from_pandas(frame.iloc[:30], chunksize=4, sort=False)  # 10-step sequences
         with pytest.raises(ValueError, match="spans more than two partitions"):
             score_frame(tiny, score).compute()
+
+
+# ------------------------------------------------------------------------------------
+# Images: a .npy file memory-mapped, scored in batches
+# ------------------------------------------------------------------------------------
+def test_predict_streams_a_npy_file_in_batches(tmp_path, monkeypatch, make_images):
+    from nablanet.models import Network
+
+    train = importlib.import_module("nablanet.cli.train")  # the module, not the command
+    monkeypatch.chdir(tmp_path)
+    net = Network([784, 16, 10], seed=0)
+    net.save("net.safetensors")
+    images, _ = make_images(250, seed=2)
+    np.save("images.npy", images)
+    expected = net.predict(images.reshape(250, -1) / 255.0)
+    monkeypatch.setattr(train, "PREDICT_BATCH", 64)
+    calls = []
+    load = np.load
+    monkeypatch.setattr(np, "load", lambda *a, **k: calls.append(k) or load(*a, **k))
+    invoke("predict", "images.npy", "-m", "net.safetensors", "-o", "labels.npy")
+    invoke("predict", "images.npy", "-m", "net.safetensors", "-o", "labels.txt")
+    assert calls[0]["mmap_mode"] == "r"
+    assert np.array_equal(np.load("labels.npy"), expected)
+    assert (tmp_path / "labels.txt").read_text().split() == [str(v) for v in expected]
+    bad = images.astype(np.float64) / 255.0
+    bad[200, 3, 5] = 1.5
+    np.save("bad.npy", bad)
+    result = CliRunner().invoke(cli, ["predict", "bad.npy", "-m", "net.safetensors", "-o",
+                                      "out.txt"])
+    assert result.exit_code != 0
+    assert "the first at (image, pixel) (200, 89): 1.5" in str(result.exception)
+    assert not list(tmp_path.glob("*out.txt*"))

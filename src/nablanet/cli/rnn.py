@@ -281,7 +281,7 @@ def rnn_evaluate(data_csv, model_path, threshold, metrics_out):
               "one task per file [default: in this process].")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Score the files on a running Dask cluster (e.g. tcp://10.0.0.5:8786); "
-              "its workers must read the files' paths.")
+              "its workers must read the files' paths [default: none].")
 @verbosity_options
 def rnn_predict(data, model_path, output, workers, scheduler):
     """Predict for every sequence of the CSV files DATA (file names or glob patterns,
