@@ -4,7 +4,8 @@ Writes (once, into ``--dir``) a CSV in the seed's format (``name,t,x1..x29,y1``)
 ``--sequences`` sequences of 9 to 11 steps, features at 6 decimals (220,000 sequences:
 ~600 MB, the issue's figure), trains a GRU on its first 2,000 sequences (in this
 process), then runs ``nablanet rnn predict FILE -m MODEL -o OUT`` as a subprocess and
-reports its peak resident memory (``getrusage(RUSAGE_CHILDREN).ru_maxrss``), its wall
+reports its peak resident memory (``ru_maxrss``, measured by a small process in
+between), its wall
 time and rows per second. With ``--whole``, also the peak of scoring the file read at
 once (``read_sequence_csv`` + the same scorer), in a second subprocess, for comparison.
 
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -57,13 +57,20 @@ def write_fraud_shaped(path: Path, n_sequences: int, seed: int = 0) -> None:
             f.write("\n".join(",".join(row) for row in body.tolist()) + "\n")
 
 
+#: run ``argv[1:]``, print its peak resident memory in KiB (its ``ru_maxrss``)
+PEAK_OF = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
+           "stdout=subprocess.DEVNULL); "
+           "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+
+
 def peak_of(args: list[str], env: dict) -> tuple[float, float]:
-    """``(peak MB, seconds)`` of a subprocess (the first child this process waits for
-    whose peak is above the ones before it: run the smallest first)."""
+    """``(peak MB, seconds)`` of the command ``args``, run by a small Python process in
+    between: a child's peak counts its parent's at the fork (Linux records the old
+    memory's high-water mark at exec), and this process holds the generated data."""
     start = time.perf_counter()
-    subprocess.run(args, check=True, env=env, stdout=subprocess.DEVNULL)
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, \
-        time.perf_counter() - start
+    out = subprocess.run([sys.executable, "-c", PEAK_OF, *args], check=True, env=env,
+                         capture_output=True, text=True).stdout
+    return int(out) / 1024, time.perf_counter() - start
 
 
 def main() -> None:
