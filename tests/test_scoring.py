@@ -9,8 +9,10 @@ import csv
 import functools
 import importlib
 import io
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -235,6 +237,31 @@ def test_files_on_a_dask_cluster_give_the_single_process_output(fraud, dask_clus
                      "--scheduler", dask_cluster.address, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "cli.csv").read_bytes() == alone.read_bytes()
+
+
+@pytest.mark.slow
+def test_a_worker_lost_mid_task_costs_that_task_only(fraud, dask_cluster, tmp_path):
+    from distributed import Client
+
+    _, model_path, _ = fraud
+    files = [write_sequence_csv(fraud_like(15_000, n_features=5, seed=10 + k),
+                                tmp_path / f"big-{k}.csv") for k in range(3)]
+    score = functools.partial(prediction_columns, *load_rnn_model(model_path))
+    score_files(files, score, tmp_path / "alone.csv")
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "nablanet", "rnn", "predict", *files, "-m", model_path, "-o",
+         "dask.csv", "--scheduler", dask_cluster.address],
+        cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with Client(dask_cluster.address, timeout="30s") as client:
+        deadline = time.monotonic() + 120
+        while not (busy := [w for w, keys in client.processing().items()
+                            if any("score-" in str(k) for k in keys)]):
+            assert driver.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+    dask_cluster.workers[busy[0]].send_signal(signal.SIGKILL)
+    _, stderr = driver.communicate(timeout=300)
+    assert driver.returncode == 0, stderr
+    assert (tmp_path / "dask.csv").read_bytes() == (tmp_path / "alone.csv").read_bytes()
 
 
 def test_a_dask_dataframe_is_scored_with_split_sequences_regrouped(fraud):

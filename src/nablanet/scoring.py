@@ -254,8 +254,8 @@ def _on_dask(paths: list[Path], score: Scorer, workers: int | None,
             client = stack.enter_context(distributed.Client(cluster))
         log.info("scoring %d file(s) on Dask (%s)", len(paths), client.scheduler.address)
         [scorer] = client.scatter([score], broadcast=True)  # once per worker
-        futures = [client.submit(_file_task, path, scorer, key=f"score-{k}-{path.name}",
-                                 retries=1) for k, path in enumerate(paths)]
+        futures = [client.submit(_file_task, path, scorer, key=f"score-{k}-{path.name}")
+                   for k, path in enumerate(paths)]
         for path, future in zip(paths, futures, strict=True):
             texts = future.result()
             future.release()
