@@ -78,12 +78,10 @@ def score_exactly(score: Scorer, data: SequenceData) -> dict[str, np.ndarray]:
     """
     parts = []
     for start in range(0, len(data), GROUP):
-        group = data.subset(range(start, min(start + GROUP, len(data))))
-        fill = GROUP - len(group)
-        if fill:
-            last = group.subset([len(group) - 1] * fill)
-            last.names = [_PAD_NAME] * fill
-            group = _concat([group, last])
+        end = min(start + GROUP, len(data))
+        fill = GROUP - (end - start)  # copies of the last sequence, renamed
+        group = data.subset([*range(start, end), *[end - 1] * fill])
+        group.names[end - start:] = [_PAD_NAME] * fill
         columns = score(group)
         if fill:
             real = np.asarray(columns["name"], dtype=object) != _PAD_NAME
@@ -204,23 +202,6 @@ def _csv_text(rows) -> str:
     text = io.StringIO()
     csv.writer(text, lineterminator="\n").writerows(rows)
     return text.getvalue()
-
-
-def _concat(parts: list[SequenceData]) -> SequenceData:
-    """The sequences of ``parts`` one after the other (arrays shared, not copied)."""
-    first = parts[0]
-    lines = None if any(p.lines is None for p in parts) else \
-        [x for p in parts for x in p.lines or []]
-    return SequenceData(
-        names=[n for p in parts for n in p.names],
-        features=[x for p in parts for x in p.features],
-        labels=[x for p in parts for x in p.labels],
-        feature_names=list(first.feature_names),
-        label_names=list(first.label_names),
-        source=first.source,
-        times=[x for p in parts for x in p.times],
-        lines=lines,
-    )
 
 
 # --------------------------------------------------------------------------------------
