@@ -277,8 +277,8 @@ def same_predictions(got: Path, ref: Path) -> bool:
 
 def cell_rows(cell: str, work: Path, csv_path: Path, seqs, args, ort, notes) -> list[Row]:
     """Train, export and compile one cell's model; its rows."""
-    from nablanet.cli.rnn import load_rnn_model
     from nablanet.datasets.sequences import pad, read_sequence_csv, write_sequence_csv
+    from nablanet.models.scorer import SequenceScorer
 
     work.mkdir()
     data = read_sequence_csv(csv_path)
@@ -291,7 +291,8 @@ def cell_rows(cell: str, work: Path, csv_path: Path, seqs, args, ort, notes) -> 
                ("scorer.c", ["--program"])] + ([("model.onnx", [])] if ort else [])
     for out, extra in outputs:
         run([*NABLANET, "export", "-m", m, "-o", work / out, *extra])
-    model, _, scaler = load_rnn_model(m)
+    scorer = SequenceScorer.load(m)
+    model, scaler = scorer.model, scorer.scaler
     X, M = pad(scaler.transform(data).features, dtype=model.dtype)
     expected = float(model.predict_proba(X, M)[M].sum())
     n, b1 = len(seqs), min(args.b1_sequences, len(seqs))

@@ -1,8 +1,12 @@
-"""Shared fixtures: the real MNIST sample, a small synthetic IDX directory, and the
-converted JapaneseVowels CSV files."""
+"""Shared fixtures: the real MNIST sample, a small synthetic IDX directory, the
+converted JapaneseVowels CSV files, and a real Dask cluster on 127.0.0.1."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +16,12 @@ from nablanet.datasets.idx import read_idx, write_idx
 
 #: 10,000 real MNIST images shipped next to the repository (not part of it).
 MNIST_10K = Path(__file__).resolve().parents[2] / "shared/data/mnist-10k"
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+#: the environment of a subprocess that runs this tree's nablanet
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(
+    [str(SRC), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    "NO_COLOR": "1", "COLUMNS": "120", "TERM": "dumb"}
 
 
 @pytest.fixture(scope="session")
@@ -66,3 +76,63 @@ def japanese_vowels(tmp_path_factory) -> tuple[Path, Path]:
     from nablanet.datasets.convert import convert_japanese_vowels
 
     return convert_japanese_vowels(tmp_path_factory.mktemp("jv"))
+
+
+# ------------------------------------------------------------------------------------
+# A real Dask cluster
+# ------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    """A ``dask scheduler`` and ``n`` single-threaded ``dask worker`` processes (no nanny,
+    so that killing a worker's process kills the worker) on 127.0.0.1."""
+
+    def __init__(self, n_workers: int, cwd: Path):
+        dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+        self.address = f"tcp://127.0.0.1:{free_port()}"
+        port = self.address.rsplit(":", 1)[1]
+        log = open(cwd / "dask.log", "ab")
+        self.log = log
+        self.scheduler = subprocess.Popen(
+            [*dask, "--host", "127.0.0.1", "--port", port, "--no-dashboard"],
+            cwd=cwd, env=ENV, stdout=log, stderr=log)
+        self.workers = {}  # address -> process
+        for _ in range(n_workers):
+            address = f"tcp://127.0.0.1:{free_port()}"
+            self.workers[address] = subprocess.Popen(
+                [sys.executable, "-m", "distributed.cli.dask_worker", self.address,
+                 "--nthreads", "1", "--no-nanny", "--no-dashboard", "--host", "127.0.0.1",
+                 "--worker-port", address.rsplit(":", 1)[1]],
+                cwd=cwd, env=ENV, stdout=log, stderr=log)
+        from distributed import Client
+
+        with Client(self.address, timeout="60s") as client:
+            client.wait_for_workers(n_workers, timeout=120)
+
+    def close(self) -> None:
+        """Kill the workers (a graceful close waits for the scheduler), then stop the
+        scheduler."""
+        for proc in self.workers.values():
+            proc.kill()
+            proc.wait()
+        self.scheduler.terminate()
+        try:
+            self.scheduler.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.scheduler.kill()
+            self.scheduler.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def dask_cluster(tmp_path):
+    """A ``dask scheduler`` and two single-threaded ``dask worker`` processes on
+    127.0.0.1 (:class:`Cluster`), closed after the test."""
+    pytest.importorskip("distributed")
+    c = Cluster(2, tmp_path)
+    yield c
+    c.close()

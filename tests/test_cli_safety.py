@@ -126,12 +126,17 @@ def test_an_uncreatable_output_is_refused_before_training(files, capsys, idx_dir
 
 
 def test_a_failed_write_names_the_users_path(files, capsys, monkeypatch):
-    import nablanet.cli.outputs as outputs
+    import contextlib
+    import importlib
 
-    def full_disk(path, data):
+    train = importlib.import_module("nablanet.cli.train")  # the module, not the command
+
+    @contextlib.contextmanager
+    def full_disk(path):  # predict streams its labels into atomic_output's temporary file
         raise OSError(28, "No space left on device", f".{path}.x1y2z3w4.tmp")
+        yield
 
-    monkeypatch.setattr(outputs, "atomic_write_bytes", full_disk)
+    monkeypatch.setattr(train, "atomic_output", full_disk)
     line = refused(capsys, "predict", "images.npy", "-m", "net.safetensors", "-o",
                    "labels.txt", fragments=["labels.txt", "No space left"])
     assert ".tmp" not in line

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -229,60 +228,11 @@ def test_cli_bad_option_is_one_line_before_anything_runs(tmp_path):
 # ------------------------------------------------------------------------------------
 # Whole sweeps on Dask
 # ------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Cluster:
-    """A ``dask scheduler`` and ``n`` single-threaded ``dask worker`` processes (no nanny,
-    so that killing a worker's process kills the worker) on 127.0.0.1."""
-
-    def __init__(self, n_workers: int, cwd: Path):
-        dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
-        self.address = f"tcp://127.0.0.1:{free_port()}"
-        port = self.address.rsplit(":", 1)[1]
-        log = open(cwd / "dask.log", "ab")
-        self.log = log
-        self.scheduler = subprocess.Popen(
-            [*dask, "--host", "127.0.0.1", "--port", port, "--no-dashboard"],
-            cwd=cwd, env=ENV, stdout=log, stderr=log)
-        self.workers = {}  # address -> process
-        for _ in range(n_workers):
-            address = f"tcp://127.0.0.1:{free_port()}"
-            self.workers[address] = subprocess.Popen(
-                [sys.executable, "-m", "distributed.cli.dask_worker", self.address,
-                 "--nthreads", "1", "--no-nanny", "--no-dashboard", "--host", "127.0.0.1",
-                 "--worker-port", address.rsplit(":", 1)[1]],
-                cwd=cwd, env=ENV, stdout=log, stderr=log)
-        from distributed import Client
-
-        with Client(self.address, timeout="60s") as client:
-            client.wait_for_workers(n_workers, timeout=120)
-
-    def close(self) -> None:
-        """Kill the workers (a graceful close waits for the scheduler), then stop the
-        scheduler."""
-        for proc in self.workers.values():
-            proc.kill()
-            proc.wait()
-        self.scheduler.terminate()
-        try:
-            self.scheduler.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.scheduler.kill()
-            self.scheduler.wait()
-        self.log.close()
-
-
 @pytest.fixture
-def cluster(tmp_path):
+def cluster(dask_cluster):
+    """The shared cluster of conftest.py (a scheduler and two workers on 127.0.0.1)."""
     pytest.importorskip("optuna")
-    pytest.importorskip("distributed")
-    c = Cluster(2, tmp_path)
-    yield c
-    c.close()
+    return dask_cluster
 
 
 @pytest.mark.slow

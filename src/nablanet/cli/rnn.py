@@ -12,7 +12,6 @@ one-hot columns y1..yK (RNN-Rust's layout), see
 from __future__ import annotations
 
 import inspect
-import io
 import logging
 
 import click
@@ -29,7 +28,7 @@ from nablanet.cli.options import (
     training_options,
     verbosity_options,
 )
-from nablanet.cli.outputs import check_outputs, write_bytes, write_json, writing
+from nablanet.cli.outputs import check_outputs, write_json, writing
 from nablanet.cli.runs import fit_run, prepare_run, resume_model, run_history, run_record
 from nablanet.models.scorer import TASK_ACTIVATIONS, SequenceScorer
 
@@ -281,8 +280,9 @@ def rnn_evaluate(data_csv, model_path, threshold, metrics_out):
 @rnn.command("predict", context_settings=CONTEXT, epilog=examples(
     "nablanet rnn predict jv/japanese_vowels_test.csv -m jv.safetensors",
     "nablanet rnn predict jv/japanese_vowels_test.csv -m jv.safetensors -o pred.csv",
+    "nablanet rnn predict 'day-*.csv' -m fraud.safetensors -o pred.csv --workers 2",
 ))
-@click.argument("data_csv", type=click.Path(dir_okay=False))
+@click.argument("data", nargs=-1, required=True)
 @click.option("-m", "--model", "model_path", required=True, type=click.Path(dir_okay=False),
               help="A model saved by 'nablanet rnn train --model-out'.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
@@ -293,30 +293,68 @@ def rnn_evaluate(data_csv, model_path, threshold, metrics_out):
 @click.option("--threshold", type=float, default=None,
               help="binary: the decision threshold of the label, in [0, 1] [default: the "
               "saved one].")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Score the files on a local Dask cluster of this many worker processes, "
+              "one task per file [default: in this process].")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Score the files on a running Dask cluster (e.g. tcp://10.0.0.5:8786); "
+              "its workers must read the files' paths [default: none].")
 @verbosity_options
-def rnn_predict(data_csv, model_path, output, proba, threshold):
-    """Predict for every sequence of DATA_CSV: its feature columns x1..xF must be the
-    model's; label columns, in either layout, may be present (they are ignored) or not.
+def rnn_predict(data, model_path, output, proba, threshold, workers, scheduler):
+    """Predict for every sequence of the files DATA (CSV or Parquet; file names or glob
+    patterns, scored and written in the order given). Their feature columns x1..xF must
+    be the model's; label columns, in either layout, may be present (they are ignored)
+    or not.
 
-    Writes a CSV: name,t and the predictions. Regression: y1..yL in the data's units;
+    Writes one CSV: name,t and the predictions. Regression: y1..yL in the data's units;
     binary: the score (the sigmoid output) and the 0/1 label at the threshold;
     multiclass: the class index (and with --proba, p0..p{K-1}). With a model trained on
     --target last, one row per sequence (t: its last step), else one per step.
-    """
-    from nablanet.models.scorer import write_rows
 
-    check_outputs({"--output": output}, {"DATA_CSV": data_csv, "--model": model_path})
+    CSV files are read, scored and written in chunks of whole sequences, so memory does
+    not grow with their size (a Parquet file is read whole); the rows of a sequence must
+    be contiguous. The output is the same, bit for bit, in one process or on Dask.
+    """
+    import functools
+
+    from nablanet.scoring import score_files
+
+    if workers is not None and scheduler is not None:
+        raise click.UsageError("give --workers or --scheduler, not both")
+    paths = expand_paths(data)
+    check_outputs({"--output": output}, {**{f"DATA {p}": p for p in paths},
+                                         "--model": model_path})
     scorer = load_scorer(model_path, threshold)
     scorer.columns(proba=proba)  # --proba on regression: refused before reading the data
-    columns = scorer.score(_read_for(scorer, data_csv), proba=proba)
-    text = io.StringIO()
-    n_rows = write_rows(columns, text, header=True)
-    what = plural(n_rows, "prediction")
-    if output:
-        write_bytes(output, text.getvalue().encode(), what)
-    else:
-        click.echo(text.getvalue(), nl=False)
-        log.info("%s written to standard output", what)
+    score = functools.partial(scorer.score, proba=proba)
+    rows = score_files(paths, score, output, workers=workers, scheduler=scheduler)
+    log.info("%s written to %s", plural(rows, "prediction"), output or "standard output")
+
+
+def expand_paths(patterns) -> list[str]:
+    """The files named by ``patterns`` in order: a name as given, a glob pattern (``*``,
+    ``?``, ``[``) as its sorted matches.
+
+    Raises
+    ------
+    click.BadParameter
+        For a pattern that matches no file, or a name that is not a file.
+    """
+    import glob
+    import os
+
+    paths = []
+    for pattern in patterns:
+        if glob.has_magic(pattern):
+            found = sorted(p for p in glob.glob(pattern) if os.path.isfile(p))
+            if not found:
+                raise click.BadParameter(f"{pattern!r} matches no file", param_hint="DATA")
+            paths += found
+        elif not os.path.isfile(pattern):
+            raise click.BadParameter(f"no such file: {pattern}", param_hint="DATA")
+        else:
+            paths.append(pattern)
+    return paths
 
 
 # --------------------------------------------------------------------------------------

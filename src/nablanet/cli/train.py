@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import math
-from itertools import pairwise
+from itertools import chain, pairwise
 from pathlib import Path
 
 import click
 import numpy as np
 
+from nablanet.atomic import atomic_output
 from nablanet.cli.options import (
     CONTEXT,
     check_parameter_count,
@@ -24,7 +24,7 @@ from nablanet.cli.options import (
     training_options,
     verbosity_options,
 )
-from nablanet.cli.outputs import check_outputs, write_bytes, write_json, writing
+from nablanet.cli.outputs import check_outputs, write_json, writing
 from nablanet.cli.runs import fit_run, prepare_run, resume_model, run_history, run_record
 
 log = logging.getLogger("nablanet")
@@ -375,21 +375,24 @@ def n_outputs(model, input_shape: tuple) -> int:
     return model.predict_proba(np.zeros((1, *input_shape), dtype=model.dtype)).shape[-1]
 
 
+#: images scored at a time by 'nablanet predict' (a .npy file is memory-mapped)
+PREDICT_BATCH = 4096
+
+
 def read_images(path) -> np.ndarray:
-    """Images to classify, as ``(n, pixels)`` floats in [0, 1].
+    """Images to classify, as ``(n, pixels)`` in the file's dtype, unchecked (see
+    :func:`image_batches`): a memory map for a ``.npy`` file, so that nothing is read
+    before it is used.
 
     ``path`` is an IDX image file or a ``.npy`` array of shape ``(n, rows, columns)`` or
-    ``(n, pixels)``. Integer pixels must be in 0-255 and are divided by 255; float pixels
-    must be in [0, 1] and are used as they are.
+    ``(n, pixels)``.
 
     Raises
     ------
     FileNotFoundError
         If ``path`` is not a file.
     ValueError
-        Naming ``path``: not an array (a ``.npz`` archive), no images, another shape, a
-        non-real dtype, non-finite values (with their count and the first index) or
-        values out of range.
+        Naming ``path``: not an array (a ``.npz`` archive), no images or another shape.
     """
     from nablanet.datasets.idx import read_idx
 
@@ -398,7 +401,7 @@ def read_images(path) -> np.ndarray:
         raise FileNotFoundError(f"{path}: no such file")
     if path.suffix == ".npy":
         try:
-            X = np.load(path, allow_pickle=False)
+            X = np.load(path, mmap_mode="r", allow_pickle=False)
         except (ValueError, OSError, EOFError) as exc:
             raise ValueError(f"{path}: not a .npy array ({exc})") from None
         if not isinstance(X, np.ndarray):
@@ -409,21 +412,37 @@ def read_images(path) -> np.ndarray:
     if X.ndim not in (2, 3) or X.size == 0:
         raise ValueError(f"{path}: expected images of shape (n, rows, columns) or "
                          f"(n, pixels) with n > 0, found shape {X.shape}")
-    X = X.reshape(len(X), -1)
+    return X.reshape(len(X), -1)
+
+
+def image_batches(X: np.ndarray, path, batch: int = PREDICT_BATCH):
+    """Yield the images ``X (n, pixels)`` of :func:`read_images` ``batch`` at a time as
+    floats in [0, 1]: integer pixels must be in 0-255 and are divided by 255; float pixels
+    must be in [0, 1] and are used as they are.
+
+    Raises
+    ------
+    ValueError
+        Naming ``path``: a non-real dtype, non-finite values or values out of range (with
+        their count in the batch and the first (image, pixel) index in the file).
+    """
     if np.issubdtype(X.dtype, np.integer):
-        checks = [((X < 0) | (X > 255), "integer pixels in 0-255", "outside")]
+        checks = [(lambda B: (B < 0) | (B > 255), "integer pixels in 0-255", "outside")]
     elif np.issubdtype(X.dtype, np.floating):
-        checks = [(~np.isfinite(X), "finite pixels", "non-finite (NaN or infinity)"),
-                  ((X < 0) | (X > 1), "float pixels in [0, 1]", "outside")]
+        checks = [(lambda B: ~np.isfinite(B), "finite pixels", "non-finite (NaN or infinity)"),
+                  (lambda B: (B < 0) | (B > 1), "float pixels in [0, 1]", "outside")]
     else:
         raise ValueError(f"{path}: expected integer or float pixels, found dtype {X.dtype}")
-    for bad, expected, found in checks:
-        if bad.any():
-            first = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise ValueError(f"{path}: expected {expected}, found "
-                             f"{plural(int(bad.sum()), 'value')} {found}, the first at "
-                             f"(image, pixel) {first}: {X[first]}")
-    return X / 255.0 if np.issubdtype(X.dtype, np.integer) else X
+    for start in range(0, len(X), batch):
+        B = np.asarray(X[start:start + batch])
+        for test, expected, found in checks:
+            bad = test(B)
+            if bad.any():
+                image, pixel = (int(i) for i in np.argwhere(bad)[0])
+                raise ValueError(f"{path}: expected {expected}, found "
+                                 f"{plural(int(bad.sum()), 'value')} {found}, the first at "
+                                 f"(image, pixel) {(start + image, pixel)}: {B[image, pixel]}")
+        yield B / 255.0 if np.issubdtype(B.dtype, np.integer) else B
 
 
 @click.command(context_settings=CONTEXT, epilog=examples(
@@ -450,14 +469,25 @@ def predict(images, model_path, output):
     if X.shape[1] != math.prod(input_shape):
         raise ValueError(f"{images}: {plural(X.shape[1], 'pixel')} per image, the network "
                          f"{model_path} expects {math.prod(input_shape)}")
-    labels = net.predict(X.reshape(-1, *input_shape).astype(net.dtype, copy=False))
+    labels = (net.predict(B.reshape(-1, *input_shape).astype(net.dtype, copy=False))
+              for B in image_batches(X, images))
+    what = plural(len(X), "label")
     if output and output.endswith(".npy"):
-        buf = io.BytesIO()
-        np.save(buf, labels)
-        write_bytes(output, buf.getvalue(), plural(len(labels), "label"))
+        with writing(output, what), atomic_output(output) as tmp:
+            first = next(labels)
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=first.dtype,
+                                            shape=(len(X), *first.shape[1:]))
+            start = 0
+            for batch in chain([first], labels):
+                out[start:start + len(batch)] = batch
+                start += len(batch)
+            out.flush()
+            del out
     elif output:
-        write_bytes(output, "".join(f"{v}\n" for v in labels).encode(),
-                    plural(len(labels), "label"))
+        with writing(output, what), atomic_output(output) as tmp, tmp.open("w") as f:
+            for batch in labels:
+                f.write("".join(f"{v}\n" for v in batch))
     else:
-        click.echo("\n".join(str(v) for v in labels))
-        log.info("%s written to standard output", plural(len(labels), "label"))
+        for batch in labels:
+            click.echo("".join(f"{v}\n" for v in batch), nl=False)
+        log.info("%s written to standard output", what)

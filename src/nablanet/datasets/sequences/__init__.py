@@ -30,8 +30,9 @@ seed's one-hot columns; :func:`class_indices` reads both.
 
 The package holds one idea per module: :mod:`~nablanet.datasets.sequences.data` (the
 :class:`SequenceData` container), :mod:`~nablanet.datasets.sequences.reader` (the parser
-of a file or a DataFrame, and its checks), :mod:`~nablanet.datasets.sequences.files`
-(CSV or Parquet by the file's name), :mod:`~nablanet.datasets.sequences.writer`,
+of a file, whole or in chunks, or of a DataFrame, and its checks),
+:mod:`~nablanet.datasets.sequences.files` (CSV or Parquet by the file's name),
+:mod:`~nablanet.datasets.sequences.writer`,
 :mod:`~nablanet.datasets.sequences.labels` (the two class-label layouts),
 :mod:`~nablanet.datasets.sequences.split` (train/test split by sequence) and
 :mod:`~nablanet.datasets.sequences.padding` (a zero-padded batch with its mask).
@@ -41,7 +42,11 @@ from nablanet.datasets.sequences.data import SequenceData
 from nablanet.datasets.sequences.files import read_sequence_file, read_sequence_parquet
 from nablanet.datasets.sequences.labels import class_indices
 from nablanet.datasets.sequences.padding import pad
-from nablanet.datasets.sequences.reader import read_sequence_csv, read_sequence_frame
+from nablanet.datasets.sequences.reader import (
+    read_sequence_chunks,
+    read_sequence_csv,
+    read_sequence_frame,
+)
 from nablanet.datasets.sequences.split import train_test_split
 from nablanet.datasets.sequences.writer import write_sequence_csv
 
@@ -49,6 +54,7 @@ __all__ = [
     "SequenceData",
     "class_indices",
     "pad",
+    "read_sequence_chunks",
     "read_sequence_csv",
     "read_sequence_file",
     "read_sequence_frame",

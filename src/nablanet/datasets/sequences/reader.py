@@ -1,6 +1,6 @@
-"""Reading sequences: a sequence CSV file (:func:`read_sequence_csv`) or a long-format
-pandas/polars DataFrame (:func:`read_sequence_frame`) into a :class:`SequenceData`, by
-one parser and its checks.
+"""Reading sequences: a sequence CSV file (:func:`read_sequence_csv`), in chunks of
+whole sequences (:func:`read_sequence_chunks`), or a long-format pandas/polars DataFrame
+(:func:`read_sequence_frame`) into a :class:`SequenceData`, by one parser and its checks.
 
 Parsing is done by NumPy: the file is split into lines by Python's universal-newline
 rule, and the fields of every line, header and body, are split and converted by
@@ -42,6 +42,8 @@ _FIELD = r'(?:"(?:[^"]|"")*+"[^,]*|[^",][^,]*|)'
 _QUOTING = re.compile(rf"{_FIELD}(?:,{_FIELD})*")
 _CHUNK = 1 << 22  # characters read at a time: a block of ~7,000 lines of the fraud file
 _HEADER_HINT = "expected a header 'name,t,x1,...' (then y1,... if labelled)"
+#: parsed rows: names (str), t (int64), features and labels (float64), line numbers
+_Rows = tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def read_sequence_csv(path: str | os.PathLike[str]) -> SequenceData:
@@ -116,23 +118,155 @@ def read_sequence_frame(frame, *, source: str = "DataFrame") -> SequenceData:
     return _read(source, lambda: io.StringIO(text, newline=None))
 
 
+def read_sequence_chunks(path: str | os.PathLike[str]) -> Iterator[SequenceData]:
+    """Read a sequence CSV file in chunks of whole sequences, in bounded memory.
+
+    The file is parsed by the parser of :func:`read_sequence_csv`, a block of about 4 MiB
+    at a time; each chunk holds the sequences that ended within a block (a sequence
+    longer than a block is carried over until it ends). So the memory taken does not
+    grow with the file, except for 16 bytes per sequence read (a hash of its name and
+    its first line, to find a name that comes back).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The CSV file, in the format of :func:`read_sequence_csv`, with the rows of each
+        sequence contiguous (one after the other; in any order of ``t``).
+
+    Yields
+    ------
+    SequenceData
+        The next sequences of the file, in file order, as :func:`read_sequence_csv`
+        returns them (steps sorted by ``t``; ``lines`` set). Concatenated, the chunks
+        hold the sequences :func:`read_sequence_csv` returns, in the same order.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        As :func:`read_sequence_csv`; and if the rows of a sequence are not contiguous: a
+        ``name`` appears again after another sequence started (naming both lines). An
+        error in a later block is raised after the chunks before it were yielded.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"sequence CSV file not found: {path}")
+    blocks = _blocks(path, lambda: path.open(encoding="utf-8-sig"))
+    header, feature_names, label_names = _header(path, blocks)
+    finished = _FinishedNames(path)
+    carry: _Rows | None = None  # the rows of the last sequence, which may go on
+    for block in blocks:
+        rows = _parse_block(path, header, feature_names, label_names, *block)
+        if carry is not None:
+            rows = _join([carry, rows])
+        names = np.array(rows[0], dtype=object)
+        starts = np.flatnonzero(np.r_[True, names[1:] != names[:-1]])
+        last = int(starts[-1])
+        carry = _rows(rows, slice(last, None))
+        if last:
+            finished.add(names[starts[:-1]], rows[4][starts[:-1]])
+            yield _assemble(path, header, feature_names, label_names,
+                            _rows(rows, slice(0, last)))
+    if carry is None:
+        raise ValueError(f"{path}: no data rows after the header (line 1)")
+    finished.add(np.array(carry[0][:1], dtype=object), carry[4][:1])
+    yield _assemble(path, header, feature_names, label_names, carry)
+
+
+class _FinishedNames:
+    """The names of the sequences read so far from ``path``, as 64-bit hashes (Python's
+    ``hash``) with the line each sequence started at: 16 bytes a sequence, checked a
+    chunk at a time (vectorised). Hashes kept sorted, in a few arrays merged now and then."""
+
+    def __init__(self, path) -> None:
+        self.path = path
+        self.parts: list[tuple[np.ndarray, np.ndarray]] = []  # (sorted hashes, lines)
+
+    def add(self, names: np.ndarray, lines: np.ndarray) -> None:
+        """Record the sequences ``names`` (distinct consecutive runs) starting at ``lines``;
+        raise ValueError if one was read before, or appears twice among them."""
+        hashes = np.fromiter(map(hash, names), dtype=np.int64, count=len(names))
+        order = np.argsort(hashes, kind="stable")
+        hashes, lines, names = hashes[order], lines[order], names[order]
+        found = []  # (line where a name comes back, name, line where it started)
+        again = np.flatnonzero(hashes[1:] == hashes[:-1])
+        if again.size:
+            k = again[np.argmin(lines[again + 1])]
+            found.append((lines[k + 1], names[k + 1], lines[k]))
+        for seen, seen_lines in self.parts:
+            at = np.minimum(np.searchsorted(seen, hashes), len(seen) - 1)
+            hit = np.flatnonzero(seen[at] == hashes)
+            if hit.size:
+                k = hit[np.argmin(lines[hit])]
+                found.append((lines[k], names[k], seen_lines[at[k]]))
+        if found:
+            line, name, first = min(found)
+            raise ValueError(
+                f"{self.path}: line {line}: sequence {name!r} appears again after other "
+                f"sequences (it started at line {first}); to be read in chunks, the rows of "
+                f"a sequence must be contiguous"
+            )
+        self.parts.append((hashes, lines))
+        if len(self.parts) > 8:  # merge: the checks stay a few searches per chunk
+            merged = np.concatenate([h for h, _ in self.parts])
+            merged_lines = np.concatenate([n for _, n in self.parts])
+            order = np.argsort(merged, kind="stable")
+            self.parts = [(merged[order], merged_lines[order])]
+
+
 def _read(path, open_text: Callable[[], TextIO]) -> SequenceData:
     """The parser of :func:`read_sequence_csv` on the text ``open_text()`` gives; ``path``
     names it in messages (a Path, or a description such as ``"DataFrame"``)."""
     start = time.perf_counter()
     blocks = _blocks(path, open_text)
+    header, feature_names, label_names = _header(path, blocks)
+    parsed = [_parse_block(path, header, feature_names, label_names, *block) for block in blocks]
+    if not parsed:
+        raise ValueError(f"{path}: no data rows after the header (line 1)")
+    data = _assemble(path, header, feature_names, label_names, _join(parsed))
+    logger.info(
+        "read %d sequences (%d steps, %d features, %d labels) from %s in %.3f s",
+        len(data),
+        sum(len(t) for t in data.times),
+        len(feature_names),
+        len(label_names),
+        path,
+        time.perf_counter() - start,
+    )
+    return data
+
+
+def _header(path, blocks: Iterator[tuple[int, list[str]]]) -> tuple[list[str], list[str],
+                                                                    list[str]]:
+    """``(header, feature names, label names)`` from the first of ``blocks`` (line 1),
+    checked by :func:`_check_header`."""
     first = next(blocks, None)
     if first is None:
         raise ValueError(f"{path}: line 1: empty file, {_HEADER_HINT}")
     header = [name.strip() for name in _fields(first[1][0])]
-    feature_names, label_names = _check_header(path, header)
-    parsed = [_parse_block(path, header, feature_names, label_names, *block) for block in blocks]
-    if not parsed:
-        raise ValueError(f"{path}: no data rows after the header (line 1)")
-    names = [name for block in parsed for name in block[0]]
+    return header, *_check_header(path, header)
+
+
+def _rows(rows: _Rows, part: slice) -> _Rows:
+    """The rows ``part`` of ``rows``."""
+    return rows[0][part], *(array[part] for array in rows[1:])  # type: ignore[return-value]
+
+
+def _join(parts: list[_Rows]) -> _Rows:
+    """The rows of ``parts`` (from :func:`_parse_block`) one after the other."""
+    names = [name for part in parts for name in part[0]]
     t, features, labels, line_numbers = (
-        np.concatenate([block[k] for block in parsed]) for k in range(1, 5)
+        np.concatenate([part[k] for part in parts]) for k in range(1, 5)
     )
+    return names, t, features, labels, line_numbers
+
+
+def _assemble(path, header: list[str], feature_names: list[str], label_names: list[str],
+              rows: _Rows) -> SequenceData:
+    """Group parsed ``rows`` into sequences by name (in order of first appearance), each
+    sorted by ``t``; raise ValueError naming the line of a repeated step."""
+    names, t, features, labels, line_numbers = rows
 
     # Sequence key: the row where its name first appears. Order rows by (key, t),
     # skipping the reordering when the file is already in that order.
@@ -151,7 +285,7 @@ def _read(path, open_text: Callable[[], TextIO]) -> SequenceData:
                 f"step t={t[row]} in sequence {names[key[row]]!r}"
             )
     starts = np.flatnonzero(np.diff(key, prepend=-1))
-    data = SequenceData(
+    return SequenceData(
         names=[names[k] for k in key[starts]],
         features=_split(features, starts),
         labels=_split(labels, starts),
@@ -161,16 +295,6 @@ def _read(path, open_text: Callable[[], TextIO]) -> SequenceData:
         times=_split(t, starts),
         lines=_split(line_numbers, starts),
     )
-    logger.info(
-        "read %d sequences (%d steps, %d features, %d labels) from %s in %.3f s",
-        len(data),
-        len(t),
-        len(feature_names),
-        len(label_names),
-        path,
-        time.perf_counter() - start,
-    )
-    return data
 
 
 def _split(block: np.ndarray, starts: np.ndarray) -> list[np.ndarray]:
