@@ -378,15 +378,24 @@ def img_train(capsys, cwd: Path, images: Images, data: Path, model: Path):
     return code, err
 
 
+def pixels(path: Path) -> np.ndarray:
+    """The images of an IDX or ``.npy`` file as the commands must see them, written out
+    here independently of the CLI: integer pixels / 255, float pixels as they are."""
+    from nablanet.datasets.idx import read_idx
+
+    raw = np.load(path) if path.suffix == ".npy" else read_idx(path)
+    return raw / 255.0 if np.issubdtype(raw.dtype, np.integer) else raw
+
+
 def img_evaluate(capsys, cwd: Path, images: Images, data: Path, model: Path):
     code, _, err = run(capsys, "evaluate", data, "-m", model, "--metrics-out",
                        cwd / "e.json")
     if not code:
-        from nablanet.cli.train import load_classifier, read_images
+        from nablanet.cli.train import load_classifier
         from nablanet.datasets.idx import read_idx
 
         net, shape = load_classifier(model)
-        X = read_images(images_to_score(data, images)).reshape(-1, *shape).astype(net.dtype)
+        X = pixels(images_to_score(data, images)).reshape(-1, *shape).astype(net.dtype)
         y = read_idx(data / "t10k-labels-idx1-ubyte")
         metrics = json.loads((cwd / "e.json").read_text())["test"]
         assert metrics["n"] == len(y)
@@ -398,10 +407,10 @@ def img_predict(capsys, cwd: Path, images: Images, data: Path, model: Path):
     path = images_to_score(data, images)
     code, _, err = run(capsys, "predict", path, "-m", model, "-o", cwd / "labels.npy")
     if not code:
-        from nablanet.cli.train import load_classifier, read_images
+        from nablanet.cli.train import load_classifier
 
         net, shape = load_classifier(model)
-        X = read_images(path).reshape(-1, *shape).astype(net.dtype)
+        X = pixels(path).reshape(-1, *shape).astype(net.dtype)
         np.testing.assert_array_equal(np.load(cwd / "labels.npy"),
                                       net.predict_proba(X).argmax(axis=1))
     return code, err
@@ -413,10 +422,10 @@ def img_export(capsys, cwd: Path, images: Images, data: Path, model: Path):
     ort = pytest.importorskip("onnxruntime")
     code, _, err = run(capsys, "export", "-m", model, "-o", cwd / "n.onnx")
     if not code:
-        from nablanet.cli.train import load_classifier, read_images
+        from nablanet.cli.train import load_classifier
 
         net, shape = load_classifier(model)
-        X = read_images(images_to_score(data, images)).reshape(-1, *shape)
+        X = pixels(images_to_score(data, images)).reshape(-1, *shape)
         session = ort.InferenceSession(str(cwd / "n.onnx"))
         out = session.run(None, {session.get_inputs()[0].name: X.astype(np.float32)})[0]
         np.testing.assert_allclose(out, net.predict_proba(X.astype(net.dtype)), atol=1e-5)

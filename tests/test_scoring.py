@@ -119,7 +119,7 @@ def test_a_name_that_comes_back_is_refused_naming_both_lines(tmp_path, small_blo
 
 def test_chunks_raise_what_the_whole_reader_raises(tmp_path):
     for text in ["", "name,t,x1,y1\n", "name,t,x1,y1\na,0,1,0\na,1,nan,0\n",
-                 "name,t,x1,y1\na,0,1,0\na,0,2,0\n", "name,t,x1\na,0,1\n"]:
+                 "name,t,x1,y1\na,0,1,0\na,0,2,0\n", "name,t,x1,y1\na,0,1\n"]:
         path = tmp_path / "d.csv"
         path.write_text(text)
         with pytest.raises(ValueError) as whole:
