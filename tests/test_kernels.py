@@ -267,3 +267,30 @@ def test_lstm_gru_fit_with_the_kernels_gives_the_numpy_weights(cls, layers, targ
     assert not any(c.compiled_steps is not None for c in a.cells)
     b.fit(X, Y, mask, epochs=1, batch_size=8, progress=False, backend="numpy")
     assert not any(c.compiled_steps is not None for c in b.cells)  # back to NumPy
+
+
+@needs_numba
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+def test_rows_split_across_threads_give_the_one_thread_weights(cls, monkeypatch):
+    from nablanet.layers import recurrent
+
+    parts = []
+    real = recurrent.run_parts
+    monkeypatch.setattr(recurrent, "run_parts", lambda fn, n: (parts.append(n), real(fn, n)))
+    rng = np.random.default_rng(4)
+    n, T = 100, 6  # batches of 48, 48 and 4: 3 parts of 16 rows, then no split
+    X = rng.standard_normal((n, T, 3))
+    mask = np.arange(T) < rng.integers(1, T + 1, n)[:, None]
+    y = rng.integers(0, 3, n)
+    models = []
+    for threads in (1, 3):
+        model = cls(3, 7, 3, num_layers=2, output_activation="softmax", loss="cross_entropy",
+                    target="last", optimizer=Adam(0.01), seed=5)
+        parts.clear()
+        model.fit(X, y, mask, epochs=2, batch_size=48, threads=threads, backend="numba",
+                  progress=False)
+        models.append(model)
+        assert max(parts) == threads and min(parts) == 1
+    assert _max_difference(*models, lambda m: m.params()) < 1e-12
+    np.testing.assert_allclose(models[0].predict_proba(X, mask), models[1].predict_proba(X, mask),
+                               rtol=0, atol=1e-12)
