@@ -1,5 +1,9 @@
 """The compiled backend (Numba) against the NumPy reference path, and backend choice."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -104,6 +108,7 @@ def test_rnn_kernel_float32():
 def test_auto_picks_the_kernel_for_small_batches_when_installed(monkeypatch, batch_size,
                                                                  expected):
     monkeypatch.setattr(kernels, "AVAILABLE", True)
+    monkeypatch.setattr(kernels, "kernel_table", dict)  # with or without Numba installed
     assert kernels.use_numba("auto", None, batch_size, 16) is expected
     assert kernels.use_numba("auto", "not covered", 1, 16) is False
     assert kernels.use_numba("numpy", None, 1, 16) is False
@@ -294,3 +299,31 @@ def test_rows_split_across_threads_give_the_one_thread_weights(cls, monkeypatch)
     assert _max_difference(*models, lambda m: m.params()) < 1e-12
     np.testing.assert_allclose(models[0].predict_proba(X, mask), models[1].predict_proba(X, mask),
                                rtol=0, atol=1e-12)
+
+
+FIRST_FIT = """
+import numpy as np
+from threadpoolctl import threadpool_info
+from nablanet import LSTM
+from nablanet.training import Callback
+
+class Threads(Callback):
+    def on_epoch_end(self, epoch, logs):
+        print(sorted({p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}))
+
+LSTM(3, 8, 2, seed=0).fit(np.ones((64, 5, 3)), np.ones((64, 5, 2)), epochs=1, batch_size=64,
+                          threads=1, backend="numba", progress=False, callbacks=[Threads()])
+"""
+
+
+@needs_numba
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="BLAS has one thread anyway")
+def test_the_first_fit_of_a_process_limits_the_kernels_blas_too():
+    # Numba calls SciPy's own OpenBLAS: loaded inside fit's thread limit, it ran at its
+    # default threads (two per worker when rows split)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env.pop("OPENBLAS_NUM_THREADS", None)
+    env.pop("OMP_NUM_THREADS", None)
+    out = subprocess.run([sys.executable, "-c", FIRST_FIT], capture_output=True, text=True,
+                         env=env, check=True).stdout
+    assert out.strip() == "[1]"

@@ -69,6 +69,7 @@ def use_numba(backend: str, unsupported: str | None, batch_size: int, auto_max_b
     ``backend="numpy"`` never, ``"numba"`` always (or an error saying why it cannot),
     ``"auto"`` when Numba is installed, the model is supported and the mini-batch is at
     most ``auto_max_batch`` (above it, BLAS on whole batches wins: see the benchmarks).
+    When the answer is yes, the kernels' table is made (:func:`kernel_table`).
 
     Raises
     ------
@@ -88,8 +89,10 @@ def use_numba(backend: str, unsupported: str | None, batch_size: int, auto_max_b
                              "use backend 'numpy' or 'auto'")
         if not AVAILABLE:
             raise ImportError("backend 'numba' needs Numba: pip install 'nablanet[fast]'")
-        return True
-    return AVAILABLE and unsupported is None and batch_size <= auto_max_batch
+    elif not (AVAILABLE and unsupported is None and batch_size <= auto_max_batch):
+        return False
+    kernel_table()  # loads the BLAS the kernels call now, so that fit's thread limit reaches it
+    return True
 
 
 def plain_sgd_unsupported(optimizer) -> str | None:
@@ -191,6 +194,9 @@ def _jit_all() -> None:
     as they compile."""
     if hasattr(mlp.mlp_sgd_epoch, "py_func"):
         return
+    # Numba's np.dot calls SciPy's BLAS, a second OpenBLAS; loaded on the first kernel
+    # call, it would miss the thread limit fit sets before it (two threads per worker)
+    import scipy.linalg.cython_blas  # noqa: F401
     scalar.jit()
     mlp.jit()
     cells.jit()
