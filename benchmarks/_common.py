@@ -23,6 +23,7 @@ import importlib
 import importlib.util
 import inspect
 import json
+import logging
 import os
 import platform
 import re
@@ -269,6 +270,7 @@ def run_interleaved(rows: list[Row], repeats: int, warmup: int = 1,
     """Run every row ``warmup`` times untimed, then ``repeats`` timed rounds, round-robin
     over the rows with the first row rotating each round. Returns the seconds per row."""
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    logging.getLogger("nablanet").setLevel(logging.WARNING)  # no epoch lines among the rows
     for w in range(warmup):
         for row in rows:
             log(f"warm-up {w + 1}/{warmup}: {row.name}")
