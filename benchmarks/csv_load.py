@@ -120,6 +120,7 @@ def main() -> None:
         "sequences": len(data),
         "file_mb": round(size_mb, 1),
         "repeats": args.repeats,
+        "quick": args.quick,
         "median_s": {name: round(m, 4) for name, m in med.items()},
         "stats": stats,
         "machine": machine,
