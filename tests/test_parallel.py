@@ -6,7 +6,9 @@ from nablanet.parallel import MIN_ROWS, row_parts, run_parts, split_workers, wor
 
 def test_split_workers_needs_a_splittable_model_and_enough_rows(monkeypatch):
     monkeypatch.setattr(parallel, "available_cores", lambda: 4)
-    assert split_workers(None, 64, True) == 4  # every core by default
+    assert split_workers(None, 64, True) == (4 if parallel.AUTO_SPLIT else 1)
+    monkeypatch.setattr(parallel, "AUTO_SPLIT", True)
+    assert split_workers(None, 64, True) == 4  # every core
     assert split_workers(None, 40, True) == 40 // MIN_ROWS  # at least MIN_ROWS rows each
     assert split_workers(2, 64, True) == 2  # threads= overrides
     assert split_workers(None, 2 * MIN_ROWS - 1, True) == 1

@@ -1,4 +1,4 @@
-"""Mini-batch rows split across worker threads: every core on one mini-batch.
+"""Mini-batch rows split across worker threads: several cores on one mini-batch.
 
 The rows of a mini-batch are independent until their gradients are summed, so a layer
 whose work releases the GIL (the compiled LSTM and GRU recurrences, :mod:`nablanet.kernels`)
@@ -22,7 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from itertools import pairwise
 
-__all__ = ["MIN_ROWS", "available_cores", "row_parts", "run_parts", "split_workers", "workers"]
+__all__ = ["AUTO_SPLIT", "MIN_ROWS", "available_cores", "row_parts", "run_parts", "split_workers",
+           "workers"]
 
 #: fewest rows a worker gets: below it the meeting points cost more than the rows' work
 #: (with the default, a mini-batch splits from 32 rows on)
@@ -39,15 +40,23 @@ def available_cores() -> int:
     return os.cpu_count() or 1
 
 
+#: whether ``fit`` splits rows without ``threads=``: not yet. The NumPy/SciPy OpenBLAS
+#: builds (0.3.30) serialize calls made from two threads once their thread count is set
+#: at run time (threadpoolctl), so the workers' per-step products ran one after the
+#: other and two workers were 7-15% slower than one on 2 cores (measured 2026-12-05)
+AUTO_SPLIT = False
+
+
 def split_workers(threads: int | None, batch_size: int, splittable: bool) -> int:
     """How many workers split a ``fit``'s mini-batches: 1 when the model has no layer
     that can split (``splittable`` False) or the mini-batch has fewer than ``2 *
-    MIN_ROWS`` rows; otherwise ``threads`` when given, else every available core, at
-    most one worker per :data:`MIN_ROWS` rows."""
+    MIN_ROWS`` rows; otherwise ``threads`` when given, else (with :data:`AUTO_SPLIT`)
+    every available core, at most one worker per :data:`MIN_ROWS` rows."""
     if not splittable:
         return 1
-    wanted = available_cores() if threads is None else threads
-    return max(1, min(wanted, batch_size // MIN_ROWS))
+    if threads is None:
+        threads = available_cores() if AUTO_SPLIT else 1
+    return max(1, min(threads, batch_size // MIN_ROWS))
 
 
 @contextmanager

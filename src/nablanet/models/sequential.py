@@ -311,8 +311,8 @@ class Sequential:
             Threads while training: the workers that split each mini-batch's rows
             where the model's layers can (compiled LSTM/GRU recurrences, batches of 32
             and more; :func:`nablanet.parallel.split_workers`), else BLAS threads (see
-            :func:`nablanet.training.thread_limit`). Default: every core where rows
-            split, else the BLAS rule.
+            :func:`nablanet.training.thread_limit`). Default: no split (see
+            :data:`nablanet.parallel.AUTO_SPLIT`), the BLAS rule.
         callbacks : sequence of Callback
             Called at the start, after every epoch (may stop training) and at the end;
             see :class:`nablanet.training.Callback`.
