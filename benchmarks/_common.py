@@ -3,12 +3,16 @@ loop, medians and ratios, the table, machine information and the final JSON line
 
 A benchmark is a list of :class:`Row` entries, each a name and a callable that runs one
 timed unit (one epoch, or a subset extrapolated to one) and returns its seconds, measured
-with ``time.perf_counter`` around the work only. :func:`run_interleaved` runs them
+with ``time.perf_counter``, or a pair ``(call, loop)``: the wall clock of the call a user
+makes (``fit``, ``Network.SGD``, a CLI command) and the training loop inside it. Every row
+runs at each ``--threads`` setting (:func:`threaded`: one thread, and each library's own
+default). :func:`run_interleaved` runs them
 round-robin (the starting row rotates every repeat) so that a noisy neighbour on a shared
 machine hits every row alike; the report gives medians and ratios to named baselines.
 More peers are more rows in the list; nablanet's own backends come from ``--backends``
 (:func:`backends`, :func:`fit_options`): rows ``nablanet ...`` (NumPy, the reference) and
-``nablanet-<backend> ...``.
+``nablanet-<backend> ...``. :func:`emit_json` prints the machine (CPU vendor, model,
+flags, BLAS kernel) and appends the run's JSON line to ``results/<cpu-model>.jsonl``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import importlib
 import importlib.util
 import inspect
 import json
+import logging
 import os
 import platform
 import re
@@ -37,7 +42,9 @@ __all__ = [
     "append_result",
     "apply_quick",
     "backends",
+    "best",
     "blas_kernel",
+    "cpu_slug",
     "emit_json",
     "fit_options",
     "impl_name",
@@ -49,6 +56,9 @@ __all__ = [
     "select",
     "summarize",
     "thread_limits",
+    "thread_settings",
+    "thread_tag",
+    "threaded",
     "timed",
     "unset_blas_overrides",
 ]
@@ -56,6 +66,8 @@ __all__ = [
 #: environment variables that force OpenBLAS's kernel choice or cache size; a benchmark
 #: runs without them so that the BLAS kernel is the one picked for the machine
 BLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+#: where each run appends its JSON line, one file per CPU model
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def unset_blas_overrides() -> None:
@@ -74,15 +86,18 @@ class Row:
     """One implementation at one setting.
 
     ``run()`` performs one timed unit and returns its seconds (the caller measures only
-    the work, excluding data setup). ``warmup()``, when given, replaces ``run()`` for the
+    the work, excluding data setup), or ``(call, loop)``: the whole call a user waits for
+    and the training loop inside it. ``warmup()``, when given, replaces ``run()`` for the
     untimed warm-up round (e.g. a short subset instead of a long epoch). ``info`` holds
-    what the report needs (batch, dtype, implementation, ...) and goes into the JSON.
+    what the report needs (batch, dtype, implementation, ...) and goes into the JSON;
+    ``loops`` collects the loop seconds of the timed rounds.
     """
 
     name: str
-    run: Callable[[], float]
+    run: Callable[[], float | tuple[float, float]]
     info: dict = field(default_factory=dict)
     warmup: Callable[[], object] | None = None
+    loops: list[float] = field(default_factory=list)
 
 
 def timed(fn: Callable[[], object]) -> Callable[[], float]:
@@ -110,9 +125,11 @@ def add_common_args(parser: argparse.ArgumentParser, repeats: int = 5,
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes, 2 repeats and (unless --threads) 1 thread: a smoke "
                              "run in seconds, even on a busy machine")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="BLAS/OpenMP threads (threadpoolctl) and torch.set_num_threads; "
-                             "default: the libraries' own defaults")
+    parser.add_argument("--threads", default=None,
+                        help="comma-separated thread settings, each timed for every row: a "
+                             "count (BLAS/OpenMP pools by threadpoolctl, "
+                             "torch.set_num_threads, fit(threads=)) or 'default' (each "
+                             "library's own); default '1,default'")
     if backends:
         parser.add_argument("--backends", default="numpy,numba",
                             help="nablanet backends to time, comma-separated (default "
@@ -126,11 +143,48 @@ def add_common_args(parser: argparse.ArgumentParser, repeats: int = 5,
 def apply_quick(args: argparse.Namespace) -> None:
     """``--quick``: at most 2 repeats, and 1 thread unless ``--threads`` was given (on a
     busy 2-core machine, PyTorch's 2 intra-op threads on tiny tensors can run 100x slower
-    than one)."""
+    than one). Then ``args.threads`` becomes the list of :func:`thread_settings`."""
     if args.quick:
         args.repeats = min(args.repeats, 2)
-        if args.threads is None:
-            args.threads = 1
+    if args.threads is None:
+        args.threads = "1" if args.quick else "1,default"
+    args.threads = thread_settings(args.threads)
+
+
+def thread_settings(text: str) -> list[int | None]:
+    """``"1,default"`` -> ``[1, None]`` (None: each library's own default)."""
+    out: list[int | None] = []
+    for t in (t.strip() for t in text.split(",") if t.strip()):
+        if t == "default":
+            out.append(None)
+        elif t.isdigit() and int(t) >= 1:
+            out.append(int(t))
+        else:
+            sys.exit(f"--threads: expected counts >= 1 or 'default', got {t!r}")
+    return out or [None]
+
+
+def thread_tag(n: int | None) -> str:
+    """Row-name suffix of a thread setting: ``t1``, ``t2``, ``tdef``."""
+    return "tdef" if n is None else f"t{n}"
+
+
+def threaded(rows: list[Row], n: int | None) -> list[Row]:
+    """``rows`` run at thread setting ``n`` (:func:`thread_limits` around every call),
+    named ``"<name> t<n>"`` / ``"<name> tdef"``, with ``info["threads"]``. A nablanet row
+    is built with ``fit(threads=n)`` too (:func:`fit_options`)."""
+
+    def wrap(fn):
+        if fn is None:
+            return None
+
+        def limited():
+            with thread_limits(n):
+                return fn()
+        return limited
+
+    return [Row(f"{r.name} {thread_tag(n)}", wrap(r.run), {**r.info, "threads": thread_tag(n)},
+                wrap(r.warmup)) for r in rows]
 
 
 def select(rows: list[Row], only: str | None) -> list[Row]:
@@ -217,6 +271,7 @@ def run_interleaved(rows: list[Row], repeats: int, warmup: int = 1,
     """Run every row ``warmup`` times untimed, then ``repeats`` timed rounds, round-robin
     over the rows with the first row rotating each round. Returns the seconds per row."""
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    logging.getLogger("nablanet").setLevel(logging.WARNING)  # no epoch lines among the rows
     for w in range(warmup):
         for row in rows:
             log(f"warm-up {w + 1}/{warmup}: {row.name}")
@@ -225,18 +280,38 @@ def run_interleaved(rows: list[Row], repeats: int, warmup: int = 1,
     for r in range(repeats):
         k = r % len(rows)
         for row in rows[k:] + rows[:k]:
-            seconds = row.run()
+            result = row.run()
+            seconds, loop = result if isinstance(result, tuple) else (result, None)
             times[row.name].append(seconds)
-            log(f"round {r + 1}/{repeats}: {row.name:<28} {seconds:9.4f} s")
+            if loop is not None:
+                row.loops.append(loop)
+            log(f"round {r + 1}/{repeats}: {row.name:<34} {seconds:9.4f} s"
+                + ("" if loop is None else f" (loop {loop:.4f} s)"))
     return times
 
 
-def summarize(times: dict[str, list[float]]) -> dict[str, dict]:
-    """Median, min, max and all samples per row."""
-    return {
-        name: {"median": statistics.median(t), "min": min(t), "max": max(t), "samples": t}
+def summarize(times: dict[str, list[float]], rows: Iterable[Row] = ()) -> dict[str, dict]:
+    """Median, min, max and all samples per row (the whole call where a row times one),
+    the load average now, and ``loop_median``/``loop_samples`` for rows that time their
+    loop too."""
+    load = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    out = {
+        name: {"median": statistics.median(t), "min": min(t), "max": max(t), "samples": t,
+               "loadavg": load}
         for name, t in times.items() if t
     }
+    for row in rows:
+        if row.loops and row.name in out:
+            out[row.name].update(loop_median=statistics.median(row.loops),
+                                 loop_samples=row.loops)
+    return out
+
+
+def best(medians: dict[str, float], names: Iterable[str]) -> str | None:
+    """The fastest of ``names`` that has a median (e.g. a peer at its faster thread
+    setting: the user's view), or None."""
+    have = [n for n in names if n in medians]
+    return min(have, key=medians.__getitem__) if have else None
 
 
 def ratio(medians: dict[str, float], name: str, baseline: str | None) -> float | None:
@@ -306,10 +381,13 @@ def machine_info(threads: int | None = None) -> dict:
                 key, _, value = line.partition(":")
                 cpuinfo[key.strip()] = value.strip()
     cpu = cpuinfo.get("model name", cpu)
-    simd = sorted(f for f in cpuinfo.get("flags", "").split()
+    flags = cpuinfo.get("flags", "").split()
+    simd = sorted(f for f in flags
                   if f in ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_tile"))
     info: dict = {
         "cpu": cpu,
+        "cpu_vendor": cpuinfo.get("vendor_id"),
+        "cpu_flags": " ".join(flags),
         "cpu_family_model": f"{cpuinfo.get('cpu family', '?')}/{cpuinfo.get('model', '?')}",
         "cpu_mhz": cpuinfo.get("cpu MHz"),
         "simd": simd,
@@ -360,8 +438,31 @@ def append_result(payload: dict) -> Path:
 
 
 def emit_json(payload: dict) -> None:
-    """The final line: ``JSON {...}`` with every number of the run."""
-    print("JSON " + json.dumps(payload, default=_plain, separators=(",", ":")))
+    """The machine (CPU vendor, model and flags; the BLAS kernel), then the final line
+    ``JSON {...}`` with every number of the run, also appended (with the time and
+    command) to ``results/<cpu-model>.jsonl`` unless it is a ``--quick`` run."""
+    machine = payload.get("machine") or machine_info()
+    print(f"CPU: {machine.get('cpu_vendor')} {machine['cpu']} (family/model "
+          f"{machine['cpu_family_model']}, {machine['cpus']} logical CPUs, load average "
+          f"{', '.join(f'{x:.1f}' for x in machine.get('loadavg') or [])})")
+    print(f"CPU flags: {machine.get('cpu_flags')}")
+    print(f"BLAS: {blas_kernel(machine)}")
+    payload = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+               "command": " ".join(["python", *sys.argv]), **payload}
+    line = json.dumps(payload, default=_plain, separators=(",", ":"))
+    print("JSON " + line)
+    if not payload.get("quick"):
+        RESULTS.mkdir(exist_ok=True)
+        path = RESULTS / f"{cpu_slug(machine['cpu'])}.jsonl"
+        with open(path, "a") as fh:
+            fh.write(line + "\n")
+        print(f"appended to {path}", file=sys.stderr)
+
+
+def cpu_slug(model: str) -> str:
+    """``"AMD EPYC 9B14"`` -> ``"amd-epyc-9b14"``: the results file of a CPU model."""
+    return re.sub(r"[^a-z0-9]+", "-", model.lower().replace("(r)", "").replace("(tm)", "")
+                  ).strip("-") or "unknown-cpu"
 
 
 def _plain(v):

@@ -14,8 +14,10 @@ interleaved, median of ``--repeats`` runs:
 * ``pandas.read_csv``  -- the raw parse by pandas, when installed;
 * ``pad``              -- the 28,549 feature arrays into one ``(n, T, F)`` batch.
 
-Usage: ``python benchmarks/csv_load.py [--repeats 5] [--only read_sequence]``. Prints a
-table and a JSON line (``JSON {...}``).
+Each case runs at every ``--threads`` setting (default one thread, then the libraries'
+own; polars's pool is its own either way). Usage: ``python benchmarks/csv_load.py
+[--repeats 5] [--only read_sequence]``. Prints a table, the machine and a JSON line
+(``JSON {...}``, appended to ``benchmarks/results/<cpu>.jsonl``).
 """
 
 from __future__ import annotations
@@ -40,8 +42,9 @@ from _common import (
     run_interleaved,
     select,
     summarize,
-    thread_limits,
+    threaded,
     timed,
+    unset_blas_overrides,
 )
 from nablanet.datasets.sequences import (
     SequenceData,
@@ -77,6 +80,7 @@ def stdlib_parse(path: Path) -> int:
 
 
 def main() -> None:
+    unset_blas_overrides()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(parser, repeats=5, backends=False)
     args = parser.parse_args()
@@ -85,27 +89,27 @@ def main() -> None:
     polars = optional("polars", notes)
     pandas = optional("pandas", notes)
 
-    with thread_limits(args.threads), tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp:
         path = write_sequence_csv(fraud_like(), Path(tmp) / "fraud_like.csv")
         size_mb = path.stat().st_size / 1e6
         data = read_sequence_csv(path)
-        rows = [
+        base = [
             Row("read_sequence_csv", timed(lambda: read_sequence_csv(path))),
             Row("csv.reader", timed(lambda: stdlib_parse(path))),
             Row("pad(features)", timed(lambda: pad(data.features))),
         ]
         if polars is not None:
-            rows.append(Row("polars.read_csv", timed(lambda: polars.read_csv(path))))
+            base.append(Row("polars.read_csv", timed(lambda: polars.read_csv(path))))
         if pandas is not None:
-            rows.append(Row("pandas.read_csv", timed(lambda: pandas.read_csv(path))))
-        rows = select(rows, args.only)
+            base.append(Row("pandas.read_csv", timed(lambda: pandas.read_csv(path))))
+        rows = select([r for n in args.threads for r in threaded(base, n)], args.only)
         times = run_interleaved(rows, args.repeats, args.warmup)
-        machine = machine_info(args.threads)
+        machine = machine_info()
 
     stats = summarize(times)
     med = {name: v["median"] for name, v in stats.items()}
-    lines = [[name, fmt(m), fmt(ratio(med, name, "read_sequence_csv"), ".2f")]
-             for name, m in med.items()]
+    lines = [[name, fmt(m), fmt(ratio(med, name, "read_sequence_csv " + name.rsplit(" ", 1)[1]),
+                                ".2f")] for name, m in med.items()]
     notes.insert(0, f"file: {N_ROWS} rows x {N_FEATURES + 2} columns, {len(data)} sequences, "
                     f"{size_mb:.0f} MB; median of {args.repeats} interleaved rounds")
     print_table("Loading a fraud-shaped sequence CSV", ["case", "median s", "÷ read_sequence_csv"],
@@ -116,6 +120,7 @@ def main() -> None:
         "sequences": len(data),
         "file_mb": round(size_mb, 1),
         "repeats": args.repeats,
+        "quick": args.quick,
         "median_s": {name: round(m, 4) for name, m in med.items()},
         "stats": stats,
         "machine": machine,

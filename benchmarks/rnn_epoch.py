@@ -39,15 +39,18 @@ kernel for the machine it runs on; the BLAS kernel is printed with the CPU model
 Usage::
 
     python benchmarks/rnn_epoch.py [--repeats 5] [--batch1-sequences 2000]
-                                   [--dtypes float64,float32] [--threads 1]
+                                   [--dtypes float64,float32] [--threads 1,default]
                                    [--rust-seed PATH] [--only rust,numba] [--quick]
 
-Prints a table, then one line ``JSON {...}`` with every number and the machine.
+Every row but the Rust seed's (single-threaded) runs at each ``--threads`` setting (``t1``,
+``tdef``); nablanet rows time the whole ``fit`` call and its loop. Prints a table, the
+machine, then one line ``JSON {...}`` (appended to ``benchmarks/results/<cpu>.jsonl``).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -64,6 +67,7 @@ from _common import (
     add_common_args,
     apply_quick,
     backends,
+    best,
     blas_kernel,
     emit_json,
     fit_options,
@@ -76,7 +80,8 @@ from _common import (
     run_interleaved,
     select,
     summarize,
-    thread_limits,
+    thread_tag,
+    threaded,
     timed,
     unset_blas_overrides,
 )
@@ -178,52 +183,70 @@ def rust_row(binary: str, csv: Path) -> Row:
 def nablanet_row(name: str, cell: str, X, Y, *, n_hidden: int, batch: int, dtype,
                  optimizer, backend: str = "numpy", threads: int | None = None,
                  subset: int | None = None, info: dict | None = None, mask=None,
-                 shuffle: bool = True) -> Row:
+                 shuffle: bool = True, classes: int = 0) -> Row:
     """``NABLANET[cell](F, n_hidden, L, ...).fit(X, Y, mask, backend=backend,
-    shuffle=shuffle)`` for one epoch at ``batch``; with ``subset``, on the first
-    ``subset`` sequences, scaled to ``len(X)``."""
+    threads=threads, shuffle=shuffle)`` for one epoch at ``batch``: MSE at every step, or
+    with ``classes``, softmax cross-entropy on the last step (``Y``: labels ``(n,)``).
+    Times ``(the fit call, history["seconds"][0])``; with ``subset``, the first ``subset``
+    sequences, scaled to ``len(X)``."""
     n = len(X)
     m = n if subset is None else min(subset, n)
-    Xd, Yd = np.ascontiguousarray(X[:m], dtype=dtype), np.ascontiguousarray(Y[:m], dtype=dtype)
+    Xd = np.ascontiguousarray(X[:m], dtype=dtype)
+    Yd = Y[:m] if classes else np.ascontiguousarray(Y[:m], dtype=dtype)
     Md = None if mask is None else mask[:m]
     kw = {"activation": "tanh"} if cell == "rnn" else {}
-    model = NABLANET[cell](X.shape[2], n_hidden, Y.shape[2], output_activation="identity",
-                           loss="mse", target="every", optimizer=optimizer, seed=0,
-                           dtype=dtype, **kw)
+    head = ({"output_activation": "softmax", "loss": "cross_entropy", "target": "last"}
+            if classes else {"output_activation": "identity", "loss": "mse", "target": "every"})
+    model = NABLANET[cell](X.shape[2], n_hidden, classes or Y.shape[2], optimizer=optimizer,
+                           seed=0, dtype=dtype, **head, **kw)
     opts = fit_options(model.fit, backend, threads)
 
-    def fit(k: int) -> float:
+    def fit(k: int) -> tuple[float, float]:
+        start = time.perf_counter()
         h = model.fit(Xd[:k], Yd[:k], None if Md is None else Md[:k], epochs=1,
                       batch_size=min(batch, k), monitor_training=False, progress=False,
                       shuffle=shuffle, **opts)
-        return h["seconds"][0]
+        return time.perf_counter() - start, h["seconds"][0]
 
-    return Row(name, lambda: fit(m) * n / m,
+    def run() -> tuple[float, float]:
+        call, loop = fit(m)
+        return call * n / m, loop * n / m
+
+    return Row(name, run,
                {"impl": impl_name(backend), "cell": cell, "batch": batch, "hidden": n_hidden,
-                "fit_options": {**opts, "shuffle": shuffle},
-                "timed": 'fit(epochs=1): history["seconds"][0]'
-                         + (f", {m} sequences scaled to {n}" if m < n else ""),
+                "fit_options": {**opts, "shuffle": shuffle}, "task": head,
+                "timed": 'the fit(epochs=1) call; loop: history["seconds"][0]'
+                         + (f"; {m} sequences scaled to {n}" if m < n else ""),
                 **(info or {})},
                warmup=lambda: fit(min(m, max(50, 2 * batch))))
 
 
 def torch_row(torch, name: str, cell: str, X, Y, *, n_hidden: int, batch: int, dtype,
               optimizer: str, lr: float, subset: int | None = None,
-              info: dict | None = None) -> Row:
+              info: dict | None = None, classes: int = 0) -> Row:
     """``torch.nn.{RNN,LSTM,GRU}(F, n_hidden, batch_first=True)`` + ``nn.Linear``, loss
-    ``0.5 * sum((y - t)^2) / batch``, one epoch of ``optimizer`` (``sgd``/``adam``) over
-    pre-made tensors; with ``subset``, the first ``subset`` sequences, scaled."""
+    ``0.5 * sum((y - t)^2) / batch`` at every step, or with ``classes``
+    ``nn.functional.cross_entropy`` of the last step's logits (``Y``: labels); one epoch of
+    ``optimizer`` (``sgd``/``adam``) over pre-made tensors, timed around the epoch loop
+    (the user's call and loop alike); with ``subset``, the first ``subset`` sequences,
+    scaled."""
     n = len(X)
     m = n if subset is None else min(subset, n)
     tdt = {np.float64: torch.float64, np.float32: torch.float32}[dtype]
     Xt = torch.from_numpy(np.ascontiguousarray(X[:m], dtype=dtype))
-    Yt = torch.from_numpy(np.ascontiguousarray(Y[:m], dtype=dtype))
+    Yt = (torch.from_numpy(np.asarray(Y[:m], dtype=np.int64)) if classes
+          else torch.from_numpy(np.ascontiguousarray(Y[:m], dtype=dtype)))
     kw = {"nonlinearity": "tanh"} if cell == "rnn" else {}
     rnn = getattr(torch.nn, cell.upper())(X.shape[2], n_hidden, batch_first=True, **kw).to(tdt)
-    lin = torch.nn.Linear(n_hidden, Y.shape[2]).to(tdt)
+    lin = torch.nn.Linear(n_hidden, classes or Y.shape[2]).to(tdt)
     params = [*rnn.parameters(), *lin.parameters()]
     opt = (torch.optim.SGD(params, lr=lr) if optimizer == "sgd"
            else torch.optim.Adam(params, lr=lr))
+
+    def loss_of(out, idx):
+        if classes:
+            return torch.nn.functional.cross_entropy(lin(out[:, -1]), Yt[idx])
+        return 0.5 * ((lin(out) - Yt[idx]) ** 2).sum() / len(idx)
 
     def epoch(k: int) -> float:
         start = time.perf_counter()
@@ -231,13 +254,17 @@ def torch_row(torch, name: str, cell: str, X, Y, *, n_hidden: int, batch: int, d
         for s in range(0, k, batch):
             idx = perm[s:s + batch]
             out, _ = rnn(Xt[idx])
-            loss = 0.5 * ((lin(out) - Yt[idx]) ** 2).sum() / len(idx)
+            loss = loss_of(out, idx)
             opt.zero_grad()
             loss.backward()
             opt.step()
         return time.perf_counter() - start
 
-    return Row(name, lambda: epoch(m) * n / m,
+    def run() -> tuple[float, float]:
+        s = epoch(m) * n / m
+        return s, s
+
+    return Row(name, run,
                {"impl": "torch", "cell": cell, "batch": batch, "hidden": n_hidden,
                 "timed": "the epoch loop" + (f", {m} sequences scaled to {n}" if m < n else ""),
                 **(info or {})},
@@ -276,25 +303,22 @@ def main() -> None:
     notes: list[str] = []
     torch = optional("torch", notes)
     binary = rust_binary(args.rust_seed, notes)
-    with thread_limits(args.threads), tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp:
         csv = write_csv(Path(tmp), 2_000 if args.quick else None)
         X, Y, mask = fraud_data(csv)
         n_train = len(X)
         rows: list[Row] = [rust_row(binary, csv)] if binary else []
         names = backends(args.backends, RNN.fit, notes)
-        for tag, dt in dtypes:
-            for b in BATCHES:
-                common = {"n_hidden": N_HIDDEN, "batch": b, "dtype": dt, "info": {"dtype": tag}}
-                for backend in names:
-                    sub = slow_b1 if b == 1 and backend == "numpy" else None
-                    rows.append(nablanet_row(f"{impl_name(backend)} b{b} {tag}", "rnn", X, Y,
-                                             optimizer=SGD(LR), backend=backend, mask=mask,
-                                             shuffle=False, threads=args.threads, subset=sub,
-                                             **common))
-                if torch is not None:
-                    rows.append(torch_row(torch, f"torch b{b} {tag}", "rnn", X, Y,
-                                          optimizer="sgd", lr=LR,
-                                          subset=slow_b1 if b == 1 else None, **common))
+        for (tag, dt), b, n in itertools.product(dtypes, BATCHES, args.threads):
+            common = {"n_hidden": N_HIDDEN, "batch": b, "dtype": dt, "info": {"dtype": tag}}
+            group = [nablanet_row(f"{impl_name(backend)} b{b} {tag}", "rnn", X, Y,
+                                  optimizer=SGD(LR), backend=backend, mask=mask, shuffle=False,
+                                  threads=n, subset=slow_b1 if b == 1 and backend == "numpy"
+                                  else None, **common) for backend in names]
+            if torch is not None:
+                group.append(torch_row(torch, f"torch b{b} {tag}", "rnn", X, Y, optimizer="sgd",
+                                       lr=LR, subset=slow_b1 if b == 1 else None, **common))
+            rows += threaded(group, n)
         # more peers: rows.append(Row("name b1 f64", run, {"impl": ..., "batch": 1, ...}))
         rows.append(csv_row(csv))
         rows = select(rows, args.only)
@@ -303,9 +327,9 @@ def main() -> None:
         csv_rows = [r for r in rows if r.info["impl"] == "csv"]
         if csv_rows:
             times.update(run_interleaved(csv_rows, args.csv_repeats, warmup=0))
-        machine = machine_info(args.threads)
+        machine = machine_info()
 
-    stats = summarize(times)
+    stats = summarize(times, rows)
     med = {k: v["median"] for k, v in stats.items()}
     rust = "rust-seed b1 f64"
     results, lines = {}, []
@@ -313,18 +337,22 @@ def main() -> None:
         s = med[row.name]
         r = {**row.info, **stats[row.name]}
         if row.info["impl"] != "csv":
-            b, tag = row.info["batch"], row.info["dtype"]
+            b, tag, t = row.info["batch"], row.info["dtype"], row.info.get("threads", "")
             r["us_per_sequence"] = 1e6 * s / n_train
-            r["vs_torch"] = ratio(med, row.name, f"torch b{b} {tag}")
-            r["vs_numpy"] = (ratio(med, row.name, f"nablanet b{b} {tag}")
+            r["vs_torch"] = ratio(med, row.name, f"torch b{b} {tag} {t}")
+            r["vs_torch_best"] = ratio(med, row.name, best(
+                med, [f"torch b{b} {tag} {thread_tag(n)}" for n in args.threads]))
+            r["vs_numpy"] = (ratio(med, row.name, f"nablanet b{b} {tag} {t}")
                              if row.info["impl"].startswith("nablanet-") else None)
             r["vs_rust"] = ratio(med, row.name, rust) if row.name != rust else None
-            lines.append([row.name, fmt(s), f"{fmt(r['min'])}-{fmt(r['max'])}",
+            lines.append([row.name, fmt(s), fmt(r.get("loop_median")),
+                          f"{fmt(r['min'])}-{fmt(r['max'])}",
                           fmt(r["us_per_sequence"], ".2f"), fmt(r["vs_rust"], ".2f"),
-                          fmt(r["vs_torch"], ".2f"), fmt(r["vs_numpy"], ".2f")])
+                          fmt(r["vs_torch"], ".2f"), fmt(r["vs_torch_best"], ".2f"),
+                          fmt(r["vs_numpy"], ".2f")])
         else:
-            lines.append([f"{row.name} ({r['file_mb']} MB)", fmt(s),
-                          f"{fmt(r['min'])}-{fmt(r['max'])}", "", "", "", ""])
+            lines.append([f"{row.name} ({r['file_mb']} MB)", fmt(s), "",
+                          f"{fmt(r['min'])}-{fmt(r['max'])}", "", "", "", "", ""])
         results[row.name] = r
 
     notes += [
@@ -335,21 +363,23 @@ def main() -> None:
         f"{N_FEATURES}-{N_HIDDEN}-{N_OUTPUTS} tanh, MSE at every step, SGD lr {LR}; median of "
         f"{args.repeats} interleaved rounds (after {args.warmup} warm-up), min-max over the "
         f"rounds; read_sequence_csv: median of {args.csv_repeats}",
-        "ratios are time ratios (row / baseline; < 1 = faster): ÷ Rust vs the Rust seed's "
-        "row of this run, ÷ torch vs torch.nn.RNN at the same batch and dtype, ÷ numpy "
-        "vs the nablanet (NumPy) row",
-        'nablanet: history["seconds"][0] of fit(epochs=1, shuffle=False), training loop '
-        "only, backend=numpy (nablanet) or numba (nablanet-numba), threads="
-        f"{args.threads} (None: fit's default); Rust seed: its own timing of its second "
-        f"epoch; torch: the epoch loop incl. randperm and batch gathering, "
-        f"{machine.get('torch_threads')} threads, default init",
+        "ratios are time ratios of the calls (row / baseline; < 1 = faster): ÷ Rust vs "
+        "the Rust seed's row of this run, ÷ torch vs torch.nn.RNN at the same batch, dtype "
+        "and thread setting, ÷ torch best vs torch at its faster setting (the user's view), "
+        "÷ numpy vs the nablanet (NumPy) row",
+        "nablanet: call = the fit(epochs=1, shuffle=False) call, loop = its "
+        'history["seconds"][0]; backend=numpy (nablanet) or numba (nablanet-numba); t1: '
+        "threads=1 and one BLAS thread, tdef: fit's default; Rust seed: its own timing of "
+        "its second epoch; torch: the epoch loop incl. randperm and batch gathering, default "
+        "init; t1: torch.set_num_threads(1), tdef: torch's default",
         "batch 1: the Rust and Numba rows run the full epoch; NumPy and PyTorch "
         + (f"the first {slow_b1} sequences, scaled to the epoch" if slow_b1
            else "the full epoch"),
         "targets (issue 8): nablanet-numba b1 f64 at most 0.8x the Rust seed (moonshot 0.5x)",
     ]
     print_table(f"RNN fraud workload, seconds per epoch ({n_train} training sequences)",
-                ["row", "s/epoch", "min-max", "µs/sequence", "÷ Rust", "÷ torch", "÷ numpy"],
+                ["row", "call s", "loop s", "min-max", "µs/sequence", "÷ Rust", "÷ torch",
+                 "÷ torch best", "÷ numpy"],
                 lines, notes)
     emit_json({
         "benchmark": "rnn_epoch", "n_train": n_train, "n_steps": N_STEPS,

@@ -1,5 +1,9 @@
 """The compiled backend (Numba) against the NumPy reference path, and backend choice."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -104,6 +108,7 @@ def test_rnn_kernel_float32():
 def test_auto_picks_the_kernel_for_small_batches_when_installed(monkeypatch, batch_size,
                                                                  expected):
     monkeypatch.setattr(kernels, "AVAILABLE", True)
+    monkeypatch.setattr(kernels, "kernel_table", dict)  # with or without Numba installed
     assert kernels.use_numba("auto", None, batch_size, 16) is expected
     assert kernels.use_numba("auto", "not covered", 1, 16) is False
     assert kernels.use_numba("numpy", None, 1, 16) is False
@@ -267,3 +272,58 @@ def test_lstm_gru_fit_with_the_kernels_gives_the_numpy_weights(cls, layers, targ
     assert not any(c.compiled_steps is not None for c in a.cells)
     b.fit(X, Y, mask, epochs=1, batch_size=8, progress=False, backend="numpy")
     assert not any(c.compiled_steps is not None for c in b.cells)  # back to NumPy
+
+
+@needs_numba
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+def test_rows_split_across_threads_give_the_one_thread_weights(cls, monkeypatch):
+    from nablanet.layers import recurrent
+
+    parts = []
+    real = recurrent.run_parts
+    monkeypatch.setattr(recurrent, "run_parts", lambda fn, n: (parts.append(n), real(fn, n)))
+    rng = np.random.default_rng(4)
+    n, T = 100, 6  # batches of 48, 48 and 4: 3 parts of 16 rows, then no split
+    X = rng.standard_normal((n, T, 3))
+    mask = np.arange(T) < rng.integers(1, T + 1, n)[:, None]
+    y = rng.integers(0, 3, n)
+    models = []
+    for threads in (1, 3):
+        model = cls(3, 7, 3, num_layers=2, output_activation="softmax", loss="cross_entropy",
+                    target="last", optimizer=Adam(0.01), seed=5)
+        parts.clear()
+        model.fit(X, y, mask, epochs=2, batch_size=48, threads=threads, backend="numba",
+                  progress=False)
+        models.append(model)
+        assert max(parts) == threads and min(parts) == 1
+    assert _max_difference(*models, lambda m: m.params()) < 1e-12
+    np.testing.assert_allclose(models[0].predict_proba(X, mask), models[1].predict_proba(X, mask),
+                               rtol=0, atol=1e-12)
+
+
+FIRST_FIT = """
+import numpy as np
+from threadpoolctl import threadpool_info
+from nablanet import LSTM
+from nablanet.training import Callback
+
+class Threads(Callback):
+    def on_epoch_end(self, epoch, logs):
+        print(sorted({p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}))
+
+LSTM(3, 8, 2, seed=0).fit(np.ones((64, 5, 3)), np.ones((64, 5, 2)), epochs=1, batch_size=64,
+                          threads=1, backend="numba", progress=False, callbacks=[Threads()])
+"""
+
+
+@needs_numba
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="BLAS has one thread anyway")
+def test_the_first_fit_of_a_process_limits_the_kernels_blas_too():
+    # Numba calls SciPy's own OpenBLAS: loaded inside fit's thread limit, it ran at its
+    # default threads (two per worker when rows split)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env.pop("OPENBLAS_NUM_THREADS", None)
+    env.pop("OMP_NUM_THREADS", None)
+    out = subprocess.run([sys.executable, "-c", FIRST_FIT], capture_output=True, text=True,
+                         env=env, check=True).stdout
+    assert out.strip() == "[1]"

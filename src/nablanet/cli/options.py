@@ -204,8 +204,10 @@ def training_options(defaults: Mapping[str, Any] | None = None, default_note: st
                          help="Reshuffle the training data every epoch (--no-shuffle "
                          "keeps the file order)."),
             click.option("--threads", type=click.IntRange(min=1), default=None,
-                         help="BLAS threads while training [default: 1 for small "
-                         "products, else the BLAS default]."),
+                         help="Threads while training: workers splitting each "
+                         "mini-batch's rows (compiled LSTM/GRU, batch >= 32), else BLAS "
+                         "threads [default: no split; BLAS at 1 thread for small products, "
+                         "its default for large ones]."),
             click.option("--class-weight", type=click.Choice(["none", "balanced"]),
                          default="none", help="Weight each class's examples in the loss: "
                          "balanced gives class c the weight n / (n_classes * n_c), "

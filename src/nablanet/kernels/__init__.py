@@ -69,6 +69,7 @@ def use_numba(backend: str, unsupported: str | None, batch_size: int, auto_max_b
     ``backend="numpy"`` never, ``"numba"`` always (or an error saying why it cannot),
     ``"auto"`` when Numba is installed, the model is supported and the mini-batch is at
     most ``auto_max_batch`` (above it, BLAS on whole batches wins: see the benchmarks).
+    When the answer is yes, the kernels' table is made (:func:`kernel_table`).
 
     Raises
     ------
@@ -88,8 +89,10 @@ def use_numba(backend: str, unsupported: str | None, batch_size: int, auto_max_b
                              "use backend 'numpy' or 'auto'")
         if not AVAILABLE:
             raise ImportError("backend 'numba' needs Numba: pip install 'nablanet[fast]'")
-        return True
-    return AVAILABLE and unsupported is None and batch_size <= auto_max_batch
+    elif not (AVAILABLE and unsupported is None and batch_size <= auto_max_batch):
+        return False
+    kernel_table()  # loads the BLAS the kernels call now, so that fit's thread limit reaches it
+    return True
 
 
 def plain_sgd_unsupported(optimizer) -> str | None:
@@ -164,7 +167,7 @@ def _lstm_steps_forward(layer, X, buf, T):
 
 def _lstm_steps_backward(layer, X, dH, buf, T, dX):
     run("lstm_backward", X, dH, layer.W_x, layer.W_h, buf.H, buf.C, buf.G, buf.TC,
-        buf.dG[:T], buf.dc, buf.carry, *layer.grads, X if dX is None else dX, dX is not None)
+        buf.dG[:T], buf.dc, buf.carry, *buf.grads, X if dX is None else dX, dX is not None)
 
 
 def _gru_steps_forward(layer, X, buf, T):
@@ -174,7 +177,7 @@ def _gru_steps_forward(layer, X, buf, T):
 
 def _gru_steps_backward(layer, X, dH, buf, T, dX):
     run("gru_backward", X, dH, layer.W_x, layer.W_h, buf.H, buf.GX, buf.GH, buf.dGx[:T],
-        buf.dGh[:T], buf.carry, *layer.grads, X if dX is None else dX, dX is not None)
+        buf.dGh[:T], buf.carry, *buf.grads, X if dX is None else dX, dX is not None)
 
 
 #: a recurrent layer's ``kernel`` name -> the compiled ``(steps_forward(layer, X, buf,
@@ -191,6 +194,9 @@ def _jit_all() -> None:
     as they compile."""
     if hasattr(mlp.mlp_sgd_epoch, "py_func"):
         return
+    # Numba's np.dot calls SciPy's BLAS, a second OpenBLAS; loaded on the first kernel
+    # call, it would miss the thread limit fit sets before it (two threads per worker)
+    import scipy.linalg.cython_blas  # noqa: F401
     scalar.jit()
     mlp.jit()
     cells.jit()

@@ -50,6 +50,7 @@ from nablanet.models.loss_weights import loss_weights
 from nablanet.models.summary import summary_table
 from nablanet.models.training_state import checkpoint_of, restore_checkpoint, start_run
 from nablanet.optimizers import SGD, Optimizer
+from nablanet.parallel import split_workers, workers
 from nablanet.registry import get, name_of, register
 from nablanet.training import (
     Callback,
@@ -318,7 +319,11 @@ class Sequential:
             kernel, if it has one (:meth:`kernel_unsupported` says why not); ``auto``:
             the kernel when it applies and ``batch_size <= auto_numba_max_batch``.
         threads : int, optional
-            BLAS threads while training (see :func:`nablanet.training.thread_limit`).
+            Threads while training: the workers that split each mini-batch's rows
+            where the model's layers can (compiled LSTM/GRU recurrences, batches of 32
+            and more; :func:`nablanet.parallel.split_workers`), else BLAS threads (see
+            :func:`nablanet.training.thread_limit`). Default: no split (see
+            :data:`nablanet.parallel.AUTO_SPLIT`), the BLAS rule.
         callbacks : sequence of Callback
             Called at the start, after every epoch (may stop training) and at the end;
             see :class:`nablanet.training.Callback`. One that reads each mini-batch's
@@ -421,16 +426,20 @@ class Sequential:
             return logs
 
         largest = batch_size * max((p.size for p in params), default=1)
-        return fit_loop(
-            n_samples=len(X), epochs=epochs, batch_size=batch_size, rng=self.rng,
-            train_batches=train_batches, evaluate=evaluate,
-            epoch_line=lambda logs: self.epoch_line(logs, None if val is None else len(val[0])),
-            optimizer=self.optimizer, get_params=lambda: params, schedule=schedule,
-            early_stopping=early_stopping, eval_every=eval_every, shuffle=shuffle,
-            progress=progress, threads=thread_limit(threads, largest),
-            initial_epoch=initial_epoch, base_lr=state.base_lr,
-            callbacks=[state, *callbacks], model=self,
-        )
+        blas = thread_limit(threads, largest)  # checks threads too
+        split = split_workers(threads, batch_size, any(getattr(layer, "compiled_steps", None)
+                                                       for layer in self.layers))
+        with workers(split):  # split rows run single-threaded BLAS each
+            return fit_loop(
+                n_samples=len(X), epochs=epochs, batch_size=batch_size, rng=self.rng,
+                train_batches=train_batches, evaluate=evaluate,
+                epoch_line=lambda logs: self.epoch_line(logs, None if val is None else len(val[0])),
+                optimizer=self.optimizer, get_params=lambda: params, schedule=schedule,
+                early_stopping=early_stopping, eval_every=eval_every, shuffle=shuffle,
+                progress=progress, threads=1 if split > 1 else blas,
+                initial_epoch=initial_epoch, base_lr=state.base_lr,
+                callbacks=[state, *callbacks], model=self,
+            )
 
     def _numpy_trainer(self, data: tuple, batch_size: int,
                        record: np.ndarray | None = None,
