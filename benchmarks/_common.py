@@ -39,7 +39,6 @@ import numpy as np
 __all__ = [
     "Row",
     "add_common_args",
-    "append_result",
     "apply_quick",
     "backends",
     "best",
@@ -424,23 +423,10 @@ def blas_kernel(machine: dict) -> str:
                      f"{p['num_threads']} threads" for p in pools) or "unknown (no threadpoolctl)"
 
 
-def append_result(payload: dict) -> Path:
-    """Append ``payload`` (with its ``machine``, :func:`machine_info`) as one JSON line to
-    ``benchmarks/results/<cpu-model>.jsonl`` and return that path; the CPU model is
-    made a file name (letters, digits, ``-``)."""
-    cpu = payload["machine"]["cpu"]
-    name = re.sub(r"[^A-Za-z0-9]+", "-", re.sub(r"\((R|TM)\)", "", cpu)).strip("-") or "unknown"
-    path = Path(__file__).resolve().parent / "results" / f"{name}.jsonl"
-    path.parent.mkdir(exist_ok=True)
-    with path.open("a", encoding="utf-8") as f:
-        f.write(json.dumps(payload, default=_plain, separators=(",", ":")) + "\n")
-    return path
-
-
-def emit_json(payload: dict) -> None:
+def emit_json(payload: dict, save: bool = True) -> None:
     """The machine (CPU vendor, model and flags; the BLAS kernel), then the final line
     ``JSON {...}`` with every number of the run, also appended (with the time and
-    command) to ``results/<cpu-model>.jsonl`` unless it is a ``--quick`` run."""
+    command) to ``results/<cpu-model>.jsonl`` if ``save`` and not a ``--quick`` run."""
     machine = payload.get("machine") or machine_info()
     print(f"CPU: {machine.get('cpu_vendor')} {machine['cpu']} (family/model "
           f"{machine['cpu_family_model']}, {machine['cpus']} logical CPUs, load average "
@@ -451,7 +437,7 @@ def emit_json(payload: dict) -> None:
                "command": " ".join(["python", *sys.argv]), **payload}
     line = json.dumps(payload, default=_plain, separators=(",", ":"))
     print("JSON " + line)
-    if not payload.get("quick"):
+    if save and not payload.get("quick"):
         RESULTS.mkdir(exist_ok=True)
         path = RESULTS / f"{cpu_slug(machine['cpu'])}.jsonl"
         with open(path, "a") as fh:

@@ -60,7 +60,6 @@ import numpy as np
 from _common import (
     Row,
     add_common_args,
-    append_result,
     apply_quick,
     blas_kernel,
     emit_json,
@@ -483,9 +482,7 @@ def main() -> None:
         "b1_sequences": args.b1_sequences, "rows": results, "notes": notes,
         "machine": machine,
     }
-    emit_json(payload)
-    if not (args.no_save or args.quick or args.only):
-        print(f"appended to {append_result(payload)}", file=sys.stderr)
+    emit_json(payload, save=not (args.no_save or args.only))
 
 
 if __name__ == "__main__":

@@ -24,8 +24,6 @@ Usage: ``python benchmarks/predict_throughput.py [--repeats 5] [--quick] [--only
 from __future__ import annotations
 
 import argparse
-import json
-import re
 import resource
 from pathlib import Path
 
@@ -52,7 +50,6 @@ from nablanet.models import GRU, LSTM, RNN, Network
 N_FEATURES, N_STEPS, N_HIDDEN = 29, 10, 32
 BATCHES = (1, 1024)
 DTYPES = ("float32", "float64")
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def models(dtype: str) -> dict:
@@ -205,12 +202,7 @@ def main() -> None:
                "repeats": args.repeats, "quick": args.quick, "rows": results,
                "peak_rss_mb": peak, "blas": blas_kernel(machine), "notes": notes,
                "machine": machine}
-    emit_json(payload)
-    if not args.quick and not args.only:
-        RESULTS.mkdir(exist_ok=True)
-        name = re.sub(r"[^A-Za-z0-9]+", "-", machine["cpu"]).strip("-")
-        with (RESULTS / f"{name}.jsonl").open("a") as f:
-            f.write(json.dumps(payload, default=str, separators=(",", ":")) + "\n")
+    emit_json(payload, save=not args.only)
 
 
 if __name__ == "__main__":
