@@ -59,7 +59,7 @@ def extra_metrics(model, a: np.ndarray, T: np.ndarray, threshold: float) -> dict
 def metric_logs(model, data: tuple, prefix: str, threshold: float,
                 extra: tuple[str, ...] = (), z: np.ndarray | None = None) -> dict:
     """The logs of ``model`` on ``data = (X, T, W)`` (see the module's docstring), each
-    name ``prefix``ed (``"train_"``, ``"val_"``, ``""``); ``extra`` names the extra
+    name prefixed with ``prefix`` (``"train_"``, ``"val_"``, ``""``); ``extra`` names the extra
     metrics (see :func:`check_metric_names`). ``z``: the outputs ``(n, *output_shape)``
     to score (the training pass's, recorded by ``fit``) instead of a forward pass over
     ``X``."""
