@@ -61,6 +61,9 @@ Scorer = Callable[[SequenceData], dict[str, np.ndarray]]
 #: sequences per call of the scorer (see "Bit for bit" above)
 GROUP = 64
 
+#: times the scorer is sent to the cluster (again after a worker that held it is lost)
+MAX_SENDINGS = 3
+
 _PAD_NAME = ""  # the name of the filler sequences: never a real one (names are non-empty)
 
 
@@ -241,12 +244,33 @@ def _on_dask(paths: list[Path], score: Scorer, workers: int | None,
                 dashboard_address=None))
             client = stack.enter_context(distributed.Client(cluster))
         log.info("scoring %d file(s) on Dask (%s)", len(paths), client.scheduler.address)
-        [scorer] = client.scatter([score], broadcast=True)  # once per worker
-        futures = [client.submit(_file_task, path, scorer, key=f"score-{k}-{path.name}")
-                   for k, path in enumerate(paths)]
-        for path, future in zip(paths, futures, strict=True):
-            texts = future.result()
-            future.release()
+
+        def submit(first: int, sending: int) -> None:
+            """Send the scorer once to each worker; submit the files from ``first`` on
+            that are not done (futures[k] is None or not finished)."""
+            [scorer] = client.scatter([score], broadcast=True)
+            for k in range(first, len(paths)):
+                if futures[k] is None or futures[k].status != "finished":
+                    futures[k] = client.submit(_file_task, paths[k], scorer,
+                                               key=f"score-{k}-{sending}-{paths[k].name}")
+
+        futures: list = [None] * len(paths)
+        submit(0, 0)
+        for k, path in enumerate(paths):
+            for sending in range(1, MAX_SENDINGS + 1):
+                try:
+                    texts = futures[k].result()
+                    break
+                except distributed.client.FutureCancelledError:
+                    # the scheduler may keep one replica of the scorer (its memory
+                    # manager): lost with its worker, it is sent again and the files
+                    # not done yet are resubmitted
+                    if sending == MAX_SENDINGS:
+                        raise
+                    log.warning("the scorer was lost with a worker: sending it again")
+                    submit(k, sending)
+            futures[k].release()
+            futures[k] = None
             yield path, iter(texts)
 
 
