@@ -22,9 +22,9 @@ from nablanet.cli import cli
 from nablanet.datasets.sequences import (
     SequenceData,
     pad,
+    parsing,
     read_sequence_chunks,
     read_sequence_csv,
-    reader,
     write_sequence_csv,
 )
 from nablanet.models.scorer import SequenceScorer
@@ -64,7 +64,7 @@ def fraud(tmp_path_factory):
 @pytest.fixture
 def small_blocks(monkeypatch):
     """The reader's blocks cut to ~2 KB: a chunk holds a few sequences."""
-    monkeypatch.setattr(reader, "_CHUNK", 2000)
+    monkeypatch.setattr(parsing, "_CHUNK", 2000)
 
 
 def in_memory(model_path, paths) -> str:

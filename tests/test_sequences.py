@@ -12,8 +12,8 @@ from nablanet.datasets.sequences import (
     SequenceData,
     class_indices,
     pad,
+    parsing,
     read_sequence_csv,
-    reader,
     train_test_split,
     write_sequence_csv,
 )
@@ -219,7 +219,7 @@ def test_blocks_give_the_same_result_and_name_the_right_line(tmp_path, monkeypat
     data = fraud_like(40, n_features=3, seed=2)
     path = write_sequence_csv(data, tmp_path / "blocks.csv")
     whole = read_sequence_csv(path)
-    monkeypatch.setattr(reader, "_CHUNK", 100)  # lines cut across reads
+    monkeypatch.setattr(parsing, "_CHUNK", 100)  # lines cut across reads
     assert_same(read_sequence_csv(path), whole)
     lines = path.read_text().splitlines()
     bad = [*lines[:300], lines[300].replace(",", ",oops", 1), *lines[301:]]  # t of line 301

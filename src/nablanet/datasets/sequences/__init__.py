@@ -29,8 +29,10 @@ Labels of a multiclass task come in two layouts, one column of class indices or 
 seed's one-hot columns; :func:`class_indices` reads both.
 
 The package holds one idea per module: :mod:`~nablanet.datasets.sequences.data` (the
-:class:`SequenceData` container), :mod:`~nablanet.datasets.sequences.reader` (the parser
-of a file, whole or in chunks, or of a DataFrame, and its checks),
+:class:`SequenceData` container), :mod:`~nablanet.datasets.sequences.parsing` (CSV
+text: lines, quotes, the header, fields and their diagnosis),
+:mod:`~nablanet.datasets.sequences.reader` (sequences from a file, whole or in chunks, or
+from a DataFrame),
 :mod:`~nablanet.datasets.sequences.files` (CSV or Parquet by the file's name),
 :mod:`~nablanet.datasets.sequences.writer`,
 :mod:`~nablanet.datasets.sequences.labels` (the two class-label layouts),
