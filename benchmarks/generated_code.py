@@ -418,6 +418,7 @@ def main() -> None:
                         help="do not append the JSON line to benchmarks/results/")
     args = parser.parse_args()
     apply_quick(args)
+    args.threads = args.threads[0]  # one setting, the first of --threads (default 1)
     if args.quick:
         args.b1_sequences = min(args.b1_sequences, 200)
     cells = [c.strip() for c in args.cells.split(",") if c.strip()]

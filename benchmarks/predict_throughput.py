@@ -164,8 +164,7 @@ def main() -> None:
     add_common_args(parser, repeats=5, backends=False)
     args = parser.parse_args()
     apply_quick(args)
-    if args.threads is None:
-        args.threads = 1
+    args.threads = args.threads[0]  # one setting, the first of --threads (default 1)
     notes: list[str] = []
     with thread_limits(args.threads):
         rows = select(build_rows(args, notes), args.only)
