@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from nablanet.interop.codegen.walk import EQUATIONS, Const, Op, Plan, literal
+from nablanet.interop.codegen.walk import EQUATIONS, Const, Op, Plan, helpers_used, literal
 
 __all__ = ["HELPERS", "OPS", "to_c"]
 
@@ -218,9 +218,6 @@ static void gru_step(const real *x, const real *w_x, const real *w_h, const real
 }}""",
 }
 
-_NEEDS = {"dense": ["matvec"], "rnn": ["dense", "matvec"], "lstm": ["dense", "matvec",
-          "sigmoid", "tanh"], "gru": ["dense", "matvec", "sigmoid", "tanh"]}
-
 
 def _array(c: Const, plan: Plan) -> str:
     dtype = "float64" if c.wide else plan.dtype
@@ -299,13 +296,7 @@ def _step(op: Op, x: str, i: int) -> tuple[list[str], str]:
 
 def _helpers(plan: Plan) -> list[str]:
     """The helper functions ``plan`` calls, in :data:`HELPERS`' order."""
-    used = {"scale" if plan.scaler else "cast"}
-    if plan.output_activation != "identity":
-        used.add(plan.output_activation)
-    for op in [*plan.ops, *([plan.head] if plan.head else [])]:
-        used.update([op.kind, *_NEEDS.get(op.kind, [])])
-        if op.activation != "identity" or op.kind == "rnn":  # rnn_step takes f
-            used.add(op.activation)
+    used = helpers_used(plan)
     return [HELPERS[n] for n in HELPERS if n in used]
 
 

@@ -10,7 +10,7 @@ holds the Rust function each kind calls, written once and emitted only when used
 
 from __future__ import annotations
 
-from nablanet.interop.codegen.walk import EQUATIONS, Const, Op, Plan, literal
+from nablanet.interop.codegen.walk import EQUATIONS, Const, Op, Plan, helpers_used, literal
 
 __all__ = ["HELPERS", "OPS", "to_rust"]
 
@@ -207,10 +207,6 @@ fn gru_step(x: &[Real], w_x: &[Real], w_h: &[Real], b_x: &[Real], b_h: &[Real],
 }}""",
 }
 
-#: helpers each helper calls
-_NEEDS = {"dense": ["matvec"], "rnn": ["dense", "matvec"], "lstm": ["dense", "matvec",
-          "sigmoid", "tanh"], "gru": ["dense", "sigmoid", "tanh", "matvec"]}
-
 
 def _real(plan: Plan) -> str:
     return "f64" if plan.dtype == "float64" else "f32"
@@ -298,13 +294,7 @@ def _step(op: Op, x: str, i: int) -> tuple[list[str], str]:
 
 def _helpers(plan: Plan) -> list[str]:
     """The helper functions ``plan`` calls, in :data:`HELPERS`' order."""
-    used = {"scale" if plan.scaler else "cast"}
-    if plan.output_activation != "identity":
-        used.add(plan.output_activation)
-    for op in [*plan.ops, *([plan.head] if plan.head else [])]:
-        used.update([op.kind, *_NEEDS.get(op.kind, [])])
-        if op.activation != "identity" or op.kind == "rnn":  # rnn_step takes f
-            used.add(op.activation)
+    used = helpers_used(plan)
     return [HELPERS[n] for n in HELPERS if n in used]
 
 

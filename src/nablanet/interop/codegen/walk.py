@@ -36,7 +36,7 @@ import numpy as np
 from nablanet.models.recurrent import RecurrentNetwork
 from nablanet.registry import name_of
 
-__all__ = ["LAYER_OPS", "Const", "Op", "Plan", "check_names", "literal", "plan"]
+__all__ = ["LAYER_OPS", "Const", "Op", "Plan", "check_names", "helpers_used", "literal", "plan"]
 
 #: what the output heads of a CLI-trained recurrent model decide
 TASKS = ("binary", "multiclass", "regression")
@@ -371,6 +371,25 @@ def plan(model, *, input_shape=None, scaler=None, task: str | None = None,
     return Plan(name_of("model", type(model)), dtype, recurrent,
                 model.target if recurrent else None, shape, n_out, ops, head, out_act,
                 scale, task, threshold, labels)
+
+
+#: the helpers each generated helper calls (the same in every language)
+_NEEDS = {"dense": ["matvec"], "rnn": ["dense", "matvec"],
+          "lstm": ["dense", "matvec", "sigmoid", "tanh"],
+          "gru": ["dense", "matvec", "sigmoid", "tanh"]}
+
+
+def helpers_used(plan: Plan) -> set[str]:
+    """The names of the generated helper functions that ``plan`` calls (each language's
+    ``HELPERS`` table has one of each)."""
+    used = {"scale" if plan.scaler else "cast"}
+    if plan.output_activation != "identity":
+        used.add(plan.output_activation)
+    for op in [*plan.ops, *([plan.head] if plan.head else [])]:
+        used.update([op.kind, *_NEEDS.get(op.kind, [])])
+        if op.activation != "identity" or op.kind == "rnn":  # rnn_step takes f
+            used.add(op.activation)
+    return used
 
 
 def check_names(names, prefix: str, count: int, what: str) -> None:
