@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from nablanet.interop.codegen.walk import EQUATIONS, Const, Op, Plan, helpers_used, literal
+from nablanet.interop.codegen.walk import EQUATIONS, Const, Op, Plan, helpers_used, literal, wrapped
 
 __all__ = ["HELPERS", "OPS", "to_c"]
 
@@ -223,13 +223,7 @@ def _array(c: Const, plan: Plan) -> str:
     dtype = "float64" if c.wide else plan.dtype
     suffix = "f" if dtype == "float32" else ""
     items = [literal(float(v), dtype) + suffix for v in c.values]
-    lines, line = [], "   "
-    for item in items:
-        if len(line) + len(item) + 2 > _WIDTH:
-            lines.append(line)
-            line = "   "
-        line += f" {item},"
-    lines.append(line)
+    lines = wrapped(items, _WIDTH)
     kind = "double" if c.wide else "real"
     shape = " x ".join(map(str, c.shape))
     return (f"/* {c.doc}: shape ({shape}). */\n"

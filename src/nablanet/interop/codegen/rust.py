@@ -10,7 +10,7 @@ holds the Rust function each kind calls, written once and emitted only when used
 
 from __future__ import annotations
 
-from nablanet.interop.codegen.walk import EQUATIONS, Const, Op, Plan, helpers_used, literal
+from nablanet.interop.codegen.walk import EQUATIONS, Const, Op, Plan, helpers_used, literal, wrapped
 
 __all__ = ["HELPERS", "OPS", "to_rust"]
 
@@ -216,13 +216,7 @@ def _array(c: Const, plan: Plan) -> str:
     """``static NAME: [T; n] = [...];`` with its doc comment, wrapped."""
     dtype = "float64" if c.wide else plan.dtype
     items = [literal(float(v), dtype) for v in c.values]
-    lines, line = [], "   "
-    for item in items:
-        if len(line) + len(item) + 2 > _WIDTH:
-            lines.append(line)
-            line = "   "
-        line += f" {item},"
-    lines.append(line)
+    lines = wrapped(items, _WIDTH)
     kind = "f64" if c.wide else "Real"
     shape = " x ".join(map(str, c.shape))
     return (f"/// {c.doc}: shape ({shape}).\n"

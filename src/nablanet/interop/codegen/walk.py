@@ -36,7 +36,8 @@ import numpy as np
 from nablanet.models.recurrent import RecurrentNetwork
 from nablanet.registry import name_of
 
-__all__ = ["LAYER_OPS", "Const", "Op", "Plan", "check_names", "helpers_used", "literal", "plan"]
+__all__ = ["LAYER_OPS", "Const", "Op", "Plan", "check_names", "helpers_used", "literal", "plan",
+           "wrapped"]
 
 #: what the output heads of a CLI-trained recurrent model decide
 TASKS = ("binary", "multiclass", "regression")
@@ -371,6 +372,19 @@ def plan(model, *, input_shape=None, scaler=None, task: str | None = None,
     return Plan(name_of("model", type(model)), dtype, recurrent,
                 model.target if recurrent else None, shape, n_out, ops, head, out_act,
                 scale, task, threshold, labels)
+
+
+def wrapped(items: list[str], width: int) -> list[str]:
+    """``items`` as the lines of an array initializer: each line indented by four
+    spaces, every item followed by a comma, no line longer than ``width``."""
+    lines, line = [], "   "
+    for item in items:
+        if len(line) + len(item) + 2 > width:
+            lines.append(line)
+            line = "   "
+        line += f" {item},"
+    lines.append(line)
+    return lines
 
 
 #: the helpers each generated helper calls (the same in every language)
