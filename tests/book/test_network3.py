@@ -6,7 +6,7 @@ import logging
 import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
-from tests.layers.gradcheck import numeric_grad
+from tests.layers.gradcheck import FixedDraws, numeric_grad
 
 from nablanet.book import network3
 from nablanet.book.network3 import (
@@ -156,17 +156,6 @@ def test_the_books_global_seeding_fixes_weights_and_dropout():
     assert a.seed == b.seed != c.seed
     assert all(np.array_equal(p, q) for p, q in zip(a.params, b.params, strict=True))
     assert not np.array_equal(a.params[2], c.params[2])
-
-
-class FixedDraws:
-    """Stands in for a Dropout layer's Generator: every draw is ``u`` (a fixed mask)."""
-
-    def __init__(self, u):
-        self.u = u
-
-    def random(self, *, out, dtype):
-        out[...] = self.u[:len(out)]
-        return out
 
 
 def test_gradient_through_every_dropped_layer_matches_finite_differences():

@@ -47,3 +47,15 @@ def check_layer(layer, X: np.ndarray, *, training: bool = False, rtol: float = 1
     if dX is not None:
         np.testing.assert_allclose(dX, numeric_grad(loss, X), rtol=rtol, atol=atol,
                                    err_msg=f"{type(layer).__name__} dL/dX")
+
+
+class FixedDraws:
+    """Stands in for a Dropout layer's Generator: every ``random`` call writes ``u`` (a
+    fixed mask), so that a dropped layer's gradient can be checked by differences."""
+
+    def __init__(self, u):
+        self.u = u
+
+    def random(self, *, out, dtype):
+        out[...] = self.u[:len(out)]
+        return out

@@ -1,20 +1,9 @@
 import numpy as np
 import pytest
-from tests.layers.gradcheck import check_layer
+from tests.layers.gradcheck import FixedDraws, check_layer
 
 from nablanet.layers import Dropout
 from nablanet.registry import get
-
-
-class FixedDraws:
-    """A stand-in for the layer's Generator: every ``random`` call writes ``u``."""
-
-    def __init__(self, u):
-        self.u = u
-
-    def random(self, *, out, dtype):
-        out[...] = self.u[:len(out)]
-        return out
 
 
 def test_dropout_gradients_with_a_fixed_mask():
