@@ -13,24 +13,13 @@ import time
 
 import numpy as np
 import pytest
+from tests.cli_run import run
 
 from nablanet import Network
-from nablanet.cli import main
 from nablanet.datasets.idx import read_idx
 
 SEQ_CSV = "name,t,x1,y1\n" + "".join(f"s{k},{t},{0.1 * t + k % 3},{k % 2}\n"
                                      for k in range(12) for t in range(3))
-
-
-def run(capsys, *args) -> tuple[int, str, str]:
-    """``(exit status, stdout, stderr)`` of ``nablanet ARGS``."""
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def refused(capsys, *args, fragments=()) -> str:

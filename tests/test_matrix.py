@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.cli_run import run as run_cli
 
 from nablanet.cli import main
 from nablanet.datasets.idx import write_idx
@@ -109,14 +109,7 @@ def write_layout(path: Path, layout: Layout, seed: int = 0) -> Path:
 
 def run(capsys, *args) -> tuple[int, str, str]:
     """``(exit status, stdout, stderr)`` of ``nablanet -q ARGS`` in-process."""
-    logging.getLogger("nablanet").handlers.clear()  # none bound to an earlier capture
-    try:
-        main(["-q", *map(str, args)])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, "-q", *args)
 
 
 def oracle(scorer: SequenceScorer, path: Path) -> tuple[list, np.ndarray]:

@@ -7,13 +7,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import sys
 
 import numpy as np
 import pytest
+from tests.cli_run import run as run_cli
 
-from nablanet.cli import main
 from nablanet.datasets.sequences import (
     read_sequence_csv,
     read_sequence_file,
@@ -40,14 +39,8 @@ def features_only(text: str) -> str:
 
 
 def run(capsys, *args) -> tuple[int, str, str]:
-    logging.getLogger("nablanet").handlers.clear()
-    try:
-        main(["-q", *map(str, args)])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
+    """``(exit status, stdout, stderr)`` of ``nablanet -q ARGS`` in-process."""
+    return run_cli(capsys, "-q", *args)
 
 
 @pytest.fixture
