@@ -16,11 +16,12 @@ ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "examples" / "book"
 sys.path.insert(0, str(BOOK))
 
+pytest.importorskip("matplotlib", reason="the book's programs draw their figures: "
+                    "pip install 'nablanet[plot]'")
+
 import common  # noqa: E402  (examples/book/common.py)
 import learning_speed  # noqa: E402
 import more_data  # noqa: E402
-
-pytest.importorskip("matplotlib")
 
 #: program, tiny arguments, and a function of its JSON giving
 #: ``[(accuracy, examples it is a fraction of, lowest plausible value)]``
@@ -53,6 +54,8 @@ CASES = {
 def test_program_writes_figure_and_numbers(name, tmp_path, mnist_10k_dir):
     from matplotlib.image import imread
 
+    if name in ("svm", "more_data"):
+        pytest.importorskip("sklearn", reason="the SVM baseline: pip install 'nablanet[sklearn]'")
     args, accuracies = CASES[name]
     done = subprocess.run([sys.executable, str(BOOK / f"{name}.py"), "--data",
                            str(mnist_10k_dir), "--seed", "3", "--out", str(tmp_path), *args],

@@ -30,6 +30,7 @@ def test_notebook_runs(name, mnist_10k_dir, monkeypatch):
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
     pytest.importorskip("sklearn")
+    pytest.importorskip("matplotlib")
     # The kernel is this Python, importing the nablanet this test imports.
     src = str(Path(__import__("nablanet").__file__).parents[1])
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]))
