@@ -18,6 +18,7 @@ is ``>= 0.5``.
 
 from __future__ import annotations
 
+from nablanet.interop.codegen.scorer import rust_main
 from nablanet.interop.codegen.walk import Plan
 from nablanet.models import Network
 
@@ -222,28 +223,6 @@ fn score(bytes: &[u8]) -> Result<String, String> {
     }
     Ok(out)
 }
-
-fn main() {
-    use std::io::Write as _;
-    let args: Vec<String> = std::env::args().collect();
-    if args.len() != 2 {
-        eprintln!("usage: {} IMAGES.npy  (writes one label per line to standard output)",
-                  args[0]);
-        std::process::exit(2);
-    }
-    match std::fs::read(&args[1]).map_err(|e| e.to_string()).and_then(|b| score(&b)) {
-        Ok(text) => {
-            let mut stdout = std::io::stdout().lock();
-            if stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush()).is_err() {
-                std::process::exit(1);
-            }
-        }
-        Err(message) => {
-            eprintln!("{}: {}", args[1], message);
-            std::process::exit(2);
-        }
-    }
-}
 """
 
 _LABEL = {"rust": {"binary": "label(y[0])", "multiclass": "label(&y)"},
@@ -254,7 +233,9 @@ _LABEL = {"rust": {"binary": "label(y[0])", "multiclass": "label(&y)"},
 def rust_program(plan: Plan) -> str:
     """The Rust ``main`` (and its helpers) of the image scorer for ``plan``."""
     assert plan.task in ("binary", "multiclass")
-    return _RUST.replace("@@LABEL@@", _LABEL["rust"][plan.task])
+    return (_RUST.replace("@@LABEL@@", _LABEL["rust"][plan.task])
+            + rust_main("IMAGES.npy  (writes one label per line to standard output)",
+                        "std::fs::read"))
 
 
 _C = r"""/* ---- the scorer (nablanet export --program) --------------------------------------

@@ -185,18 +185,20 @@ fn score(text: &str) -> Result<String, String> {
     }
     Ok(out)
 }
+"""
 
+#: the ``main`` of a Rust scorer: reads the file named by its one argument with @@READ@@,
+#: calls the program's ``score`` and writes its text to standard output; a bad file is
+#: one line on standard error and exit status 2
+RUST_MAIN = r"""
 fn main() {
     use std::io::Write as _;
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 2 {
-        eprintln!("usage: {} DATA.csv  (writes the predictions CSV to standard output)",
-                  args[0]);
+        eprintln!("usage: {} @@USAGE@@", args[0]);
         std::process::exit(2);
     }
-    let result = std::fs::read_to_string(&args[1]).map_err(|e| e.to_string())
-        .and_then(|text| score(&text));
-    match result {
+    match @@READ@@(&args[1]).map_err(|e| e.to_string()).and_then(|input| score(&input)) {
         Ok(text) => {
             let mut stdout = std::io::stdout().lock();
             if stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush()).is_err() {
@@ -210,6 +212,12 @@ fn main() {
     }
 }
 """
+
+
+def rust_main(usage: str, read: str) -> str:
+    """:data:`RUST_MAIN` with its usage line and the function reading the file."""
+    return RUST_MAIN.replace("@@USAGE@@", usage).replace("@@READ@@", read)
+
 
 _RUST_ROWS = {
     "binary": ['            write!(out, ",{},{}", py_float(f64::from(row[0])), label(row[0]))',
@@ -225,7 +233,9 @@ def rust_program(plan: Plan) -> str:
     """The Rust ``main`` (and its helpers) of the scorer for ``plan``'s task."""
     assert plan.task is not None
     return (_RUST.replace("@@COLUMNS@@", ",".join(_columns(plan)))
-            .replace("@@ROW@@", "\n".join(_RUST_ROWS[plan.task])))
+            .replace("@@ROW@@", "\n".join(_RUST_ROWS[plan.task]))
+            + rust_main("DATA.csv  (writes the predictions CSV to standard output)",
+                        "std::fs::read_to_string"))
 
 
 _C = r"""/* ---- the scorer (nablanet export --program) --------------------------------------
