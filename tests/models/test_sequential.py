@@ -161,12 +161,12 @@ def test_same_seed_same_result_bit_for_bit():
 
 
 def test_evaluation_in_chunks_equals_one_pass(monkeypatch):
-    from nablanet.models import sequential
+    from nablanet.models import work_buffers
 
     X, _ = _blobs(50)
     model = _model()
     whole = model.predict_proba(X)
-    monkeypatch.setattr(sequential, "_MAX_CHUNK", 7)
+    monkeypatch.setattr(work_buffers, "MAX_CHUNK", 7)
     chunked = _model().predict_proba(X)
     np.testing.assert_array_equal(chunked, whole)
 

@@ -17,7 +17,9 @@ The methods call one module per idea around the container: :mod:`.checks` (input
 targets at the edge, the validation hold-out), :mod:`.loss_weights` (sample and class
 weights), :mod:`.gradient_step` (the allocation-free NumPy step), :mod:`.head_metrics`
 (metrics by output head, the epoch line), :mod:`.training_state` (start, resume and
-checkpoint of a run, the data fingerprint) and :mod:`.summary` (the layer table).
+checkpoint of a run, the data fingerprint), :mod:`.summary` (the layer table), and two
+that hold methods of the class: :mod:`.fitting` (``fit`` itself and the NumPy trainer)
+and :mod:`.work_buffers` (the layers' buffers and evaluation in chunks).
 
 Inputs are batch-major arrays of any per-sample shape, ``(n, n_features)`` for dense
 stacks, ``(n, channels, height, width)`` for images; the layers check the shape
@@ -30,47 +32,31 @@ nothing; evaluation runs in chunks of samples whose work buffers stay within
 
 from __future__ import annotations
 
-import logging
-import math
 from collections.abc import Callable, Sequence
 from typing import cast
 
 import numpy as np
 
-from nablanet import kernels, serialization
+from nablanet import serialization
 from nablanet.activations import get_activation
 from nablanet.datasets.pixels import Pixels
 from nablanet.init import check_dtype
 from nablanet.layers.base import Layer
 from nablanet.losses import get_loss
-from nablanet.models.checks import check_inputs, check_targets, holdout
+from nablanet.models import fitting, work_buffers
+from nablanet.models.checks import check_inputs, check_targets
 from nablanet.models.gradient_step import gradient_step
-from nablanet.models.head_metrics import check_metric_names, metric_logs, metrics_line
+from nablanet.models.head_metrics import metric_logs, metrics_line
 from nablanet.models.loss_weights import loss_weights
 from nablanet.models.summary import summary_table
-from nablanet.models.training_state import checkpoint_of, restore_checkpoint, start_run
+from nablanet.models.training_state import checkpoint_of, restore_checkpoint
 from nablanet.optimizers import SGD, Optimizer
-from nablanet.parallel import split_workers, workers
 from nablanet.registry import get, name_of, register
-from nablanet.training import (
-    Callback,
-    EarlyStopping,
-    History,
-    Schedule,
-    TrainingState,
-    check_fit_args,
-    fit_loop,
-    gradient_watchers,
-    thread_limit,
-)
+from nablanet.training import TrainingState
 
 __all__ = ["EVAL_BYTES", "Sequential"]
 
-log = logging.getLogger(__name__)
-
-#: bytes of layer work buffers per evaluation chunk (the chunk has at most 8192 samples)
-EVAL_BYTES = 32 * 2**20
-_MAX_CHUNK = 8192
+EVAL_BYTES = work_buffers.EVAL_BYTES  # re-exported: where users have imported it
 
 
 @register("model", "Sequential")
@@ -247,219 +233,15 @@ class Sequential:
     # ----------------------------------------------------------------------------------
     # Training
     # ----------------------------------------------------------------------------------
-    def fit(
-        self,
-        X,
-        y,
-        mask=None,
-        *,
-        epochs: int | None = None,
-        batch_size: int | None = None,
-        validation_data=None,
-        validation_split: float = 0.0,
-        schedule: Schedule | None = None,
-        early_stopping: EarlyStopping | None = None,
-        eval_every: int = 1,
-        threshold: float = 0.5,
-        monitor_training: bool | str = True,
-        shuffle: bool = True,
-        progress: bool = True,
-        backend: str = "auto",
-        threads: int | None = None,
-        callbacks: Sequence[Callback] = (),
-        initial_epoch: int = 0,
-        sample_weight=None,
-        class_weight: dict | str | None = None,
-        metrics: Sequence[str] = (),
-    ) -> History:
-        """Train by mini-batch gradient descent with backpropagation and the model's
-        optimizer.
-
-        Parameters
-        ----------
-        X : array ``(n, ...)``
-            Training inputs; the per-sample shape is the first layer's.
-        y : int array ``(n,)`` of class labels, or array ``(n, *output_shape)`` of targets
-            Labels are one-hot encoded for several outputs; for one output, 0/1 labels
-            are its targets.
-        mask : bool array ``(n, n_steps)``, optional
-            Sequence models only: the valid steps of variable-length sequences.
-        epochs : int, optional
-            Passes over the data (default: the class's ``default_epochs``).
-        batch_size : int, optional
-            Samples per mini-batch (the last one may be smaller); default: the class's
-            ``default_batch_size``.
-        validation_data : tuple ``(X_val, y_val)`` or ``(X_val, y_val, mask_val)``, optional
-            Evaluated every ``eval_every`` epochs (``val_loss``, ``val_accuracy``, ...).
-        validation_split : float, default 0
-            Instead of ``validation_data``: hold out this fraction of ``X`` (seeded).
-        schedule, early_stopping : optional
-            Learning-rate schedule and early stopping (see :mod:`nablanet.training`).
-        eval_every : int, default 1
-            Evaluate every this many epochs (and after the last).
-        threshold : float, default 0.5
-            Decision threshold of a single sigmoid output, for the accuracy.
-        monitor_training : bool or ``"full"``, default True
-            Also report metrics on the training data (``train_loss``, ...). True: as the
-            training pass saw them, as Keras reports them: each sample's output
-            recorded when its mini-batch was trained, the metrics computed from them
-            once per evaluated epoch (the running mean over the epoch's mini-batches,
-            in training mode: with dropout, and with the weights of each step); no
-            second forward pass. ``"full"``: a full evaluation of the final weights on
-            the training data after the epoch, as on the validation data (one more
-            forward pass over the training data). False: none. Compiled kernels that
-            do not record their outputs (:attr:`compiled_records` False: the feedforward
-            and vanilla RNN kernels) take the full evaluation for True.
-        shuffle : bool, default True
-            Reshuffle the samples every epoch from the model's generator.
-        progress : bool, default True
-            Show a progress bar within each epoch on a terminal.
-        backend : ``"auto"``, ``"numpy"`` or ``"numba"``
-            ``numpy``: the layers (the reference); ``numba``: the model's compiled
-            kernel, if it has one (:meth:`kernel_unsupported` says why not); ``auto``:
-            the kernel when it applies and ``batch_size <= auto_numba_max_batch``.
-        threads : int, optional
-            Threads while training: the workers that split each mini-batch's rows
-            where the model's layers can (compiled LSTM/GRU recurrences, batches of 32
-            and more; :func:`nablanet.parallel.split_workers`), else BLAS threads (see
-            :func:`nablanet.training.thread_limit`). Default: no split (see
-            :data:`nablanet.parallel.AUTO_SPLIT`), the BLAS rule.
-        callbacks : sequence of Callback
-            Called at the start, after every epoch (may stop training) and at the end;
-            see :class:`nablanet.training.Callback`. One that reads each mini-batch's
-            gradients (``on_batch_gradients``, :class:`nablanet.callbacks.GradientNorms`)
-            makes ``backend="auto"`` train on NumPy.
-        initial_epoch : int, default 0
-            Resume a run: the epochs already trained (the model's
-            ``training_state.epoch`` after :meth:`load`). Training runs epochs
-            ``initial_epoch + 1`` to ``epochs`` with the saved optimizer moments,
-            generator, schedule (when ``schedule`` is None) and early stopping (when
-            ``early_stopping`` is None): on the same backend the weights equal those
-            of an uninterrupted run bit for bit.
-        sample_weight : array ``(n,)``, or ``(n, n_steps)`` for per-step targets, optional
-            Weight of each example's (sequence's, step's) loss and gradient: the
-            objective is ``(1/n) sum_i w_i L_i`` (Keras's convention).
-        class_weight : dict ``{label: weight}`` or ``"balanced"``, optional
-            Multiplies the weight of each example by its class's; ``"balanced"`` is
-            scikit-learn's ``n_samples / (n_classes * bincount(y))``. Classifiers only
-            (softmax, one sigmoid output, or sigmoid outputs with one-hot targets).
-        metrics : sequence of str
-            Extra metrics of :mod:`nablanet.metrics` logged each evaluation (e.g.
-            ``"macro_f1"``), ``train_``/``val_`` prefixed.
-
-        Returns
-        -------
-        History
-            One entry per evaluated epoch: ``epoch`` (1-based), ``seconds``, ``lr`` (the
-            rate the epoch used) and the metrics (``train_`` and ``val_`` prefixed).
-
-        Raises
-        ------
-        ValueError
-            For inputs or targets that do not fit the model, non-finite inputs, labels
-            out of range, bad epochs/batch_size/eval_every/validation_split/weights/
-            metrics, ``backend="numba"`` for a model the kernels do not cover, or
-            resuming on other data than the run's (another fingerprint).
-        ImportError
-            For ``backend="numba"`` without Numba installed.
-        """
-        epochs = self.default_epochs if epochs is None else epochs
-        batch_size = self.default_batch_size if batch_size is None else batch_size
-        data = self._prepare(X, y, mask, "X", self.targets_name)
-        resume = bool(initial_epoch)
-        state = start_run(self, data, resume, schedule, early_stopping)
-        schedule, early_stopping = state.schedule, state.early_stopping
-        weights = self._loss_weights(data, sample_weight, class_weight)
-        extra = check_metric_names(self, metrics)
-        val = None
-        if validation_data is not None:
-            if not isinstance(validation_data, tuple | list) or len(validation_data) not in (2, 3):
-                raise ValueError("validation_data: expected a tuple (X_val, y_val) or "
-                                 "(X_val, y_val, mask_val)")
-            vx, vy, *vm = validation_data
-            val = self._prepare(vx, vy, vm[0] if vm else None, "validation_data[0]",
-                                "validation_data[1]")
-        elif validation_split:
-            split_rng = np.random.default_rng()
-            assert state.split_rng is not None  # every run records its split's state
-            split_rng.bit_generator.state = state.split_rng  # the run's split, resumed too
-            (data, weights), val = holdout((data, weights), validation_split, split_rng)
-            if not resume:
-                self.rng.bit_generator.state = split_rng.bit_generator.state
-        X = data[0]
-        check_fit_args(len(X), epochs, batch_size, eval_every)
-        reason = self.kernel_unsupported() if sample_weight is None and class_weight is None \
-            else "the compiled kernels take no sample or class weights"
-        watchers = gradient_watchers(callbacks)
-        if watchers and reason is None:
-            reason = ("a callback reads each mini-batch's gradients (on_batch_gradients, "
-                      "e.g. GradientNorms), which the compiled kernels do not expose")
-        compiled = kernels.use_numba(backend, reason, batch_size, self.auto_numba_max_batch)
-        if monitor_training not in (True, False, "full"):
-            raise ValueError("monitor_training: expected True, False or 'full', got "
-                             f"{monitor_training!r}")
-        # the training pass's outputs, for the running training metrics
-        record = np.empty((len(X), *data[1].shape[1:]), dtype=self.dtype) \
-            if monitor_training is True and (self.compiled_records or not compiled) else None
-        used = "numba" if compiled else "numpy"
-        if resume and state.backend not in (None, used):
-            log.warning("resuming a %s run on the %s backend: the weights will not equal an "
-                        "uninterrupted run's bit for bit", state.backend, used)
-        state.backend = used
-        train = (data[0], data[1], weights)
-        if compiled:
-            train_batches = self.compiled_trainer(train, batch_size, record)
-        else:  # the layers' buffers, once: for the mini-batches and the evaluation chunks
-            largest = max(len(X), 0 if val is None else len(val[0]))
-            chunk = self._plan(X.shape[1:], "X")[1]
-            self._allocate(X.shape[1:], max(batch_size, min(largest, chunk)))
-            train_batches = self._numpy_trainer(train, batch_size, record, watchers)
-        log.info("training on the %s backend", used)
-        params = self.params()
-
-        def evaluate() -> dict:
-            logs = {}
-            if monitor_training:
-                logs.update(metric_logs(self, data, "train_", threshold, extra, record))
-            if val is not None:
-                logs.update(metric_logs(self, val, "val_", threshold, extra))
-            return logs
-
-        largest = batch_size * max((p.size for p in params), default=1)
-        blas = thread_limit(threads, largest)  # checks threads too
-        split = split_workers(threads, batch_size, any(getattr(layer, "compiled_steps", None)
-                                                       for layer in self.layers))
-        with workers(split):  # split rows run single-threaded BLAS each
-            return fit_loop(
-                n_samples=len(X), epochs=epochs, batch_size=batch_size, rng=self.rng,
-                train_batches=train_batches, evaluate=evaluate,
-                epoch_line=lambda logs: self.epoch_line(logs, None if val is None else len(val[0])),
-                optimizer=self.optimizer, get_params=lambda: params, schedule=schedule,
-                early_stopping=early_stopping, eval_every=eval_every, shuffle=shuffle,
-                progress=progress, threads=1 if split > 1 else blas,
-                initial_epoch=initial_epoch, base_lr=state.base_lr,
-                callbacks=[state, *callbacks], model=self,
-            )
+    fit = fitting.fit
 
     def _numpy_trainer(self, data: tuple, batch_size: int,
                        record: np.ndarray | None = None,
                        watchers: Sequence[Callable] = ()) -> Callable[[np.ndarray], None]:
-        """``train_batches`` for :func:`fit_loop` through the layers, then the optimizer;
-        ``record`` receives the outputs of the training pass (see
-        :func:`~nablanet.models.gradient_step.gradient_step`); ``watchers`` (callbacks'
-        ``on_batch_gradients``) see each mini-batch's gradients before the step."""
-        gradient = gradient_step(self, data, batch_size, record)
-        params, grads, decay = self.params(), self.grads(), self.decay_flags()
-        step = self.optimizer.step
-
-        def train_batches(idx: np.ndarray) -> None:
-            for start in range(0, len(idx), batch_size):
-                gradient(idx[start:start + batch_size])
-                for watch in watchers:
-                    watch(grads)
-                step(params, grads, decay)
-
-        return train_batches
+        """``train_batches`` for :func:`~nablanet.training.fit_loop` through the layers
+        (see :func:`nablanet.models.fitting.numpy_trainer`); models that prepare their
+        layers first override it."""
+        return fitting.numpy_trainer(self, data, batch_size, record, watchers)
 
     def kernel_unsupported(self) -> str | None:
         """Why no compiled kernel can train this model (None if one can: then
@@ -594,51 +376,9 @@ class Sequential:
     # ----------------------------------------------------------------------------------
     # Work buffers, and the hooks of the data at the edge
     # ----------------------------------------------------------------------------------
-    def _plan(self, sample_shape: tuple, name: str) -> tuple[tuple[int, ...], int]:
-        """``(per-sample output shape, evaluation chunk size)`` for inputs of
-        ``sample_shape``, found once per shape by the layers' own check on one sample;
-        the chunk keeps the layers' work buffers within :data:`EVAL_BYTES`."""
-        key = tuple(sample_shape)
-        plan = self._plans.get(key)
-        if plan is None:
-            shape, floats = (1, *key), 0
-            try:
-                for layer in self.layers:
-                    floats += math.prod(shape[1:])
-                    shape = layer.allocate(shape)
-            except ValueError as exc:
-                raise ValueError(f"{name}: per-sample shape {key} does not fit the layers: "
-                                 f"{exc}") from None
-            per_sample = 3 * (floats + math.prod(shape[1:])) * np.dtype(self.dtype).itemsize
-            plan = (tuple(shape[1:]), max(1, min(_MAX_CHUNK, EVAL_BYTES // per_sample)))
-            self._plans[key] = plan
-            self._allocated = None  # the probe replaced the layers' buffers
-        return plan
-
-    def _allocate(self, sample_shape: tuple, rows: int) -> None:
-        """Give the layers work buffers for up to ``rows`` samples, unless they have them."""
-        key = tuple(sample_shape)
-        if self._allocated is not None and self._allocated[0] == key \
-                and self._allocated[1] >= rows:
-            return
-        shape = (rows, *key)
-        for layer in self.layers:
-            shape = layer.allocate(shape)
-        self._allocated = (key, rows)
-
-    def _outputs(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(z, a)``: the last layer's outputs and ``g(z)`` for every sample of ``X``,
-        in chunks of samples."""
-        out, chunk = self._plan(X.shape[1:], "X")
-        self._allocate(X.shape[1:], min(len(X), chunk))
-        z: np.ndarray = np.empty((len(X), *out), dtype=self.dtype)
-        a = np.empty_like(z)
-        for start in range(0, len(X), chunk):
-            zc = z[start:start + chunk]
-            # np.asarray: a chunk of Pixels converted to floats (arrays stay views)
-            zc[...] = self._forward(np.asarray(X[start:start + chunk]), False)
-            self.output_activation.forward(zc, a[start:start + chunk])
-        return z, a
+    _plan = work_buffers.plan
+    _allocate = work_buffers.allocate
+    _outputs = work_buffers.outputs
 
     def _prepare(self, X, y, mask, xname: str, yname: str) -> tuple:
         """``(X, T, W)``: inputs (see :func:`~nablanet.models.checks.check_inputs`),
