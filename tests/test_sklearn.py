@@ -25,10 +25,10 @@ from nablanet.sklearn import (
 
 # Small settings that still pass the checks' accuracy and score thresholds.
 ESTIMATORS = [
-    NetworkClassifier((32,), epochs=60, random_state=0),
-    NetworkRegressor((32,), epochs=100, random_state=0),
-    SequenceClassifier("gru", n_hidden=8, epochs=20, random_state=0),
-    SequenceRegressor("gru", n_hidden=16, epochs=60, random_state=0),
+    NetworkClassifier((32,), batch_size=32, max_iter=60, random_state=0),
+    NetworkRegressor((32,), batch_size=32, max_iter=100, random_state=0),
+    SequenceClassifier("gru", n_hidden=8, max_iter=20, random_state=0),
+    SequenceRegressor("gru", n_hidden=16, max_iter=60, random_state=0),
 ]
 
 
@@ -58,7 +58,8 @@ def _blobs(n=300, seed=0):
 
 def test_pipeline_with_a_scaler_learns_string_labels():
     X, y = _blobs()
-    pipe = make_pipeline(StandardScaler(), NetworkClassifier((16,), epochs=30, random_state=0))
+    pipe = make_pipeline(StandardScaler(), NetworkClassifier((16,), batch_size=32, max_iter=30,
+                                                             random_state=0))
     pipe.fit(X[:200], y[:200])
     assert set(pipe.classes_) == {"a", "b", "c"}
     assert pipe.score(X[200:], y[200:]) > 0.9
@@ -67,9 +68,10 @@ def test_pipeline_with_a_scaler_learns_string_labels():
 
 def test_grid_search_runs_in_two_processes():
     X, y = _blobs()
-    pipe = make_pipeline(StandardScaler(), NetworkClassifier(epochs=10, random_state=0))
+    pipe = make_pipeline(StandardScaler(),
+                         NetworkClassifier(batch_size=32, max_iter=10, random_state=0))
     grid = GridSearchCV(pipe, {"networkclassifier__hidden_layer_sizes": [(4,), (16,)],
-                               "networkclassifier__learning_rate": [0.001, 0.01]},
+                               "networkclassifier__learning_rate_init": [0.001, 0.01]},
                         cv=3, n_jobs=2)
     grid.fit(X, y)
     assert len(grid.cv_results_["params"]) == 4
@@ -80,21 +82,22 @@ def test_cross_val_score_regressor():
     rng = np.random.default_rng(1)
     X = rng.uniform(-1, 1, (240, 3))
     y = np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2]
-    scores = cross_val_score(NetworkRegressor((32,), epochs=150, random_state=0), X, y, cv=3)
+    reg = NetworkRegressor((32,), batch_size=32, max_iter=150, random_state=0)
+    scores = cross_val_score(reg, X, y, cv=3)
     assert scores.min() > 0.8
 
 
 def test_same_seed_same_predictions():
     X, y = _blobs()
-    a = NetworkClassifier((8,), epochs=5, random_state=3).fit(X, y).predict_proba(X)
-    b = NetworkClassifier((8,), epochs=5, random_state=3).fit(X, y).predict_proba(X)
+    a = NetworkClassifier((8,), max_iter=5, random_state=3).fit(X, y).predict_proba(X)
+    b = NetworkClassifier((8,), max_iter=5, random_state=3).fit(X, y).predict_proba(X)
     assert np.array_equal(a, b)
 
 
 def test_partial_fit_keeps_training_the_same_network():
     X, y = _blobs()
     X = StandardScaler().fit_transform(X)
-    clf = NetworkClassifier((16,), learning_rate=0.01, random_state=0)
+    clf = NetworkClassifier((16,), batch_size=32, learning_rate_init=0.01, random_state=0)
     with pytest.raises(ValueError, match="classes: required"):
         clf.partial_fit(X, y)
     clf.partial_fit(X[:150], y[:150], classes=["a", "b", "c"])
@@ -113,10 +116,10 @@ def test_dataframes_are_accepted(frame):
     cols = {f"f{i}": X[:, i] for i in range(4)}
     df = lib.DataFrame(cols)
     labels = lib.Series("y", y) if frame == "polars" else lib.Series(y)
-    clf = make_pipeline(StandardScaler(), NetworkClassifier((8,), epochs=20, random_state=0))
+    clf = make_pipeline(StandardScaler(), NetworkClassifier((8,), max_iter=20, random_state=0))
     clf.fit(df, labels)
-    assert np.array_equal(clf.predict(df), make_pipeline(
-        StandardScaler(), NetworkClassifier((8,), epochs=20, random_state=0)).fit(X, y).predict(X))
+    arrays = make_pipeline(StandardScaler(), NetworkClassifier((8,), max_iter=20, random_state=0))
+    assert np.array_equal(clf.predict(df), arrays.fit(X, y).predict(X))
 
 
 def test_sequence_classifier_on_japanese_vowels(japanese_vowels):
@@ -130,20 +133,20 @@ def test_sequence_classifier_on_japanese_vowels(japanese_vowels):
     Xt, mask_t = pad(scaler.transform(test).features, n_steps=n_steps)
     X[~mask], Xt[~mask_t] = np.nan, np.nan  # NaN marks the padding
     y, yt = pad(train.labels)[0][:, 0, 0], pad(test.labels)[0][:, 0, 0]
-    clf = SequenceClassifier("gru", n_hidden=32, epochs=30, batch_size=8, random_state=1)
+    clf = SequenceClassifier("gru", n_hidden=32, max_iter=30, batch_size=8, random_state=1)
     assert clf.fit(X, y).score(Xt, yt) >= 0.85
 
 
 def test_errors_name_the_problem():
     X, y = _blobs(30)
     with pytest.raises(ValueError, match="at least 2 classes"):
-        NetworkClassifier(epochs=1).fit(X, np.zeros(30))
+        NetworkClassifier(max_iter=1).fit(X, np.zeros(30))
     with pytest.raises(ValueError, match="cell: expected one of"):
-        SequenceClassifier("transformer", epochs=1).fit(X[:, :, None], y)
+        SequenceClassifier("transformer", max_iter=1).fit(X[:, :, None], y)
     seq = np.ones((30, 4, 2))
     seq[0, 1, :] = np.nan  # a gap before a valid step
     with pytest.raises(ValueError, match="NaN marks padding"):
-        SequenceClassifier("rnn", epochs=1).fit(seq, y)
-    clf = NetworkClassifier((4,), epochs=1).fit(X, y)
+        SequenceClassifier("rnn", max_iter=1).fit(seq, y)
+    clf = NetworkClassifier((4,), max_iter=1).fit(X, y)
     with pytest.raises(ValueError, match="4 features"):
         clf.predict(X[:, :3])

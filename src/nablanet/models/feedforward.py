@@ -306,7 +306,7 @@ class Network(Sequential):
         """The book's line, ``Epoch 1: 9129 / 10000 (91.29%) | cost 0.0123 | 0.52 s``
         (1-based as every model's; 0-based within :meth:`SGD`, as ``network.py``)."""
         epoch, seconds = logs["epoch"] - 1 + self._first_epoch, logs["seconds"]
-        if n_val is not None:
+        if n_val is not None and "val_correct" in logs:  # a regression has no count
             line = (f"Epoch {epoch}: {logs['val_correct']} / {n_val} "
                     f"({100 * logs['val_accuracy']:.2f}%)")
         else:
