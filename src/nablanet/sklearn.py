@@ -28,8 +28,9 @@ and a fitted estimator has its ``loss_curve_``, ``n_iter_``, ``best_loss_``,
 What needs a method nablanet does not have is refused, naming the option:
 ``solver="lbfgs"`` and ``max_fun`` (L-BFGS, a full-batch quasi-Newton method), and
 ``learning_rate="invscaling"``/``"adaptive"`` with ``solver="sgd"`` and ``power_t`` (the
-rate schedules of scikit-learn's SGD). A keyword neither estimator takes is a
-``TypeError`` naming the estimator's class.
+rate schedules of scikit-learn's SGD), and ``MLPRegressor``'s ``loss`` (the regressors'
+loss is the squared error, there is no Poisson loss). A keyword the estimator does not
+take is a ``TypeError`` naming the estimator's class.
 
 This is the only module of nablanet that imports scikit-learn.
 """
@@ -76,6 +77,8 @@ _REFUSED = {
     "weight_decay": "the L2 penalty is alpha, as in MLPClassifier (weight decay "
                     "alpha / batch_size on the mean gradient)",
     "optimizer": "the optimizer is solver ('adam', 'sgd' or 'rmsprop'), as in MLPClassifier",
+    "loss": "the loss is the squared error for the regressors (MLPRegressor's default) and "
+            "the cross-entropy for the classifiers; nablanet has no Poisson loss",
 }
 
 _SCHEDULES = ("constant", "invscaling", "adaptive")
@@ -139,11 +142,11 @@ class _Verbose(Callback):
     0.41234567`` after each epoch (``Validation score: 0.930000`` with early stopping) and
     the reason training stopped."""
 
-    def __init__(self, done: int, stop: _NoImprovement | None, score: str | None):
-        self.done, self.stop, self.score = done, stop, score
+    def __init__(self, stop: _NoImprovement | None, score: str | None):
+        self.stop, self.score = stop, score
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
-        print(f"Iteration {self.done + epoch}, loss = {logs['train_loss']:.8f}")
+        print(f"Iteration {epoch}, loss = {logs['train_loss']:.8f}")
         if self.score is not None:
             print(f"Validation score: {logs[self.score]:f}")
         stop = self.stop
@@ -272,9 +275,9 @@ class _Estimator(BaseEstimator):
             X, T, epochs=epochs, batch_size=batch, validation_data=val, early_stopping=stop,
             metrics=("r2",) if score == "val_r2" else (), shuffle=bool(self.shuffle),
             progress=False, monitor_training=True,
-            callbacks=[_Verbose(self.n_iter_, stop, score)] if self.verbose else [],
+            callbacks=[_Verbose(stop, score)] if self.verbose else [],
             **kwargs)
-        self.n_iter_ += len(history)
+        self.n_iter_ = len(history)  # of this call, as scikit-learn counts
         self.t_ += len(history) * len(X)
         self.loss_curve_ += [float(v) for v in history["train_loss"]]
         self.loss_ = self.loss_curve_[-1]
@@ -336,7 +339,7 @@ class _Estimator(BaseEstimator):
 
     def partial_fit(self, X, y, classes=None):
         """Train one epoch on ``(X, y)``, building the network on the first call
-        (``early_stopping`` and ``tol`` do not apply, as in scikit-learn).
+        (``tol`` does not apply, as in scikit-learn).
 
         ``classes`` (classifiers): every label that will ever be seen, required on the
         first call (scikit-learn's convention).
@@ -344,6 +347,9 @@ class _Estimator(BaseEstimator):
         first = not hasattr(self, "model_")
         if first:
             self._check_params()
+        if self.early_stopping:
+            raise ValueError(f"{type(self).__name__}: partial_fit does not support "
+                             "early_stopping=True (scikit-learn's rule)")
         X, y = self._validate(X, y, reset=first)
         if first and self._is_classifier():
             if classes is None:
@@ -482,7 +488,8 @@ _TRAINING_DOC = """    solver : "adam", "sgd" or "rmsprop", default "adam"
         ``"rmsprop"`` is nablanet's own. ``"lbfgs"`` is refused (no L-BFGS).
     alpha : float, default 0.0001
         L2 penalty, scikit-learn's: ``(alpha / 2) ||W||^2`` per mini-batch, so the mean
-        gradient gets ``(alpha / batch_size) W`` (weights only, not biases).
+        gradient gets ``(alpha / batch_size) W`` (weights only, not biases; on a last
+        mini-batch smaller than ``batch_size`` scikit-learn divides by its size).
     batch_size : int or "auto", default {batch_size}
         ``"auto"``: ``min(200, n_samples)``; larger than the training set: clipped, with a
         warning.
@@ -529,9 +536,11 @@ _ATTRIBUTES_DOC = """
     n_outputs_ : int
     loss_curve_ : list of float
         The training loss of each epoch (``train_loss`` of the
-        :class:`~nablanet.training.History` that ``fit`` returns; without the L2 term).
+        :class:`~nablanet.training.History` that ``fit`` returns; without the L2 term),
+        continued by ``partial_fit`` and a ``warm_start`` fit.
     n_iter_ : int
-        Epochs trained (``fit`` may stop before ``max_iter``).
+        Epochs the last ``fit`` trained (it may stop before ``max_iter``; 1 after
+        ``partial_fit``), as scikit-learn counts them.
     loss_ : float
         The last entry of ``loss_curve_``.
     best_loss_ : float or None
