@@ -2,6 +2,7 @@
 digits"), on the 10,000-image MNIST sample, with Python 3's zip objects."""
 
 import logging
+import random
 
 import numpy as np
 
@@ -9,8 +10,30 @@ import nablanet
 from nablanet.book import network
 
 
-def test_network_is_nablanets_network():
-    assert network.Network is nablanet.Network
+def test_network_builds_nablanets_network():
+    net = network.Network([3, 2], seed=0)
+    assert type(net) is nablanet.Network
+    assert np.array_equal(net.weights[0], nablanet.Network([3, 2], seed=0).weights[0])
+
+
+def test_the_books_global_seeding_fixes_the_run():
+    """As network2's and network3's: the book seeds both global generators and builds the
+    network without a seed."""
+    def build(seed_value, **kwargs):
+        random.seed(seed_value)
+        np.random.seed(seed_value)  # noqa: NPY002 (the book's habit)
+        return network.Network([6, 4, 3], **kwargs)
+
+    a, b, c = build(12345678), build(12345678), build(1)
+    assert a.seed == b.seed != c.seed
+    for wa, wb, wc in zip(a.weights, b.weights, c.weights, strict=True):
+        assert np.array_equal(wa, wb) and not np.array_equal(wa, wc)
+    data = [(np.full((6, 1), i / 10), np.eye(3)[:, [i % 3]]) for i in range(10)]
+    a.SGD(data, 2, 3, 1.0)
+    b.SGD(data, 2, 3, 1.0)  # the shuffling too
+    assert all(np.array_equal(wa, wb) for wa, wb in zip(a.weights, b.weights, strict=True))
+    explicit = [build(s, seed=7).weights[0] for s in (1, 2)]  # seed= wins over the globals
+    assert build(3, seed=7).seed == 7 and np.array_equal(*explicit)
 
 
 def test_sigmoid_and_its_derivative():

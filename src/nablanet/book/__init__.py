@@ -4,7 +4,8 @@ The book's modules under their own names, so that the book's code runs with one 
 line changed (``import network2`` -> ``from nablanet.book import network2``):
 
 - :mod:`~nablanet.book.mnist_loader`: ``load_data()``, ``load_data_wrapper()``;
-- :mod:`~nablanet.book.network`: chapter 1's ``Network`` (nablanet's own);
+- :mod:`~nablanet.book.network`: chapter 1's ``Network`` (nablanet's own, seeded as the
+  book seeds);
 - :mod:`~nablanet.book.network2`: chapter 3's ``Network`` with cost classes, L2,
   weight initializers, monitoring, and the book's JSON ``save``/``load``;
 - :mod:`~nablanet.book.network3`: chapter 6's convolutional ``Network`` (when the layers
@@ -16,11 +17,10 @@ bare, when logging is not configured yet (no handler on the root or the ``nablan
 logger). Configure logging before this import to decide otherwise.
 
 The book's scripts seed the global generators (``random.seed(12345678)``,
-``np.random.seed(12345678)``) and then build ``network2.Network`` or ``network3.Network``;
-those two classes honour that habit: given no ``seed=``, they draw their seed from both
-global generators (:func:`seed_from_globals`), so a script that seeds both, as the book's
-do, runs the same twice. Chapter 1's ``network.Network`` is nablanet's own and takes
-``seed=`` only (the book never seeds it).
+``np.random.seed(12345678)``) and then build a network; ``network.Network``,
+``network2.Network`` and ``network3.Network`` honour that habit: given no ``seed=``, they
+draw their seed from both global generators (:func:`seed_from_globals`), so a script that
+seeds both, as the book's do, runs the same twice.
 """
 
 import contextlib

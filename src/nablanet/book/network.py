@@ -1,4 +1,5 @@
-"""The book's chapter-1 ``network.py``: nablanet's :class:`~nablanet.Network` itself.
+"""The book's chapter-1 ``network.py``: nablanet's :class:`~nablanet.Network` itself,
+seeded as the book's scripts seed.
 
 Nielsen, *Neural Networks and Deep Learning*, ch. 1. Nablanet's ``Network`` keeps the
 book's face (``Network(sizes)``, ``SGD(training_data, epochs, mini_batch_size, eta,
@@ -17,18 +18,53 @@ the book's, and biases are vectors ``(n_out,)`` (nablanet works on rows, ``X @ W
 instead of printing it (importing :mod:`nablanet.book` shows those lines on stdout
 unless logging is configured) and returns a :class:`~nablanet.training.History`; the
 training data may be any iterable of ``(x, y)`` tuples, such as Python 3's ``zip``.
+
+As in the book, the global generators decide the run: without ``seed=``, the seed is
+drawn from them, so ``random.seed(...)`` and ``np.random.seed(...)`` before
+``Network(...)`` fix the weights and the shuffling, as for ``network2`` and ``network3``
+(:func:`nablanet.book.seed_from_globals`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from nablanet import Network
+import nablanet
 from nablanet.activations import get_activation
+from nablanet.book import seed_from_globals
 
 __all__ = ["Network", "sigmoid", "sigmoid_prime"]
 
 _SIGMOID = get_activation("sigmoid")
+
+
+def Network(sizes, *, seed: int | None = None, **kwargs) -> nablanet.Network:  # the book's name
+    """Chapter 1's ``network.Network(sizes)``: a :class:`nablanet.Network` (the same class,
+    so it saves, exports and trains as any), seeded from the global generators when
+    ``seed`` is None.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Neurons per layer, input first (``[784, 30, 10]``).
+    seed : int, optional
+        Seed of the initial weights and the shuffling; default: one drawn from the global
+        generators the book seeds (``random.seed`` and ``np.random.seed``, see
+        :func:`nablanet.book.seed_from_globals`), kept in ``seed``.
+    **kwargs
+        The other keyword arguments of :class:`nablanet.Network` (the book's chapter 1 uses
+        its defaults: sigmoid neurons, the quadratic cost, N(0, 1) weights).
+
+    Returns
+    -------
+    nablanet.Network
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :class:`nablanet.Network`.
+    """
+    return nablanet.Network(sizes, seed=seed_from_globals(seed), **kwargs)
 
 
 def sigmoid(z):
