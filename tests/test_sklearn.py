@@ -287,6 +287,14 @@ def test_early_stopping_keeps_the_best_epoch_of_a_stratified_holdout():
     assert reg.score(X_val, t_val) == pytest.approx(reg.best_validation_score_, abs=1e-12)
 
 
+def test_early_stopping_on_a_constant_validation_target_scores_r2_as_scikit_learn():
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    for cls in (NetworkRegressor, MLPRegressor):  # R^2 of a constant target: 0
+        reg = cls(hidden_layer_sizes=(4,), early_stopping=True, n_iter_no_change=2, max_iter=20,
+                  random_state=0).fit(X, np.ones(60))
+        assert reg.validation_scores_ == [0.0] * reg.n_iter_ and reg.n_iter_ == 4, cls
+
+
 def test_early_stopping_on_padded_sequences():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(80, 6, 2))

@@ -119,6 +119,13 @@ _CHECKS = (
 )
 
 
+def _score(logs: dict, key: str) -> float:
+    """The metric ``key`` of an epoch's logs; an R^2 that a constant target leaves
+    undefined (None) counts as 0, as ``sklearn.metrics.r2_score`` gives it."""
+    value = logs[key]
+    return 0.0 if value is None else float(value)
+
+
 class _NoImprovement(EarlyStopping):
     """scikit-learn's stopping rule (``MLPClassifier``'s ``tol`` and ``n_iter_no_change``):
     an epoch whose ``monitor`` does not beat the best so far by more than ``min_delta``
@@ -128,7 +135,7 @@ class _NoImprovement(EarlyStopping):
     Keras's rule, moves its best only on improvements by more than ``min_delta``.)"""
 
     def observe(self, epoch: int, logs: dict, params: list[np.ndarray]) -> bool:
-        value = self.sign * logs[self.monitor]
+        value = self.sign * _score(logs, self.monitor)
         self.wait = self.wait + 1 if value > self.best - self.min_delta else 0
         if value < self.best:
             self.best, self.best_epoch = value, epoch
@@ -148,7 +155,7 @@ class _Verbose(Callback):
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
         print(f"Iteration {epoch}, loss = {logs['train_loss']:.8f}")
         if self.score is not None:
-            print(f"Validation score: {logs[self.score]:f}")
+            print(f"Validation score: {_score(logs, self.score):f}")
         stop = self.stop
         if stop is not None and stop.wait > stop.patience:
             what = "Training loss" if self.score is None else "Validation score"
@@ -285,7 +292,7 @@ class _Estimator(BaseEstimator):
             self.best_loss_ = min(self.loss_curve_)
         else:
             self.validation_scores_ = [*(self.validation_scores_ or []),
-                                       *(float(v) for v in history[score])]
+                                       *(_score(e, score) for e in history.epochs)]
             self.best_validation_score_ = max(self.validation_scores_)
         if not incremental and not history.stopped_early:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
