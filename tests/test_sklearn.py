@@ -398,3 +398,11 @@ def test_batch_size_auto_and_clipping_as_in_scikit_learn():
         c = NetworkClassifier((4,), batch_size=500, max_iter=2, random_state=0).fit(X, y)
     d = NetworkClassifier((4,), batch_size=300, max_iter=2, random_state=0).fit(X, y)
     assert c.loss_curve_ == d.loss_curve_
+
+
+def test_logistic_is_scikit_learns_name_for_the_sigmoid():
+    X, y = _blobs(60)
+    a = NetworkClassifier((4,), "logistic", max_iter=2, random_state=0).fit(X, y)
+    b = NetworkClassifier((4,), "sigmoid", max_iter=2, random_state=0).fit(X, y)
+    assert a.model_.activations[0].name == "sigmoid"
+    assert a.loss_curve_ == b.loss_curve_
