@@ -243,14 +243,19 @@ def test_train_writes_model_and_metrics(runs, idx_dir):
     cwd, steps = runs["ff"]
     result = assert_ok(steps["train"])
     metrics = json.loads((cwd / "m.json").read_text())
-    # the book's per-epoch line on stderr (logging), one per epoch, numbered from 1
-    epochs = re.findall(r"Epoch (\d+): (\d+) / 60 \(([\d.]+)%\)", result.stderr)
+    # every model's per-epoch line on stderr (logging), one per epoch, numbered from 1;
+    # without --validation-split the val_ values are the test images', and it says so
+    epochs = re.findall(r"Epoch (\d+)/2: loss ([\d.]+) \| accuracy ([\d.]+)% \| "
+                        r"val_loss ([\d.]+) \| val_accuracy ([\d.]+)% \| [\d.]+ s\n",
+                        result.stderr)
     assert [e[0] for e in epochs] == ["1", "2"]
+    assert "val_loss and val_accuracy are on the 60 test images" in result.stderr
     history = metrics["history"]["epochs"]
     assert [e["epoch"] for e in history] == [1, 2]
     # --history-out: the same epochs, one JSON line each
     assert [json.loads(line) for line in (cwd / "h.jsonl").read_text().splitlines()] == history
-    assert [int(e[1]) for e in epochs] == [e["val_correct"] for e in history]
+    assert [e[4] for e in epochs] == [f"{100 * e['val_accuracy']:.2f}" for e in history]
+    assert [e[3] for e in epochs] == [f"{e['val_loss']:.4g}" for e in history]
     final = metrics["final"]
     assert final["n_test"] == 60
     assert final["test_correct"] == history[-1]["val_correct"]
@@ -446,12 +451,13 @@ def test_rnn_train(runs, japanese_vowels):
     result = assert_ok(steps["train"])
     metrics = json.loads((cwd / "jv.json").read_text())
     # the seed's per-epoch line, on stderr (logging)
-    match = re.search(r"Epoch 5: Loss = ([\d.]+) \| Train Accuracy: ([\d.]+)% \| "
-                      r"Test Accuracy: ([\d.]+)%", result.stderr)
+    match = re.search(r"Epoch 5/\d+: loss ([\d.]+) \| accuracy ([\d.]+)% \| "
+                      r"val_loss ([\d.]+) \| val_accuracy ([\d.]+)% \| [\d.]+ s\n",
+                      result.stderr)
     assert match, result.stderr
-    assert "Epoch 1:" not in result.stderr  # --eval-every 5
+    assert "Epoch 1/" not in result.stderr  # --eval-every 5
     assert "Train Evaluation" in result.stdout and "Test Evaluation" in result.stdout
-    assert metrics["test"]["accuracy"] == pytest.approx(float(match[3]) / 100, abs=5e-5)
+    assert metrics["test"]["accuracy"] == pytest.approx(float(match[4]) / 100, abs=5e-5)
     # the line's training accuracy is the training pass's (fit's monitor_training=True),
     # recorded in the history; the "train" section evaluates the final model
     last = metrics["history"]["epochs"][-1]
@@ -512,8 +518,8 @@ def test_rnn_regression_on_a_small_csv(runs):
     result = assert_ok(steps["train"])
     metrics = json.loads((cwd / "r.json").read_text())
     _check_regression_metrics(metrics)
-    assert re.search(r"Epoch 4: Loss = [\d.]+ \| Train RMSE: [\d.]+ \| Test RMSE: [\d.]+",
-                     result.stderr), result.stderr
+    assert re.search(r"Epoch 4/4: loss [\d.]+ \| rmse [\d.]+ \| val_loss [\d.]+ \| "
+                     r"val_rmse [\d.]+ \| [\d.]+ s\n", result.stderr), result.stderr
     assert [e["epoch"] for e in metrics["history"]["epochs"]] == [2, 4]  # every 2nd
     # predictions come back in the original units (degrees, not [0, 1])
     assert_ok(steps["predict"])

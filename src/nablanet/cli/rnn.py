@@ -125,8 +125,9 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
     """Train a recurrent network on DATA_CSV and test it on TEST_CSV (or on a held-out
     share of DATA_CSV).
 
-    Prints RNN-Rust's per-epoch line (Epoch 10: Loss = ... | Train Accuracy: ... | Test
-    Accuracy: ...) and final reports on the training and test sequences.
+    Logs every model's per-epoch line (Epoch 10/100: loss ... | accuracy ... | val_loss
+    ... | val_accuracy ...; rmse for regression) and prints final reports on the training
+    and test sequences.
 
     \b
     Defaults per task (--rnn-rust: RNN-Rust's instead):

@@ -216,6 +216,10 @@ def train(dataset, sizes, layers, epochs, batch_size, activation, output_activat
     fit_args = {"validation_split": validation_split} if validation_split else {
         "validation_data": (X_test, data.y_test)}
     log.info("network %s, %s", layers or sizes, net.optimizer)
+    if not validation_split:
+        log.info("val_loss and val_accuracy are on the %s (the book's per-epoch test "
+                 "accuracy; --validation-split holds out training images for them instead)",
+                 plural(len(X_test), "test image"))
     cli = {"command": "train", "dataset": str(dataset), "seed": o["seed"],
            "test_fraction": TEST_FRACTION, "fingerprint": dataset_fingerprint(dataset)}
     if layers is not None:
