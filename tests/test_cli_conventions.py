@@ -5,6 +5,7 @@ examples, -v/-q after the command, old spellings deprecated but working, ``info`
 from __future__ import annotations
 
 import logging
+import re
 import shlex
 
 import click
@@ -121,4 +122,39 @@ def test_option_spellings_are_one_style():
     hidden = {o for path in LEAVES for p in leaf(path).params if isinstance(p, click.Option)
               and p.hidden for o in p.opts}
     assert hidden == {"--save", "--plot", "--profile", "--output", "--dataset", "--test-data",
-                      "--layers"}
+                      "--layers", "--train-ratio"}
+
+
+def _without_default_note(text: str) -> str:
+    return re.sub(r" \[default: [^\]]*\]$", "", text)
+
+
+def test_train_and_rnn_train_share_one_table_of_options():
+    """Every option of options.SHARED_OPTIONS is the same on both training commands:
+    spellings, type, help (but for the note of a per-command default) and default (but
+    where the table leaves it to the command); and every option the two have under one
+    name is in the table, so that a concept is defined once."""
+    from nablanet.cli.options import PER_COMMAND, SHARED_OPTIONS
+
+    commands = {path: {p.name: p for p in leaf(path).params} for path in ("train",
+                                                                          "rnn train")}
+    train, rnn = commands["train"], commands["rnn train"]
+    for name, (_, kwargs) in SHARED_OPTIONS.items():
+        a, b = train[name], rnn[name]
+        assert (a.opts, a.secondary_opts) == (b.opts, b.secondary_opts), name
+        assert a.type.to_info_dict() == b.type.to_info_dict(), name
+        assert _without_default_note(a.help) == _without_default_note(b.help), name
+        assert a.help.startswith(kwargs["help"]), name
+        if kwargs["default"] != PER_COMMAND:
+            assert a.default == b.default == kwargs["default"], name
+    common = {n for n in set(train) & set(rnn) if not n.startswith("deprecated_")}
+    assert common - {"verbose", "quiet"} == set(SHARED_OPTIONS)
+
+
+def test_a_shared_option_is_given_its_default_by_the_table_or_the_command():
+    from nablanet.cli.options import shared_option
+
+    with pytest.raises(TypeError, match="epochs"):
+        shared_option("epochs")
+    with pytest.raises(TypeError, match="seed"):
+        shared_option("seed", 3)

@@ -16,10 +16,12 @@ from nablanet.cli.options import (
     CONTEXT,
     check_parameter_count,
     examples,
+    loss_name,
     make_optimizer,
     parse_sizes,
     plural,
     renamed,
+    shared_option,
     training_controls,
     training_options,
     verbosity_options,
@@ -114,18 +116,12 @@ def n_classes_of(*labels: np.ndarray) -> int:
               help="Neurons per layer, input first: pixels per image, hidden layers, one "
               "output per class.")
 @click.option("--layers", metavar="SPEC", default=None, help=LAYERS_HELP)
-@click.option("--epochs", type=click.IntRange(min=1), default=30,
-              help="Passes over the training images.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=10,
-              help="Images per mini-batch (one gradient step each).")
-@click.option("--activation", type=click.Choice(["sigmoid", "tanh", "relu"]),
-              default="sigmoid", help="Hidden-layer activation.")
+@shared_option("epochs", 30)
+@shared_option("batch_size", 10)
+@shared_option("activation", "sigmoid")
 @click.option("--output-activation", type=click.Choice(["sigmoid", "softmax"]),
               default="sigmoid", help="Output-layer activation.")
-@click.option("--loss", type=click.Choice(["quadratic", "binary_cross_entropy",
-                                           "cross_entropy"]), default=None,
-              help="Cost function [default: quadratic; cross_entropy with "
-              "--output-activation softmax].")
+@shared_option("loss", note="quadratic; cross_entropy with --output-activation softmax")
 @click.option("--init", type=click.Choice(["normal", "scaled_normal", "glorot", "he"]),
               default="normal", help="Weight initialisation: N(0, 1) (Nielsen's ch. 1), "
               "N(0, 1/n_in), Glorot or He.")
@@ -133,6 +129,8 @@ def n_classes_of(*labels: np.ndarray) -> int:
               help="Hold out this fraction of the training images for validation; the "
               "test set is then evaluated once, at the end [default: none; 0.1 with "
               "--early-stopping].")
+@shared_option("eval_every", 1)
+@shared_option("test_split")
 @click.option("--offline", is_flag=True, help="Never download data.")
 @click.option("--weights-plot-out", type=click.Path(dir_okay=False), default=None,
               help="Draw the first layer's weights as a grid of images (one per hidden "
@@ -147,7 +145,7 @@ def n_classes_of(*labels: np.ndarray) -> int:
          type=click.Choice(["sigmoid", "softmax"]))
 @verbosity_options
 def train(dataset, sizes, layers, epochs, batch_size, activation, output_activation, loss,
-          init, validation_split, offline, **o):
+          init, validation_split, eval_every, test_split, offline, **o):
     """Train a feedforward network on DATASET; report the test accuracy per epoch.
 
     The defaults are the chapter 1 network of Michael Nielsen's online book "Neural
@@ -176,15 +174,15 @@ def train(dataset, sizes, layers, epochs, batch_size, activation, output_activat
         if dataset in KNOWN_DATASETS:
             check_sizes(sizes, *KNOWN_DATASETS[dataset], dataset)
     data = load_images(dataset, offline=offline, dtype=o["dtype"], seed=o["seed"],
-                       test_fraction=TEST_FRACTION, pixels=True)  # uint8, converted per batch
+                       test_fraction=test_split, pixels=True)  # uint8, converted per batch
     log.info("data: %s: %s and %s", data.source, plural(len(data.X_train), "training image"),
              plural(len(data.X_test), "test image"))
     n_classes = n_classes_of(data.y_train, data.y_test)
     X_train, X_test = data.X_train, data.X_test
     if layers is None:
         check_sizes(sizes, X_train.shape[1], n_classes, data.source)
-        if loss is None:
-            loss = "cross_entropy" if output_activation == "softmax" else "quadratic"
+        loss = loss_name(loss) or ("cross_entropy" if output_activation == "softmax"
+                                   else "quadratic")
         net = Network(sizes, activation=activation, output_activation=output_activation,
                       loss=loss, init=init, optimizer=make_optimizer(o), seed=o["seed"],
                       dtype=o["dtype"])
@@ -221,15 +219,17 @@ def train(dataset, sizes, layers, epochs, batch_size, activation, output_activat
                  "accuracy; --validation-split holds out training images for them instead)",
                  plural(len(X_test), "test image"))
     cli = {"command": "train", "dataset": str(dataset), "seed": o["seed"],
-           "test_fraction": TEST_FRACTION, "fingerprint": dataset_fingerprint(dataset)}
+           "test_fraction": test_split, "fingerprint": dataset_fingerprint(dataset)}
     if layers is not None:
         cli["image_shape"] = list(X_train.shape[1:])
     record = run_record("train", {
         "dataset": str(dataset), **described, "epochs": epochs, "batch_size": batch_size,
-        "validation_split": validation_split, "offline": offline, **o}, schedule)
+        "validation_split": validation_split, "eval_every": eval_every,
+        "test_split": test_split, "offline": offline, **o}, schedule)
     history = fit_run(net, (X_train, data.y_train), o, epochs=epochs, cli=cli,
                       record=record, batch_size=batch_size, schedule=schedule,
-                      early_stopping=stopping, backend=o["backend"], threads=o["threads"],
+                      early_stopping=stopping, eval_every=eval_every,
+                      backend=o["backend"], threads=o["threads"],
                       shuffle=o["shuffle"], **fit_args)
     correct = int((net.predict(X_test) == data.y_test).sum())
     n_test = len(X_test)
