@@ -314,6 +314,26 @@ def test_train_ratio_is_a_deprecated_spelling_of_one_minus_test_split(files, cap
             fragments=["--train-ratio", "--test-split"])
 
 
+def test_a_model_given_to_the_wrong_command_names_the_right_one(files, capsys, idx_dir):
+    code, _, err = run(capsys, "rnn", "train", "seq.csv", "--epochs", "1", "--model-out",
+                       "r.safetensors")
+    assert code == 0, err
+    recurrent = "r.safetensors: this is a recurrent model (RNN): use 'nablanet rnn {}'"
+    feedforward = "net.safetensors: this is not a recurrent model but a Network: use " \
+                  "'nablanet {}'"
+    for args, expected in [
+        (["predict", "images.npy", "-m", "r.safetensors"], recurrent.format("predict")),
+        (["evaluate", idx_dir, "-m", "r.safetensors"], recurrent.format("evaluate")),
+        (["train", idx_dir, "--resume", "r.safetensors"], recurrent.format("train")),
+        (["rnn", "predict", "seq.csv", "-m", "net.safetensors"], feedforward.format("predict")),
+        (["rnn", "evaluate", "seq.csv", "-m", "net.safetensors"],
+         feedforward.format("evaluate")),
+        (["rnn", "train", "seq.csv", "--resume", "net.safetensors"],
+         feedforward.format("train")),
+    ]:
+        assert refused(capsys, *args) == f"nablanet: error: {expected}"
+
+
 def test_a_default_batch_size_never_exceeds_the_data(files, capsys):
     code, _, err = run(capsys, "rnn", "train", "seq.csv", "--epochs", "1")
     assert code == 0 and "batch 10," in err, err  # 10 training sequences, default 16

@@ -1,7 +1,7 @@
 """The commands' options and help: click's context settings, logging and its -v/-q
-options, help epilogues, renamed options, plural wording, checks of option values (and
-of a model's size against memory), and the optimizer options of ``train`` and
-``rnn train`` with what they build.
+options, help epilogues, renamed options, plural wording, which command takes which
+model, checks of option values (and of a model's size against memory), and the table of
+options that ``train`` and ``rnn train`` share, with what they build.
 
 Every name here is public: the command modules import them, never each other's.
 """
@@ -98,6 +98,30 @@ def renamed(old: str, new: str, dest: str, convert=None, **kwargs):
 def plural(n: int, word: str, words: str | None = None) -> str:
     """``"1 label"``, ``"2 labels"``, ``"1,000 images"``."""
     return f"{n:,} {word if n == 1 else words or word + 's'}"
+
+
+def check_model_kind(path, command: str) -> None:
+    """Refuse a model of the other kind than ``command`` (``"predict"``, ``"rnn
+    evaluate"``, ``"train"`` for --resume, ...) takes, naming the command that takes
+    it: recurrent models go to the ``rnn`` commands, every other model to the others.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As :func:`nablanet.serialization.load`; ValueError naming ``path``, the model's
+        kind and the command to use.
+    """
+    from nablanet.models import RecurrentNetwork
+    from nablanet.serialization import model_class
+
+    cls = model_class(path)
+    recurrent, verb = issubclass(cls, RecurrentNetwork), command.removeprefix("rnn ")
+    if recurrent and command == verb:
+        raise ValueError(f"{path}: this is a recurrent model ({cls.__name__}): use "
+                         f"'nablanet rnn {verb}'")
+    if not recurrent and command != verb:
+        raise ValueError(f"{path}: this is not a recurrent model but a {cls.__name__}: use "
+                         f"'nablanet {verb}'")
 
 
 # --------------------------------------------------------------------------------------

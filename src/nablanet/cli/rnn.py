@@ -19,6 +19,7 @@ import numpy as np
 
 from nablanet.cli.options import (
     CONTEXT,
+    check_model_kind,
     check_parameter_count,
     examples,
     loss_name,
@@ -257,6 +258,7 @@ def rnn_evaluate(data_csv, model_path, threshold, metrics_out):
     from nablanet.datasets.sequences import class_indices
 
     check_outputs({"--metrics-out": metrics_out}, {"DATA_CSV": data_csv, "--model": model_path})
+    check_model_kind(model_path, "rnn evaluate")
     scorer = load_scorer(model_path, threshold)
     model, scaler, task = scorer.model, scorer.scaler, scorer.task
     data = _read_for(scorer, data_csv)
@@ -322,6 +324,7 @@ def rnn_predict(data, model_path, output, proba, threshold, workers, scheduler):
     paths = expand_paths(data)
     check_outputs({"--output": output}, {**{f"DATA {p}": p for p in paths},
                                          "--model": model_path})
+    check_model_kind(model_path, "rnn predict")
     scorer = load_scorer(model_path, threshold)
     scorer.columns(proba=proba)  # --proba on regression: refused before reading the data
     score = functools.partial(scorer.score, proba=proba)

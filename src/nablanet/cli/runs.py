@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 
+from nablanet.cli.options import check_model_kind
 from nablanet.cli.outputs import check_outputs, write_bytes, write_json
 
 log = logging.getLogger("nablanet")
@@ -138,6 +139,9 @@ def resume_model(path, fresh, o: Mapping[str, Any], epochs: int, schedule, stopp
         Naming --resume: a file without training state, a run already at --epochs, or
         every setting where the options contradict the checkpoint.
     """
+    from nablanet.models import RecurrentNetwork
+
+    check_model_kind(path, "rnn train" if isinstance(fresh, RecurrentNetwork) else "train")
     model = type(fresh).load(path)
     state = model.training_state
     if state.epoch == 0:

@@ -14,6 +14,7 @@ import numpy as np
 from nablanet.atomic import atomic_output
 from nablanet.cli.options import (
     CONTEXT,
+    check_model_kind,
     check_parameter_count,
     examples,
     loss_name,
@@ -308,6 +309,7 @@ def evaluate(dataset, model_path, seed, offline, metrics_out):
     if dataset is None:
         raise click.UsageError("Missing argument 'DATASET'.")
     check_outputs({"--metrics-out": metrics_out}, {"DATASET": dataset, "--model": model_path})
+    check_model_kind(model_path, "evaluate")
     net, input_shape = load_classifier(model_path)
     saved = read_cli(model_path)
     trained_on = saved.get("fingerprint") == dataset_fingerprint(dataset) \
@@ -468,6 +470,7 @@ def predict(images, model_path, output):
     Integer pixels must be in 0-255 (they are divided by 255); float pixels in [0, 1].
     """
     check_outputs({"--output": output}, {"IMAGES": images, "--model": model_path})
+    check_model_kind(model_path, "predict")
     net, input_shape = load_classifier(model_path)
     X = read_images(images)
     if X.shape[1] != math.prod(input_shape):
