@@ -254,6 +254,7 @@ def test_train_writes_model_and_metrics(runs, idx_dir):
     assert [e["epoch"] for e in history] == [1, 2]
     # --history-out: the same epochs, one JSON line each
     assert [json.loads(line) for line in (cwd / "h.jsonl").read_text().splitlines()] == history
+    assert "wrote h.jsonl (history, one JSON line per epoch)" in result.stderr
     assert [e[4] for e in epochs] == [f"{100 * e['val_accuracy']:.2f}" for e in history]
     assert [e[3] for e in epochs] == [f"{e['val_loss']:.4g}" for e in history]
     final = metrics["final"]
@@ -538,8 +539,11 @@ def test_rnn_regression_on_a_small_csv(runs):
 
 def test_rnn_on_elnino(runs):
     cwd, steps = _pipeline(runs, "elnino", "statsmodels")
-    paths = assert_ok(steps["convert"]).stdout.split()
+    converted = assert_ok(steps["convert"])
+    paths = converted.stdout.split()
     assert [Path(p).name for p in paths] == ["elnino_train.csv", "elnino_test.csv"]
+    for p in paths:  # each file logged once
+        assert converted.stderr.count(p) == 1 and f"sequences to {p}\n" in converted.stderr
     assert_ok(steps["train"])
     metrics = json.loads((cwd / "el.json").read_text())
     _check_regression_metrics(metrics)
@@ -550,7 +554,7 @@ def test_rnn_on_elnino(runs):
 # --plot, --profile, --backend, --threads
 # ------------------------------------------------------------------------------------
 def test_plot_writes_a_png(tmp_path, idx_dir):
-    pytest.importorskip("matplotlib", reason="--plot needs matplotlib (nablanet[plot])")
+    pytest.importorskip("matplotlib", reason="--plot-out needs matplotlib (nablanet[plot])")
     nablanet("-q", "train", idx_dir, "--sizes", "784,8,10", "--epochs", "2", "--plot-out",
              "curves.png", cwd=tmp_path)
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

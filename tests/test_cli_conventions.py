@@ -158,3 +158,98 @@ def test_a_shared_option_is_given_its_default_by_the_table_or_the_command():
         shared_option("epochs")
     with pytest.raises(TypeError, match="seed"):
         shared_option("seed", 3)
+
+
+#: ``--word`` in a text: an option's name
+OPTION_NAME = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
+
+#: a command named in a help text ("nablanet rnn train", "'train"): the options after it,
+#: to the end of its sentence, are that command's
+COMMAND_NAMED = re.compile(r"(?:nablanet |')(" + "|".join(
+    sorted(map(re.escape, LEAVES), key=len, reverse=True)) + r")\b")
+
+
+def options_of(command: click.Command) -> set[str]:
+    """Every spelling ``command`` takes: its options' (hidden old ones too), --help."""
+    return {"--help"} | {o for p in command.params if isinstance(p, click.Option)
+                         for o in (*p.opts, *p.secondary_opts)}
+
+
+@pytest.mark.parametrize("path", LEAVES)
+def test_every_option_a_help_text_names_exists_on_the_command_it_names(path):
+    """In a command's help, epilogue and options' help, ``--x`` is an option of that
+    command or of the command named before it in the same sentence ('nablanet train
+    --model-out')."""
+    command = leaf(path)
+    texts = [command.help or "", command.epilog or ""] + [
+        p.help or "" for p in command.params if isinstance(p, click.Option)]
+    for text in texts:
+        for sentence in re.split(r"\.\s|\n\s*\n|\n  (?=nablanet )", text):
+            owner = path
+            for token in re.finditer(rf"{COMMAND_NAMED.pattern}|{OPTION_NAME.pattern}",
+                                     sentence):
+                if token[1]:
+                    owner = token[1]
+                else:
+                    assert token[0] in options_of(command) | options_of(leaf(owner)), (
+                        f"{path}: {token[0]} is not an option of '{owner}': {sentence!r}")
+
+
+def test_every_option_the_source_names_exists_on_some_command():
+    """Every ``--x`` in a string of the package (messages, log lines, help, docstrings)
+    is an option of some nablanet command."""
+    import ast
+    from pathlib import Path
+
+    import nablanet
+
+    known = set().union(*(options_of(leaf(path)) for path in LEAVES),
+                        *(p.opts for p in cli.params))
+    not_options = {"--option": "tune's docstring: the form of a trial's command line",
+                   "--no-": "the prefix tune.space puts before a false flag"}
+    wrong = []
+    for source in sorted(Path(nablanet.__file__).parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                wrong += [f"{source.name}:{node.lineno}: {name}"
+                          for name in OPTION_NAME.findall(node.value)
+                          if name not in known and name not in not_options]
+    assert not wrong
+
+
+def test_the_missing_matplotlib_message_names_the_plot_options(monkeypatch):
+    import sys
+
+    from nablanet.plotting import require_matplotlib
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(ImportError, match=r"\(--plot-out, --weights-plot-out, "
+                                          r"--misclassified-plot-out\) needs matplotlib"):
+        require_matplotlib()
+
+
+def _example_lines() -> list[list[str]]:
+    return [shlex.split(line.strip())[1:] for path in LEAVES
+            for line in leaf(path).epilog.splitlines() if line.strip().startswith("nablanet ")]
+
+
+def test_the_examples_read_files_that_other_examples_write():
+    """A model an example reads (-m) is one another example writes (--model-out); the
+    sequence files of the rnn examples are those that a 'data convert' example writes."""
+    examples = _example_lines()
+    written = {args[args.index("--model-out") + 1] for args in examples if "--model-out" in args}
+    converted = {args[3] for args in examples if args[:2] == ["data", "convert"]}
+    for args in examples:
+        if "-m" in args:
+            assert args[args.index("-m") + 1] in written, args
+        if args[0] == "rnn":
+            data = [a for i, a in enumerate(args) if i >= 2 and a.endswith(".csv")
+                    and not args[i - 1].startswith("-")]  # positional: DATA_CSV, ...
+            assert data and all(a.split("/")[0] in converted for a in data), args
+
+
+def test_usage_and_help_say_what_dataset_is():
+    result = CliRunner().invoke(cli, ["evaluate", "--help"])
+    assert "Usage: cli evaluate [OPTIONS] DATASET\n" in result.output  # required
+    result = CliRunner().invoke(cli, ["train", "--help"])
+    assert "DATASET is 'mnist', 'fashion-mnist'" in " ".join(result.output.split())

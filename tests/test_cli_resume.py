@@ -174,6 +174,7 @@ def test_class_weight_and_tensorboard_options(tmp_path, idx_dir):
                       "numpy", cwd=tmp_path, check=False)
     assert_ok(result)
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
+    assert "wrote tb (TensorBoard event files)" in result.stderr
     bad = nablanet("-q", "train", idx_dir, "--checkpoint-every", "2", cwd=tmp_path,
                    check=False)
     assert_user_error(bad, "--checkpoint-every", "--model-out")

@@ -82,7 +82,8 @@ def rnn():
     "nablanet data convert japanese-vowels jv",
     "nablanet rnn train jv/japanese_vowels_train.csv jv/japanese_vowels_test.csv --task "
     "multiclass --target last --model-out jv.safetensors",
-    "nablanet rnn train fraud.csv --rnn-rust",
+    "nablanet rnn train jv/japanese_vowels_train.csv --task multiclass --target last "
+    "--rnn-rust",
 ))
 @click.argument("data_csv", type=click.Path(dir_okay=False))
 @click.argument("test_csv", type=click.Path(dir_okay=False), required=False)
@@ -280,7 +281,7 @@ def rnn_evaluate(data_csv, model_path, threshold, metrics_out):
 @rnn.command("predict", context_settings=CONTEXT, epilog=examples(
     "nablanet rnn predict jv/japanese_vowels_test.csv -m jv.safetensors",
     "nablanet rnn predict jv/japanese_vowels_test.csv -m jv.safetensors -o pred.csv",
-    "nablanet rnn predict 'day-?.csv' -m fraud.safetensors -o pred.csv --workers 2",
+    "nablanet rnn predict 'jv/*.csv' -m jv.safetensors -o pred.csv --workers 2",
 ))
 @click.argument("data", nargs=-1, required=True)
 @click.option("-m", "--model", "model_path", required=True, type=click.Path(dir_okay=False),
@@ -308,8 +309,8 @@ def rnn_predict(data, model_path, output, proba, threshold, workers, scheduler):
 
     Writes one CSV: name,t and the predictions. Regression: y1..yL in the data's units;
     binary: the score (the sigmoid output) and the 0/1 label at the threshold;
-    multiclass: the class index (and with --proba, p0..p{K-1}). With a model trained on
-    --target last, one row per sequence (t: its last step), else one per step.
+    multiclass: the class index (and with --proba, p0..p{K-1}). With a model trained by
+    'rnn train --target last', one row per sequence (t: its last step), else one per step.
 
     CSV files are read, scored and written in chunks of whole sequences, so memory does
     not grow with their size (a Parquet file is read whole); the rows of a sequence must

@@ -229,10 +229,15 @@ def fit_run(model, args: tuple, o: Mapping[str, Any], *, epochs: int, cli: dict,
         kwargs.update(schedule=None, early_stopping=None)  # the checkpoint's, with state
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return model.fit(*args, epochs=epochs, callbacks=callbacks,
-                         initial_epoch=model.training_state.epoch if o["resume"] else 0,
-                         class_weight=None if o["class_weight"] == "none" else
-                         o["class_weight"], **kwargs)
+        history = model.fit(*args, epochs=epochs, callbacks=callbacks,
+                            initial_epoch=model.training_state.epoch if o["resume"] else 0,
+                            class_weight=None if o["class_weight"] == "none" else
+                            o["class_weight"], **kwargs)
+        for option, what in (("history_out", "history, one JSON line per epoch"),
+                             ("tensorboard", "TensorBoard event files")):
+            if o[option]:
+                log.info("wrote %s (%s)", o[option], what)
+        return history
     except KeyboardInterrupt:
         wrote = []
         if o["model_out"] and last.snapshot is not None:

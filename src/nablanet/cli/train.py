@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 from itertools import chain, pairwise
@@ -43,8 +44,9 @@ CLASS_NAMES = {"fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", 
                                  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]}
 
 DATASET_HELP = ("DATASET is 'mnist', 'fashion-mnist' (downloaded once, or found as "
-                "'nablanet info' says), a directory of IDX files, or the book's "
-                "mnist.pkl.gz.")
+                "'nablanet info' says), a directory of IDX files (train-* and t10k-* "
+                "images and labels, or a single images/labels pair, of which --test-split "
+                "is held out for testing), or the book's mnist.pkl.gz.")
 
 
 def check_sizes(sizes: list[int], n_pixels: int, n_classes: int, where: str) -> None:
@@ -147,7 +149,7 @@ def n_classes_of(*labels: np.ndarray) -> int:
 @verbosity_options
 def train(dataset, sizes, layers, epochs, batch_size, activation, output_activation, loss,
           init, validation_split, eval_every, test_split, offline, **o):
-    """Train a feedforward network on DATASET; report the test accuracy per epoch.
+    """Train a feedforward network on DATASET; log its loss and accuracy per epoch.
 
     The defaults are the chapter 1 network of Michael Nielsen's online book "Neural
     Networks and Deep Learning": [784, 30, 10] sigmoid neurons, quadratic cost, N(0, 1)
@@ -276,12 +278,15 @@ def train(dataset, sizes, layers, epochs, batch_size, activation, output_activat
                                class_names=CLASS_NAMES.get(dataset))
 
 
+train.help = inspect.cleandoc(train.help or "") + "\n\n" + DATASET_HELP
+
+
 @click.command(context_settings=CONTEXT, epilog=examples(
     "nablanet train fashion-mnist --epochs 1 --model-out net.safetensors",
     "nablanet evaluate fashion-mnist -m net.safetensors",
     "nablanet evaluate fashion-mnist -m net.safetensors --metrics-out test.json",
 ))
-@click.argument("dataset", required=False)
+@click.argument("dataset", required=False, metavar="DATASET")  # required, but --dataset too
 @click.option("-m", "--model", "model_path", required=True, type=click.Path(dir_okay=False),
               help="A network saved by 'nablanet train --model-out'.")
 @click.option("--seed", type=click.IntRange(min=0), default=None,
