@@ -249,7 +249,7 @@ def test_train_writes_model_and_metrics(runs, idx_dir):
                         r"val_loss ([\d.]+) \| val_accuracy ([\d.]+)% \| [\d.]+ s\n",
                         result.stderr)
     assert [e[0] for e in epochs] == ["1", "2"]
-    assert "val_loss and val_accuracy are on the 60 test images" in result.stderr
+    assert "the epoch line's val_ values are on the 60 test images" in result.stderr
     history = metrics["history"]["epochs"]
     assert [e["epoch"] for e in history] == [1, 2]
     # --history-out: the same epochs, one JSON line each
@@ -457,6 +457,7 @@ def test_rnn_train(runs, japanese_vowels):
                       result.stderr)
     assert match, result.stderr
     assert "Epoch 1/" not in result.stderr  # --eval-every 5
+    assert "the epoch line's val_ values are on the 370 test sequences" in result.stderr
     assert "Train Evaluation" in result.stdout and "Test Evaluation" in result.stdout
     assert metrics["test"]["accuracy"] == pytest.approx(float(match[4]) / 100, abs=5e-5)
     # the line's training accuracy is the training pass's (fit's monitor_training=True),

@@ -195,6 +195,7 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
     log.info("%s(%d -> %d x %d -> %d), %s, %s, batch %d, %s", cls.__name__,
              train.n_features, hidden, num_layers, n_outputs, model.loss.name, model.optimizer,
              batch_size, plural(epochs, "epoch"))
+    log.info("the epoch line's val_ values are on the %s", plural(len(test), "test sequence"))
     if task == "regression":
         log.info("the per-epoch loss and RMSE are on the min-max scaled labels (0-1); the "
                  "final reports are in the data's units")

@@ -218,7 +218,7 @@ def train(dataset, sizes, layers, epochs, batch_size, activation, output_activat
         "validation_data": (X_test, data.y_test)}
     log.info("network %s, %s", layers or sizes, net.optimizer)
     if not validation_split:
-        log.info("val_loss and val_accuracy are on the %s (the book's per-epoch test "
+        log.info("the epoch line's val_ values are on the %s (the book's per-epoch test "
                  "accuracy; --validation-split holds out training images for them instead)",
                  plural(len(X_test), "test image"))
     cli = {"command": "train", "dataset": str(dataset), "seed": o["seed"],
