@@ -243,14 +243,20 @@ def test_train_writes_model_and_metrics(runs, idx_dir):
     cwd, steps = runs["ff"]
     result = assert_ok(steps["train"])
     metrics = json.loads((cwd / "m.json").read_text())
-    # the book's per-epoch line on stderr (logging), one per epoch, numbered from 1
-    epochs = re.findall(r"Epoch (\d+): (\d+) / 60 \(([\d.]+)%\)", result.stderr)
+    # every model's per-epoch line on stderr (logging), one per epoch, numbered from 1;
+    # without --validation-split the val_ values are the test images', and it says so
+    epochs = re.findall(r"Epoch (\d+)/2: loss ([\d.]+) \| accuracy ([\d.]+)% \| "
+                        r"val_loss ([\d.]+) \| val_accuracy ([\d.]+)% \| [\d.]+ s\n",
+                        result.stderr)
     assert [e[0] for e in epochs] == ["1", "2"]
+    assert "the epoch line's val_ values are on the 60 test images" in result.stderr
     history = metrics["history"]["epochs"]
     assert [e["epoch"] for e in history] == [1, 2]
     # --history-out: the same epochs, one JSON line each
     assert [json.loads(line) for line in (cwd / "h.jsonl").read_text().splitlines()] == history
-    assert [int(e[1]) for e in epochs] == [e["val_correct"] for e in history]
+    assert "wrote h.jsonl (history, one JSON line per epoch)" in result.stderr
+    assert [e[4] for e in epochs] == [f"{100 * e['val_accuracy']:.2f}" for e in history]
+    assert [e[3] for e in epochs] == [f"{e['val_loss']:.4g}" for e in history]
     final = metrics["final"]
     assert final["n_test"] == 60
     assert final["test_correct"] == history[-1]["val_correct"]
@@ -446,12 +452,14 @@ def test_rnn_train(runs, japanese_vowels):
     result = assert_ok(steps["train"])
     metrics = json.loads((cwd / "jv.json").read_text())
     # the seed's per-epoch line, on stderr (logging)
-    match = re.search(r"Epoch 5: Loss = ([\d.]+) \| Train Accuracy: ([\d.]+)% \| "
-                      r"Test Accuracy: ([\d.]+)%", result.stderr)
+    match = re.search(r"Epoch 5/\d+: loss ([\d.]+) \| accuracy ([\d.]+)% \| "
+                      r"val_loss ([\d.]+) \| val_accuracy ([\d.]+)% \| [\d.]+ s\n",
+                      result.stderr)
     assert match, result.stderr
-    assert "Epoch 1:" not in result.stderr  # --eval-every 5
+    assert "Epoch 1/" not in result.stderr  # --eval-every 5
+    assert "the epoch line's val_ values are on the 370 test sequences" in result.stderr
     assert "Train Evaluation" in result.stdout and "Test Evaluation" in result.stdout
-    assert metrics["test"]["accuracy"] == pytest.approx(float(match[3]) / 100, abs=5e-5)
+    assert metrics["test"]["accuracy"] == pytest.approx(float(match[4]) / 100, abs=5e-5)
     # the line's training accuracy is the training pass's (fit's monitor_training=True),
     # recorded in the history; the "train" section evaluates the final model
     last = metrics["history"]["epochs"][-1]
@@ -512,8 +520,8 @@ def test_rnn_regression_on_a_small_csv(runs):
     result = assert_ok(steps["train"])
     metrics = json.loads((cwd / "r.json").read_text())
     _check_regression_metrics(metrics)
-    assert re.search(r"Epoch 4: Loss = [\d.]+ \| Train RMSE: [\d.]+ \| Test RMSE: [\d.]+",
-                     result.stderr), result.stderr
+    assert re.search(r"Epoch 4/4: loss [\d.]+ \| rmse [\d.]+ \| val_loss [\d.]+ \| "
+                     r"val_rmse [\d.]+ \| [\d.]+ s\n", result.stderr), result.stderr
     assert [e["epoch"] for e in metrics["history"]["epochs"]] == [2, 4]  # every 2nd
     # predictions come back in the original units (degrees, not [0, 1])
     assert_ok(steps["predict"])
@@ -532,8 +540,11 @@ def test_rnn_regression_on_a_small_csv(runs):
 
 def test_rnn_on_elnino(runs):
     cwd, steps = _pipeline(runs, "elnino", "statsmodels")
-    paths = assert_ok(steps["convert"]).stdout.split()
+    converted = assert_ok(steps["convert"])
+    paths = converted.stdout.split()
     assert [Path(p).name for p in paths] == ["elnino_train.csv", "elnino_test.csv"]
+    for p in paths:  # each file logged once
+        assert converted.stderr.count(p) == 1 and f"sequences to {p}\n" in converted.stderr
     assert_ok(steps["train"])
     metrics = json.loads((cwd / "el.json").read_text())
     _check_regression_metrics(metrics)
@@ -544,7 +555,7 @@ def test_rnn_on_elnino(runs):
 # --plot, --profile, --backend, --threads
 # ------------------------------------------------------------------------------------
 def test_plot_writes_a_png(tmp_path, idx_dir):
-    pytest.importorskip("matplotlib", reason="--plot needs matplotlib (nablanet[plot])")
+    pytest.importorskip("matplotlib", reason="--plot-out needs matplotlib (nablanet[plot])")
     nablanet("-q", "train", idx_dir, "--sizes", "784,8,10", "--epochs", "2", "--plot-out",
              "curves.png", cwd=tmp_path)
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

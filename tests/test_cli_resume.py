@@ -87,7 +87,7 @@ def test_sigint_leaves_a_checkpoint_and_the_metrics_and_the_run_resumes_exactly(
               "0.05", "--batch-size", "2", "--backend", "numpy"]
     status, rest = _interrupt(tmp_path, [*common, "--epochs", "500", "--model-out",
                                          "ck.safetensors", "--metrics-out", "m.json"],
-                              "Epoch 2:", signal.SIGINT)
+                              "Epoch 2/", signal.SIGINT)
     assert status == 130, rest
     assert "Traceback" not in rest
     said = [line for line in rest.splitlines() if "interrupted after epoch" in line]
@@ -106,8 +106,8 @@ def test_sigint_leaves_a_checkpoint_and_the_metrics_and_the_run_resumes_exactly(
                                   "whole.safetensors", cwd=tmp_path, check=False)})
     assert_ok(done["resumed"])
     assert_ok(done["whole"])
-    assert f"Epoch {k + 1}:" in done["resumed"].stderr
-    assert "Epoch 1:" not in done["resumed"].stderr
+    assert f"Epoch {k + 1}/{k + 1}:" in done["resumed"].stderr
+    assert "Epoch 1/" not in done["resumed"].stderr
     _same_weights(Network.load(tmp_path / "resumed.safetensors"),
                   Network.load(tmp_path / "whole.safetensors"))
 
@@ -118,7 +118,7 @@ def test_rnn_train_stopped_by_sigterm_resumes_exactly_with_a_schedule(tmp_path):
             "--batch-size", "4", "--eval-every", "1", "--optimizer", "adam", "--lr",
             "0.01", "--schedule", "exponential", "--backend", "numpy"]
     status, err = _interrupt(tmp_path, [*args, "--epochs", "100000", "--model-out",
-                                        "p.safetensors"], "Epoch 3:", signal.SIGTERM)
+                                        "p.safetensors"], "Epoch 3/", signal.SIGTERM)
     assert status == 130, err
     k = RNN.load(tmp_path / "p.safetensors").training_state.epoch
     assert k >= 2
@@ -174,6 +174,7 @@ def test_class_weight_and_tensorboard_options(tmp_path, idx_dir):
                       "numpy", cwd=tmp_path, check=False)
     assert_ok(result)
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
+    assert "wrote tb (TensorBoard event files)" in result.stderr
     bad = nablanet("-q", "train", idx_dir, "--checkpoint-every", "2", cwd=tmp_path,
                    check=False)
     assert_user_error(bad, "--checkpoint-every", "--model-out")

@@ -6,16 +6,18 @@ refused; deprecated spellings work with a warning; every file written is logged.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 from tests.cli_run import run
 
-from nablanet import Network
+from nablanet import RNN, Network
 from nablanet.datasets.idx import read_idx
 
 SEQ_CSV = "name,t,x1,y1\n" + "".join(f"s{k},{t},{0.1 * t + k % 3},{k % 2}\n"
@@ -283,6 +285,55 @@ def test_rnn_train_defaults_per_task(files, capsys, args, expected):
         assert fragment in line, line
 
 
+@pytest.mark.parametrize("loss", ["mse", "quadratic"])
+def test_both_training_commands_take_both_names_of_the_quadratic_loss(files, capsys, idx_dir,
+                                                                      loss):
+    code, _, err = run(capsys, "rnn", "train", "seq.csv", "--epochs", "1", "--loss", loss,
+                       "--model-out", "r.safetensors")
+    assert code == 0, err
+    assert ", quadratic, " in next(line for line in err.splitlines() if "RNN(" in line)
+    assert RNN.load("r.safetensors").loss.name == "quadratic"
+    code, _, err = run(capsys, "train", idx_dir, "--sizes", "784,8,10", "--epochs", "1",
+                       "--loss", loss, "--model-out", "n.safetensors", "--metrics-out",
+                       "n.json")
+    assert code == 0, err
+    assert Network.load("n.safetensors").get_config()["loss"] == "quadratic"
+    assert json.loads(Path("n.json").read_text())["options"]["loss"] == "quadratic"
+
+
+def test_train_ratio_is_a_deprecated_spelling_of_one_minus_test_split(files, capsys):
+    (files / "long.csv").write_text("name,t,x1,y1\n" + "".join(
+        f"s{k},{t},{0.1 * t + k % 3},{k % 2}\n" for k in range(40) for t in range(3)))
+    for args, warned in ((["--test-split", "0.25"], False), (["--train-ratio", "0.75"], True)):
+        code, _, err = run(capsys, "rnn", "train", "long.csv", "--epochs", "1", *args)
+        assert code == 0, err
+        assert "30 training sequences and 10 test sequences" in err, err
+        assert ("--train-ratio is deprecated and will be removed in the next release: use "
+                "--test-split 0.25" in err) == warned, err
+    refused(capsys, "rnn", "train", "long.csv", "--train-ratio", "0.7", "--test-split", "0.3",
+            fragments=["--train-ratio", "--test-split"])
+
+
+def test_a_model_given_to_the_wrong_command_names_the_right_one(files, capsys, idx_dir):
+    code, _, err = run(capsys, "rnn", "train", "seq.csv", "--epochs", "1", "--model-out",
+                       "r.safetensors")
+    assert code == 0, err
+    recurrent = "r.safetensors: this is a recurrent model (RNN): use 'nablanet rnn {}'"
+    feedforward = "net.safetensors: this is not a recurrent model but a Network: use " \
+                  "'nablanet {}'"
+    for args, expected in [
+        (["predict", "images.npy", "-m", "r.safetensors"], recurrent.format("predict")),
+        (["evaluate", idx_dir, "-m", "r.safetensors"], recurrent.format("evaluate")),
+        (["train", idx_dir, "--resume", "r.safetensors"], recurrent.format("train")),
+        (["rnn", "predict", "seq.csv", "-m", "net.safetensors"], feedforward.format("predict")),
+        (["rnn", "evaluate", "seq.csv", "-m", "net.safetensors"],
+         feedforward.format("evaluate")),
+        (["rnn", "train", "seq.csv", "--resume", "net.safetensors"],
+         feedforward.format("train")),
+    ]:
+        assert refused(capsys, *args) == f"nablanet: error: {expected}"
+
+
 def test_a_default_batch_size_never_exceeds_the_data(files, capsys):
     code, _, err = run(capsys, "rnn", "train", "seq.csv", "--epochs", "1")
     assert code == 0 and "batch 10," in err, err  # 10 training sequences, default 16
@@ -316,6 +367,28 @@ def test_evaluate_holds_out_the_training_runs_images(files, capsys, make_images)
     assert test["accuracy"] == pytest.approx(final["test_accuracy"])
     code, _, err = run(capsys, "evaluate", pair, "-m", "m.safetensors", "--seed", "1")
     assert code == 2 and "would test on training images" in err, err
+
+
+def test_train_test_split_and_eval_every_as_rnn_train_has_them(files, capsys, make_images):
+    from nablanet.datasets.idx import write_idx
+
+    pair = files / "pair"
+    pair.mkdir()
+    images, labels = make_images(200, 3)
+    write_idx(pair / "images-idx3-ubyte.gz", images)
+    write_idx(pair / "labels-idx1-ubyte.gz", labels)
+    code, _, err = run(capsys, "train", pair, "--sizes", "784,8,10", "--epochs", "3",
+                       "--test-split", "0.25", "--eval-every", "2", "--model-out",
+                       "m.safetensors", "--metrics-out", "m.json")
+    assert code == 0, err
+    metrics = json.loads((files / "m.json").read_text())
+    assert metrics["final"]["n_test"] == 50
+    assert [e["epoch"] for e in metrics["history"]["epochs"]] == [2, 3]
+    assert "Epoch 2/3: " in err and "Epoch 3/3: " in err and "Epoch 1/3" not in err
+    code, _, err = run(capsys, "evaluate", pair, "-m", "m.safetensors", "--metrics-out",
+                       "e.json")
+    assert code == 0, err
+    assert json.loads((files / "e.json").read_text())["test"]["n"] == 50
 
 
 @pytest.mark.parametrize(("field", "value", "fragment"), [

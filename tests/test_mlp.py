@@ -402,6 +402,6 @@ def test_epoch_lines_are_numbered_from_1_and_from_0_in_the_books_SGD(caplog):
         caplog.clear()
         net.fit(X, y, epochs=1, batch_size=5, progress=False)
         again = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Epoch")]
-    assert [line.split(":")[0] for line in fit_lines] == ["Epoch 1", "Epoch 2"]
+    assert [line.split(":")[0] for line in fit_lines] == ["Epoch 1/2", "Epoch 2/2"]
     assert [line.split(":")[0] for line in sgd_lines] == ["Epoch 0", "Epoch 1"]
-    assert again[0].startswith("Epoch 1 complete")
+    assert re.fullmatch(r"Epoch 1/1: loss [\d.]+ \| accuracy [\d.]+% \| [\d.]+ s", again[0])

@@ -49,7 +49,7 @@ def one_hot_model(tmp_path, capsys):
     (tmp_path / "train.csv").write_text(ONE_HOT)
     code, _, err = run(capsys, "rnn", "train", tmp_path / "train.csv", "--task",
                        "multiclass", "--target", "last", "--cell", "gru", "--hidden", 4,
-                       "--epochs", 2, "--train-ratio", 0.67, "--model-out",
+                       "--epochs", 2, "--test-split", 0.33, "--model-out",
                        tmp_path / "m.safetensors")
     assert code == 0, err
     return tmp_path / "m.safetensors"

@@ -42,7 +42,8 @@ def require_matplotlib():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ImportError("--plot needs matplotlib: pip install 'nablanet[plot]'") from None
+        raise ImportError("plotting (--plot-out, --weights-plot-out, --misclassified-plot-out) "
+                          "needs matplotlib: pip install 'nablanet[plot]'") from None
     return plt
 
 

@@ -144,6 +144,21 @@ def load(path, *, expect: type | None = None):
     return model
 
 
+def model_class(path) -> type:
+    """The registered class of the model saved in ``path``, without building it.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As :func:`load`, for the header and an unknown model name.
+    """
+    name = _read(path)[0]
+    try:
+        return get("model", name)
+    except ValueError as exc:
+        raise ValueError(f"{path}: model: {exc}") from None
+
+
 def read_cli(path) -> dict:
     """The file's command-line section (``{}`` if none); for version-1 recurrent-model
     files, what their ``config["metadata"]`` held.

@@ -230,3 +230,54 @@ def test_summary_lists_every_layer_with_shapes_and_counts():
         model.summary((5,))
     X, _ = _blobs(5)
     np.testing.assert_array_equal(model.predict_proba(X), _model().predict_proba(X))
+
+
+def _epoch_lines(caplog, model, X, y, val, **kwargs) -> tuple[list[str], list[dict]]:
+    caplog.clear()
+    with caplog.at_level("INFO", logger="nablanet"):
+        history = model.fit(X, y, epochs=2, batch_size=10, validation_data=val,
+                            progress=False, **kwargs)
+    return [r.getMessage() for r in caplog.records
+            if r.getMessage().startswith("Epoch")], history.epochs
+
+
+def test_one_epoch_line_for_every_model_kind(caplog):
+    """Dense, conv and recurrent models log the same line, each value named as its key
+    in the history (``train_`` left out) and equal to it as printed."""
+    from nablanet import RNN, Network
+    from nablanet.models.spec import parse_layers
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 40)
+    flat = rng.random((40, 16))
+    images = flat.reshape(40, 1, 4, 4)
+    sequences = rng.random((40, 5, 3))
+    runs = {
+        "dense": (Network([16, 5, 2], seed=0), flat, y),
+        "conv": (Sequential(parse_layers("conv:2x3x3,dense:4,softmax:2", (1, 4, 4), seed=0),
+                            output_activation="softmax", loss="cross_entropy", seed=0),
+                 images, y),
+        "recurrent": (RNN(3, 4, 1, output_activation="sigmoid", target="last", seed=0),
+                      sequences, y),
+    }
+    for kind, (model, X, labels) in runs.items():
+        lines, epochs = _epoch_lines(caplog, model, X, labels, (X[:10], labels[:10]))
+        assert len(lines) == 2, kind
+        for line, logs in zip(lines, epochs, strict=True):
+            assert line == (
+                f"Epoch {logs['epoch']}/2: loss {logs['train_loss']:.4g} | accuracy "
+                f"{100 * logs['train_accuracy']:.2f}% | val_loss {logs['val_loss']:.4g} | "
+                f"val_accuracy {100 * logs['val_accuracy']:.2f}% | {logs['seconds']:.2f} s"
+            ), kind
+    # regression: rmse; without validation data or training metrics, only what exists
+    X = rng.standard_normal((30, 3))
+    model = Sequential([Dense(3, 2, seed=0)], optimizer=nablanet.SGD(0.1), seed=0)
+    lines, epochs = _epoch_lines(caplog, model, X, X[:, :2], (X, X[:, :2]))
+    assert lines[1] == (f"Epoch 2/2: loss {epochs[1]['train_loss']:.4g} | rmse "
+                        f"{epochs[1]['train_rmse']:.4g} | val_loss {epochs[1]['val_loss']:.4g}"
+                        f" | val_rmse {epochs[1]['val_rmse']:.4g} | "
+                        f"{epochs[1]['seconds']:.2f} s")
+    lines, epochs = _epoch_lines(caplog, model, X, X[:, :2], (X, X[:, :2]),
+                                 monitor_training=False)
+    assert lines[0] == (f"Epoch 1/2: val_loss {epochs[0]['val_loss']:.4g} | val_rmse "
+                        f"{epochs[0]['val_rmse']:.4g} | {epochs[0]['seconds']:.2f} s")

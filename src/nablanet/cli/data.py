@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import click
 
 from nablanet.cli.options import CONTEXT, examples, verbosity_options
-
-log = logging.getLogger("nablanet")
 
 
 @click.group(context_settings=CONTEXT)
@@ -46,6 +43,5 @@ def convert(dataset, out_dir, window, test_years):
         paths = convert_japanese_vowels(out_dir)
     else:
         paths = convert_elnino(out_dir, window=window, test_years=test_years)
-    for p in paths:
-        log.info("wrote %s", p)
+    for p in paths:  # each file's "wrote" line is the writer's
         click.echo(str(p))

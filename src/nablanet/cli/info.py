@@ -64,7 +64,7 @@ def report() -> list[tuple[str, str]]:
 @verbosity_options
 def info():
     """Print the versions of nablanet, Python, NumPy, Numba and SciPy, the backend that
-    '--backend auto' picks, the BLAS and its threads, the CPU, and where the named data
+    'train --backend auto' picks, the BLAS and its threads, the CPU, and where the named data
     sets (mnist, fashion-mnist) are looked for, in order: the first thing a bug report
     needs."""
     rows = report()

@@ -1,7 +1,7 @@
 """The commands' options and help: click's context settings, logging and its -v/-q
-options, help epilogues, renamed options, plural wording, checks of option values (and
-of a model's size against memory), and the optimizer options of ``train`` and
-``rnn train`` with what they build.
+options, help epilogues, renamed options, plural wording, which command takes which
+model, checks of option values (and of a model's size against memory), and the table of
+options that ``train`` and ``rnn train`` share, with what they build.
 
 Every name here is public: the command modules import them, never each other's.
 """
@@ -70,9 +70,10 @@ def examples(*lines: str) -> str:
     return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
-def renamed(old: str, new: str, dest: str, **kwargs):
+def renamed(old: str, new: str, dest: str, convert=None, **kwargs):
     """Keep the old spelling ``old`` of option ``new`` working for one release: hidden
-    from the help, it fills the parameter ``dest`` and logs a deprecation warning."""
+    from the help, it fills the parameter ``dest`` (with ``convert(value)`` where the
+    new option counts otherwise) and logs a deprecation warning."""
     hidden = "deprecated_" + old.lstrip("-").replace("-", "_")
 
     def decorate(f):
@@ -84,8 +85,9 @@ def renamed(old: str, new: str, dest: str, **kwargs):
                 if source is click.core.ParameterSource.COMMANDLINE:
                     raise click.UsageError(f"{old} and {new} are the same option: give one")
                 log.warning("%s is deprecated and will be removed in the next release: "
-                            "use %s", old, new)
-                params[dest] = value
+                            "use %s%s", old, new,
+                            "" if convert is None else f" {convert(value):g}")
+                params[dest] = value if convert is None else convert(value)
             return f(*args, **params)
 
         return click.option(old, hidden, hidden=True, default=None, **kwargs)(command)
@@ -96,6 +98,30 @@ def renamed(old: str, new: str, dest: str, **kwargs):
 def plural(n: int, word: str, words: str | None = None) -> str:
     """``"1 label"``, ``"2 labels"``, ``"1,000 images"``."""
     return f"{n:,} {word if n == 1 else words or word + 's'}"
+
+
+def check_model_kind(path, command: str) -> None:
+    """Refuse a model of the other kind than ``command`` (``"predict"``, ``"rnn
+    evaluate"``, ``"train"`` for --resume, ...) takes, naming the command that takes
+    it: recurrent models go to the ``rnn`` commands, every other model to the others.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As :func:`nablanet.serialization.load`; ValueError naming ``path``, the model's
+        kind and the command to use.
+    """
+    from nablanet.models import RecurrentNetwork
+    from nablanet.serialization import model_class
+
+    cls = model_class(path)
+    recurrent, verb = issubclass(cls, RecurrentNetwork), command.removeprefix("rnn ")
+    if recurrent and command == verb:
+        raise ValueError(f"{path}: this is a recurrent model ({cls.__name__}): use "
+                         f"'nablanet rnn {verb}'")
+    if not recurrent and command != verb:
+        raise ValueError(f"{path}: this is not a recurrent model but a {cls.__name__}: use "
+                         f"'nablanet {verb}'")
 
 
 # --------------------------------------------------------------------------------------
@@ -152,106 +178,187 @@ def check_parameter_count(option: str, n_params: int, dtype: str) -> None:
 # --------------------------------------------------------------------------------------
 OPTIMIZERS = ["sgd", "momentum", "nesterov", "rmsprop", "adam"]
 
+#: the losses by name: ``mse`` is ``quadratic``'s other name (as in :mod:`nablanet.losses`);
+#: logs and records give the loss's own name (:func:`loss_name`)
+LOSSES = ["quadratic", "mse", "binary_cross_entropy", "cross_entropy"]
+
+#: the default of a shared option that each command gives (:func:`shared_option`)
+PER_COMMAND = "per command"
+
+#: The options of ``train`` and ``rnn train`` that mean the same thing, each defined once
+#: here: parameter name -> (declarations, click keywords). Where the default is
+#: ``PER_COMMAND`` each command gives its own; a command adds a ``[default: ...]`` note
+#: where the default is None. tests/test_cli_options.py holds both commands to this table.
+SHARED_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+    "epochs": (("--epochs",), {
+        "type": click.IntRange(min=1), "default": PER_COMMAND,
+        "help": "Passes over the training data."}),
+    "batch_size": (("--batch-size",), {
+        "type": click.IntRange(min=1), "default": PER_COMMAND,
+        "help": "Training samples (images, sequences) per mini-batch, one gradient step "
+        "each."}),
+    "activation": (("--activation",), {
+        "type": click.Choice(["sigmoid", "tanh", "relu"]), "default": PER_COMMAND,
+        "help": "Hidden activation (rnn train: of the vanilla RNN cell)."}),
+    "loss": (("--loss",), {
+        "type": click.Choice(LOSSES), "default": None,
+        "help": "Loss (the book's cost) function; mse is another name of quadratic."}),
+    "eval_every": (("--eval-every",), {
+        "type": click.IntRange(min=1), "default": PER_COMMAND,
+        "help": "Evaluate, and log the epoch line, every this many epochs and after the "
+        "last; early stopping and the plateau schedule count evaluations."}),
+    "test_split": (("--test-split",), {
+        "type": click.FloatRange(0, 1, min_open=True, max_open=True), "default": 0.2,
+        "help": "Data without a test set of its own (a directory with a single "
+        "images/labels pair; rnn train without TEST_CSV): hold out this fraction of it, "
+        "drawn with --seed, for testing."}),
+    "optimizer": (("--optimizer",), {
+        "type": click.Choice(OPTIMIZERS), "default": PER_COMMAND,
+        "help": "Update rule: plain SGD, SGD with (Nesterov) momentum, RMSProp or Adam."}),
+    "lr": (("--lr", "--eta"), {
+        "type": float, "default": PER_COMMAND, "callback": positive,
+        "help": "Learning rate per mini-batch step (--eta: its name in Nielsen's book)."}),
+    "momentum": (("--momentum",), {
+        "type": float, "default": 0.9,
+        "help": "Momentum coefficient for --optimizer momentum/nesterov."}),
+    "weight_decay": (("--weight-decay",), {
+        "type": click.FloatRange(min=0), "default": 0.0,
+        "help": "L2 regularisation coefficient on the weights (lambda / n in Nielsen's "
+        "book)."}),
+    "clip_norm": (("--clip-norm",), {
+        "type": float, "default": None, "callback": positive,
+        "help": "Clip the gradients to this global L2 norm [default: no clipping]."}),
+    "schedule": (("--schedule",), {
+        "type": click.Choice(["none", "step", "exponential", "cosine", "plateau"]),
+        "default": "none", "help": "Learning-rate schedule over the epochs."}),
+    "patience": (("--early-stopping",), {
+        "type": click.IntRange(min=1), "default": None,
+        "help": "Stop when the validation loss has not improved for more than this many "
+        "evaluations and restore the best weights [default: off]."}),
+    "seed": (("--seed",), {
+        "type": click.IntRange(min=0), "default": 1,
+        "help": "Seed of the weight initialisation, the shuffling and the train/test "
+        "split: the same seed gives the same model."}),
+    "dtype": (("--dtype",), {
+        "type": click.Choice(["float64", "float32"]), "default": "float64",
+        "help": "Floating-point type of the weights and the data."}),
+    "backend": (("--backend",), {
+        "type": click.Choice(["auto", "numpy", "numba"]), "default": "auto",
+        "help": "numpy: vectorised NumPy on whole mini-batches; numba: compiled kernels "
+        "(plain SGD; pip install 'nablanet[fast]'); auto: numba for small mini-batches "
+        "when installed (see 'nablanet info')."}),
+    "shuffle": (("--shuffle/--no-shuffle",), {
+        "default": True,
+        "help": "Reshuffle the training data every epoch (--no-shuffle keeps the file "
+        "order)."}),
+    "threads": (("--threads",), {
+        "type": click.IntRange(min=1), "default": None,
+        "help": "Threads while training: workers splitting each mini-batch's rows "
+        "(compiled LSTM/GRU, batch >= 32), else BLAS threads [default: no split; BLAS at 1 "
+        "thread for small products, its default for large ones]."}),
+    "class_weight": (("--class-weight",), {
+        "type": click.Choice(["none", "balanced"]), "default": "none",
+        "help": "Weight each class's examples in the loss: balanced gives class c the "
+        "weight n / (n_classes * n_c), scikit-learn's rule."}),
+    "model_out": (("--model-out",), {
+        "type": click.Path(dir_okay=False), "default": None,
+        "help": "Save the trained model, with its training state, to this .safetensors "
+        "file [default: not saved]."}),
+    "checkpoint_every": (("--checkpoint-every",), {
+        "type": click.IntRange(min=1), "default": None,
+        "help": "Also write --model-out every this many epochs (each write whole or not "
+        "at all) [default: at the end only]."}),
+    "resume": (("--resume",), {
+        "type": click.Path(dir_okay=False), "default": None,
+        "help": "Continue the run saved in this checkpoint (a --model-out file) up to "
+        "--epochs in total, with its optimizer, schedule, generator and data split: the "
+        "same weights as an uninterrupted run on the same backend. The other options "
+        "must be the run's [default: a fresh run]."}),
+    "tensorboard": (("--tensorboard",), {
+        "type": click.Path(file_okay=False), "default": None,
+        "help": "Write TensorBoard event files (per-epoch losses, metrics, learning rate, "
+        "seconds; the hyper-parameters) to this directory (pip install "
+        "'nablanet[tensorboard]') [default: none]."}),
+    "metrics_out": (("--metrics-out",), {
+        "type": click.Path(dir_okay=False), "default": None,
+        "help": "Write the history and final metrics to this JSON file [default: not "
+        "written]."}),
+    "history_out": (("--history-out",), {
+        "type": click.Path(dir_okay=False), "default": None,
+        "help": "Write each epoch's losses and metrics to this file as it finishes, one "
+        "JSON object per line (JSON Lines: follow the run with tail -f; --resume "
+        "appends) [default: not written]."}),
+    "plot_out": (("--plot-out",), {
+        "type": click.Path(dir_okay=False), "default": None,
+        "help": "Draw the learning curves (and the confusion matrix) to this PNG file "
+        "(pip install 'nablanet[plot]') [default: no plot]."}),
+    "profile_out": (("--profile-out",), {
+        "type": click.Path(dir_okay=False), "default": None,
+        "help": "Run under the py-spy sampling profiler and write a flame graph (SVG) "
+        "here (pip install 'nablanet[profile]') [default: not profiled]."}),
+}
+
+#: the shared options that :func:`training_options` adds, in the order of the help
+TRAINING_OPTIONS = ("optimizer", "lr", "momentum", "weight_decay", "clip_norm", "schedule",
+                    "patience", "seed", "dtype", "backend", "shuffle", "threads",
+                    "class_weight", "model_out", "checkpoint_every", "resume",
+                    "tensorboard", "metrics_out", "history_out", "plot_out", "profile_out")
+
+
+def shared_option(name: str, default: Any = PER_COMMAND, note: str = ""):
+    """The click option ``name`` of :data:`SHARED_OPTIONS`, with this command's
+    ``default`` where the table leaves it to the command, and ``note`` as the help's
+    ``[default: note]`` where that default is None."""
+    decls, kwargs = SHARED_OPTIONS[name]
+    kwargs = dict(kwargs)
+    if kwargs["default"] == PER_COMMAND:
+        if default == PER_COMMAND:
+            raise TypeError(f"shared option {name}: each command gives its default")
+        kwargs["default"] = default
+    elif default != PER_COMMAND:
+        raise TypeError(f"shared option {name}: its default is the table's")
+    if note:
+        kwargs["help"] += f" [default: {note}]"
+    return click.option(*decls, name, **kwargs)
+
 
 def training_options(defaults: Mapping[str, Any] | None = None, default_note: str = ""):
-    """The options shared by ``train`` and ``rnn train``: optimizer, learning rate and
-    its schedule, regularisation, seed, dtype, backend, run outputs and profiling.
+    """The options of :data:`TRAINING_OPTIONS` (optimizer, learning rate and its
+    schedule, regularisation, seed, dtype, backend, run outputs and profiling) and the
+    old names of three of them.
 
     ``defaults`` gives ``optimizer`` and ``lr``; without it they default to None and
     ``default_note`` says in the help where their defaults come from.
     """
     defaults = defaults or {}
-    note = f" [default: {default_note}]" if default_note else ""
 
     def decorate(f):
-        for option in reversed([
-            click.option("--optimizer", type=click.Choice(OPTIMIZERS),
-                         default=defaults.get("optimizer"),
-                         help="Update rule: plain SGD, SGD with (Nesterov) momentum, "
-                         "RMSProp or Adam." + note),
-            click.option("--lr", "--eta", "lr", type=float, default=defaults.get("lr"),
-                         callback=positive,
-                         help="Learning rate per mini-batch step (--eta: its name in "
-                         "Nielsen's book)." + note),
-            click.option("--momentum", type=float, default=0.9,
-                         help="Momentum coefficient for --optimizer momentum/nesterov."),
-            click.option("--weight-decay", type=click.FloatRange(min=0), default=0.0,
-                         help="L2 regularisation coefficient on the weights (lambda / n "
-                         "in Nielsen's book)."),
-            click.option("--clip-norm", type=float, default=None, callback=positive,
-                         help="Clip the gradients to this global L2 norm [default: no "
-                         "clipping]."),
-            click.option("--schedule", type=click.Choice(
-                ["none", "step", "exponential", "cosine", "plateau"]), default="none",
-                help="Learning-rate schedule over the epochs."),
-            click.option("--early-stopping", "patience", type=click.IntRange(min=1),
-                         default=None, help="Stop when the validation loss has not "
-                         "improved for more than this many evaluations and restore the "
-                         "best weights [default: off]."),
-            click.option("--seed", type=click.IntRange(min=0), default=1,
-                         help="Seed of the weight initialisation, the shuffling and the "
-                         "train/test split: the same seed gives the same model."),
-            click.option("--dtype", type=click.Choice(["float64", "float32"]),
-                         default="float64", help="Floating-point type of the weights "
-                         "and the data."),
-            click.option("--backend", type=click.Choice(["auto", "numpy", "numba"]),
-                         default="auto",
-                         help="numpy: vectorised NumPy on whole mini-batches; numba: "
-                         "compiled kernels (plain SGD; pip install 'nablanet[fast]'); "
-                         "auto: numba for small mini-batches when installed (see "
-                         "'nablanet info')."),
-            click.option("--shuffle/--no-shuffle", default=True,
-                         help="Reshuffle the training data every epoch (--no-shuffle "
-                         "keeps the file order)."),
-            click.option("--threads", type=click.IntRange(min=1), default=None,
-                         help="Threads while training: workers splitting each "
-                         "mini-batch's rows (compiled LSTM/GRU, batch >= 32), else BLAS "
-                         "threads [default: no split; BLAS at 1 thread for small products, "
-                         "its default for large ones]."),
-            click.option("--class-weight", type=click.Choice(["none", "balanced"]),
-                         default="none", help="Weight each class's examples in the loss: "
-                         "balanced gives class c the weight n / (n_classes * n_c), "
-                         "scikit-learn's rule."),
-            click.option("--model-out", "model_out", type=click.Path(dir_okay=False),
-                         default=None, help="Save the trained model, with its training "
-                         "state, to this .safetensors file [default: not saved]."),
-            click.option("--checkpoint-every", type=click.IntRange(min=1), default=None,
-                         help="Also write --model-out every this many epochs (each write "
-                         "whole or not at all) [default: at the end only]."),
-            click.option("--resume", type=click.Path(dir_okay=False), default=None,
-                         help="Continue the run saved in this checkpoint (a --model-out "
-                         "file) up to --epochs in total, with its optimizer, schedule, "
-                         "generator and data split: the same weights as an uninterrupted "
-                         "run on the same backend. The other options must be the run's "
-                         "[default: a fresh run]."),
-            click.option("--tensorboard", type=click.Path(file_okay=False), default=None,
-                         help="Write TensorBoard event files (per-epoch losses, metrics, "
-                         "learning rate, seconds; the hyper-parameters) to this directory "
-                         "(pip install 'nablanet[tensorboard]') [default: none]."),
-            click.option("--metrics-out", type=click.Path(dir_okay=False), default=None,
-                         help="Write the history and final metrics to this JSON file [default: "
-                         "not written]."),
-            click.option("--history-out", type=click.Path(dir_okay=False), default=None,
-                         help="Write each epoch's losses and metrics to this file as it "
-                         "finishes, one JSON object per line (JSON Lines: follow the run "
-                         "with tail -f; --resume appends) [default: not written]."),
-            click.option("--plot-out", "plot_out", type=click.Path(dir_okay=False),
-                         default=None, help="Draw the learning curves (and the confusion "
-                         "matrix) to this PNG file (pip install 'nablanet[plot]') [default: no "
-                         "plot]."),
-            click.option("--profile-out", "profile_out", type=click.Path(dir_okay=False),
-                         default=None, help="Run under the py-spy sampling profiler and "
-                         "write a flame graph (SVG) here (pip install "
-                         "'nablanet[profile]') [default: not profiled]."),
+        options = []
+        for name in TRAINING_OPTIONS:
+            if SHARED_OPTIONS[name][1]["default"] != PER_COMMAND:
+                options.append(shared_option(name))
+            elif name in defaults:
+                options.append(shared_option(name, defaults[name]))
+            else:
+                options.append(shared_option(name, None, default_note))
+        options += [
             renamed("--save", "--model-out", "model_out", type=click.Path(dir_okay=False)),
             renamed("--plot", "--plot-out", "plot_out", type=click.Path(dir_okay=False)),
             renamed("--profile", "--profile-out", "profile_out",
                     type=click.Path(dir_okay=False)),
-        ]):
+        ]
+        for option in reversed(options):
             f = option(f)
         return f
 
     return decorate
+
+
+def loss_name(name: str | None) -> str | None:
+    """The loss's own name for a ``--loss`` value (``mse`` -> ``quadratic``), None kept."""
+    from nablanet.losses import get_loss
+
+    return None if name is None else get_loss(name).name
 
 
 def make_optimizer(o: Mapping[str, Any]):

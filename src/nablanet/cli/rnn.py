@@ -19,11 +19,14 @@ import numpy as np
 
 from nablanet.cli.options import (
     CONTEXT,
+    check_model_kind,
     check_parameter_count,
     examples,
+    loss_name,
     make_optimizer,
     plural,
     renamed,
+    shared_option,
     training_controls,
     training_options,
     verbosity_options,
@@ -35,7 +38,7 @@ from nablanet.models.scorer import TASK_ACTIVATIONS, SequenceScorer
 log = logging.getLogger("nablanet")
 
 #: task: (output activation, default loss)
-TASKS = {task: (activation, "cross_entropy" if task == "multiclass" else "mse")
+TASKS = {task: (activation, "cross_entropy" if task == "multiclass" else "quadratic")
          for task, activation in TASK_ACTIVATIONS.items()}
 
 #: the defaults of ``rnn train`` per task, measured to train well (docs/guide/recurrent.md:
@@ -79,7 +82,8 @@ def rnn():
     "nablanet data convert japanese-vowels jv",
     "nablanet rnn train jv/japanese_vowels_train.csv jv/japanese_vowels_test.csv --task "
     "multiclass --target last --model-out jv.safetensors",
-    "nablanet rnn train fraud.csv --rnn-rust",
+    "nablanet rnn train jv/japanese_vowels_train.csv --task multiclass --target last "
+    "--rnn-rust",
 ))
 @click.argument("data_csv", type=click.Path(dir_okay=False))
 @click.argument("test_csv", type=click.Path(dir_okay=False), required=False)
@@ -93,22 +97,15 @@ def rnn():
               help="Stacked recurrent layers.")
 @click.option("--hidden", type=click.IntRange(min=1), default=None,
               help="Hidden units per layer [default: per task, see above].")
-@click.option("--activation", type=click.Choice(["tanh", "relu", "sigmoid"]), default="tanh",
-              help="Hidden activation of the vanilla RNN cell.")
-@click.option("--loss", type=click.Choice(["mse", "binary_cross_entropy", "cross_entropy"]),
-              default=None, help="Loss [default: mse for binary (RNN-Rust's) and "
-              "regression, cross_entropy for multiclass].")
+@shared_option("activation", "tanh")
+@shared_option("loss", note="quadratic for binary (RNN-Rust's mse) and regression, "
+               "cross_entropy for multiclass")
 @click.option("--target", type=click.Choice(["every", "last"]), default="every",
               help="Label every step (many-to-many) or only the last (many-to-one).")
-@click.option("--epochs", type=click.IntRange(min=1), default=None,
-              help="Passes over the training sequences [default: per task].")
-@click.option("--batch-size", type=click.IntRange(min=1), default=None,
-              help="Sequences per mini-batch (one gradient step each) [default: per task].")
-@click.option("--train-ratio", type=click.FloatRange(0, 1, min_open=True, max_open=True),
-              default=0.8, help="Without TEST_CSV: share of the sequences used for "
-              "training, the rest for testing.")
-@click.option("--eval-every", type=click.IntRange(min=1), default=10,
-              help="Evaluate on the training and test sequences every this many epochs.")
+@shared_option("epochs", None, "per task")
+@shared_option("batch_size", None, "per task")
+@shared_option("eval_every", 10)
+@shared_option("test_split")
 @click.option("--threshold", type=float, default=None,
               help="binary: decision threshold on the output, in [0, 1] [default: 0.5]; "
               "regression: relative tolerance of 'within threshold', >= 0 [default: 0.1].")
@@ -119,14 +116,17 @@ def rnn():
 @renamed("--test-data", "the positional TEST_CSV", "test_csv",
          type=click.Path(dir_okay=False))
 @renamed("--layers", "--num-layers", "num_layers", type=click.IntRange(min=1))
+@renamed("--train-ratio", "--test-split", "test_split", lambda ratio: 1 - ratio,
+         type=click.FloatRange(0, 1, min_open=True, max_open=True))
 @verbosity_options
 def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, loss, target,
-              epochs, batch_size, train_ratio, eval_every, threshold, rnn_rust, **o):
+              epochs, batch_size, eval_every, test_split, threshold, rnn_rust, **o):
     """Train a recurrent network on DATA_CSV and test it on TEST_CSV (or on a held-out
     share of DATA_CSV).
 
-    Prints RNN-Rust's per-epoch line (Epoch 10: Loss = ... | Train Accuracy: ... | Test
-    Accuracy: ...) and final reports on the training and test sequences.
+    Logs every model's per-epoch line (Epoch 10/100: loss ... | accuracy ... | val_loss
+    ... | val_accuracy ...; rmse for regression) and prints final reports on the training
+    and test sequences.
 
     \b
     Defaults per task (--rnn-rust: RNN-Rust's instead):
@@ -160,7 +160,7 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
             raise ValueError(f"{test_csv}: columns {test.feature_names + test.label_names} "
                              f"differ from {data_csv}'s")
     else:
-        train, test = train_test_split(train, train_ratio, seed=o["seed"])
+        train, test = train_test_split(train, 1 - test_split, seed=o["seed"])
     log.info("data: %s and %s, %s, %s", plural(len(train), "training sequence"),
              plural(len(test), "test sequence"), plural(train.n_features, "feature"),
              plural(train.n_labels, "label column"))
@@ -182,7 +182,7 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
     cls = {"rnn": RNN, "lstm": LSTM, "gru": GRU}[cell]
     extra = {"activation": activation} if cell == "rnn" else {}
     model = cls(train.n_features, hidden, n_outputs, num_layers=num_layers,
-                output_activation=output_activation, loss=loss or default_loss,
+                output_activation=output_activation, loss=loss_name(loss) or default_loss,
                 target=target, optimizer=make_optimizer(o), seed=o["seed"],
                 dtype=o["dtype"], **extra)
     meta = {"task": task, "threshold": threshold, "scaler": scaler.to_dict(),
@@ -195,6 +195,7 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
     log.info("%s(%d -> %d x %d -> %d), %s, %s, batch %d, %s", cls.__name__,
              train.n_features, hidden, num_layers, n_outputs, model.loss.name, model.optimizer,
              batch_size, plural(epochs, "epoch"))
+    log.info("the epoch line's val_ values are on the %s", plural(len(test), "test sequence"))
     if task == "regression":
         log.info("the per-epoch loss and RMSE are on the min-max scaled labels (0-1); the "
                  "final reports are in the data's units")
@@ -202,7 +203,7 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
         "data": str(data_csv), "test_data": test_csv, "task": task, "cell": cell,
         "num_layers": num_layers, "hidden": hidden, "activation": activation,
         "loss": model.loss.name, "target": target, "epochs": epochs,
-        "batch_size": batch_size, "train_ratio": train_ratio, "eval_every": eval_every,
+        "batch_size": batch_size, "test_split": test_split, "eval_every": eval_every,
         "threshold": threshold, "rnn_rust": rnn_rust, **o}, schedule)
     history = fit_run(model, (Xtr, Ytr, Mtr), o, epochs=epochs, cli=meta, record=record,
                       batch_size=batch_size, validation_data=(Xte, Yte, Mte),
@@ -259,6 +260,7 @@ def rnn_evaluate(data_csv, model_path, threshold, metrics_out):
     from nablanet.datasets.sequences import class_indices
 
     check_outputs({"--metrics-out": metrics_out}, {"DATA_CSV": data_csv, "--model": model_path})
+    check_model_kind(model_path, "rnn evaluate")
     scorer = load_scorer(model_path, threshold)
     model, scaler, task = scorer.model, scorer.scaler, scorer.task
     data = _read_for(scorer, data_csv)
@@ -280,7 +282,7 @@ def rnn_evaluate(data_csv, model_path, threshold, metrics_out):
 @rnn.command("predict", context_settings=CONTEXT, epilog=examples(
     "nablanet rnn predict jv/japanese_vowels_test.csv -m jv.safetensors",
     "nablanet rnn predict jv/japanese_vowels_test.csv -m jv.safetensors -o pred.csv",
-    "nablanet rnn predict 'day-?.csv' -m fraud.safetensors -o pred.csv --workers 2",
+    "nablanet rnn predict 'jv/*.csv' -m jv.safetensors -o pred.csv --workers 2",
 ))
 @click.argument("data", nargs=-1, required=True)
 @click.option("-m", "--model", "model_path", required=True, type=click.Path(dir_okay=False),
@@ -308,8 +310,8 @@ def rnn_predict(data, model_path, output, proba, threshold, workers, scheduler):
 
     Writes one CSV: name,t and the predictions. Regression: y1..yL in the data's units;
     binary: the score (the sigmoid output) and the 0/1 label at the threshold;
-    multiclass: the class index (and with --proba, p0..p{K-1}). With a model trained on
-    --target last, one row per sequence (t: its last step), else one per step.
+    multiclass: the class index (and with --proba, p0..p{K-1}). With a model trained by
+    'rnn train --target last', one row per sequence (t: its last step), else one per step.
 
     CSV files are read, scored and written in chunks of whole sequences, so memory does
     not grow with their size (a Parquet file is read whole); the rows of a sequence must
@@ -324,6 +326,7 @@ def rnn_predict(data, model_path, output, proba, threshold, workers, scheduler):
     paths = expand_paths(data)
     check_outputs({"--output": output}, {**{f"DATA {p}": p for p in paths},
                                          "--model": model_path})
+    check_model_kind(model_path, "rnn predict")
     scorer = load_scorer(model_path, threshold)
     scorer.columns(proba=proba)  # --proba on regression: refused before reading the data
     score = functools.partial(scorer.score, proba=proba)

@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 
+from nablanet.cli.options import check_model_kind
 from nablanet.cli.outputs import check_outputs, write_bytes, write_json
 
 log = logging.getLogger("nablanet")
@@ -138,6 +139,9 @@ def resume_model(path, fresh, o: Mapping[str, Any], epochs: int, schedule, stopp
         Naming --resume: a file without training state, a run already at --epochs, or
         every setting where the options contradict the checkpoint.
     """
+    from nablanet.models import RecurrentNetwork
+
+    check_model_kind(path, "rnn train" if isinstance(fresh, RecurrentNetwork) else "train")
     model = type(fresh).load(path)
     state = model.training_state
     if state.epoch == 0:
@@ -225,10 +229,15 @@ def fit_run(model, args: tuple, o: Mapping[str, Any], *, epochs: int, cli: dict,
         kwargs.update(schedule=None, early_stopping=None)  # the checkpoint's, with state
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return model.fit(*args, epochs=epochs, callbacks=callbacks,
-                         initial_epoch=model.training_state.epoch if o["resume"] else 0,
-                         class_weight=None if o["class_weight"] == "none" else
-                         o["class_weight"], **kwargs)
+        history = model.fit(*args, epochs=epochs, callbacks=callbacks,
+                            initial_epoch=model.training_state.epoch if o["resume"] else 0,
+                            class_weight=None if o["class_weight"] == "none" else
+                            o["class_weight"], **kwargs)
+        for option, what in (("history_out", "history, one JSON line per epoch"),
+                             ("tensorboard", "TensorBoard event files")):
+            if o[option]:
+                log.info("wrote %s (%s)", o[option], what)
+        return history
     except KeyboardInterrupt:
         wrote = []
         if o["model_out"] and last.snapshot is not None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 from itertools import chain, pairwise
@@ -14,12 +15,15 @@ import numpy as np
 from nablanet.atomic import atomic_output
 from nablanet.cli.options import (
     CONTEXT,
+    check_model_kind,
     check_parameter_count,
     examples,
+    loss_name,
     make_optimizer,
     parse_sizes,
     plural,
     renamed,
+    shared_option,
     training_controls,
     training_options,
     verbosity_options,
@@ -40,8 +44,9 @@ CLASS_NAMES = {"fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", 
                                  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]}
 
 DATASET_HELP = ("DATASET is 'mnist', 'fashion-mnist' (downloaded once, or found as "
-                "'nablanet info' says), a directory of IDX files, or the book's "
-                "mnist.pkl.gz.")
+                "'nablanet info' says), a directory of IDX files (train-* and t10k-* "
+                "images and labels, or a single images/labels pair, of which --test-split "
+                "is held out for testing), or the book's mnist.pkl.gz.")
 
 
 def check_sizes(sizes: list[int], n_pixels: int, n_classes: int, where: str) -> None:
@@ -114,18 +119,12 @@ def n_classes_of(*labels: np.ndarray) -> int:
               help="Neurons per layer, input first: pixels per image, hidden layers, one "
               "output per class.")
 @click.option("--layers", metavar="SPEC", default=None, help=LAYERS_HELP)
-@click.option("--epochs", type=click.IntRange(min=1), default=30,
-              help="Passes over the training images.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=10,
-              help="Images per mini-batch (one gradient step each).")
-@click.option("--activation", type=click.Choice(["sigmoid", "tanh", "relu"]),
-              default="sigmoid", help="Hidden-layer activation.")
+@shared_option("epochs", 30)
+@shared_option("batch_size", 10)
+@shared_option("activation", "sigmoid")
 @click.option("--output-activation", type=click.Choice(["sigmoid", "softmax"]),
               default="sigmoid", help="Output-layer activation.")
-@click.option("--loss", type=click.Choice(["quadratic", "binary_cross_entropy",
-                                           "cross_entropy"]), default=None,
-              help="Cost function [default: quadratic; cross_entropy with "
-              "--output-activation softmax].")
+@shared_option("loss", note="quadratic; cross_entropy with --output-activation softmax")
 @click.option("--init", type=click.Choice(["normal", "scaled_normal", "glorot", "he"]),
               default="normal", help="Weight initialisation: N(0, 1) (Nielsen's ch. 1), "
               "N(0, 1/n_in), Glorot or He.")
@@ -133,6 +132,8 @@ def n_classes_of(*labels: np.ndarray) -> int:
               help="Hold out this fraction of the training images for validation; the "
               "test set is then evaluated once, at the end [default: none; 0.1 with "
               "--early-stopping].")
+@shared_option("eval_every", 1)
+@shared_option("test_split")
 @click.option("--offline", is_flag=True, help="Never download data.")
 @click.option("--weights-plot-out", type=click.Path(dir_okay=False), default=None,
               help="Draw the first layer's weights as a grid of images (one per hidden "
@@ -147,8 +148,8 @@ def n_classes_of(*labels: np.ndarray) -> int:
          type=click.Choice(["sigmoid", "softmax"]))
 @verbosity_options
 def train(dataset, sizes, layers, epochs, batch_size, activation, output_activation, loss,
-          init, validation_split, offline, **o):
-    """Train a feedforward network on DATASET; report the test accuracy per epoch.
+          init, validation_split, eval_every, test_split, offline, **o):
+    """Train a feedforward network on DATASET; log its loss and accuracy per epoch.
 
     The defaults are the chapter 1 network of Michael Nielsen's online book "Neural
     Networks and Deep Learning": [784, 30, 10] sigmoid neurons, quadratic cost, N(0, 1)
@@ -176,15 +177,15 @@ def train(dataset, sizes, layers, epochs, batch_size, activation, output_activat
         if dataset in KNOWN_DATASETS:
             check_sizes(sizes, *KNOWN_DATASETS[dataset], dataset)
     data = load_images(dataset, offline=offline, dtype=o["dtype"], seed=o["seed"],
-                       test_fraction=TEST_FRACTION, pixels=True)  # uint8, converted per batch
+                       test_fraction=test_split, pixels=True)  # uint8, converted per batch
     log.info("data: %s: %s and %s", data.source, plural(len(data.X_train), "training image"),
              plural(len(data.X_test), "test image"))
     n_classes = n_classes_of(data.y_train, data.y_test)
     X_train, X_test = data.X_train, data.X_test
     if layers is None:
         check_sizes(sizes, X_train.shape[1], n_classes, data.source)
-        if loss is None:
-            loss = "cross_entropy" if output_activation == "softmax" else "quadratic"
+        loss = loss_name(loss) or ("cross_entropy" if output_activation == "softmax"
+                                   else "quadratic")
         net = Network(sizes, activation=activation, output_activation=output_activation,
                       loss=loss, init=init, optimizer=make_optimizer(o), seed=o["seed"],
                       dtype=o["dtype"])
@@ -216,16 +217,22 @@ def train(dataset, sizes, layers, epochs, batch_size, activation, output_activat
     fit_args = {"validation_split": validation_split} if validation_split else {
         "validation_data": (X_test, data.y_test)}
     log.info("network %s, %s", layers or sizes, net.optimizer)
+    if not validation_split:
+        log.info("the epoch line's val_ values are on the %s (the book's per-epoch test "
+                 "accuracy; --validation-split holds out training images for them instead)",
+                 plural(len(X_test), "test image"))
     cli = {"command": "train", "dataset": str(dataset), "seed": o["seed"],
-           "test_fraction": TEST_FRACTION, "fingerprint": dataset_fingerprint(dataset)}
+           "test_fraction": test_split, "fingerprint": dataset_fingerprint(dataset)}
     if layers is not None:
         cli["image_shape"] = list(X_train.shape[1:])
     record = run_record("train", {
         "dataset": str(dataset), **described, "epochs": epochs, "batch_size": batch_size,
-        "validation_split": validation_split, "offline": offline, **o}, schedule)
+        "validation_split": validation_split, "eval_every": eval_every,
+        "test_split": test_split, "offline": offline, **o}, schedule)
     history = fit_run(net, (X_train, data.y_train), o, epochs=epochs, cli=cli,
                       record=record, batch_size=batch_size, schedule=schedule,
-                      early_stopping=stopping, backend=o["backend"], threads=o["threads"],
+                      early_stopping=stopping, eval_every=eval_every,
+                      backend=o["backend"], threads=o["threads"],
                       shuffle=o["shuffle"], **fit_args)
     correct = int((net.predict(X_test) == data.y_test).sum())
     n_test = len(X_test)
@@ -271,12 +278,15 @@ def train(dataset, sizes, layers, epochs, batch_size, activation, output_activat
                                class_names=CLASS_NAMES.get(dataset))
 
 
+train.help = inspect.cleandoc(train.help or "") + "\n\n" + DATASET_HELP
+
+
 @click.command(context_settings=CONTEXT, epilog=examples(
     "nablanet train fashion-mnist --epochs 1 --model-out net.safetensors",
     "nablanet evaluate fashion-mnist -m net.safetensors",
     "nablanet evaluate fashion-mnist -m net.safetensors --metrics-out test.json",
 ))
-@click.argument("dataset", required=False)
+@click.argument("dataset", required=False, metavar="DATASET")  # required, but --dataset too
 @click.option("-m", "--model", "model_path", required=True, type=click.Path(dir_okay=False),
               help="A network saved by 'nablanet train --model-out'.")
 @click.option("--seed", type=click.IntRange(min=0), default=None,
@@ -304,6 +314,7 @@ def evaluate(dataset, model_path, seed, offline, metrics_out):
     if dataset is None:
         raise click.UsageError("Missing argument 'DATASET'.")
     check_outputs({"--metrics-out": metrics_out}, {"DATASET": dataset, "--model": model_path})
+    check_model_kind(model_path, "evaluate")
     net, input_shape = load_classifier(model_path)
     saved = read_cli(model_path)
     trained_on = saved.get("fingerprint") == dataset_fingerprint(dataset) \
@@ -464,6 +475,7 @@ def predict(images, model_path, output):
     Integer pixels must be in 0-255 (they are divided by 255); float pixels in [0, 1].
     """
     check_outputs({"--output": output}, {"IMAGES": images, "--model": model_path})
+    check_model_kind(model_path, "predict")
     net, input_shape = load_classifier(model_path)
     X = read_images(images)
     if X.shape[1] != math.prod(input_shape):

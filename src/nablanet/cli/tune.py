@@ -23,7 +23,7 @@ from nablanet.cli.options import CONTEXT, examples, verbosity_options
               "summary.json and tune.png [default: NAME-tune next to SPACE_FILE].")
 @click.option("--storage", metavar="URL",
               help="Optuna storage URL (sqlite:///sweep.db, postgresql://...) "
-              "[default: a journal file in --out].")
+              "[default: a journal file in --study-out].")
 @click.option("--scheduler", metavar="tcp://HOST:PORT",
               help="Run the trials on this Dask scheduler ('dask scheduler' and "
               "'dask worker' processes) [default: a local cluster].")

@@ -278,11 +278,11 @@ class Network(Sequential):
         X, y = as_examples(training_data, "training_data")
         if test_data is not None:
             kwargs["validation_data"] = as_examples(test_data, "test_data")
-        self._first_epoch = 0  # the book's numbering, for this call only
+        self._in_sgd = True  # the book's line, for this call only
         try:
             return self.fit(X, y, epochs=epochs, batch_size=mini_batch_size, **kwargs)
         finally:
-            self._first_epoch = 1
+            self._in_sgd = False
 
     def evaluate(self, test_data, y=None, mask=None, **kwargs):
         """The book's ``evaluate``: the number of test inputs for which the network
@@ -298,14 +298,16 @@ class Network(Sequential):
         data = self._prepare(X, y, None, "test_data inputs", "test_data labels")
         return metric_logs(self, data, "", 0.5)["correct"]
 
-    #: the number of the first epoch in the log: 1 (as every model's) but 0 within
-    #: :meth:`SGD`, as the book's ``network.py`` prints it
-    _first_epoch = 1
+    #: within :meth:`SGD`: the log shows the book's line, numbered from 0
+    _in_sgd = False
 
-    def epoch_line(self, logs: dict, n_val: int | None) -> str:
-        """The book's line, ``Epoch 1: 9129 / 10000 (91.29%) | cost 0.0123 | 0.52 s``
-        (1-based as every model's; 0-based within :meth:`SGD`, as ``network.py``)."""
-        epoch, seconds = logs["epoch"] - 1 + self._first_epoch, logs["seconds"]
+    def epoch_line(self, logs: dict, n_val: int | None, epochs: int | None = None) -> str:
+        """Every model's line (see :meth:`Sequential.epoch_line`), but within :meth:`SGD`
+        the book's, ``Epoch 0: 9129 / 10000 (91.29%) | 0.52 s`` (``| cost 0.0123`` with
+        ``monitor_training``), numbered from 0 as ``network.py`` prints it."""
+        if not self._in_sgd:
+            return super().epoch_line(logs, n_val, epochs)
+        epoch, seconds = logs["epoch"] - 1, logs["seconds"]
         if n_val is not None and "val_correct" in logs:  # a regression has no count
             line = (f"Epoch {epoch}: {logs['val_correct']} / {n_val} "
                     f"({100 * logs['val_accuracy']:.2f}%)")

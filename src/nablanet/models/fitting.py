@@ -224,7 +224,8 @@ def fit(
         return fit_loop(
             n_samples=len(X), epochs=epochs, batch_size=batch_size, rng=model.rng,
             train_batches=train_batches, evaluate=evaluate,
-            epoch_line=lambda logs: model.epoch_line(logs, None if val is None else len(val[0])),
+            epoch_line=lambda logs: model.epoch_line(logs, None if val is None else len(val[0]),
+                                                     epochs),
             optimizer=model.optimizer, get_params=lambda: params, schedule=schedule,
             early_stopping=early_stopping, eval_every=eval_every, shuffle=shuffle,
             progress=progress, threads=1 if split > 1 else blas,

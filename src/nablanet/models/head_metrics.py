@@ -87,15 +87,22 @@ def metric_logs(model, data: tuple, prefix: str, threshold: float,
     return logs
 
 
-def metrics_line(logs: dict) -> str:
-    """The per-epoch log line (1-based epoch): loss, then accuracy or RMSE on the
-    training and validation data, then the epoch's training time."""
-    loss = logs.get("train_loss", logs.get("val_loss", float("nan")))
-    parts = [f"Epoch {logs['epoch']}: Loss = {loss:.6f}"]
-    for prefix, title in (("train", "Train"), ("val", "Test")):
-        if f"{prefix}_accuracy" in logs:
-            parts.append(f"{title} Accuracy: {100 * logs[f'{prefix}_accuracy']:.2f}%")
-        elif f"{prefix}_rmse" in logs:
-            parts.append(f"{title} RMSE: {logs[f'{prefix}_rmse']:.6f}")
+def metrics_line(logs: dict, epochs: int | None = None) -> str:
+    """The per-epoch log line of every model kind, each value named as its key in the
+    history without the ``train_`` prefix: the epoch (1-based, of ``epochs``), the
+    training data's loss and accuracy (%) or RMSE, the same on the validation data
+    (``val_``), and the epoch's training time::
+
+        Epoch 3/10: loss 0.1389 | accuracy 80.12% | val_loss 0.1502 | val_accuracy 82.45% | 1.21 s
+    """
+    parts = []
+    for prefix, shown in (("train_", ""), ("val_", "val_")):
+        if f"{prefix}loss" in logs:
+            parts.append(f"{shown}loss {logs[f'{prefix}loss']:.4g}")
+        if f"{prefix}accuracy" in logs:
+            parts.append(f"{shown}accuracy {100 * logs[f'{prefix}accuracy']:.2f}%")
+        elif f"{prefix}rmse" in logs:
+            parts.append(f"{shown}rmse {logs[f'{prefix}rmse']:.4g}")
     parts.append(f"{logs['seconds']:.2f} s")
-    return " | ".join(parts)
+    of = "" if epochs is None else f"/{epochs}"
+    return f"Epoch {logs['epoch']}{of}: " + " | ".join(parts)

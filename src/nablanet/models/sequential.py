@@ -260,11 +260,11 @@ class Sequential:
         NumPy trainer, given only when :attr:`compiled_records`."""
         raise NotImplementedError(self.kernel_unsupported())
 
-    def epoch_line(self, logs: dict, n_val: int | None) -> str:
-        """The per-epoch log line (1-based epoch): loss, then accuracy or RMSE on the
-        training and validation data, then the epoch's training time (see
-        :func:`nablanet.models.head_metrics.metrics_line`)."""
-        return metrics_line(logs)
+    def epoch_line(self, logs: dict, n_val: int | None, epochs: int | None = None) -> str:
+        """The per-epoch log line (epoch 1-based, of ``epochs``): loss, then accuracy or
+        RMSE on the training and validation data, then the epoch's training time (see
+        :func:`nablanet.models.head_metrics.metrics_line`); ``n_val`` validation samples."""
+        return metrics_line(logs, epochs)
 
     # ----------------------------------------------------------------------------------
     # Configuration and files

@@ -34,7 +34,7 @@ to one thread) and scores the chosen metric of the epoch whose weights the run k
 (the last, or the best one under ``early-stopping``) in its metrics JSON. Only
 ``val_*`` metrics are accepted, and the data they come from is held out of the training
 data (``train`` is given ``--validation-split`` 0.1 unless the file sets it; ``rnn
-train`` holds out ``1 - train-ratio`` of DATA_CSV and may not be given ``test-data``), so
+train`` holds out ``test-split`` of DATA_CSV and may not be given ``test-data``), so
 the test set never steers the search.
 
 The study lives in Optuna storage (by default a journal file in the output directory).
