@@ -105,7 +105,7 @@ def _source(model_path, output, fmt: str, program: bool) -> None:
     options: dict = {}
     model = load(model_path)
     if isinstance(model, RecurrentNetwork):
-        if "task" in read_cli(model_path):  # saved by 'rnn train': scaler, task, threshold
+        if "task" in read_cli(model_path):  # saved by 'rnn train': task, threshold
             scorer = SequenceScorer.load(model_path)
             model = scorer.model
             check_names(scorer.feature_names, "x", model.n_inputs,
@@ -113,8 +113,7 @@ def _source(model_path, output, fmt: str, program: bool) -> None:
             if scorer.task == "regression":  # the scorer's columns y1..yL
                 check_names(scorer.label_names, "y", model.n_outputs,
                             f"{model_path}: field 'label_names'")
-            options = {"scaler": scorer.scaler, "task": scorer.task,
-                       "threshold": scorer.threshold}
+            options = {"task": scorer.task, "threshold": scorer.threshold}
     else:
         model, input_shape = load_classifier(model_path)
         options = {"input_shape": input_shape}
