@@ -147,8 +147,8 @@ def legacy_answer(name: str, X: np.ndarray, mask: np.ndarray) -> np.ndarray:
     scaling: scale with the saved scaler, predict, map regression outputs back."""
     record = read_cli(FIXTURES / f"{name}.safetensors")
     scaler = MinMaxScaler.from_dict(record["scaler"])
-    lo, hi = scaler.feature_min, scaler.feature_max
-    scaled = np.divide(X - lo, hi - lo, out=np.zeros_like(X), where=hi > lo)
+    lo, span = scaler.feature_min, scaler.feature_max - scaler.feature_min
+    scaled = (X - lo) * np.divide(1.0, span, out=np.zeros_like(span), where=span > 0)
     out = load(FIXTURES / f"{name}.safetensors").predict_proba(scaled, mask)
     return scaler.inverse_transform_labels(out) if record["task"] == "regression" else out
 

@@ -155,18 +155,6 @@ class MinMaxScaler:
         _, _, label_min, label_max = self._fitted()
         return self._inverse(y, label_min, label_max, "labels")
 
-    def feature_affine(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(offset, scale)`` of the feature transform ``(x - offset) * scale``, each
-        ``(F,)`` float64 (for graphs that scale raw features, such as ONNX exports).
-
-        Raises
-        ------
-        RuntimeError
-            If the scaler is not fitted.
-        """
-        feature_min, feature_max, _, _ = self._fitted()
-        return feature_min, _inverse_range(feature_min, feature_max)
-
     def feature_layer(self) -> MinMaxScaling:
         """The feature scaling as a layer, a model's ``input_scaling`` (same arithmetic
         as :meth:`transform`).

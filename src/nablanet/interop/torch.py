@@ -23,7 +23,7 @@ import, and the export puts the bias in ``bias_ih`` with ``bias_hh = 0``); GRU g
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 
@@ -90,6 +90,11 @@ class MinMaxScale(nn.Module):
     computed in float64 and returned in ``x``'s dtype (as the nablanet model does).
     The bounds are float64 buffers (``minimum``, ``maximum``), so they are in the
     ``state_dict``."""
+
+    minimum: torch.Tensor
+    maximum: torch.Tensor
+    span: torch.Tensor
+    scale: torch.Tensor
 
     def __init__(self, layer: MinMaxScaling):
         super().__init__()
@@ -297,7 +302,7 @@ def from_torch(module: nn.Module, *, loss: str | None = None, seed=None):
     if isinstance(module, RecurrentModule):
         return _recurrent_from_torch(module, loss, seed)
     children = list(module.children()) if isinstance(module, nn.Sequential) else [module]
-    scaling = {}
+    scaling: dict[str, Any] = {}
     if children and isinstance(children[0], MinMaxScale):
         scaling["input_scaling"] = cast(MinMaxScale, children.pop(0)).layer()
     if children and isinstance(children[-1], MinMaxScale):

@@ -448,7 +448,7 @@ class Sequential:
         return a
 
 
-def _edge_layer(layer, name: str) -> Layer | None:
+def _edge_layer(layer, name: str) -> MinMaxScaling | None:
     """``input_scaling`` / ``output_scaling`` as a scaling layer: None, a
     :class:`~nablanet.layers.scaling.MinMaxScaling`, or its ``{"name", "config"}`` (from
     a saved config).
@@ -464,7 +464,7 @@ def _edge_layer(layer, name: str) -> Layer | None:
         layer_cls = get("layer", cast(str, layer.get("name")))
         if issubclass(layer_cls, MinMaxScaling):
             try:
-                return layer_cls.from_config(layer["config"])
+                return cast(MinMaxScaling, layer_cls.from_config(layer["config"]))
             except TypeError as exc:
                 raise ValueError(f"{name}: {exc}") from None
     raise ValueError(f"{name}: expected a MinMaxScaling layer or its {{name, config}}, got "
