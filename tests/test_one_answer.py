@@ -1,10 +1,11 @@
 """One model, one answer: a model trained by ``nablanet rnn train`` gives the same outputs,
 in the data's units, on every path that runs it: ``rnn predict`` (the reference), the API
-after ``nablanet.load``, the ONNX graph of ``nablanet export`` in onnxruntime, and the
-PyTorch module of ``to_torch`` -- for every task (binary, multiclass, regression with two
+after ``nablanet.load``, the ONNX graph of ``nablanet export`` in onnxruntime, the
+PyTorch module of ``to_torch`` and the generated Rust and C ``predict`` (compiled; skipped
+without a compiler) -- for every task (binary, multiclass, regression with two
 outputs). Every path takes the raw features, as a user has them.
 
-Tolerances: 1e-12 where the path computes in float64 (API, PyTorch), 1e-5 where it
+Tolerances: 1e-12 where the path computes in float64 (API, PyTorch, Rust, C), 1e-5 where it
 computes in float32 (onnxruntime's recurrent operators).
 
 Files written by earlier releases keep their min-max scaler in their command-line section
@@ -34,8 +35,8 @@ TASKS = {"binary": Layout("binary", variable=True),
          "multiclass": Layout("multiclass", target="last", variable=True),
          "regression": Layout("regression", variable=True)}
 
-#: path -> tolerance (rtol = atol)
-TOLERANCE = {"api": 1e-12, "onnx": 1e-5, "torch": 1e-12}
+#: path -> tolerance (rtol = atol); rust and c: the generated ``predict`` (float64)
+TOLERANCE = {"api": 1e-12, "onnx": 1e-5, "torch": 1e-12, "rust": 1e-12, "c": 1e-12}
 
 
 def cli_outputs(capsys, tmp_path: Path, model: Path, data: Path) -> np.ndarray:
@@ -83,11 +84,30 @@ def torch_outputs(model: Path, X: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return module(torch.from_numpy(X), torch.from_numpy(mask.sum(axis=1))).numpy()
 
 
+def generated_outputs(lang: str, tmp_path: Path, model: Path, X: np.ndarray,
+                      mask: np.ndarray) -> np.ndarray:
+    """The generated ``predict``, one sequence at a time, as batch outputs (zeros on
+    padded steps)."""
+    from tests.interop.test_codegen import run_predict
+
+    loaded = load(model)
+    lengths = mask.sum(axis=1)
+    got = run_predict(lang, loaded, [X[i, :n] for i, n in enumerate(lengths)], tmp_path)
+    if loaded.target == "last":
+        return np.array(got)
+    out = np.zeros((*mask.shape, loaded.n_outputs))
+    for i, n in enumerate(lengths):
+        out[i, :n] = got[i].reshape(n, -1)
+    return out
+
+
 def outputs_of(path: str, capsys, tmp_path: Path, model: Path, X, mask) -> np.ndarray:
     if path == "api":
         return api_outputs(model, X, mask)
     if path == "onnx":
         return onnx_outputs(capsys, tmp_path, model, X, mask)
+    if path in ("rust", "c"):
+        return generated_outputs(path, tmp_path, model, X, mask)
     return torch_outputs(model, X, mask)
 
 
