@@ -10,6 +10,8 @@ raw features and gives outputs in the data's units.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from nablanet.datasets.sequences import SequenceData
@@ -154,6 +156,24 @@ class MinMaxScaler:
         """
         _, _, label_min, label_max = self._fitted()
         return self._inverse(y, label_min, label_max, "labels")
+
+    def feature_affine(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(offset, scale)`` of the feature transform ``(x - offset) * scale``, each
+        ``(F,)`` float64.
+
+        Deprecated (a DeprecationWarning; removed in the next release): the scaling is
+        a layer of the model now, :meth:`feature_layer` (its ``minimum`` and ``scale``).
+
+        Raises
+        ------
+        RuntimeError
+            If the scaler is not fitted.
+        """
+        warnings.warn("MinMaxScaler.feature_affine() is deprecated: use feature_layer() "
+                      "(a model's input_scaling; its minimum and scale)", DeprecationWarning,
+                      stacklevel=2)
+        layer = self.feature_layer()
+        return layer.minimum, layer.scale
 
     def feature_layer(self) -> MinMaxScaling:
         """The feature scaling as a layer, a model's ``input_scaling`` (same arithmetic
