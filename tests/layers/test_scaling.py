@@ -113,3 +113,12 @@ def test_a_network_takes_scaling_at_its_edges():
                                   plain.predict_proba(MinMaxScaling(LO, HI).apply(X)) * 10 + 50)
     with pytest.raises(ValueError, match="input_scaling: expected a MinMaxScaling"):
         Network([3, 4, 1], input_scaling="minmax")
+
+
+def test_summary_shows_the_scaling_first_and_last():
+    model = GRU(3, 4, 2, input_scaling=MinMaxScaling(LO, HI),
+                output_scaling=MinMaxScaling([0.0, 1.0], [1.0, 2.0], inverse=True))
+    lines = model.summary().splitlines()
+    assert lines[2].startswith("input_scaling MinMaxScaling") and lines[2].endswith(" 0")
+    assert lines[5].startswith("output_scaling MinMaxScaling") and "(n, 1, 2)" in lines[5]
+    assert f"total parameters: {model.count_params()} " in model.summary()  # none added
