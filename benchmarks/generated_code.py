@@ -15,7 +15,7 @@ Rows, for each cell:
 
 * ``generated-rust b1`` / ``generated-c b1`` -- the generated ``predict`` compiled with
   ``rustc -O`` / ``cc -O2`` into a small harness (written here) that reads the sequences
-  (raw features: the scaler is built in), runs one untimed pass, then times one pass of
+  (raw features: the model's scaling is built in), runs one untimed pass, then times one pass of
   one ``predict`` call per sequence in-process and prints the seconds and the sum of the
   outputs, which must equal ``predict_proba``'s (relative 1e-9);
 * ``rust-seed b1`` (RNN only) -- the seed's own ``RNN::predict`` (``RNN<29, 10, 1>``,
@@ -23,9 +23,10 @@ Rows, for each cell:
   timed in-process by a harness ``main.rs`` built at run time in a temporary copy of the
   seed's sources (``../shared/peers/rnn-rust``; its dependencies come from its
   ``build.sh``, which needs cargo); skipped with a note without them;
-* ``nablanet b1`` -- ``model.predict_proba`` on one scaled sequence at a time, on the
-  first ``--b1-sequences`` (default 2,000); ``nablanet bN`` -- one ``predict_proba``
-  call on all N sequences (padded, with the mask): the throughput of the library;
+* ``nablanet b1`` -- ``model.predict_proba`` on one raw sequence at a time (the model
+  scales it), on the first ``--b1-sequences`` (default 2,000); ``nablanet bN`` -- one
+  ``predict_proba`` call on all N sequences (padded, with the mask): the throughput of
+  the library;
 * ``onnxruntime b1 f32`` / ``bN f32`` -- ``InferenceSession.run`` on the exported graph
   (onnxruntime runs recurrent graphs in float32 only), one sequence at a time on the
   first ``--b1-sequences``, and all at once;
@@ -291,11 +292,11 @@ def cell_rows(cell: str, work: Path, csv_path: Path, seqs, args, ort, notes) -> 
     for out, extra in outputs:
         run([*NABLANET, "export", "-m", m, "-o", work / out, *extra])
     scorer = SequenceScorer.load(m)
-    model, scaler = scorer.model, scorer.scaler
-    X, M = pad(scaler.transform(data).features, dtype=model.dtype)
+    model = scorer.model  # with its min-max scaling: raw features in
+    X, M = pad(data.features)
     expected = float(model.predict_proba(X, M)[M].sum())
     n, b1 = len(seqs), min(args.b1_sequences, len(seqs))
-    per_sequence = [x[None] for x in scaler.transform(data).features[:b1]]
+    per_sequence = [x[None] for x in data.features[:b1]]
     bin_path = work / "sequences.bin"
     write_sequences(bin_path, seqs)
     info = {"cell": cell, "sequences": n, "dtype": "f64", "batch": 1}

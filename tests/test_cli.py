@@ -19,7 +19,6 @@ import pytest
 from nablanet import RNN, Network
 from nablanet.datasets.idx import read_idx, write_idx
 from nablanet.datasets.sequences import pad, read_sequence_csv
-from nablanet.preprocessing import MinMaxScaler
 from nablanet.serialization import read_cli
 
 ENV = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120", "TERM": "dumb"}
@@ -439,10 +438,9 @@ def test_mistake_is_one_line_without_quiet(tmp_path):
 # ------------------------------------------------------------------------------------
 def _python_predictions(model_path: Path, csv_path: Path) -> tuple[np.ndarray, np.ndarray]:
     """The saved model's class per sequence, through the Python API, and the labels."""
-    model = RNN.load(model_path)
-    scaler = MinMaxScaler.from_dict(read_cli(model_path)["scaler"])
+    model = RNN.load(model_path)  # carries its scaling: takes raw features
     data = read_sequence_csv(csv_path)
-    X, mask = pad(scaler.transform(data).features)
+    X, mask = pad(data.features)
     labels = np.array([y[-1, 0] for y in data.labels], dtype=np.int64)
     return model.predict(X, mask), labels
 
@@ -529,11 +527,10 @@ def test_rnn_regression_on_a_small_csv(runs):
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["name", "t", "y1"]
     assert len(rows) == 24 * 8  # --target every: one row per step
-    model = RNN.load(cwd / "r.safetensors")
-    scaler = MinMaxScaler.from_dict(read_cli(cwd / "r.safetensors")["scaler"])
+    model = RNN.load(cwd / "r.safetensors")  # raw features in, the data's units out
     data = read_sequence_csv(cwd / "sine.csv")
-    X, mask = pad(scaler.transform(data).features)
-    expected = scaler.inverse_transform_labels(model.predict_proba(X, mask)[mask])
+    X, mask = pad(data.features)
+    expected = model.predict_proba(X, mask)[mask]
     np.testing.assert_allclose([float(r["y1"]) for r in rows], expected[:, 0], rtol=1e-9)
     assert 10 < np.mean(expected) < 30
 

@@ -113,16 +113,14 @@ def run(capsys, *args) -> tuple[int, str, str]:
 
 
 def oracle(scorer: SequenceScorer, path: Path) -> tuple[list, np.ndarray]:
-    """``(rows' (name, t), outputs)``: each sequence fed step by step through
-    ``RecurrentNetwork.step`` (not the padded batch of ``rnn predict``)."""
+    """``(rows' (name, t), outputs)``: each sequence's raw features fed step by step
+    through ``RecurrentNetwork.step`` (not the padded batch of ``rnn predict``); the
+    model scales them and gives regression outputs in the data's units."""
     data = read_sequence_file(path)
     model, keys, outputs = scorer.model, [], []
-    lo, hi = scorer.scaler.feature_min, scorer.scaler.feature_max
     for name, times, features in zip(data.names, data.times, data.features, strict=True):
         state = model.initial_state(1)
-        scaled = np.divide(features - lo, hi - lo, out=np.zeros_like(features),
-                           where=hi > lo)
-        for t, x in zip(times.tolist(), scaled, strict=True):
+        for t, x in zip(times.tolist(), features, strict=True):
             proba, state = model.step(x[None], state)
             if model.target == "every" or t == times[-1]:
                 keys.append((name, t))
@@ -175,8 +173,7 @@ def seq_evaluate(capsys, cwd: Path, layout: Layout, path: Path, model: Path):
         classes = y.argmax(axis=1) if layout.labels == "onehot" else y[:, 0]
         assert metrics["accuracy"] == pytest.approx(np.mean(outputs.argmax(1) == classes))
     else:
-        units = scorer.scaler.inverse_transform_labels(outputs)
-        assert metrics["rmse"] == pytest.approx(np.sqrt(((units - y) ** 2).mean(axis=0)).mean())
+        assert metrics["rmse"] == pytest.approx(np.sqrt(((outputs - y) ** 2).mean(axis=0)).mean())
     return code, err
 
 
@@ -200,14 +197,13 @@ def seq_predict(capsys, cwd: Path, layout: Layout, path: Path, model: Path, prob
         if proba:
             np.testing.assert_allclose(values[:, 1:], outputs, rtol=0, atol=1e-12)
     else:
-        units = scorer.scaler.inverse_transform_labels(outputs)
-        np.testing.assert_allclose(values, units, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(values, outputs, rtol=1e-12, atol=1e-12)
     return code, err
 
 
 def seq_export(capsys, cwd: Path, layout: Layout, path: Path, model: Path):
     """ONNX: the graph on the raw features of the model's training data gives
-    ``predict_proba``."""
+    ``predict_proba`` on them (both with the model's scaling)."""
     pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
     code, _, err = run(capsys, "export", "-m", model, "-o", cwd / "m.onnx")
@@ -216,13 +212,11 @@ def seq_export(capsys, cwd: Path, layout: Layout, path: Path, model: Path):
     scorer = SequenceScorer.load(model)
     data = read_sequence_file(model.with_suffix(".csv"))
     raw, mask = pad(data.features)
-    offset, scale = scorer.scaler.feature_affine()
     session = ort.InferenceSession(str(cwd / "m.onnx"))
     out = session.run(None, {"X": raw.astype(np.float32),
                              "sequence_lens": mask.sum(axis=1).astype(np.int32)})[0]
-    expected = scorer.model.predict_proba(pad([(f - offset) * scale for f in data.features])[0],
-                                          mask)
-    np.testing.assert_allclose(out, expected, atol=1e-5)
+    expected = scorer.model.predict_proba(raw, mask)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
     return code, err
 
 

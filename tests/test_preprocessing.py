@@ -75,3 +75,15 @@ def test_scaler_errors():
         scaler.inverse_transform_labels(np.zeros((4, 2)))
     with pytest.raises(ValueError, match="missing key"):
         MinMaxScaler.from_dict({"feature_min": [0.0]})
+
+
+def test_feature_layer_is_the_transform_and_feature_affine_is_deprecated():
+    data = fraud_like(4, n_features=3)
+    scaler = MinMaxScaler().fit(data)
+    layer = scaler.feature_layer()
+    np.testing.assert_array_equal(layer.apply(np.concatenate(data.features)),
+                                  np.concatenate(scaler.transform(data).features))
+    with pytest.warns(DeprecationWarning, match="feature_layer"):
+        offset, scale = scaler.feature_affine()
+    np.testing.assert_array_equal(offset, layer.minimum)
+    np.testing.assert_array_equal(scale, layer.scale)

@@ -3,15 +3,19 @@
 :class:`MinMaxScaler` scales each feature and label column of a
 :class:`~nablanet.datasets.sequences.SequenceData` to ``[0, 1]`` with bounds fitted on the
 training sequences, and maps scaled values (e.g. predictions) back to the original units.
-Its fitted parameters are plain lists (:meth:`MinMaxScaler.to_dict`) so that they travel
-inside a model file.
+Its bounds travel inside a model as scaling layers (:meth:`MinMaxScaler.feature_layer`,
+:meth:`MinMaxScaler.label_layer`; :mod:`nablanet.layers.scaling`), so that the model takes
+raw features and gives outputs in the data's units.
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from nablanet.datasets.sequences import SequenceData
+from nablanet.layers.scaling import MinMaxScaling
 
 __all__ = ["MinMaxScaler"]
 
@@ -155,7 +159,25 @@ class MinMaxScaler:
 
     def feature_affine(self) -> tuple[np.ndarray, np.ndarray]:
         """``(offset, scale)`` of the feature transform ``(x - offset) * scale``, each
-        ``(F,)`` float64 (for graphs that scale raw features, such as ONNX exports).
+        ``(F,)`` float64.
+
+        Deprecated (a DeprecationWarning; removed in the next release): the scaling is
+        a layer of the model now, :meth:`feature_layer` (its ``minimum`` and ``scale``).
+
+        Raises
+        ------
+        RuntimeError
+            If the scaler is not fitted.
+        """
+        warnings.warn("MinMaxScaler.feature_affine() is deprecated: use feature_layer() "
+                      "(a model's input_scaling; its minimum and scale)", DeprecationWarning,
+                      stacklevel=2)
+        layer = self.feature_layer()
+        return layer.minimum, layer.scale
+
+    def feature_layer(self) -> MinMaxScaling:
+        """The feature scaling as a layer, a model's ``input_scaling`` (same arithmetic
+        as :meth:`transform`).
 
         Raises
         ------
@@ -163,7 +185,19 @@ class MinMaxScaler:
             If the scaler is not fitted.
         """
         feature_min, feature_max, _, _ = self._fitted()
-        return feature_min, _inverse_range(feature_min, feature_max)
+        return MinMaxScaling(feature_min, feature_max)
+
+    def label_layer(self) -> MinMaxScaling:
+        """The inverse label scaling as a layer, a regression model's ``output_scaling``
+        (same arithmetic as :meth:`inverse_transform_labels`).
+
+        Raises
+        ------
+        RuntimeError
+            If the scaler is not fitted.
+        """
+        _, _, label_min, label_max = self._fitted()
+        return MinMaxScaling(label_min, label_max, inverse=True)
 
     def to_dict(self) -> dict[str, list[float]]:
         """Return the fitted parameters as plain lists (JSON-ready, to save with a model).

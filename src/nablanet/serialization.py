@@ -11,8 +11,9 @@ pickle): the parameter arrays by name and a string metadata table with
   ``"Sequential"``, ...: :mod:`nablanet.registry`, kind ``"model"``);
 - ``config``: the model's :meth:`get_config` as JSON (containers include their layers'
   names and configs);
-- ``cli`` (optional): JSON written by the command line (task, threshold, data scaler,
-  ...), read back with :func:`read_cli`; the library never interprets it;
+- ``cli`` (optional): JSON written by the command line (task, threshold, column names,
+  ...; earlier releases also the data scaler, which models now carry as layers), read
+  back with :func:`read_cli`; the library never interprets it;
 - ``training`` (version 3, optional): the model's ``training_checkpoint()`` JSON
   (optimizer configuration and step count, the generator's state, epoch count,
   schedule, early stopping, backend, data fingerprint), so ``fit`` can resume exactly.

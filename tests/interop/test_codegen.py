@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from nablanet import GRU, LSTM, RNN, Network
 from nablanet.cli import cli, main
 from nablanet.interop.codegen import generate
-from nablanet.layers import Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D
+from nablanet.layers import Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D, MinMaxScaling
 from nablanet.models.sequential import Sequential
 from nablanet.registry import register
 from nablanet.serialization import read_cli, save
@@ -165,6 +165,37 @@ def test_recurrent_stacks_of_any_length(lang, dtype, cls, target, tmp_path):
         np.testing.assert_allclose(got[i].reshape(want.shape), want, rtol=0, atol=TOL[dtype])
 
 
+@LANGS
+@DTYPES
+@pytest.mark.parametrize("target", ["every", "last", "dense"])
+def test_scaling_layers_are_the_first_and_last_steps(lang, dtype, target, tmp_path):
+    """A model's input_scaling and output_scaling: ``predict`` takes raw features and
+    gives the data's units, as ``predict_proba`` does (scaling in f64, then cast)."""
+    inp = MinMaxScaling([-5.0, 100.0, 2.0], [5.0, 300.0, 2.0])  # the last one constant
+    out = MinMaxScaling([20.0, -1.0], [35.0, 1.0], inverse=True)
+    rng = np.random.default_rng(1)
+    if target == "dense":
+        model = Network([3, 4, 2], output_activation="identity", seed=1, dtype=dtype,
+                        input_scaling=inp, output_scaling=out)
+        X = rng.uniform(-5, 300, (5, 3))
+        got = np.array(run_predict(lang, model, list(X), tmp_path))
+        np.testing.assert_allclose(got, model.predict_proba(X), rtol=TOL[dtype],
+                                   atol=TOL[dtype])
+        return
+    model = GRU(3, 4, 2, target=target, seed=1, dtype=dtype, input_scaling=inp,
+                output_scaling=out)
+    lengths = [1, 4, 3]
+    X = rng.uniform(-5, 300, (len(lengths), max(lengths), 3))
+    mask = np.arange(max(lengths)) < np.array(lengths)[:, None]
+    ref = model.predict_proba(X, mask)
+    got = run_predict(lang, model, [X[i, :n] for i, n in enumerate(lengths)], tmp_path)
+    for i, n in enumerate(lengths):
+        want = ref[i, :n] if target == "every" else ref[i]
+        np.testing.assert_allclose(got[i].reshape(want.shape), want, rtol=TOL[dtype],
+                                   atol=TOL[dtype])
+    assert np.abs(ref).max() > 10  # the data's units
+
+
 def test_a_layer_without_generated_form_is_named():
     @register("layer", "Scale4Codegen")
     class Scale(Layer):
@@ -221,6 +252,7 @@ def _rows(path: Path) -> list[list[str]]:
     ("binary", "lstm", "last", "float32"),
     ("multiclass", "gru", "last", "float64"),
     ("regression", "gru", "every", "float64"),
+    ("regression", "lstm", "last", "float32"),
 ])
 def test_program_writes_what_rnn_predict_writes(lang, task, cell, target, dtype,
                                                 tmp_path, monkeypatch):

@@ -101,22 +101,51 @@ def test_recurrent_models_with_variable_lengths(cls, options, target):
     np.testing.assert_allclose(out, model.predict_proba(X, mask), atol=1e-5)
 
 
-def test_regression_output_and_scaler_in_the_graph():
-    from nablanet import GRU
+def _scaled_data():
     from nablanet.datasets.sequences import SequenceData
     from nablanet.preprocessing import MinMaxScaler
 
     rng = np.random.default_rng(3)
     raw = [rng.uniform(10, 20, (5, 2)) for _ in range(4)]
-    data = SequenceData(names=list("abcd"), features=raw, labels=[r[:, :1] for r in raw],
+    data = SequenceData(names=list("abcd"), features=raw,
+                        labels=[100 * r[:, :1] for r in raw],
                         feature_names=["x1", "x2"], label_names=["y1"])
-    scaler = MinMaxScaler().fit(data)
+    return data, MinMaxScaler().fit(data)
+
+
+@pytest.mark.parametrize("target", ["every", "last"])
+def test_regression_scaling_layers_in_the_graph(target):
+    """The model's input and output scaling are the graph's first and last nodes: raw
+    features in, the data's units out (zeros on padded steps)."""
+    from nablanet import GRU
+
+    data, scaler = _scaled_data()
+    model = GRU(2, 3, 1, target=target, seed=0, input_scaling=scaler.feature_layer(),
+                output_scaling=scaler.label_layer())
+    X = np.stack(data.features)
+    mask = np.arange(5) < np.array([5, 2, 4, 3])[:, None]
+    out = run(to_onnx(model), X.astype(np.float32),
+              sequence_lens=mask.sum(axis=1).astype(np.int32))
+    expected = model.predict_proba(X, mask)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-4)
+    assert np.abs(expected).max() > 100  # the labels' units (1000..2000), not [0, 1]
+    bare = GRU(2, 3, 1, target=target, seed=0)  # the same weights without the scaling
+    unscaled = bare.predict_proba(scaler.feature_layer().apply(X), mask)
+    np.testing.assert_allclose(expected, scaler.inverse_transform_labels(unscaled) *
+                               (mask[..., None] if target == "every" else 1), rtol=1e-12)
+
+
+def test_the_scaler_argument_is_deprecated_and_scales_the_features():
+    from nablanet import GRU
+
+    data, scaler = _scaled_data()
     model = GRU(2, 3, 1, target="last", seed=0)
-    X = np.stack(raw)
-    scaled = np.stack(scaler.transform(data).features)
-    out = run(to_onnx(model, scaler=scaler), X.astype(np.float32),
-              sequence_lens=np.full(4, 5, dtype=np.int32))
-    np.testing.assert_allclose(out, model.predict_proba(scaled), atol=1e-5)
+    X = np.stack(data.features)
+    with pytest.warns(DeprecationWarning, match="input_scaling"):
+        proto = to_onnx(model, scaler=scaler)
+    out = run(proto, X.astype(np.float32), sequence_lens=np.full(4, 5, dtype=np.int32))
+    np.testing.assert_allclose(out, model.predict_proba(scaler.feature_layer().apply(X)),
+                               atol=1e-5)
 
 
 def test_japanese_vowels_labels_identical(japanese_vowels):
@@ -126,18 +155,17 @@ def test_japanese_vowels_labels_identical(japanese_vowels):
 
     train, test = (read_sequence_csv(p) for p in japanese_vowels)
     scaler = MinMaxScaler().fit(train)
-    X, mask = pad(scaler.transform(train).features)
+    X, mask = pad(train.features)
     y = pad(train.labels)[0][:, 0, 0]
     model = LSTM(12, 16, 9, target="last", output_activation="softmax", loss="cross_entropy",
-                 optimizer=Adam(0.01), seed=1)
+                 optimizer=Adam(0.01), seed=1, input_scaling=scaler.feature_layer())
     model.fit(X, y, mask, epochs=3, batch_size=16, progress=False)
     raw, mask_t = pad(test.features)
-    out = run(to_onnx(model, scaler=scaler), raw.astype(np.float32),
+    out = run(to_onnx(model), raw.astype(np.float32),
               sequence_lens=mask_t.sum(axis=1).astype(np.int32))
-    Xt, _ = pad(scaler.transform(test).features)
-    expected = model.predict_proba(Xt, mask_t)
+    expected = model.predict_proba(raw, mask_t)
     np.testing.assert_allclose(out, expected, atol=1e-5)
-    assert np.array_equal(out.argmax(axis=1), model.predict(Xt, mask_t))
+    assert np.array_equal(out.argmax(axis=1), model.predict(raw, mask_t))
 
 
 def test_export_command_network(tmp_path, capsys):
@@ -161,8 +189,7 @@ def test_export_command_network(tmp_path, capsys):
 def test_export_command_rnn_takes_raw_features(japanese_vowels, tmp_path):
     from nablanet.cli import main
     from nablanet.datasets.sequences import pad, read_sequence_csv
-    from nablanet.preprocessing import MinMaxScaler
-    from nablanet.serialization import load, read_cli
+    from nablanet.serialization import load
 
     train_csv, test_csv = japanese_vowels
     model_path = tmp_path / "jv.safetensors"
@@ -171,11 +198,9 @@ def test_export_command_rnn_takes_raw_features(japanese_vowels, tmp_path):
     main(["export", "-m", str(model_path), "-o", str(tmp_path / "jv.onnx")])
     import onnx
 
-    model = load(model_path)
-    scaler = MinMaxScaler.from_dict(read_cli(model_path)["scaler"])
+    model = load(model_path)  # carries its scaling: takes raw features too
     test = read_sequence_csv(test_csv)
     raw, mask = pad(test.features)
     out = run(onnx.load(str(tmp_path / "jv.onnx")), raw.astype(np.float32),
               sequence_lens=mask.sum(axis=1).astype(np.int32))
-    Xt, _ = pad(scaler.transform(test).features)
-    np.testing.assert_allclose(out, model.predict_proba(Xt, mask), atol=1e-5)
+    np.testing.assert_allclose(out, model.predict_proba(raw, mask), atol=1e-5)

@@ -50,8 +50,9 @@ def export(model_path, output, fmt, dtype, program):
     (recurrent models), or ./model IMAGES.npy the labels of 'nablanet predict' (image
     classifiers).
 
-    A model saved by 'nablanet rnn train' carries its min-max scaler: the graph and the
-    source apply it first, so they take raw features.
+    A model saved by 'nablanet rnn train' carries its min-max scaling: the graph and the
+    source take raw features and, for regression, give the data's units, as 'nablanet
+    rnn predict' does.
     """
     suffix = Path(output).suffix.lower()
     if fmt is None:
@@ -70,14 +71,18 @@ def export(model_path, output, fmt, dtype, program):
 
 def _onnx(model_path, output, dtype) -> None:
     from nablanet.interop.onnx import to_onnx
-    from nablanet.preprocessing import MinMaxScaler
+    from nablanet.models import RecurrentNetwork
+    from nablanet.models.scorer import upgrade_scaling
     from nablanet.serialization import load, read_cli
 
     check_outputs({"--output": output}, {"--model": model_path})
     model = load(model_path)
-    meta = read_cli(model_path)
-    scaler = MinMaxScaler.from_dict(meta["scaler"]) if "scaler" in meta else None
-    proto = to_onnx(model, dtype=dtype, scaler=scaler)
+    if isinstance(model, RecurrentNetwork):  # an earlier release's 'rnn train' file
+        try:
+            upgrade_scaling(model, read_cli(model_path))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"{model_path}: bad CLI field ({exc})") from None
+    proto = to_onnx(model, dtype=dtype)
     write_bytes(output, proto.SerializeToString(), "ONNX graph")
 
 
@@ -100,7 +105,7 @@ def _source(model_path, output, fmt: str, program: bool) -> None:
     options: dict = {}
     model = load(model_path)
     if isinstance(model, RecurrentNetwork):
-        if "task" in read_cli(model_path):  # saved by 'rnn train': scaler, task, threshold
+        if "task" in read_cli(model_path):  # saved by 'rnn train': task, threshold
             scorer = SequenceScorer.load(model_path)
             model = scorer.model
             check_names(scorer.feature_names, "x", model.n_inputs,
@@ -108,8 +113,7 @@ def _source(model_path, output, fmt: str, program: bool) -> None:
             if scorer.task == "regression":  # the scorer's columns y1..yL
                 check_names(scorer.label_names, "y", model.n_outputs,
                             f"{model_path}: field 'label_names'")
-            options = {"scaler": scorer.scaler, "task": scorer.task,
-                       "threshold": scorer.threshold}
+            options = {"task": scorer.task, "threshold": scorer.threshold}
     else:
         model, input_shape = load_classifier(model_path)
         options = {"input_shape": input_shape}

@@ -184,14 +184,16 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
     model = cls(train.n_features, hidden, n_outputs, num_layers=num_layers,
                 output_activation=output_activation, loss=loss_name(loss) or default_loss,
                 target=target, optimizer=make_optimizer(o), seed=o["seed"],
-                dtype=o["dtype"], **extra)
-    meta = {"task": task, "threshold": threshold, "scaler": scaler.to_dict(),
+                dtype=o["dtype"], input_scaling=scaler.feature_layer(),
+                output_scaling=scaler.label_layer() if task == "regression" else None,
+                **extra)
+    meta = {"task": task, "threshold": threshold,
             "feature_names": train.feature_names, "label_names": train.label_names}
     schedule, stopping = training_controls(o, epochs)
     if o["resume"]:
         model = resume_model(o["resume"], model, o, epochs, schedule, stopping)
-    Xtr, Ytr, Mtr = _arrays(train, scaler, task, model.dtype)
-    Xte, Yte, Mte = _arrays(test, scaler, task, model.dtype)
+    Xtr, Ytr, Mtr = _arrays(train)
+    Xte, Yte, Mte = _arrays(test)
     log.info("%s(%d -> %d x %d -> %d), %s, %s, batch %d, %s", cls.__name__,
              train.n_features, hidden, num_layers, n_outputs, model.loss.name, model.optimizer,
              batch_size, plural(epochs, "epoch"))
@@ -211,8 +213,8 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
                       threshold=threshold if task == "binary" else 0.5,
                       backend=o["backend"], threads=o["threads"], shuffle=o["shuffle"])
     reports = {
-        "train": _report(model, meta, Xtr, Ytr, Mtr, scaler, "Train Evaluation"),
-        "test": _report(model, meta, Xte, Yte, Mte, scaler, "Test Evaluation"),
+        "train": _report(model, meta, Xtr, Ytr, Mtr, "Train Evaluation"),
+        "test": _report(model, meta, Xte, Yte, Mte, "Test Evaluation"),
     }
     log.info("trained in %.1f s", history.total_seconds)
     if o["model_out"]:
@@ -262,7 +264,7 @@ def rnn_evaluate(data_csv, model_path, threshold, metrics_out):
     check_outputs({"--metrics-out": metrics_out}, {"DATA_CSV": data_csv, "--model": model_path})
     check_model_kind(model_path, "rnn evaluate")
     scorer = load_scorer(model_path, threshold)
-    model, scaler, task = scorer.model, scorer.scaler, scorer.task
+    model, task = scorer.model, scorer.task
     data = _read_for(scorer, data_csv)
     if not data.n_labels:
         raise ValueError(f"{data_csv}: no label columns y1..yL: 'rnn evaluate' compares "
@@ -272,8 +274,8 @@ def rnn_evaluate(data_csv, model_path, threshold, metrics_out):
     elif data.label_names != scorer.label_names:
         raise ValueError(f"{data_csv}: expected the label columns {scorer.label_names} of "
                          f"training, found {data.label_names or 'none'}")
-    X, Y, M = _arrays(data, scaler, task, model.dtype)
-    metrics = _report(model, scorer.record, X, Y, M, scaler, f"Evaluation ({data_csv})")
+    X, Y, M = _arrays(data)
+    metrics = _report(model, scorer.record, X, Y, M, f"Evaluation ({data_csv})")
     if metrics_out:
         write_json(metrics_out, {"command": "rnn evaluate", "model": model_path,
                                  "data": str(data_csv), "metrics": metrics})
@@ -395,13 +397,13 @@ def _n_outputs(task: str, train, test) -> int:
     return 1
 
 
-def _arrays(data, scaler, task: str, dtype):
-    """Padded, scaled ``X (n, T, F)``, labels ``Y (n, T, L)`` and ``mask (n, T)``."""
+def _arrays(data):
+    """Padded ``X (n, T, F)``, labels ``Y (n, T, L)`` and ``mask (n, T)``, float64 in
+    the data's units (the model scales them, then casts to its dtype)."""
     from nablanet.datasets.sequences import pad
 
-    scaled = scaler.transform(data)
-    X, mask = pad(scaled.features, dtype=dtype)
-    Y, _ = pad(scaled.labels if task == "regression" else data.labels, dtype=dtype)
+    X, mask = pad(data.features, dtype=np.float64)
+    Y, _ = pad(data.labels, dtype=np.float64)
     return X, Y, mask
 
 
@@ -412,7 +414,7 @@ def _valid(model, out, Y, mask):
     return out, Y[np.arange(len(Y)), mask.sum(axis=1) - 1]
 
 
-def _report(model, meta: dict, X, Y, mask, scaler, title: str) -> dict:
+def _report(model, meta: dict, X, Y, mask, title: str) -> dict:
     from nablanet.metrics import (
         binary_classification_metrics,
         multiclass_metrics,
@@ -428,8 +430,7 @@ def _report(model, meta: dict, X, Y, mask, scaler, title: str) -> dict:
         metrics = multiclass_metrics(y[:, 0].astype(np.int64), out.argmax(axis=1),
                                      n_classes=model.n_outputs)
     else:
-        metrics = regression_metrics(scaler.inverse_transform_labels(y),
-                                     scaler.inverse_transform_labels(out), threshold)
+        metrics = regression_metrics(y, out, threshold)  # the model gives data units
         title += ", errors in the data's units"
     click.echo(report_text(metrics, title))
     return metrics

@@ -14,6 +14,8 @@ Conv2D         ``Conv`` (``W`` is already ``(F, C, kh, kw)``; pads ``[top, left,
 MaxPool2D      ``MaxPool``
 Dropout        nothing (inference)
 Flatten        ``Flatten`` (axis 1)
+MinMaxScaling  ``Sub`` then ``Mul`` (``(x - min) * scale``), or for the inverse ``Mul`` then
+               ``Add`` (``x * (max - min) + min``), on the last axis
 RNN            ``RNN``: ``W = W_x^T``, ``R = W_h^T``, ``B = [b, 0]``
 LSTM           ``LSTM``: gate blocks reordered from nablanet's ``i, f, o, g`` to ONNX's
                ``i, o, f, c``; ``B = [b, 0]``
@@ -23,14 +25,18 @@ GRU            ``GRU`` with ``linear_before_reset=1`` (PyTorch's and nablanet's 
 =============  ===========================================================================
 
 Recurrent models take ``X (batch, steps, features)`` and an optional ``sequence_lens``
-(int32 ``(batch,)``; all steps when absent); a model saved by the CLI with a min-max
-scaler gets it as the first nodes, so the graph takes raw features. Shapes of the ONNX
-recurrent operators are time-major, so the graph transposes at its edges.
+(int32 ``(batch,)``; all steps when absent). A model's ``input_scaling`` and
+``output_scaling`` (:mod:`nablanet.layers.scaling`; ``nablanet rnn train`` gives its
+models both) are converted like any layer, as the first and the last nodes, so the graph
+takes raw features and gives the data's units, as the model's ``predict_proba`` does.
+Shapes of the ONNX recurrent operators are time-major, so the graph transposes at its
+edges.
 Source of the operator semantics: the ONNX operator specification (opset 17).
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +126,14 @@ def _flatten(g: _Graph, layer, x: str) -> str:
     return g.node("Flatten", [x], axis=1)
 
 
+def _minmax(g: _Graph, layer, x: str) -> str:
+    if layer.inverse:
+        return g.node("Add", [g.node("Mul", [x, g.const("span", layer.span)]),
+                              g.const("minimum", layer.minimum)], hint="unscaled")
+    return g.node("Mul", [g.node("Sub", [x, g.const("minimum", layer.minimum)]),
+                          g.const("scale", layer.scale)], hint="scaled")
+
+
 def _blocks(n_hidden: int, order: list[int]) -> np.ndarray:
     """Column indices taking gate blocks of ``n_hidden`` columns in ``order``."""
     return np.concatenate([np.arange(k * n_hidden, (k + 1) * n_hidden) for k in order])
@@ -172,7 +186,7 @@ def _recurrent_model(g: _Graph, model, x: str) -> str:
     else:
         h = g.node("Transpose", [seq], perm=[1, 0, 2])  # (batch, steps, hidden)
     z = g.node("Add", [g.node("MatMul", [h, g.const("W", head.W)]), g.const("b", head.b)])
-    y = g.activation(model.output_activation.name, z)
+    y = _output(g, model, z)
     if model.target == "last":
         return y
     steps = g.node("Gather", [g.node("Shape", [x]), g.const("one", np.array(1))], axis=0)
@@ -183,6 +197,12 @@ def _recurrent_model(g: _Graph, model, x: str) -> str:
     weight = g.node("Cast", [g.node("Unsqueeze", [valid, g.const("last", np.array([-1]))])],
                     to=helper.np_dtype_to_tensor_dtype(g.dtype))
     return g.node("Mul", [y, weight])
+
+
+def _output(g: _Graph, model, z: str) -> str:
+    """The output activation, then the model's ``output_scaling`` if it has one."""
+    y = g.activation(model.output_activation.name, z)
+    return y if model.output_scaling is None else _minmax(g, model.output_scaling, y)
 
 
 def _sample_shape(first) -> list:
@@ -199,6 +219,7 @@ CONVERTERS = {
     "MaxPool2D": _maxpool,
     "Dropout": _dropout,
     "Flatten": _flatten,
+    "MinMaxScaling": _minmax,
 }
 
 
@@ -214,16 +235,19 @@ def to_onnx(model, path=None, *, dtype=np.float32, scaler=None) -> onnx.ModelPro
         Element type of the graph's input, weights and output. (onnxruntime has no
         float64 ``Conv``/``MaxPool`` kernels: export convolutional models as float32.)
     scaler : MinMaxScaler, optional
-        Fitted min-max scaler of the features, applied first in the graph so that it
-        takes raw features (:meth:`nablanet.preprocessing.MinMaxScaler.feature_affine`).
+        Deprecated (a DeprecationWarning; removed in the next release): give the model
+        its scaling instead (``input_scaling=scaler.feature_layer()``), which the graph
+        applies like any layer. Taken, for a model without ``input_scaling``, as that.
 
     Returns
     -------
     onnx.ModelProto
         Input ``X``: ``(batch, *sample_shape)``, for recurrent models ``(batch, steps,
         features)`` plus ``sequence_lens`` (int32 ``(batch,)``, the valid steps of each
-        sequence). Output ``Y``: what ``predict_proba`` gives, ``(batch, outputs)``, or
-        ``(batch, steps, outputs)`` with zeros on padded steps for ``target="every"``.
+        sequence), raw as ``predict_proba`` takes them (the model's ``input_scaling``
+        is in the graph). Output ``Y``: what ``predict_proba`` gives, ``(batch,
+        outputs)``, or ``(batch, steps, outputs)`` with zeros on padded steps for
+        ``target="every"``.
 
     Raises
     ------
@@ -232,11 +256,15 @@ def to_onnx(model, path=None, *, dtype=np.float32, scaler=None) -> onnx.ModelPro
     """
     g = _Graph(dtype)
     elem = helper.np_dtype_to_tensor_dtype(g.dtype)
-    x = "X"
+    x, scaling = "X", model.input_scaling
     if scaler is not None:
-        offset, scale = scaler.feature_affine()
-        x = g.node("Mul", [g.node("Sub", [x, g.const("feature_min", offset)]),
-                          g.const("feature_scale", scale)], hint="scaled")
+        warnings.warn("to_onnx(scaler=) is deprecated: give the model input_scaling="
+                      "scaler.feature_layer() (the graph applies a model's scaling layers); "
+                      "scaler= will be removed in the next release", DeprecationWarning,
+                      stacklevel=2)
+        scaling = scaling if scaling is not None else scaler.feature_layer()
+    if scaling is not None:
+        x = _minmax(g, scaling, x)
     if isinstance(model, RecurrentNetwork):
         inputs = [helper.make_tensor_value_info("X", elem, ["batch", "steps", model.n_inputs]),
                   helper.make_tensor_value_info("sequence_lens", TensorProto.INT32, ["batch"])]
@@ -253,7 +281,7 @@ def to_onnx(model, path=None, *, dtype=np.float32, scaler=None) -> onnx.ModelPro
                 raise ValueError(f"ONNX export: layers[{i}] ({kind}) has no ONNX conversion; "
                                  f"supported: {sorted(CONVERTERS)}")
             x = CONVERTERS[kind](g, layer, x)
-        y = g.activation(model.output_activation.name, x)
+        y = _output(g, model, x)
     g.nodes.append(helper.make_node("Identity", [y], ["Y"]))
     graph = helper.make_graph(g.nodes, "nablanet", inputs,
                               [helper.make_tensor_value_info("Y", elem, out_shape)],

@@ -9,7 +9,10 @@ The module layout is documented and fixed, so a ``state_dict`` is enough to move
   modules ``nn.Sigmoid``, ``nn.Tanh``, ``nn.ReLU``, closed by ``nn.Softmax(dim=-1)`` or
   ``nn.Sigmoid`` for those output activations;
 - a recurrent model (``RNN``, ``LSTM``, ``GRU``) <-> :class:`RecurrentModule`: an
-  ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU`` (``batch_first=True``) and an ``nn.Linear`` head.
+  ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU`` (``batch_first=True``) and an ``nn.Linear`` head;
+- a model's ``input_scaling`` / ``output_scaling`` (and a ``MinMaxScaling`` layer in a
+  stack) <-> :class:`MinMaxScale`, first and last in the ``nn.Sequential`` or the
+  :class:`RecurrentModule`, so the module takes raw features and gives the data's units.
 
 Layout differences handled here, once: nablanet's dense weights are ``(n_in, n_out)``
 (``nn.Linear.weight`` is the transpose); nablanet's LSTM gate blocks are ``i, f, o, g``
@@ -20,7 +23,7 @@ import, and the export puts the bias in ``bias_ih`` with ``bias_hh = 0``); GRU g
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 
@@ -30,13 +33,13 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("PyTorch interchange needs torch: pip install torch") from exc
 
-from nablanet.layers import Dense
+from nablanet.layers import Dense, MinMaxScaling
 from nablanet.layers.recurrent import GRULayer, RNNLayer
 from nablanet.models.recurrent import GRU, LSTM, RNN, RecurrentNetwork
 from nablanet.models.sequential import Sequential
 from nablanet.registry import name_of
 
-__all__ = ["RecurrentModule", "from_torch", "to_torch"]
+__all__ = ["MinMaxScale", "RecurrentModule", "from_torch", "to_torch"]
 
 _MODULES = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
 _NAMES = {nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.ReLU: "relu"}
@@ -81,6 +84,41 @@ def _torch_dtype(dtype) -> torch.dtype:
     return torch.float64 if np.dtype(dtype) == np.float64 else torch.float32
 
 
+class MinMaxScale(nn.Module):
+    """:class:`nablanet.layers.scaling.MinMaxScaling` as a module: ``(x - minimum) *
+    scale`` per feature of the last axis, or with ``inverse`` ``x * span + minimum``,
+    computed in float64 and returned in ``x``'s dtype (as the nablanet model does).
+    The bounds are float64 buffers (``minimum``, ``maximum``), so they are in the
+    ``state_dict``."""
+
+    minimum: torch.Tensor
+    maximum: torch.Tensor
+    span: torch.Tensor
+    scale: torch.Tensor
+
+    def __init__(self, layer: MinMaxScaling):
+        super().__init__()
+        self.inverse = layer.inverse
+        self.register_buffer("minimum", _tensor(layer.minimum))
+        self.register_buffer("maximum", _tensor(layer.maximum))
+        self.register_buffer("span", _tensor(layer.span))
+        self.register_buffer("scale", _tensor(layer.scale))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        wide = x.to(torch.float64)
+        y = wide * self.span + self.minimum if self.inverse else \
+            (wide - self.minimum) * self.scale
+        return y.to(x.dtype)
+
+    def layer(self) -> MinMaxScaling:
+        """The nablanet layer of this module."""
+        return MinMaxScaling(self.minimum.numpy(), self.maximum.numpy(), inverse=self.inverse)
+
+
+def _scale(layer) -> list:
+    return [] if layer is None else [MinMaxScale(layer)]
+
+
 _TO_TORCH = {
     "Dense": _linear,
     "Activation": lambda layer: _activation_modules(layer.activation.name),
@@ -88,6 +126,7 @@ _TO_TORCH = {
     "MaxPool2D": lambda layer: [nn.MaxPool2d(layer.pool_size, layer.stride)],
     "Dropout": lambda layer: [nn.Dropout(layer.rate)],
     "Flatten": lambda layer: [nn.Flatten()],
+    "MinMaxScaling": _scale,
 }
 
 
@@ -106,32 +145,43 @@ class RecurrentModule(nn.Module):
     activation at every step (``target="every"``) or at each sequence's last valid step
     (``"last"``).
 
+    ``input_scaling`` and ``output_scaling`` (:class:`MinMaxScale`, optional) are the
+    model's: raw features in, the data's units out.
+
     ``forward(x, lengths=None)``: ``x (batch, steps, features)``; ``lengths`` (int64
     ``(batch,)``) packs variable-length sequences, and padded steps of ``"every"``
     outputs are zero, as :meth:`nablanet.models.sequential.Sequential.predict_proba`.
     """
 
     def __init__(self, rnn: nn.RNNBase, head: nn.Linear, *, output_activation: str = "identity",
-                 target: str = "every"):
+                 target: str = "every", input_scaling: MinMaxScale | None = None,
+                 output_scaling: MinMaxScale | None = None):
         super().__init__()
         if target not in ("every", "last"):
             raise ValueError(f"target: expected 'every' or 'last', got {target!r}")
         self.rnn, self.head, self.target = rnn, head, target
         self.output_activation = output_activation
+        self.input_scaling, self.output_scaling = input_scaling, output_scaling
         self.out = nn.Sequential(*_activation_modules(output_activation))
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         n, steps = x.shape[:2]
         if lengths is None:
             lengths = torch.full((n,), steps, dtype=torch.int64)
+        if self.input_scaling is not None:
+            x = self.input_scaling(x)
         packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True,
                                                    enforce_sorted=False)
         h, _ = nn.utils.rnn.pad_packed_sequence(self.rnn(packed)[0], batch_first=True,
                                                 total_length=steps)
         if self.target == "last":
-            return self.out(self.head(h[torch.arange(n), lengths - 1]))
+            return self._output(self.head(h[torch.arange(n), lengths - 1]))
         valid = (torch.arange(steps)[None, :] < lengths[:, None]).to(x.dtype)
-        return self.out(self.head(h)) * valid[..., None]
+        return self._output(self.head(h)) * valid[..., None]
+
+    def _output(self, z: torch.Tensor) -> torch.Tensor:
+        a = self.out(z)
+        return a if self.output_scaling is None else self.output_scaling(a)
 
 
 def _recurrent_to_torch(model: RecurrentNetwork) -> RecurrentModule:
@@ -156,8 +206,11 @@ def _recurrent_to_torch(model: RecurrentNetwork) -> RecurrentModule:
             getattr(rnn, f"bias_ih_l{k}").copy_(_tensor(b_ih[rows]))
             getattr(rnn, f"bias_hh_l{k}").copy_(_tensor(b_hh[rows]))
     head = _linear(model.layers[-1])[0]
+    scaling = [None if layer is None else MinMaxScale(layer)
+               for layer in (model.input_scaling, model.output_scaling)]
     return RecurrentModule(rnn, head, output_activation=model.output_activation.name,
-                           target=model.target).eval()
+                           target=model.target, input_scaling=scaling[0],
+                           output_scaling=scaling[1]).eval()
 
 
 def _recurrent_from_torch(module: RecurrentModule, loss: str | None, seed) -> RecurrentNetwork:
@@ -173,7 +226,10 @@ def _recurrent_from_torch(module: RecurrentModule, loss: str | None, seed) -> Re
                         num_layers=rnn.num_layers, target=module.target,
                         output_activation=module.output_activation,
                         loss=loss or _default_loss(module.output_activation), seed=seed,
-                        dtype=dtype, **kwargs)
+                        dtype=dtype, **kwargs, **{
+                            key: getattr(module, key).layer()
+                            for key in ("input_scaling", "output_scaling")
+                            if getattr(module, key, None) is not None})
     rows = _blocks(rnn.hidden_size, list(order))
 
     def array(name: str) -> np.ndarray:
@@ -216,7 +272,8 @@ def to_torch(model) -> nn.Module:
                              f"supported: {sorted(_TO_TORCH)}")
         modules += _TO_TORCH[kind](layer)
     modules += _activation_modules(model.output_activation.name)
-    return nn.Sequential(*modules).eval()
+    return nn.Sequential(*_scale(model.input_scaling), *modules,
+                         *_scale(model.output_scaling)).eval()
 
 
 def _dense(linear: nn.Linear, activation: str) -> Dense:
@@ -245,6 +302,11 @@ def from_torch(module: nn.Module, *, loss: str | None = None, seed=None):
     if isinstance(module, RecurrentModule):
         return _recurrent_from_torch(module, loss, seed)
     children = list(module.children()) if isinstance(module, nn.Sequential) else [module]
+    scaling: dict[str, Any] = {}
+    if children and isinstance(children[0], MinMaxScale):
+        scaling["input_scaling"] = cast(MinMaxScale, children.pop(0)).layer()
+    if children and isinstance(children[-1], MinMaxScale):
+        scaling["output_scaling"] = cast(MinMaxScale, children.pop()).layer()
     output = "identity"
     if children and isinstance(children[-1], nn.Softmax | nn.Sigmoid):
         output = "softmax" if isinstance(children[-1], nn.Softmax) else "sigmoid"
@@ -264,5 +326,4 @@ def from_torch(module: nn.Module, *, loss: str | None = None, seed=None):
     if not layers:
         raise ValueError("from_torch: no nn.Linear layer found")
     return Sequential(layers, output_activation=output, loss=loss or _default_loss(output),
-                      seed=seed,
-                      dtype=layers[0].dtype)
+                      seed=seed, dtype=layers[0].dtype, **scaling)

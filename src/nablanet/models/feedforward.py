@@ -81,6 +81,9 @@ class Network(Sequential):
         layer, weights then biases) and the shuffling. Same seed, same result, bit for bit.
     dtype : numpy dtype, default float64
         ``float64`` or ``float32``; data are converted to it once per ``fit``.
+    input_scaling, output_scaling : MinMaxScaling, optional
+        Preprocessing that is part of the model (see
+        :class:`~nablanet.models.sequential.Sequential`).
 
     Attributes
     ----------
@@ -111,6 +114,8 @@ class Network(Sequential):
         optimizer: Optimizer | None = None,
         seed: int | None = None,
         dtype=np.float64,
+        input_scaling=None,
+        output_scaling=None,
     ):
         self.sizes = _check_sizes(sizes)
         n_hidden = len(self.sizes) - 2
@@ -133,7 +138,8 @@ class Network(Sequential):
         ]
         super().__init__(layers, output_activation=output_activation, loss=loss,
                          optimizer=optimizer if optimizer is not None else SGD(3.0),
-                         seed=rng, dtype=dtype)
+                         seed=rng, dtype=dtype, input_scaling=input_scaling,
+                         output_scaling=output_scaling)
         self.seed, self.init = seed, init
 
     @property
@@ -327,6 +333,7 @@ class Network(Sequential):
             "init": self.init,
             "dtype": np.dtype(self.dtype).name,
             "seed": self.seed,
+            **self.scaling_config(),
         }
 
     @classmethod

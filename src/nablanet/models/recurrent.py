@@ -71,6 +71,8 @@ class RecurrentNetwork(Sequential):
         seed: int | None = None,
         dtype=np.float64,
         layers: int | None = None,
+        input_scaling=None,
+        output_scaling=None,
         **cell_options,
     ):
         count = "num_layers"
@@ -97,7 +99,8 @@ class RecurrentNetwork(Sequential):
         head = Dense(self.n_hidden, self.n_outputs, init=init, seed=rng, dtype=dtype)
         super().__init__([*stack, head], output_activation=output_activation, loss=loss,
                          optimizer=optimizer if optimizer is not None else SGD(0.001),
-                         seed=rng, dtype=dtype)
+                         seed=rng, dtype=dtype, input_scaling=input_scaling,
+                         output_scaling=output_scaling)
         self.seed = seed
 
     # ----------------------------------------------------------------------------------
@@ -133,6 +136,7 @@ class RecurrentNetwork(Sequential):
             "num_layers": self.num_layers, "output_activation": self.output_activation.name,
             "loss": self.loss.name, "target": self.target, "init": self.init,
             "seed": self.seed, "dtype": np.dtype(self.dtype).name, **self.cell_options,
+            **self.scaling_config(),
         }
 
     @classmethod
@@ -181,7 +185,8 @@ class RecurrentNetwork(Sequential):
         Parameters
         ----------
         x_t : array_like ``(n, n_inputs)``
-            The inputs of the current step, scaled as for :meth:`predict_proba`.
+            The inputs of the current step, as for :meth:`predict_proba` (raw: a model
+            with ``input_scaling`` scales them).
         state : dict of str to ndarray ``(n, n_hidden)``
             As :meth:`initial_state` returns, or a previous ``step``'s state; not
             modified.
@@ -189,7 +194,8 @@ class RecurrentNetwork(Sequential):
         Returns
         -------
         proba : ndarray ``(n, n_outputs)``
-            The output activations ``g(z)`` at this step, in the model's dtype.
+            The output activations ``g(z)`` at this step (in the data's units for a
+            model with ``output_scaling``), in the model's dtype.
         state : dict of str to ndarray ``(n, n_hidden)``
             The state after this step (new arrays, same keys).
 
@@ -217,6 +223,8 @@ class RecurrentNetwork(Sequential):
             if np.shape(state[key]) != (n, self.n_hidden):
                 raise ValueError(f"state[{key!r}]: expected shape {(n, self.n_hidden)}, got "
                                  f"{np.shape(state[key])}")
+        if self.input_scaling is not None:
+            x = self.input_scaling.apply(x)
         h: np.ndarray = np.ascontiguousarray(x, dtype=self.dtype)
         new: dict[str, np.ndarray] = {}
         for k, cell in enumerate(self.cells):
@@ -226,7 +234,10 @@ class RecurrentNetwork(Sequential):
             new.update(zip(names, after, strict=True))
             h = after[0]
         z = self.layers[-1].forward(h)
-        return self.output_activation.forward(z, np.empty_like(z)), new
+        a = self.output_activation.forward(z, np.empty_like(z))
+        if self.output_scaling is not None:
+            a = self.output_scaling.apply(a).astype(self.dtype, copy=False)
+        return a, new
 
     def _state_keys(self) -> list[str]:
         """The keys of the state: ``h0, h1, ...`` then ``c0, c1, ...`` (LSTM)."""
@@ -328,6 +339,8 @@ class RecurrentNetwork(Sequential):
             raise ValueError("mask: every sequence needs >= 1 valid step, valid steps first")
         if X.dtype.kind not in "biuf":
             raise ValueError(f"{name}: expected real numbers, got dtype {X.dtype}")
+        if self.input_scaling is not None:  # in float64, then the model's dtype
+            X = self.input_scaling.apply(X)
         X = X.astype(self.dtype, copy=False)
         if not np.isfinite(X[mask]).all():
             raise ValueError(f"{name}: contains NaN or infinite values on valid steps")
@@ -365,6 +378,8 @@ class RecurrentNetwork(Sequential):
             raise ValueError(f"{name}: expected shape {(*lead, L)}, got {Y.shape}")
         if Y.dtype.kind not in "biuf":
             raise ValueError(f"{name}: expected numbers, got dtype {Y.dtype}")
+        if self.output_scaling is not None:  # the loss is in the scaled units
+            Y = self.output_scaling.undo(Y)
         if per_step:
             return np.ascontiguousarray(np.where(W[..., None] > 0, Y, 0), dtype=self.dtype)
         full = np.zeros((n, T, L), dtype=self.dtype)
@@ -411,6 +426,11 @@ class RNN(RecurrentNetwork):
     seed : int, optional
         Same seed, same result.
     dtype : float64 or float32
+    input_scaling, output_scaling : MinMaxScaling, optional
+        Preprocessing that is part of the model: raw features in, outputs in the data's
+        units out; training runs in the scaled units (see
+        :class:`~nablanet.models.sequential.Sequential`). ``nablanet rnn train`` gives
+        its models both (``output_scaling`` for regression).
 
     Shapes: ``W_x (F, H)``, ``W_h (H, H)``, ``b (H,)`` per layer, ``W_y (H, L)``,
     ``b_y (L,)``.

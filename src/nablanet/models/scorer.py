@@ -1,7 +1,7 @@
-"""Scoring new sequences with a model trained by ``nablanet rnn train``: the model with
-what the command saved beside it (the task, the decision threshold, the min-max scaler
-and the column names), and the rows ``rnn predict`` writes, computed for any table of
-whole sequences.
+"""Scoring new sequences with a model trained by ``nablanet rnn train``: the model (which
+carries its min-max scaling, :mod:`nablanet.layers.scaling`) with what the command saved
+beside it (the task, the decision threshold and the column names), and the rows ``rnn
+predict`` writes, computed for any table of whole sequences.
 
 :class:`SequenceScorer` is that scorer; :meth:`SequenceScorer.score` is the work of one
 chunk of sequences, so a streamed or distributed driver calls it chunk by chunk and
@@ -23,13 +23,41 @@ from nablanet.datasets.sequences import SequenceData, pad
 from nablanet.models.recurrent import RecurrentNetwork
 from nablanet.preprocessing import MinMaxScaler
 
-__all__ = ["TASK_ACTIVATIONS", "SequenceScorer", "check_threshold", "write_rows"]
+__all__ = ["TASK_ACTIVATIONS", "SequenceScorer", "check_threshold", "upgrade_scaling",
+           "write_rows"]
 
 #: the tasks of ``rnn train`` and the output activation of each
 TASK_ACTIVATIONS = {"binary": "sigmoid", "multiclass": "softmax", "regression": "identity"}
 
-#: the fields ``rnn train`` saves in a model file's command-line section
-RECORD_FIELDS = ("task", "threshold", "scaler", "feature_names", "label_names")
+#: the fields ``rnn train`` saves in a model file's command-line section (earlier
+#: releases saved a ``scaler`` too: see :func:`upgrade_scaling`)
+RECORD_FIELDS = ("task", "threshold", "feature_names", "label_names")
+
+
+def upgrade_scaling(model: RecurrentNetwork, record: dict) -> None:
+    """Give ``model``, from a file of an earlier release, the min-max scaling that the
+    file's command-line section holds (its ``scaler`` field; the model has no scaling
+    layers): ``input_scaling`` for the features, for regression ``output_scaling``.
+    Then ``model`` takes raw features and gives data units, as ``rnn predict`` did.
+
+    Raises
+    ------
+    ValueError
+        For a malformed ``scaler`` field, or one whose width differs from the model's.
+    """
+    if "scaler" not in record or model.input_scaling is not None:
+        return
+    scaler = MinMaxScaler.from_dict(record["scaler"])
+    features, labels = scaler.feature_layer(), scaler.label_layer()
+    if features.n_features != model.n_inputs:
+        raise ValueError(f"{model.n_inputs} model inputs, {features.n_features} scaled "
+                         f"features differ")
+    model.input_scaling = features
+    if record.get("task") == "regression":
+        if labels.n_features != model.n_outputs:
+            raise ValueError(f"{model.n_outputs} model outputs, {labels.n_features} scaled "
+                             f"labels differ")
+        model.output_scaling = labels
 
 
 def check_threshold(task: str, threshold: float | None) -> float:
@@ -79,9 +107,6 @@ class SequenceScorer:
     threshold : float
         binary: the decision threshold on the score; regression: the relative tolerance
         of evaluation (not used for scoring); multiclass: 0.5, unused.
-    scaler : MinMaxScaler
-        The min-max bounds fitted on the training sequences: features are scaled by
-        them, regression outputs mapped back to the data's units.
     feature_names : list of str
         The model's input columns ``x1..xF``, in order.
     label_names : list of str
@@ -97,7 +122,6 @@ class SequenceScorer:
     model: RecurrentNetwork
     task: str
     threshold: float
-    scaler: MinMaxScaler
     feature_names: list[str]
     label_names: list[str]
 
@@ -120,6 +144,12 @@ class SequenceScorer:
             If the file holds no recurrent model, was not saved by ``rnn train`` (no
             command-line fields), or a field is malformed; the message names the file
             and the field. Also for a bad ``threshold``.
+
+        Notes
+        -----
+        A file of an earlier release keeps the min-max scaler in its command-line
+        section: the scorer's model gets it as scaling layers (:func:`upgrade_scaling`),
+        so it scores as it did.
         """
         from nablanet.serialization import load, read_cli
 
@@ -137,27 +167,25 @@ class SequenceScorer:
             if not isinstance(saved, int | float) or isinstance(saved, bool):
                 raise ValueError(f"expected a number, found {saved!r}")
             saved = check_threshold(task, None if task == "multiclass" else saved)
-            scaler = MinMaxScaler.from_dict(record["scaler"])
+            upgrade_scaling(model, record)
             names = {k: record[k] for k in ("feature_names", "label_names")}
             for key, value in names.items():
                 if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
                     raise ValueError(f"{key}: expected a list of column names, found {value!r}")
-            if not (len(names["feature_names"]) == scaler.feature_affine()[0].size
-                    == model.n_inputs):
+            if len(names["feature_names"]) != model.n_inputs:
                 raise ValueError(f"{model.n_inputs} model inputs, "
-                                 f"{len(names['feature_names'])} feature names and "
-                                 f"{scaler.feature_affine()[0].size} scaled features differ")
+                                 f"{len(names['feature_names'])} feature names differ")
         except (ValueError, TypeError, KeyError) as exc:
             raise ValueError(f"{path}: bad CLI field ({exc})") from None
         if threshold is not None:
             saved = check_threshold(task, threshold)
-        return cls(model, task, saved, scaler, names["feature_names"], names["label_names"])
+        return cls(model, task, saved, names["feature_names"], names["label_names"])
 
     @property
     def record(self) -> dict:
         """The command-line fields as ``rnn train`` saves them (JSON-ready)."""
         return {"task": self.task, "threshold": self.threshold,
-                "scaler": self.scaler.to_dict(), "feature_names": list(self.feature_names),
+                "feature_names": list(self.feature_names),
                 "label_names": list(self.label_names)}
 
     def check_features(self, feature_names: list[str], source) -> None:
@@ -210,7 +238,8 @@ class SequenceScorer:
         ----------
         data : SequenceData
             Whole sequences with the model's feature columns (any label columns, in
-            either layout, or none: they are ignored), unscaled.
+            either layout, or none: they are ignored), in the data's units (the model
+            scales them).
         proba : bool
             multiclass: add the probability of each class.
 
@@ -236,8 +265,7 @@ class SequenceScorer:
         if not len(data):
             kinds = {"name": object, "t": np.int64, "label": np.int64}
             return {c: np.empty(0, dtype=kinds.get(c, np.float64)) for c in header}
-        offset, scale = self.scaler.feature_affine()
-        X, mask = pad([(f - offset) * scale for f in data.features], dtype=model.dtype)
+        X, mask = pad(data.features, dtype=np.float64)  # the model scales, then casts
         out = model.predict_proba(X, mask)
         if model.target == "every":
             rows = {"name": np.repeat(names, mask.sum(axis=1)), "t": np.concatenate(data.times)}
@@ -245,9 +273,8 @@ class SequenceScorer:
         else:
             rows = {"name": names, "t": np.array([times[-1] for times in data.times])}
         out = out.astype(np.float64, copy=False)
-        if self.task == "regression":
-            values = self.scaler.inverse_transform_labels(out)
-            rows.update({c: values[:, k] for k, c in enumerate(self.label_names)})
+        if self.task == "regression":  # the model's outputs are in the data's units
+            rows.update({c: out[:, k] for k, c in enumerate(self.label_names)})
         elif self.task == "binary":
             rows.update(score=out[:, 0], label=(out[:, 0] >= self.threshold).astype(np.int64))
         else:

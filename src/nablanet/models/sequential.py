@@ -42,6 +42,7 @@ from nablanet.activations import get_activation
 from nablanet.datasets.pixels import Pixels
 from nablanet.init import check_dtype
 from nablanet.layers.base import Layer
+from nablanet.layers.scaling import MinMaxScaling
 from nablanet.losses import get_loss
 from nablanet.models import fitting, work_buffers
 from nablanet.models.checks import check_inputs, check_targets
@@ -79,6 +80,16 @@ class Sequential:
         Source of the shuffling (and of validation splits). Same seed, same result.
     dtype : float64 or float32
         Every layer must have it; data are converted to it once per call.
+    input_scaling, output_scaling : MinMaxScaling or its ``{"name", "config"}``, optional
+        Preprocessing that is part of the model (:mod:`nablanet.layers.scaling`):
+        ``input_scaling`` maps raw inputs to what the first layer takes,
+        ``output_scaling`` maps the output activations ``g(z)`` to the data's units
+        (for regression). :meth:`predict_proba` takes raw inputs and gives data units;
+        training runs in the scaled units: the inputs go through ``input_scaling`` once
+        per call (in float64, then the model's dtype), the targets through
+        ``output_scaling.undo``, so the loss, :meth:`evaluate`'s metrics and the
+        gradients are those of the model without them on scaled data (bit for bit).
+        Saved in the config; every exporter applies them.
 
     Attributes
     ----------
@@ -116,7 +127,7 @@ class Sequential:
 
     def __init__(self, layers: Sequence[Layer], *, output_activation: str = "identity",
                  loss: str = "quadratic", optimizer: Optimizer | None = None, seed=None,
-                 dtype=np.float64):
+                 dtype=np.float64, input_scaling=None, output_scaling=None):
         self.layers = list(layers)
         if not self.layers:
             raise ValueError("layers: expected at least one layer, got none")
@@ -131,6 +142,8 @@ class Sequential:
         self.output_activation = get_activation(output_activation)
         self.loss = get_loss(loss)
         self.loss.check_output(self.output_activation)
+        self.input_scaling = _edge_layer(input_scaling, "input_scaling")
+        self.output_scaling = _edge_layer(output_scaling, "output_scaling")
         self.optimizer = optimizer if optimizer is not None else SGD(0.01)
         self.seed = None if isinstance(seed, np.random.Generator) else seed
         self.rng = np.random.default_rng(seed)
@@ -185,7 +198,10 @@ class Sequential:
         computed in chunks of samples. ``mask``: for sequence models only (see
         :class:`nablanet.models.recurrent.RecurrentNetwork`)."""
         X, W = self._prepare_inputs(X, mask, "X")
-        return self._present(self._outputs(X)[1], W)
+        a = self._outputs(X)[1]
+        if self.output_scaling is not None:  # to the data's units, in float64
+            a = self.output_scaling.apply(a).astype(self.dtype, copy=False)
+        return self._present(a, W)
 
     def predict(self, X, mask=None, *, threshold: float = 0.5) -> np.ndarray:
         """Predictions for ``X``: the class index (int64, the output axis dropped) for a
@@ -279,7 +295,17 @@ class Sequential:
             "loss": self.loss.name,
             "seed": self.seed,
             "dtype": np.dtype(self.dtype).name,
+            **self.scaling_config(),
         }
+
+    def scaling_config(self) -> dict:
+        """The ``input_scaling`` / ``output_scaling`` entries of :meth:`get_config`, as
+        ``{"name", "config"}``, for those the model has (none: an empty dict, so a model
+        without them has the config of earlier releases)."""
+        return {key: {"name": name_of("layer", type(layer)), "config": layer.get_config()}
+                for key, layer in (("input_scaling", self.input_scaling),
+                                   ("output_scaling", self.output_scaling))
+                if layer is not None}
 
     @classmethod
     def from_config(cls, config: dict) -> Sequential:
@@ -386,6 +412,8 @@ class Sequential:
         row counts; sequence models give ``(n, n_steps)``)."""
         X, W = self._prepare_inputs(X, mask, xname)
         out = self._plan(X.shape[1:], xname)[0]
+        if self.output_scaling is not None:  # the loss is in the scaled units
+            y = self.output_scaling.undo(_real(y, yname))
         return X, check_targets(self, y, len(X), out, yname), W
 
     def _prepare_inputs(self, X, mask, name: str) -> tuple[np.ndarray | Pixels, np.ndarray | None]:
@@ -393,6 +421,11 @@ class Sequential:
         if mask is not None:
             raise ValueError(f"mask: a {type(self).__name__} takes no mask (sequence "
                              "models do)")
+        if self.input_scaling is not None:
+            if isinstance(X, Pixels):
+                raise ValueError(f"{name}: a model with input_scaling takes an array, not "
+                                 "Pixels")
+            X = self.input_scaling.apply(_real(X, name))
         return check_inputs(self, X, name), None
 
     def _present(self, a: np.ndarray, W: np.ndarray | None) -> np.ndarray:
@@ -413,3 +446,35 @@ class Sequential:
         if self.output_activation.name == "sigmoid":
             return (a >= threshold).astype(np.int64)
         return a
+
+
+def _edge_layer(layer, name: str) -> MinMaxScaling | None:
+    """``input_scaling`` / ``output_scaling`` as a scaling layer: None, a
+    :class:`~nablanet.layers.scaling.MinMaxScaling`, or its ``{"name", "config"}`` (from
+    a saved config).
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``: not a scaling layer or a malformed spec.
+    """
+    if layer is None or isinstance(layer, MinMaxScaling):
+        return layer
+    if isinstance(layer, dict) and isinstance(layer.get("config"), dict):
+        layer_cls = get("layer", cast(str, layer.get("name")))
+        if issubclass(layer_cls, MinMaxScaling):
+            try:
+                return cast(MinMaxScaling, layer_cls.from_config(layer["config"]))
+            except TypeError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+    raise ValueError(f"{name}: expected a MinMaxScaling layer or its {{name, config}}, got "
+                     f"{layer!r:.200}")
+
+
+def _real(x, name: str) -> np.ndarray:
+    """``x`` as an array of real numbers (before a scaling layer), or a ValueError naming
+    ``name``."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "biuf":
+        raise ValueError(f"{name}: expected real numbers, got dtype {x.dtype}")
+    return x

@@ -1,7 +1,8 @@
 """The table of a model's layers that :meth:`Sequential.summary
 <nablanet.models.sequential.Sequential.summary>` returns: each layer's output shape
-(found by the layers' own shape check on one sample) and parameter count, then the
-head, the total and the parameters' memory.
+(found by the layers' own shape check on one sample) and parameter count (the model's
+scaling layers, if any, first and last), then the head, the total and the parameters'
+memory.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ def summary_table(model, input_shape: tuple[int, ...] | None = None) -> str:
         raise ValueError("input_shape: expected the per-sample input shape (this "
                          "model does not know it)")
     rows, current = [], (1, *shape)
+    if model.input_scaling is not None:
+        rows.append(("input_scaling MinMaxScaling", "(n, " + ", ".join(map(str, shape)) + ")", 0))
     try:
         for i, layer in enumerate(model.layers):
             current = layer.allocate(current)
@@ -29,6 +32,9 @@ def summary_table(model, input_shape: tuple[int, ...] | None = None) -> str:
         raise ValueError(f"input_shape: {exc}") from None
     finally:
         model._allocated = None
+    if model.output_scaling is not None:
+        rows.append(("output_scaling MinMaxScaling",
+                     "(n, " + ", ".join(map(str, current[1:])) + ")", 0))
     total = model.count_params()
     width = max(len(r[0]) for r in rows) + 2
     lines = [f"{type(model).__name__}: input (n, {', '.join(map(str, shape))})",

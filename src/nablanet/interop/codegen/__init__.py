@@ -8,6 +8,8 @@ writes them. The generated ``predict`` equals the model's ``predict_proba`` to r
 
 from __future__ import annotations
 
+import copy
+import warnings
 from dataclasses import replace
 
 from nablanet.interop.codegen import image_scorer, scorer
@@ -38,8 +40,13 @@ def generate(model, fmt: str, *, name: str = "model", program: bool = False,
         sequence CSV and writing what ``nablanet rnn predict`` writes
         (:mod:`.scorer`); for an image classifier, one reading a ``.npy`` file of
         images and writing the labels ``nablanet predict`` writes (:mod:`.image_scorer`).
-    input_shape, scaler, task, threshold :
+    input_shape, task, threshold :
         See :func:`nablanet.interop.codegen.walk.plan`.
+    scaler : MinMaxScaler, optional
+        Deprecated (a DeprecationWarning; removed in the next release): give the model
+        its scaling layers instead (``input_scaling=scaler.feature_layer()``, for
+        regression ``output_scaling=scaler.label_layer()``), which the generated code
+        applies. Taken, for a model without them, as those (on a copy of the model).
 
     Returns
     -------
@@ -54,12 +61,21 @@ def generate(model, fmt: str, *, name: str = "model", program: bool = False,
     """
     if fmt not in FORMATS:
         raise ValueError(f"format: expected one of {list(FORMATS)}, got {fmt!r}")
-    p = plan(model, input_shape=input_shape, scaler=scaler, task=task, threshold=threshold)
+    if scaler is not None:
+        warnings.warn("generate(scaler=) is deprecated: give the model input_scaling= and "
+                      "output_scaling= (nablanet.layers.MinMaxScaling); scaler= will be "
+                      "removed in the next release", DeprecationWarning, stacklevel=2)
+        model = copy.copy(model)
+        if model.input_scaling is None:
+            model.input_scaling = scaler.feature_layer()
+        if task == "regression" and model.output_scaling is None:
+            model.output_scaling = scaler.label_layer()
+    p = plan(model, input_shape=input_shape, task=task, threshold=threshold)
     main = None
     if program and p.recurrent:
         if p.task is None:
             raise ValueError("--program: a scorer needs a recurrent model saved by "
-                             "'nablanet rnn train' (its task, scaler and threshold)")
+                             "'nablanet rnn train' (its task and threshold)")
         main = scorer.rust_program(p) if fmt == "rust" else scorer.c_program(p)
     elif program:
         decided, at = image_scorer.decision(model, p.n_outputs)

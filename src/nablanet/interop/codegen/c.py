@@ -104,6 +104,14 @@ static void cast(const double *x, real *out)
     for (k = 0; k < N_INPUTS; k++)
         out[k] = (real)x[k];
 }""",
+    "unscale": f"""\
+/* Outputs back in the data's units, in double then cast: {EQUATIONS["unscale"]}. */
+static void unscale(real *y)
+{{
+    size_t k;
+    for (k = 0; k < N_OUTPUTS; k++)
+        y[k] = (real)((double)y[k] * LABEL_SPAN[k] + LABEL_MIN[k]);
+}}""",
     "conv2d": f"""\
 /* Sizes of a convolution: input (c, h, w), f filters of kh x kw, stride (sh, sw), zero
    padding top and left, output (f, ho, wo). */
@@ -234,6 +242,11 @@ def _apply(activation: str, a: str, n: int) -> list[str]:
     return [] if activation == "identity" else [f"act_{activation}({a}, {n});"]
 
 
+def _unscale(plan: Plan, a: str) -> list[str]:
+    """The model's output scaling (to the data's units), if it has one."""
+    return [f"unscale({a});"] if plan.labels else []
+
+
 def _dense(op: Op, x: str, a: str) -> list[str]:
     p = op.prefix
     return [f"real {a}[{op.n_out}];",
@@ -300,7 +313,7 @@ def _comment(op: Op) -> list[str]:
 
 def _signature(plan: Plan) -> tuple[list[str], str]:
     """(doc comment lines, prototype) of ``predict``."""
-    raw = " raw features (the min-max scaler is built in)" if plan.scaler else ""
+    raw = " raw features (the min-max scaling is built in)" if plan.scaler else ""
     if plan.recurrent:
         out = ("out: the outputs of every step, (n_steps, N_OUTPUTS) row-major"
                if plan.target == "every" else "out: the N_OUTPUTS outputs at the last step")
@@ -311,7 +324,8 @@ def _signature(plan: Plan) -> tuple[list[str], str]:
     shape = ", ".join(map(str, plan.input_shape))
     return ([" * The model's outputs for one sample (what predict_proba gives for one row).",
              f" * x: one sample, ({shape}) row-major, N_INPUTS numbers;{raw}.",
-             f" * out: the N_OUTPUTS outputs ({plan.output_activation})."],
+             f" * out: the N_OUTPUTS outputs ({plan.output_activation}"
+             f"{', in the data units' if plan.labels else ''})."],
             "void predict(const double *x, real *out)")
 
 
@@ -324,7 +338,7 @@ def _feedforward(plan: Plan) -> list[str]:
             current = f"a{k}"
     body += [f"/* output activation: {plan.output_activation} */",
              *_apply(plan.output_activation, current, plan.n_outputs),
-             f"memcpy(out, {current}, sizeof {current});"]
+             *_unscale(plan, current), f"memcpy(out, {current}, sizeof {current});"]
     return ["{", *["    " + s for s in body], "}"]
 
 
@@ -344,10 +358,12 @@ def _recurrent(plan: Plan) -> list[str]:
     if plan.target == "last":
         calls += ["if (t + 1 == n_steps) {",
                   f"    dense({x}, {p}_W, {p}_B, {H}, {L}, out);",
-                  *["    " + s for s in _apply(plan.output_activation, "out", L)], "}"]
+                  *["    " + s for s in [*_apply(plan.output_activation, "out", L),
+                                       *_unscale(plan, "out")]], "}"]
     else:
         calls += [f"dense({x}, {p}_W, {p}_B, {H}, {L}, out + t * N_OUTPUTS);",
-                  *_apply(plan.output_activation, "out + t * N_OUTPUTS", L)]
+                  *_apply(plan.output_activation, "out + t * N_OUTPUTS", L),
+                  *_unscale(plan, "out + t * N_OUTPUTS")]
     body = [*decls, "for (t = 0; t < n_steps; t++) {", *["    " + s for s in calls], "}"]
     return ["{", *["    " + s for s in body], "}"]
 
@@ -366,12 +382,6 @@ def _decisions(plan: Plan) -> tuple[list[str], list[str]]:
                 ["size_t label(const real *y)", "{", "    size_t k, best = 0;",
                  "    for (k = 1; k < N_OUTPUTS; k++)", "        if (y[k] > y[best])",
                  "            best = k;", "    return best;", "}"])
-    if plan.task == "regression":
-        return (["/* Outputs back in the data's units: y * (max - min) + min, per label. */",
-                 "void unscale(const real *y, double *out);"],
-                ["void unscale(const real *y, double *out)", "{", "    size_t k;",
-                 "    for (k = 0; k < N_OUTPUTS; k++)",
-                 "        out[k] = (double)y[k] * LABEL_SPAN[k] + LABEL_MIN[k];", "}"])
     return [], []
 
 

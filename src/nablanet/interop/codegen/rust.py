@@ -86,6 +86,13 @@ fn cast(x: &[f64], out: &mut [Real]) {
         *o = v as Real;
     }
 }""",
+    "unscale": f"""\
+/// Outputs back in the data's units, in f64 then cast: {EQUATIONS["unscale"]}.
+fn unscale(y: &mut [Real]) {{
+    for (k, v) in y.iter_mut().enumerate() {{
+        *v = (f64::from(*v) * LABEL_SPAN[k] + LABEL_MIN[k]) as Real;
+    }}
+}}""",
     "conv2d": f"""\
 /// Sizes of a convolution: input (c, h, w), f filters of kh x kw, stride (sh, sw),
 /// zero padding top and left, output (f, ho, wo).
@@ -257,6 +264,11 @@ def _apply(activation: str, a: str) -> list[str]:
     return [] if activation == "identity" else [f"{activation}(&mut {a});"]
 
 
+def _unscale(plan: Plan, a: str) -> list[str]:
+    """The model's output scaling (to the data's units), if it has one."""
+    return [f"unscale(&mut {a});"] if plan.labels else []
+
+
 #: operation kind -> statements of ``predict`` ``(op, input buffer, output buffer)``;
 #: recurrent kinds -> the step call ``(op, input buffer, layer index)``
 OPS = {
@@ -308,13 +320,14 @@ def _feedforward(plan: Plan) -> list[str]:
         if op.kind != "activation":
             current = out
     body += [f"// output activation: {plan.output_activation}",
-             *_apply(plan.output_activation, current), current]
+             *_apply(plan.output_activation, current), *_unscale(plan, current), current]
     doc = [
         "/// The model's outputs for one sample (what `predict_proba` gives for one row).",
         "///",
         f"/// `x`: one sample, shape ({shape}) row-major: {plan.n_inputs} numbers"
-        f"{' (raw features: the min-max scaler is built in)' if plan.scaler else ''}.",
-        f"/// Returns the {plan.n_outputs} outputs ({plan.output_activation}).",
+        f"{' (raw features: the min-max scaling is built in)' if plan.scaler else ''}.",
+        f"/// Returns the {plan.n_outputs} outputs ({plan.output_activation}"
+        f"{', in the data units' if plan.labels else ''}).",
         "///",
         "/// # Panics",
         "/// If `x` does not hold `N_INPUTS` numbers.",
@@ -338,7 +351,8 @@ def _recurrent(plan: Plan) -> list[str]:
     p = plan.head.prefix
     decls.append(_buffer("y", plan.n_outputs))
     emit = [f"dense(&{x}, &{p}_W, &{p}_B, &mut y);",
-            *_apply(plan.output_activation, "y"), "out.extend_from_slice(&y);"]
+            *_apply(plan.output_activation, "y"), *_unscale(plan, "y"),
+            "out.extend_from_slice(&y);"]
     calls += [f"// {plan.head.title}: y_t = g(h_t W_y + b_y), g = {plan.output_activation}"]
     if plan.target == "last":
         calls += ["if t + 1 == n_steps {"] + ["    " + s for s in emit] + ["}"]
@@ -350,8 +364,8 @@ def _recurrent(plan: Plan) -> list[str]:
         "/// The model's outputs for one sequence (what `predict_proba` gives for it).",
         "///",
         "/// `x`: the sequence's steps, shape (n_steps, N_INPUTS) row-major, n_steps >= 1"
-        f"{', raw features (the min-max scaler is built in)' if plan.scaler else ''}.",
-        f"/// Returns {returns}.",
+        f"{', raw features (the min-max scaling is built in)' if plan.scaler else ''}.",
+        f"/// Returns {returns}{' (in the data units)' if plan.labels else ''}.",
         "///",
         "/// # Panics",
         "/// If `x` is empty or its length is not a multiple of `N_INPUTS`.",
@@ -385,11 +399,6 @@ def _decisions(plan: Plan) -> list[str]:
                 "    for (k, &v) in y.iter().enumerate() {",
                 "        if v > y[best] {", "            best = k;", "        }", "    }",
                 "    best", "}"]
-    if plan.task == "regression":
-        return ["/// Outputs back in the data's units: y * (max - min) + min, per label.",
-                "pub fn unscale(y: &[Real]) -> Vec<f64> {",
-                "    y.iter().enumerate().map(|(k, &v)| f64::from(v) * LABEL_SPAN[k] + "
-                "LABEL_MIN[k]).collect()", "}"]
     return []
 
 

@@ -223,8 +223,9 @@ _RUST_ROWS = {
     "binary": ['            write!(out, ",{},{}", py_float(f64::from(row[0])), label(row[0]))',
                '                .expect("writing to a String");'],
     "multiclass": ['            write!(out, ",{}", label(row)).expect("writing to a String");'],
-    "regression": ["            for v in unscale(row) {",
-                   '                write!(out, ",{}", py_float(v)).expect("writing to a String");',
+    "regression": ["            for &v in row {",  # predict gives the data's units
+                   '                write!(out, ",{}", py_float(f64::from(v)))',
+                   '                    .expect("writing to a String");',
                    "            }"],
 }
 
@@ -534,11 +535,11 @@ _C_ROWS = {
     "binary": ["            putchar(',');", "            print_py_float((double)out[0]);",
                '            printf(",%d", label(out[0]));'],
     "multiclass": ['            printf(",%lu", (unsigned long)label(out));'],
-    "regression": ["            {", "                double v[N_OUTPUTS];",
-                   "                size_t q;", "                unscale(out, v);",
+    "regression": ["            {",  # predict gives the data's units
+                   "                size_t q;",
                    "                for (q = 0; q < N_OUTPUTS; q++) {",
                    "                    putchar(',');",
-                   "                    print_py_float(v[q]);", "                }",
+                   "                    print_py_float((double)out[q]);", "                }",
                    "            }"],
 }
 

@@ -57,6 +57,7 @@ EQUATIONS = {
     "sigmoid": "sigma(z) = 1 / (1 + exp(-z)) = (1 + tanh(z / 2)) / 2",
     "softmax": "a_j = exp(z_j - max z) / sum_k exp(z_k - max z)",
     "scale": "x' = (x - min) * scale, scale = 1 / (max - min) (0 for a constant feature)",
+    "unscale": "y' = y * (max - min) + min, per output",
 }
 
 _ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "softmax")
@@ -83,8 +84,8 @@ class Const:
     """A named constant array of the generated code.
 
     ``values`` is flat (row-major) in ``dtype``; ``shape`` and ``doc`` become its
-    comment; ``wide`` constants (the scaler's) stay float64 in a float32 model, as the
-    CLI scales in float64 before the model's cast.
+    comment; ``wide`` constants (the scaling layers') stay float64 in a float32 model, as
+    the model scales in float64 and then casts.
     """
 
     name: str
@@ -132,12 +133,14 @@ class Plan:
         A recurrent model's dense output layer.
     output_activation : str
     scaler : tuple of Const or None
-        ``(FEATURE_MIN, FEATURE_SCALE)`` of a CLI-trained model's min-max scaler.
+        ``(FEATURE_MIN, FEATURE_SCALE)`` of the model's ``input_scaling``: ``predict``
+        takes raw features.
     task, threshold :
         A CLI-trained recurrent model's task (``binary``, ``multiclass``,
-        ``regression``) and decision threshold (binary only); ``labels`` the
-        ``(LABEL_MIN, LABEL_SPAN)`` constants that give regression outputs back in the
-        data's units.
+        ``regression``) and decision threshold (binary only).
+    labels : tuple of Const or None
+        ``(LABEL_MIN, LABEL_SPAN)`` of the model's ``output_scaling``: ``predict``
+        gives the data's units.
     """
 
     model: str
@@ -296,7 +299,7 @@ def _walk(model, shape: tuple[int, ...]) -> list[Op]:
     return ops
 
 
-def plan(model, *, input_shape=None, scaler=None, task: str | None = None,
+def plan(model, *, input_shape=None, task: str | None = None,
          threshold: float | None = None) -> Plan:
     """Walk ``model`` into a :class:`Plan`.
 
@@ -306,11 +309,8 @@ def plan(model, *, input_shape=None, scaler=None, task: str | None = None,
     input_shape : tuple of int, optional
         One sample's shape, ``(C, H, W)`` for a convolutional model (which does not know
         it); default: the model's ``sample_shape``.
-    scaler : MinMaxScaler, optional
-        A recurrent model's fitted feature scaler (``nablanet rnn train`` saves one).
     task : ``"binary"``, ``"multiclass"`` or ``"regression"``, optional
-        What the outputs mean (``nablanet rnn train --task``); regression needs the
-        scaler's label bounds.
+        What the outputs mean (``nablanet rnn train --task``).
     threshold : float, optional
         The binary decision threshold, in [0, 1].
 
@@ -322,8 +322,14 @@ def plan(model, *, input_shape=None, scaler=None, task: str | None = None,
     ------
     ValueError
         For a layer kind or activation with no generated form (naming it), an input
-        shape that does not fit the layers, a scaler of another width, an unknown task
-        or a threshold outside [0, 1].
+        shape that does not fit the layers, an unknown task or a threshold outside
+        [0, 1].
+
+    Notes
+    -----
+    The model's ``input_scaling`` and ``output_scaling`` (:mod:`nablanet.layers.scaling`)
+    become the first and the last step of ``predict`` (``scale``, ``unscale``), in
+    float64 then the model's dtype, as the model computes them.
     """
     dtype = np.dtype(model.dtype).name
     recurrent = isinstance(model, RecurrentNetwork)
@@ -342,27 +348,27 @@ def plan(model, *, input_shape=None, scaler=None, task: str | None = None,
         n_out = ops[-1].n_out
     out_act = _act(model.output_activation.name)
     scale = labels = None
-    if scaler is not None:
-        offset, factor = scaler.feature_affine()
-        if offset.shape != (shape[-1],):
-            raise ValueError(f"scaler: {offset.size} features, the model takes {shape[-1]}")
-        scale = (Const("FEATURE_MIN", offset, offset.shape,
-                       "min-max scaler: minimum of each feature", True),
-                 Const("FEATURE_SCALE", factor, factor.shape,
-                       "min-max scaler: 1 / (max - min) of each feature", True))
+    if model.input_scaling is not None:
+        inp = model.input_scaling
+        if inp.inverse or inp.n_features != math.prod(shape):
+            raise ValueError(f"code generation: input_scaling must scale the "
+                             f"{math.prod(shape)} inputs (not the inverse)")
+        scale = (Const("FEATURE_MIN", inp.minimum, inp.minimum.shape,
+                       "input_scaling (min-max): minimum of each feature", True),
+                 Const("FEATURE_SCALE", inp.scale, inp.scale.shape,
+                       "input_scaling (min-max): 1 / (max - min) of each feature", True))
+    if model.output_scaling is not None:
+        out = model.output_scaling
+        if not out.inverse or out.n_features != n_out:
+            raise ValueError(f"code generation: output_scaling must map the {n_out} "
+                             f"outputs back to the data's units (the inverse)")
+        labels = (Const("LABEL_MIN", out.minimum, out.minimum.shape,
+                        "output_scaling (min-max): minimum of each output", True),
+                  Const("LABEL_SPAN", out.span, out.span.shape,
+                        "output_scaling (min-max): max - min of each output", True))
     if task is not None:
         if task not in TASKS:
             raise ValueError(f"task: expected one of {list(TASKS)}, got {task!r}")
-        if task == "regression":
-            if scaler is None:
-                raise ValueError("task 'regression': the scaler's label bounds are needed")
-            lo, hi = np.asarray(scaler.label_min), np.asarray(scaler.label_max)
-            if lo.shape != (n_out,):
-                raise ValueError(f"scaler: {lo.size} labels, the model gives {n_out}")
-            labels = (Const("LABEL_MIN", lo, lo.shape, "min-max scaler: minimum of each "
-                            "label", True),
-                      Const("LABEL_SPAN", hi - lo, lo.shape, "min-max scaler: max - min of "
-                            "each label", True))
         if task == "binary":
             if threshold is None or not 0 <= float(threshold) <= 1:
                 raise ValueError(f"threshold: expected a number in [0, 1], got {threshold!r}")
@@ -396,7 +402,7 @@ _NEEDS = {"dense": ["matvec"], "rnn": ["dense", "matvec"],
 def helpers_used(plan: Plan) -> set[str]:
     """The names of the generated helper functions that ``plan`` calls (each language's
     ``HELPERS`` table has one of each)."""
-    used = {"scale" if plan.scaler else "cast"}
+    used = {"scale" if plan.scaler else "cast", *(["unscale"] if plan.labels else [])}
     if plan.output_activation != "identity":
         used.add(plan.output_activation)
     for op in [*plan.ops, *([plan.head] if plan.head else [])]:
