@@ -193,3 +193,49 @@ def test_a_model_trained_in_python_has_the_clis_default_split(tmp_path):
     assert json.loads((tmp_path / "t.json").read_text())["final"]["n_test"] == len(
         python.y_test)
     assert "seed 1" in python.source
+
+
+# ------------------------------------------------------------------------------------
+# The test data only reports
+# ------------------------------------------------------------------------------------
+def _permute_labels(src: Path, dest: Path) -> None:
+    """``src`` with its label column y1 permuted over the rows (features, names and
+    steps kept)."""
+    lines = src.read_text().splitlines()
+    rows = [line.rsplit(",", 1) for line in lines[1:]]
+    labels = [y for _, y in rows]
+    np.random.default_rng(3).shuffle(labels)
+    assert labels != [y for _, y in rows]
+    dest.write_text("\n".join([lines[0], *(f"{x},{y}" for (x, _), y in zip(
+        rows, labels, strict=True))]) + "\n")
+
+
+def test_rnn_train_never_lets_the_test_csv_choose_anything(tmp_path):
+    _write_sine_csv(tmp_path / "train.csv", n=40)
+    _write_sine_csv(tmp_path / "test.csv", n=12)
+    _permute_labels(tmp_path / "test.csv", tmp_path / "permuted.csv")
+    # with the test CSV as validation data (before issue 26), these runs differ: the
+    # permuted labels stop one at epoch 11 and the other runs all 30 epochs
+    args = ["--task", "regression", "--hidden", "4", "--epochs", "30", "--lr", "0.02",
+            "--early-stopping", "2", "--schedule", "plateau", "--eval-every", "1",
+            "--backend", "numpy"]
+    done = run_side_by_side({
+        test: lambda test=test: nablanet("rnn", "train", "train.csv", f"{test}.csv", *args,
+                                         "--model-out", f"{test}.safetensors",
+                                         "--metrics-out", f"{test}.json", cwd=tmp_path,
+                                         check=False)
+        for test in ("test", "permuted")} | {
+        "zero": lambda: nablanet("-q", "rnn", "train", "train.csv", "test.csv", *args,
+                                 "--validation-split", "0", cwd=tmp_path, check=False)})
+    assert_user_error(done.pop("zero"), "--validation-split", "--early-stopping and "
+                      "--schedule plateau choose epochs on validation data")
+    for result in done.values():
+        assert_ok(result)
+        assert "early stopping after epoch" in result.stderr  # the stopper did choose
+        assert "--validation-split 0.1" in result.stderr
+    _same_weights(RNN.load(tmp_path / "test.safetensors"),
+                  RNN.load(tmp_path / "permuted.safetensors"))
+    reports = [json.loads((tmp_path / f"{t}.json").read_text()) for t in ("test", "permuted")]
+    assert reports[0]["train"] == reports[1]["train"]
+    assert reports[0]["test"]["rmse"] != reports[1]["test"]["rmse"]  # the labels did change
+    assert reports[0]["options"]["validation_split"] == 0.1

@@ -254,6 +254,41 @@ def training_options(defaults: Mapping[str, Any] | None = None, default_note: st
     return decorate
 
 
+#: the share of the training data held out for validation when the run chooses epochs
+#: (early stopping, --schedule plateau) and --validation-split is not given
+VALIDATION_FRACTION = 0.1
+
+#: ``--validation-split`` of ``train`` and ``rnn train``
+validation_split_option = click.option(
+    "--validation-split", type=click.FloatRange(0, 1, max_open=True), default=None,
+    help="Hold out this fraction of the training data (seeded by --seed) as validation "
+    "data: the per-epoch val_ metrics, --early-stopping and --schedule plateau use it, "
+    "and the test data are evaluated once, at the end, for the report only [default: "
+    f"none; {VALIDATION_FRACTION:g} with --early-stopping or --schedule plateau].")
+
+
+def validation_split_of(validation_split: float | None, o: Mapping[str, Any]) -> float:
+    """The run's validation share: ``--validation-split`` as given, else
+    :data:`VALIDATION_FRACTION` when early stopping or a plateau schedule chooses
+    epochs (they must never see the test data), else 0 (none).
+
+    Raises
+    ------
+    click.BadParameter
+        For --validation-split 0 with --early-stopping or --schedule plateau.
+    """
+    chooses = [name for name, on in (("--early-stopping", o["patience"]),
+                                     ("--schedule plateau", o["schedule"] == "plateau"))
+               if on]
+    if validation_split is None:
+        return VALIDATION_FRACTION if chooses else 0.0
+    if chooses and not validation_split:
+        raise click.BadParameter(
+            f"0: {' and '.join(chooses)} choose epochs on validation data, never on the "
+            "test data: give a fraction > 0", param_hint="--validation-split")
+    return validation_split
+
+
 def make_optimizer(o: Mapping[str, Any]):
     """The optimizer the training options ask for."""
     from nablanet.optimizers import get_optimizer

@@ -26,6 +26,8 @@ from nablanet.cli.options import (
     renamed,
     training_controls,
     training_options,
+    validation_split_of,
+    validation_split_option,
     verbosity_options,
 )
 from nablanet.cli.outputs import check_outputs, write_json, writing
@@ -107,8 +109,11 @@ def rnn():
 @click.option("--train-ratio", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               default=0.8, help="Without TEST_CSV: share of the sequences used for "
               "training, the rest for testing.")
+@validation_split_option
 @click.option("--eval-every", type=click.IntRange(min=1), default=10,
-              help="Evaluate on the training and test sequences every this many epochs.")
+              help="Evaluate on the training and validation sequences (without "
+              "--validation-split: the test sequences, for the log only) every this many "
+              "epochs.")
 @click.option("--threshold", type=float, default=None,
               help="binary: decision threshold on the output, in [0, 1] [default: 0.5]; "
               "regression: relative tolerance of 'within threshold', >= 0 [default: 0.1].")
@@ -121,9 +126,12 @@ def rnn():
 @renamed("--layers", "--num-layers", "num_layers", type=click.IntRange(min=1))
 @verbosity_options
 def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, loss, target,
-              epochs, batch_size, train_ratio, eval_every, threshold, rnn_rust, **o):
+              epochs, batch_size, train_ratio, validation_split, eval_every, threshold,
+              rnn_rust, **o):
     """Train a recurrent network on DATA_CSV and test it on TEST_CSV (or on a held-out
-    share of DATA_CSV).
+    share of DATA_CSV). The test sequences never steer training: early stopping and
+    --schedule plateau choose epochs on --validation-split's share of the training
+    sequences.
 
     Prints RNN-Rust's per-epoch line (Epoch 10: Loss = ... | Train Accuracy: ... | Test
     Accuracy: ...) and final reports on the training and test sequences.
@@ -149,6 +157,7 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
     o.update(optimizer=chosen["optimizer"], lr=chosen["lr"])
     hidden, batch_size, epochs = chosen["hidden"], chosen["batch_size"], chosen["epochs"]
     threshold = check_threshold(task, threshold)
+    validation_split = validation_split_of(validation_split, o)
     prepare_run(o, {"DATA_CSV": data_csv, "TEST_CSV": test_csv})
     train = read_sequence_file(data_csv)
     if not train.n_labels:
@@ -170,8 +179,13 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
         n_outputs = max(k_train, k_test)
     else:
         n_outputs = _n_outputs(task, train, test)
+    n_fit = len(train) - round(len(train) * validation_split)  # what fit trains on
+    if validation_split:
+        log.info("validation: %s of the training sequences (--validation-split %g), "
+                 "the test sequences only reported at the end",
+                 plural(len(train) - n_fit, "sequence"), validation_split)
     if ctx.get_parameter_source("batch_size") is not click.core.ParameterSource.COMMANDLINE:
-        batch_size = min(batch_size, len(train))  # a default never exceeds the data
+        batch_size = min(batch_size, max(n_fit, 1))  # a default never exceeds the data
     n_in, n_params = train.n_features, 0
     for _ in range(num_layers):
         n_params += GATES[cell] * hidden * (n_in + hidden + 1)
@@ -198,14 +212,19 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
     if task == "regression":
         log.info("the per-epoch loss and RMSE are on the min-max scaled labels (0-1); the "
                  "final reports are in the data's units")
+    # the test sequences are never fit's to choose from: with a validation share they
+    # are not seen until the report; without one, nothing reads them but the epoch log
+    fit_args = {"validation_split": validation_split} if validation_split else {
+        "validation_data": (Xte, Yte, Mte)}
     record = run_record("rnn train", {
         "data": str(data_csv), "test_data": test_csv, "task": task, "cell": cell,
         "num_layers": num_layers, "hidden": hidden, "activation": activation,
         "loss": model.loss.name, "target": target, "epochs": epochs,
-        "batch_size": batch_size, "train_ratio": train_ratio, "eval_every": eval_every,
+        "batch_size": batch_size, "train_ratio": train_ratio,
+        "validation_split": validation_split, "eval_every": eval_every,
         "threshold": threshold, "rnn_rust": rnn_rust, **o}, schedule)
     history = fit_run(model, (Xtr, Ytr, Mtr), o, epochs=epochs, cli=meta, record=record,
-                      batch_size=batch_size, validation_data=(Xte, Yte, Mte),
+                      batch_size=batch_size, **fit_args,
                       schedule=schedule, early_stopping=stopping, eval_every=eval_every,
                       threshold=threshold if task == "binary" else 0.5,
                       backend=o["backend"], threads=o["threads"], shuffle=o["shuffle"])

@@ -22,6 +22,8 @@ from nablanet.cli.options import (
     renamed,
     training_controls,
     training_options,
+    validation_split_of,
+    validation_split_option,
     verbosity_options,
 )
 from nablanet.cli.outputs import check_outputs, write_json, writing
@@ -129,10 +131,7 @@ def n_classes_of(*labels: np.ndarray) -> int:
 @click.option("--init", type=click.Choice(["normal", "scaled_normal", "glorot", "he"]),
               default="normal", help="Weight initialisation: N(0, 1) (Nielsen's ch. 1), "
               "N(0, 1/n_in), Glorot or He.")
-@click.option("--validation-split", type=click.FloatRange(0, 1, max_open=True), default=None,
-              help="Hold out this fraction of the training images for validation; the "
-              "test set is then evaluated once, at the end [default: none; 0.1 with "
-              "--early-stopping].")
+@validation_split_option
 @click.option("--offline", is_flag=True, help="Never download data.")
 @click.option("--weights-plot-out", type=click.Path(dir_okay=False), default=None,
               help="Draw the first layer's weights as a grid of images (one per hidden "
@@ -209,8 +208,7 @@ def train(dataset, sizes, layers, epochs, batch_size, activation, output_activat
                          optimizer=make_optimizer(o), seed=o["seed"], dtype=o["dtype"])
         described = {"layers": layers}
     schedule, stopping = training_controls(o, epochs)
-    if stopping is not None and validation_split is None:
-        validation_split = 0.1
+    validation_split = validation_split_of(validation_split, o)
     if o["resume"]:
         net = resume_model(o["resume"], net, o, epochs, schedule, stopping)
     fit_args = {"validation_split": validation_split} if validation_split else {
