@@ -239,3 +239,38 @@ def test_rnn_train_never_lets_the_test_csv_choose_anything(tmp_path):
     assert reports[0]["train"] == reports[1]["train"]
     assert reports[0]["test"]["rmse"] != reports[1]["test"]["rmse"]  # the labels did change
     assert reports[0]["options"]["validation_split"] == 0.1
+
+
+def test_evaluate_says_it_evaluates_everything_for_a_model_saved_from_python(
+        tmp_path, idx_dir, capsys):
+    from tests.cli_run import run
+
+    from nablanet.datasets.mnist import load_images
+
+    single = tmp_path / "single"
+    single.mkdir()
+    images, labels = fake_images(200, 5)
+    write_idx(single / "images-idx3-ubyte.gz", images)
+    write_idx(single / "labels-idx1-ubyte.gz", labels)
+    whole, standard = load_images(single, test_fraction=0), load_images(idx_dir)
+    for name, X, y in (("whole", whole.X_test, whole.y_test),
+                       ("part", standard.X_train, standard.y_train),
+                       ("other", standard.X_test, standard.y_test)):
+        net = Network([784, 8, 10], seed=2)
+        net.fit(X, y, epochs=1, batch_size=10, progress=False)
+        net.save(tmp_path / f"{name}.safetensors")
+        assert net.trained_on(X, y) and not net.trained_on(X[:-1], y[:-1])
+
+    code, out, err = run(capsys, "evaluate", single, "-m", tmp_path / "whole.safetensors")
+    assert code == 0, err
+    assert "holding out" not in err and "held out" not in out
+    assert "records no training data set" in err and "evaluating all 200 images" in err
+    assert "Evaluation of every image" in out and "all 200 examples" in out
+    assert "these images are the data" in err and "not a test" in err
+    code, out, err = run(capsys, "evaluate", idx_dir, "-m", tmp_path / "part.safetensors")
+    assert code == 0, err
+    assert "evaluating all 300 images" in err
+    assert "its 240 training images are the data" in err
+    code, out, err = run(capsys, "evaluate", idx_dir, "-m", tmp_path / "other.safetensors")
+    assert code == 0, err
+    assert "evaluating all 300 images" in err and "WARNING" not in err

@@ -293,7 +293,10 @@ def evaluate(dataset, model_path, seed, offline, metrics_out):
 
     DATASET is as for 'nablanet train'. On the data set the network was trained on (the
     same names and file sizes, recorded in the model) the test images are exactly those
-    its training run held out; on any other data set, every image is a test image.
+    its training run held out; on any other data set, every image is a test image. A
+    network that records no training data set (saved from Python) is evaluated on every
+    image of DATASET, with a warning when they, or DATASET's training images, are the
+    data it was trained on (the fingerprint its training state records).
     """
     from nablanet.datasets.mnist import load_images
     from nablanet.metrics import multiclass_metrics, report_text
@@ -313,14 +316,26 @@ def evaluate(dataset, model_path, seed, offline, metrics_out):
             "--seed out)", param_hint="--seed")
     if seed is None:
         seed = saved.get("seed", 1)
+    # a data set that is not the training run's is evaluated whole: nothing held out
     data = load_images(dataset, offline=offline, dtype=net.dtype, seed=seed,
-                       test_fraction=saved.get("test_fraction", TEST_FRACTION))
+                       test_fraction=saved.get("test_fraction", TEST_FRACTION)
+                       if trained_on else 0)
+    title = f"Test evaluation ({data.source})"
     if trained_on:
         log.info("%s: the images its training run held out (seed %d)", data.source, seed)
     else:
-        log.info("%s: not the training data set: every image is a test image", data.source)
-        data = data._replace(X_test=np.concatenate([data.X_train, data.X_test]),
-                             y_test=np.concatenate([data.y_train, data.y_test]))
+        parts = [(X, y) for X, y in ((data.X_train, data.y_train), (data.X_test, data.y_test))
+                 if len(y)]
+        data = data._replace(X_test=np.concatenate([X for X, _ in parts]),
+                             y_test=np.concatenate([y for _, y in parts]))
+        if "fingerprint" in saved or "dataset" in saved:
+            log.info("%s: not the training data set: every image is a test image",
+                     data.source)
+        else:
+            title = f"Evaluation of every image ({data.source})"
+            log.info("%s: %s records no training data set (it was not saved by 'nablanet "
+                     "train'): evaluating all %s", data.source, model_path,
+                     plural(len(data.y_test), "image"))
     n_classes, pixels = n_classes_of(data.y_test), data.X_test.shape[1]
     if math.prod(input_shape) != pixels:
         raise ValueError(f"{model_path}: a network for images of "
@@ -331,10 +346,19 @@ def evaluate(dataset, model_path, seed, offline, metrics_out):
         raise ValueError(f"{model_path}: a network for "
                          f"{plural(classes, 'class', 'classes')} cannot classify "
                          f"{data.source} ({plural(n_classes, 'class', 'classes')})")
+    if not trained_on:  # the model's own record of its training data: its fingerprint
+        sets = [("these images", data.X_test, data.y_test)]
+        if len(parts) == 2:
+            sets.append((f"its {plural(len(parts[0][1]), 'training image')}", *parts[0]))
+        for what, X, y in sets:
+            if net.trained_on(X.reshape(-1, *input_shape), y):
+                log.warning("%s: %s are the data %s was trained on (the fingerprint its "
+                            "training run recorded): this evaluation is on training "
+                            "images, not a test", data.source, what, model_path)
     metrics = multiclass_metrics(data.y_test,
                                  net.predict(data.X_test.reshape(-1, *input_shape)),
                                  n_classes=classes)
-    click.echo(report_text(metrics, f"Test evaluation ({data.source})"))
+    click.echo(report_text(metrics, title))
     if metrics_out:
         write_json(metrics_out, {"command": "evaluate", "model": model_path,
                                  "dataset": data.source, "test": metrics})
