@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import fake_images
-from nablanet import RNN, Network
+from nablanet import GRU, RNN, Network
 from nablanet.datasets.idx import write_idx
 from test_cli import (
     ENV,
@@ -138,7 +138,7 @@ def test_rnn_train_stopped_by_sigterm_resumes_exactly_with_a_schedule(tmp_path):
     record = json.loads((tmp_path / "r.json").read_text())  # the whole run's epochs
     assert [e["epoch"] for e in record["history"]["epochs"]] == list(range(1, k + 3))
     assert_user_error(done["done"], "--resume", "nothing to resume")
-    assert_user_error(done["wrong"], "--resume", "contradict", "n_hidden")
+    assert_user_error(done["wrong"], "--resume p.safetensors", "--hidden 7 (its run: --hidden 6)")
 
 
 def test_evaluate_tests_exactly_the_held_out_images_of_the_training_run(tmp_path, idx_dir):
@@ -274,3 +274,61 @@ def test_evaluate_says_it_evaluates_everything_for_a_model_saved_from_python(
     code, out, err = run(capsys, "evaluate", idx_dir, "-m", tmp_path / "other.safetensors")
     assert code == 0, err
     assert "evaluating all 300 images" in err and "WARNING" not in err
+
+
+# ------------------------------------------------------------------------------------
+# --resume takes the run's options from its checkpoint
+# ------------------------------------------------------------------------------------
+def _resume_with_epochs_only(tmp_path, command: list, options: list, load, wrong: list,
+                             said: list) -> None:
+    """``command + options`` run for 6 epochs equals the same run for 3 epochs resumed
+    with ``--epochs 6 --resume`` alone, bit for bit; ``wrong`` options at resume are
+    refused, the line containing ``said``. (Not with early stopping: a run that ends
+    with it restores its best epoch's weights, which an extension starts from.)"""
+    first = run_side_by_side({
+        "3": lambda: nablanet(*command, *options, "--epochs", "3", "--model-out",
+                              "m3.safetensors", cwd=tmp_path, check=False),
+        "6": lambda: nablanet(*command, *options, "--epochs", "6", "--model-out",
+                              "w.safetensors", cwd=tmp_path, check=False)})
+    assert_ok(first["3"])
+    assert_ok(first["6"])
+    done = run_side_by_side({
+        "resumed": lambda: nablanet(*command, "--epochs", "6", "--resume", "m3.safetensors",
+                                    "--model-out", "r.safetensors", cwd=tmp_path,
+                                    check=False),
+        "wrong": lambda: nablanet("-q", *command, "--epochs", "6", "--resume",
+                                  "m3.safetensors", *wrong, cwd=tmp_path, check=False)})
+    assert "resuming m3.safetensors after epoch 3 of 6" in assert_ok(done["resumed"]).stderr
+    _same_weights(load(tmp_path / "w.safetensors"), load(tmp_path / "r.safetensors"))
+    line = assert_user_error(done["wrong"], "--resume m3.safetensors", *said)
+    assert "its run" in line
+
+
+def test_train_resumes_with_epochs_alone_and_refuses_contradicting_options(tmp_path,
+                                                                          idx_dir):
+    options = ["--sizes", "784,12,10", "--output-activation", "softmax", "--init", "he",
+               "--optimizer", "momentum", "--momentum", "0.8", "--lr", "0.05",
+               "--weight-decay", "0.0001", "--batch-size", "16", "--schedule", "plateau",
+               "--seed", "3"]
+    _resume_with_epochs_only(
+        tmp_path, ["train", idx_dir], options, Network.load,
+        ["--lr", "0.1", "--momentum", "0.8", "--sizes", "784,12,10", "--shuffle"],
+        ["--lr 0.1 (its run: --lr 0.05)"])
+    line = assert_user_error(nablanet("-q", "train", idx_dir, "--epochs", "6", "--resume",
+                                      "m3.safetensors", "--no-shuffle", "--sizes",
+                                      "784,30,10", cwd=tmp_path, check=False))
+    assert "--sizes 784,30,10 (its run: --sizes 784,12,10)" in line
+    assert "--no-shuffle (its run: --shuffle)" in line and "--lr" not in line
+
+
+def test_rnn_train_resumes_with_epochs_alone_and_refuses_contradicting_options(tmp_path):
+    _write_sine_csv(tmp_path / "train.csv", n=40)
+    _write_sine_csv(tmp_path / "test.csv", n=12)
+    options = ["--task", "regression", "--cell", "gru", "--hidden", "5", "--optimizer",
+               "rmsprop", "--lr", "0.01", "--batch-size", "6", "--eval-every", "1",
+               "--schedule", "plateau", "--validation-split", "0.2", "--seed", "4"]
+    _resume_with_epochs_only(
+        tmp_path, ["rnn", "train", "train.csv", "test.csv"], options, GRU.load,
+        ["--cell", "gru", "--validation-split", "0.25", "--early-stopping", "2"],
+        ["--validation-split 0.25 (its run: --validation-split 0.2)",
+         "--early-stopping 2 (its run: --early-stopping none)"])

@@ -70,6 +70,22 @@ def examples(*lines: str) -> str:
     return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
+#: ``ctx.meta`` key: the options given other than on the command line (a deprecated
+#: spelling, or with --resume the checkpoint's run), see :func:`option_given`
+GIVEN = "nablanet.given"
+
+
+def option_given(name: str) -> bool:
+    """Whether the current command's option ``name`` (its parameter name) was given: on
+    the command line, by its deprecated spelling (:func:`renamed`), or with --resume by
+    the checkpoint's run (:func:`nablanet.cli.runs.resumable`); not when it has its
+    default. A command's own defaults (per task, per network kind) apply only to options
+    not given."""
+    ctx = click.get_current_context()
+    return (name in ctx.meta.get(GIVEN, set())
+            or ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE)
+
+
 def renamed(old: str, new: str, dest: str, **kwargs):
     """Keep the old spelling ``old`` of option ``new`` working for one release: hidden
     from the help, it fills the parameter ``dest`` and logs a deprecation warning."""
@@ -86,6 +102,7 @@ def renamed(old: str, new: str, dest: str, **kwargs):
                 log.warning("%s is deprecated and will be removed in the next release: "
                             "use %s", old, new)
                 params[dest] = value
+                click.get_current_context().meta.setdefault(GIVEN, set()).add(dest)
             return f(*args, **params)
 
         return click.option(old, hidden, hidden=True, default=None, **kwargs)(command)

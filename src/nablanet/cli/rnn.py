@@ -22,6 +22,7 @@ from nablanet.cli.options import (
     check_parameter_count,
     examples,
     make_optimizer,
+    option_given,
     plural,
     renamed,
     training_controls,
@@ -31,7 +32,15 @@ from nablanet.cli.options import (
     verbosity_options,
 )
 from nablanet.cli.outputs import check_outputs, write_json, writing
-from nablanet.cli.runs import fit_run, prepare_run, resume_model, run_history, run_record
+from nablanet.cli.runs import (
+    fit_run,
+    prepare_run,
+    resumable,
+    resume_model,
+    run_history,
+    run_options,
+    run_record,
+)
 from nablanet.models.scorer import TASK_ACTIVATIONS, SequenceScorer
 
 log = logging.getLogger("nablanet")
@@ -125,6 +134,7 @@ def rnn():
          type=click.Path(dir_okay=False))
 @renamed("--layers", "--num-layers", "num_layers", type=click.IntRange(min=1))
 @verbosity_options
+@resumable
 def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, loss, target,
               epochs, batch_size, train_ratio, validation_split, eval_every, threshold,
               rnn_rust, **o):
@@ -144,13 +154,12 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
     from nablanet.preprocessing import MinMaxScaler
     from nablanet.serialization import save
 
-    ctx = click.get_current_context()
     chosen = {"hidden": hidden, "optimizer": o["optimizer"], "lr": o["lr"],
               "batch_size": batch_size, "epochs": epochs}
     defaults = RNN_RUST if rnn_rust else TASK_DEFAULTS[task]
     for key, value in defaults.items():
         if key == "shuffle":
-            if ctx.get_parameter_source("shuffle") is not click.core.ParameterSource.COMMANDLINE:
+            if not option_given("shuffle"):
                 o["shuffle"] = value
         elif chosen[key] is None:
             chosen[key] = value
@@ -184,7 +193,7 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
         log.info("validation: %s of the training sequences (--validation-split %g), "
                  "the test sequences only reported at the end",
                  plural(len(train) - n_fit, "sequence"), validation_split)
-    if ctx.get_parameter_source("batch_size") is not click.core.ParameterSource.COMMANDLINE:
+    if not option_given("batch_size"):
         batch_size = min(batch_size, max(n_fit, 1))  # a default never exceeds the data
     n_in, n_params = train.n_features, 0
     for _ in range(num_layers):
@@ -200,7 +209,13 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
                 target=target, optimizer=make_optimizer(o), seed=o["seed"],
                 dtype=o["dtype"], **extra)
     meta = {"task": task, "threshold": threshold, "scaler": scaler.to_dict(),
-            "feature_names": train.feature_names, "label_names": train.label_names}
+            "feature_names": train.feature_names, "label_names": train.label_names,
+            "options": run_options({
+                **o, "task": task, "cell": cell, "num_layers": num_layers, "hidden": hidden,
+                "activation": activation, "loss": loss or default_loss, "target": target,
+                "batch_size": batch_size, "train_ratio": train_ratio,
+                "validation_split": validation_split, "eval_every": eval_every,
+                "threshold": threshold, "rnn_rust": rnn_rust})}
     schedule, stopping = training_controls(o, epochs)
     if o["resume"]:
         model = resume_model(o["resume"], model, o, epochs, schedule, stopping)

@@ -17,6 +17,7 @@ from nablanet.cli.options import (
     check_parameter_count,
     examples,
     make_optimizer,
+    option_given,
     parse_sizes,
     plural,
     renamed,
@@ -27,7 +28,15 @@ from nablanet.cli.options import (
     verbosity_options,
 )
 from nablanet.cli.outputs import check_outputs, write_json, writing
-from nablanet.cli.runs import fit_run, prepare_run, resume_model, run_history, run_record
+from nablanet.cli.runs import (
+    fit_run,
+    prepare_run,
+    resumable,
+    resume_model,
+    run_history,
+    run_options,
+    run_record,
+)
 
 log = logging.getLogger("nablanet")
 
@@ -145,6 +154,7 @@ def n_classes_of(*labels: np.ndarray) -> int:
 @renamed("--output", "--output-activation", "output_activation",
          type=click.Choice(["sigmoid", "softmax"]))
 @verbosity_options
+@resumable
 def train(dataset, sizes, layers, epochs, batch_size, activation, output_activation, loss,
           init, validation_split, offline, **o):
     """Train a feedforward network on DATASET; report the test accuracy per epoch.
@@ -167,7 +177,7 @@ def train(dataset, sizes, layers, epochs, batch_size, activation, output_activat
         if given:
             raise click.UsageError(f"--layers describes the whole network: leave out "
                                    f"{', '.join(given)}")
-        if ctx.get_parameter_source("lr") is not click.core.ParameterSource.COMMANDLINE:
+        if not option_given("lr"):
             o["lr"] = LAYERS_LR[o["optimizer"]]
     else:
         check_parameter_count("--sizes", sum((a + 1) * b for a, b in pairwise(sizes)),
@@ -218,6 +228,10 @@ def train(dataset, sizes, layers, epochs, batch_size, activation, output_activat
            "test_fraction": TEST_FRACTION, "fingerprint": dataset_fingerprint(dataset)}
     if layers is not None:
         cli["image_shape"] = list(X_train.shape[1:])
+    cli["options"] = run_options({**o, "sizes": sizes, "layers": layers,
+                                  "batch_size": batch_size, "activation": activation,
+                                  "output_activation": output_activation, "loss": loss,
+                                  "init": init, "validation_split": validation_split})
     record = run_record("train", {
         "dataset": str(dataset), **described, "epochs": epochs, "batch_size": batch_size,
         "validation_split": validation_split, "offline": offline, **o}, schedule)
