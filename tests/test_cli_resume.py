@@ -332,3 +332,19 @@ def test_rnn_train_resumes_with_epochs_alone_and_refuses_contradicting_options(t
         ["--cell", "gru", "--validation-split", "0.25", "--early-stopping", "2"],
         ["--validation-split 0.25 (its run: --validation-split 0.2)",
          "--early-stopping 2 (its run: --early-stopping none)"])
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_rnn_train_resumes_every_task_with_epochs_alone(tmp_path, task):
+    _write_sine_csv(tmp_path / "sine.csv", n=30)
+    lines = (tmp_path / "sine.csv").read_text().splitlines()
+    classes = 2 if task == "binary" else 3
+    (tmp_path / "classes.csv").write_text("\n".join([lines[0], *(
+        f"{x},{int(float(y)) % classes}" for x, y in (line.rsplit(",", 1)
+                                                     for line in lines[1:]))]) + "\n")
+    assert_ok(nablanet("rnn", "train", "classes.csv", "--task", task, "--hidden", "3",
+                       "--epochs", "2", "--early-stopping", "3", "--model-out",
+                       "m.safetensors", cwd=tmp_path, check=False))
+    result = assert_ok(nablanet("rnn", "train", "classes.csv", "--epochs", "3", "--resume",
+                                "m.safetensors", cwd=tmp_path, check=False))
+    assert "resuming m.safetensors after epoch 2 of 3" in result.stderr

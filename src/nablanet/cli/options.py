@@ -239,8 +239,9 @@ def training_options(defaults: Mapping[str, Any] | None = None, default_note: st
                          help="Continue the run saved in this checkpoint (a --model-out "
                          "file) up to --epochs in total, with its optimizer, schedule, "
                          "generator and data split: the same weights as an uninterrupted "
-                         "run on the same backend. The other options must be the run's "
-                         "[default: a fresh run]."),
+                         "run on the same backend. Every other option defaults to the "
+                         "run's; one given with another value is refused [default: a "
+                         "fresh run]."),
             click.option("--tensorboard", type=click.Path(file_okay=False), default=None,
                          help="Write TensorBoard event files (per-epoch losses, metrics, "
                          "learning rate, seconds; the hyper-parameters) to this directory "

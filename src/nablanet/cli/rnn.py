@@ -215,7 +215,8 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
                 "activation": activation, "loss": loss or default_loss, "target": target,
                 "batch_size": batch_size, "train_ratio": train_ratio,
                 "validation_split": validation_split, "eval_every": eval_every,
-                "threshold": threshold, "rnn_rust": rnn_rust})}
+                "threshold": None if task == "multiclass" else threshold,  # none there
+                "rnn_rust": rnn_rust})}
     schedule, stopping = training_controls(o, epochs)
     if o["resume"]:
         model = resume_model(o["resume"], model, o, epochs, schedule, stopping)
