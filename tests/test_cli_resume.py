@@ -319,6 +319,14 @@ def test_train_resumes_with_epochs_alone_and_refuses_contradicting_options(tmp_p
                                       "784,30,10", cwd=tmp_path, check=False))
     assert "--sizes 784,30,10 (its run: --sizes 784,12,10)" in line
     assert "--no-shuffle (its run: --shuffle)" in line and "--lr" not in line
+    from nablanet.serialization import read_cli, save
+
+    cli = read_cli(tmp_path / "m3.safetensors")
+    cli["options"]["lr"] = -1.0  # a file is checked as the command line is
+    save(Network.load(tmp_path / "m3.safetensors"), tmp_path / "bad.safetensors", cli=cli)
+    assert_user_error(nablanet("-q", "train", idx_dir, "--epochs", "6", "--resume",
+                               "bad.safetensors", cwd=tmp_path, check=False),
+                      "--resume bad.safetensors: its run's --lr: expected a number > 0")
 
 
 def test_rnn_train_resumes_with_epochs_alone_and_refuses_contradicting_options(tmp_path):

@@ -154,13 +154,18 @@ def run_options(values: Mapping[str, Any]) -> dict:
     return {p.name: values[p.name] for p in _run_params(ctx) if p.name in values}
 
 
+def _long(param: click.Option) -> str:
+    """The option's name as typed: its first long spelling (``--lr`` of ``--lr/--eta``)."""
+    return next((o for o in param.opts if o.startswith("--")), param.opts[0])
+
+
 def _typed(param: click.Option, value) -> str:
     """``value`` of ``param`` as it is typed on the command line."""
     if param.is_flag:
         if param.secondary_opts:
             return (param.opts if value else param.secondary_opts)[0]
         return param.opts[0] if value else f"no {param.opts[0]}"
-    long = next((o for o in param.opts if o.startswith("--")), param.opts[0])
+    long = _long(param)
     shown = "none" if value is None else ",".join(map(str, value)) \
         if isinstance(value, list) else f"{value:g}" if isinstance(value, float) else value
     return f"{long} {shown}"
@@ -202,14 +207,21 @@ def _take_options(params: dict, recorded: dict, path) -> None:
         name = param.name
         if name not in recorded or name not in params:
             continue
+        value = recorded[name]
+        try:  # checked as the command line's value is (the file may be anything)
+            value = param.process_value(ctx, ",".join(map(str, value))
+                                        if isinstance(value, list) else value)
+        except (click.BadParameter, TypeError, ValueError) as exc:
+            message = exc.message if isinstance(exc, click.BadParameter) else exc
+            raise click.UsageError(f"--resume {path}: its run's {_long(param)}: "
+                                   f"{message}") from None
         explicit = name in taken or ctx.get_parameter_source(name) is \
             click.core.ParameterSource.COMMANDLINE
         if not explicit:
-            params[name] = recorded[name]
+            params[name] = value
             taken.add(name)
-        elif params[name] != recorded[name]:
-            wrong.append(f"{_typed(param, params[name])} (its run: "
-                         f"{_typed(param, recorded[name])})")
+        elif params[name] != value:
+            wrong.append(f"{_typed(param, params[name])} (its run: {_typed(param, value)})")
     if wrong:
         raise click.UsageError(f"--resume {path}: {'; '.join(wrong)}: leave "
                                f"{'it' if len(wrong) == 1 else 'them'} out to continue "
