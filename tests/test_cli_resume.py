@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import fake_images
-from nablanet import RNN, Network
+from nablanet import GRU, RNN, Network
 from nablanet.datasets.idx import write_idx
 from test_cli import (
     ENV,
@@ -138,7 +138,7 @@ def test_rnn_train_stopped_by_sigterm_resumes_exactly_with_a_schedule(tmp_path):
     record = json.loads((tmp_path / "r.json").read_text())  # the whole run's epochs
     assert [e["epoch"] for e in record["history"]["epochs"]] == list(range(1, k + 3))
     assert_user_error(done["done"], "--resume", "nothing to resume")
-    assert_user_error(done["wrong"], "--resume", "contradict", "n_hidden")
+    assert_user_error(done["wrong"], "--resume p.safetensors", "--hidden 7 (its run: --hidden 6)")
 
 
 def test_evaluate_tests_exactly_the_held_out_images_of_the_training_run(tmp_path, idx_dir):
@@ -194,3 +194,166 @@ def test_a_model_trained_in_python_has_the_clis_default_split(tmp_path):
     assert json.loads((tmp_path / "t.json").read_text())["final"]["n_test"] == len(
         python.y_test)
     assert "seed 1" in python.source
+
+
+# ------------------------------------------------------------------------------------
+# The test data only reports
+# ------------------------------------------------------------------------------------
+def _permute_labels(src: Path, dest: Path) -> None:
+    """``src`` with its label column y1 permuted over the rows (features, names and
+    steps kept)."""
+    lines = src.read_text().splitlines()
+    rows = [line.rsplit(",", 1) for line in lines[1:]]
+    labels = [y for _, y in rows]
+    np.random.default_rng(3).shuffle(labels)
+    assert labels != [y for _, y in rows]
+    dest.write_text("\n".join([lines[0], *(f"{x},{y}" for (x, _), y in zip(
+        rows, labels, strict=True))]) + "\n")
+
+
+def test_rnn_train_never_lets_the_test_csv_choose_anything(tmp_path):
+    _write_sine_csv(tmp_path / "train.csv", n=40)
+    _write_sine_csv(tmp_path / "test.csv", n=12)
+    _permute_labels(tmp_path / "test.csv", tmp_path / "permuted.csv")
+    # with the test CSV as validation data (before issue 26), these runs differ: the
+    # permuted labels stop one at epoch 11 and the other runs all 30 epochs
+    args = ["--task", "regression", "--hidden", "4", "--epochs", "30", "--lr", "0.02",
+            "--early-stopping", "2", "--schedule", "plateau", "--eval-every", "1",
+            "--backend", "numpy"]
+    done = run_side_by_side({
+        test: lambda test=test: nablanet("rnn", "train", "train.csv", f"{test}.csv", *args,
+                                         "--model-out", f"{test}.safetensors",
+                                         "--metrics-out", f"{test}.json", cwd=tmp_path,
+                                         check=False)
+        for test in ("test", "permuted")} | {
+        "zero": lambda: nablanet("-q", "rnn", "train", "train.csv", "test.csv", *args,
+                                 "--validation-split", "0", cwd=tmp_path, check=False)})
+    assert_user_error(done.pop("zero"), "--validation-split", "--early-stopping and "
+                      "--schedule plateau choose epochs on validation data")
+    for result in done.values():
+        assert_ok(result)
+        assert "early stopping after epoch" in result.stderr  # the stopper did choose
+        assert "--validation-split 0.1" in result.stderr
+    _same_weights(RNN.load(tmp_path / "test.safetensors"),
+                  RNN.load(tmp_path / "permuted.safetensors"))
+    reports = [json.loads((tmp_path / f"{t}.json").read_text()) for t in ("test", "permuted")]
+    assert reports[0]["train"] == reports[1]["train"]
+    assert reports[0]["test"]["rmse"] != reports[1]["test"]["rmse"]  # the labels did change
+    assert reports[0]["options"]["validation_split"] == 0.1
+
+
+def test_evaluate_says_it_evaluates_everything_for_a_model_saved_from_python(
+        tmp_path, idx_dir, capsys):
+    from tests.cli_run import run
+
+    from nablanet.datasets.mnist import load_images
+
+    single = tmp_path / "single"
+    single.mkdir()
+    images, labels = fake_images(200, 5)
+    write_idx(single / "images-idx3-ubyte.gz", images)
+    write_idx(single / "labels-idx1-ubyte.gz", labels)
+    whole, standard = load_images(single, test_fraction=0), load_images(idx_dir)
+    for name, X, y in (("whole", whole.X_test, whole.y_test),
+                       ("part", standard.X_train, standard.y_train),
+                       ("other", standard.X_test, standard.y_test)):
+        net = Network([784, 8, 10], seed=2)
+        net.fit(X, y, epochs=1, batch_size=10, progress=False)
+        net.save(tmp_path / f"{name}.safetensors")
+        assert net.trained_on(X, y) and not net.trained_on(X[:-1], y[:-1])
+
+    code, out, err = run(capsys, "evaluate", single, "-m", tmp_path / "whole.safetensors")
+    assert code == 0, err
+    assert "holding out" not in err and "held out" not in out
+    assert "records no training data set" in err and "evaluating all 200 images" in err
+    assert "Evaluation of every image" in out and "all 200 examples" in out
+    assert "these images are the data" in err and "not a test" in err
+    code, out, err = run(capsys, "evaluate", idx_dir, "-m", tmp_path / "part.safetensors")
+    assert code == 0, err
+    assert "evaluating all 300 images" in err
+    assert "its 240 training images are the data" in err
+    code, out, err = run(capsys, "evaluate", idx_dir, "-m", tmp_path / "other.safetensors")
+    assert code == 0, err
+    assert "evaluating all 300 images" in err and "WARNING" not in err
+
+
+# ------------------------------------------------------------------------------------
+# --resume takes the run's options from its checkpoint
+# ------------------------------------------------------------------------------------
+def _resume_with_epochs_only(tmp_path, command: list, options: list, load, wrong: list,
+                             said: list) -> None:
+    """``command + options`` run for 6 epochs equals the same run for 3 epochs resumed
+    with ``--epochs 6 --resume`` alone, bit for bit; ``wrong`` options at resume are
+    refused, the line containing ``said``. (Not with early stopping: a run that ends
+    with it restores its best epoch's weights, which an extension starts from.)"""
+    first = run_side_by_side({
+        "3": lambda: nablanet(*command, *options, "--epochs", "3", "--model-out",
+                              "m3.safetensors", cwd=tmp_path, check=False),
+        "6": lambda: nablanet(*command, *options, "--epochs", "6", "--model-out",
+                              "w.safetensors", cwd=tmp_path, check=False)})
+    assert_ok(first["3"])
+    assert_ok(first["6"])
+    done = run_side_by_side({
+        "resumed": lambda: nablanet(*command, "--epochs", "6", "--resume", "m3.safetensors",
+                                    "--model-out", "r.safetensors", cwd=tmp_path,
+                                    check=False),
+        "wrong": lambda: nablanet("-q", *command, "--epochs", "6", "--resume",
+                                  "m3.safetensors", *wrong, cwd=tmp_path, check=False)})
+    assert "resuming m3.safetensors after epoch 3 of 6" in assert_ok(done["resumed"]).stderr
+    _same_weights(load(tmp_path / "w.safetensors"), load(tmp_path / "r.safetensors"))
+    line = assert_user_error(done["wrong"], "--resume m3.safetensors", *said)
+    assert "its run" in line
+
+
+def test_train_resumes_with_epochs_alone_and_refuses_contradicting_options(tmp_path,
+                                                                          idx_dir):
+    options = ["--sizes", "784,12,10", "--output-activation", "softmax", "--init", "he",
+               "--optimizer", "momentum", "--momentum", "0.8", "--lr", "0.05",
+               "--weight-decay", "0.0001", "--batch-size", "16", "--schedule", "plateau",
+               "--seed", "3"]
+    _resume_with_epochs_only(
+        tmp_path, ["train", idx_dir], options, Network.load,
+        ["--lr", "0.1", "--momentum", "0.8", "--sizes", "784,12,10", "--shuffle"],
+        ["--lr 0.1 (its run: --lr 0.05)"])
+    line = assert_user_error(nablanet("-q", "train", idx_dir, "--epochs", "6", "--resume",
+                                      "m3.safetensors", "--no-shuffle", "--sizes",
+                                      "784,30,10", cwd=tmp_path, check=False))
+    assert "--sizes 784,30,10 (its run: --sizes 784,12,10)" in line
+    assert "--no-shuffle (its run: --shuffle)" in line and "--lr" not in line
+    from nablanet.serialization import read_cli, save
+
+    cli = read_cli(tmp_path / "m3.safetensors")
+    cli["options"]["lr"] = -1.0  # a file is checked as the command line is
+    save(Network.load(tmp_path / "m3.safetensors"), tmp_path / "bad.safetensors", cli=cli)
+    assert_user_error(nablanet("-q", "train", idx_dir, "--epochs", "6", "--resume",
+                               "bad.safetensors", cwd=tmp_path, check=False),
+                      "--resume bad.safetensors: its run's --lr: expected a number > 0")
+
+
+def test_rnn_train_resumes_with_epochs_alone_and_refuses_contradicting_options(tmp_path):
+    _write_sine_csv(tmp_path / "train.csv", n=40)
+    _write_sine_csv(tmp_path / "test.csv", n=12)
+    options = ["--task", "regression", "--cell", "gru", "--hidden", "5", "--optimizer",
+               "rmsprop", "--lr", "0.01", "--batch-size", "6", "--eval-every", "1",
+               "--schedule", "plateau", "--validation-split", "0.2", "--seed", "4"]
+    _resume_with_epochs_only(
+        tmp_path, ["rnn", "train", "train.csv", "test.csv"], options, GRU.load,
+        ["--cell", "gru", "--validation-split", "0.25", "--early-stopping", "2"],
+        ["--validation-split 0.25 (its run: --validation-split 0.2)",
+         "--early-stopping 2 (its run: --early-stopping none)"])
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_rnn_train_resumes_every_task_with_epochs_alone(tmp_path, task):
+    _write_sine_csv(tmp_path / "sine.csv", n=30)
+    lines = (tmp_path / "sine.csv").read_text().splitlines()
+    classes = 2 if task == "binary" else 3
+    (tmp_path / "classes.csv").write_text("\n".join([lines[0], *(
+        f"{x},{int(float(y)) % classes}" for x, y in (line.rsplit(",", 1)
+                                                     for line in lines[1:]))]) + "\n")
+    assert_ok(nablanet("rnn", "train", "classes.csv", "--task", task, "--hidden", "3",
+                       "--epochs", "2", "--early-stopping", "3", "--model-out",
+                       "m.safetensors", cwd=tmp_path, check=False))
+    result = assert_ok(nablanet("rnn", "train", "classes.csv", "--epochs", "3", "--resume",
+                                "m.safetensors", cwd=tmp_path, check=False))
+    assert "resuming m.safetensors after epoch 2 of 3" in result.stderr

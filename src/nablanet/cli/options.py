@@ -70,6 +70,22 @@ def examples(*lines: str) -> str:
     return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
+#: ``ctx.meta`` key: the options given other than on the command line (a deprecated
+#: spelling, or with --resume the checkpoint's run), see :func:`option_given`
+GIVEN = "nablanet.given"
+
+
+def option_given(name: str) -> bool:
+    """Whether the current command's option ``name`` (its parameter name) was given: on
+    the command line, by its deprecated spelling (:func:`renamed`), or with --resume by
+    the checkpoint's run (:func:`nablanet.cli.runs.resumable`); not when it has its
+    default. A command's own defaults (per task, per network kind) apply only to options
+    not given."""
+    ctx = click.get_current_context()
+    return (name in ctx.meta.get(GIVEN, set())
+            or ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE)
+
+
 def renamed(old: str, new: str, dest: str, convert=None, **kwargs):
     """Keep the old spelling ``old`` of option ``new`` working for one release: hidden
     from the help, it fills the parameter ``dest`` (with ``convert(value)`` where the
@@ -88,6 +104,7 @@ def renamed(old: str, new: str, dest: str, convert=None, **kwargs):
                             "use %s%s", old, new,
                             "" if convert is None else f" {convert(value):g}")
                 params[dest] = value if convert is None else convert(value)
+                click.get_current_context().meta.setdefault(GIVEN, set()).add(dest)
             return f(*args, **params)
 
         return click.option(old, hidden, hidden=True, default=None, **kwargs)(command)
@@ -212,6 +229,12 @@ SHARED_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
         "help": "Data without a test set of its own (a directory with a single "
         "images/labels pair; rnn train without TEST_CSV): hold out this fraction of it, "
         "drawn with --seed, for testing."}),
+    "validation_split": (("--validation-split",), {
+        "type": click.FloatRange(0, 1, max_open=True), "default": None,
+        "help": "Hold out this fraction of the training data (seeded by --seed) as "
+        "validation data: the per-epoch val_ metrics, --early-stopping and --schedule "
+        "plateau use it, and the test data are evaluated once, at the end, for the report "
+        "only [default: none; 0.1 with --early-stopping or --schedule plateau]."}),
     "optimizer": (("--optimizer",), {
         "type": click.Choice(OPTIMIZERS), "default": PER_COMMAND,
         "help": "Update rule: plain SGD, SGD with (Nesterov) momentum, RMSProp or Adam."}),
@@ -272,8 +295,9 @@ SHARED_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
         "type": click.Path(dir_okay=False), "default": None,
         "help": "Continue the run saved in this checkpoint (a --model-out file) up to "
         "--epochs in total, with its optimizer, schedule, generator and data split: the "
-        "same weights as an uninterrupted run on the same backend. The other options "
-        "must be the run's [default: a fresh run]."}),
+        "same weights as an uninterrupted run on the same backend. Every other option "
+        "defaults to the run's; one given with another value is refused [default: a "
+        "fresh run]."}),
     "tensorboard": (("--tensorboard",), {
         "type": click.Path(file_okay=False), "default": None,
         "help": "Write TensorBoard event files (per-epoch losses, metrics, learning rate, "
@@ -359,6 +383,32 @@ def loss_name(name: str | None) -> str | None:
     from nablanet.losses import get_loss
 
     return None if name is None else get_loss(name).name
+
+
+#: the share of the training data held out for validation when the run chooses epochs
+#: (early stopping, --schedule plateau) and --validation-split is not given
+VALIDATION_FRACTION = 0.1
+
+def validation_split_of(validation_split: float | None, o: Mapping[str, Any]) -> float:
+    """The run's validation share: ``--validation-split`` as given, else
+    :data:`VALIDATION_FRACTION` when early stopping or a plateau schedule chooses
+    epochs (they must never see the test data), else 0 (none).
+
+    Raises
+    ------
+    click.BadParameter
+        For --validation-split 0 with --early-stopping or --schedule plateau.
+    """
+    chooses = [name for name, on in (("--early-stopping", o["patience"]),
+                                     ("--schedule plateau", o["schedule"] == "plateau"))
+               if on]
+    if validation_split is None:
+        return VALIDATION_FRACTION if chooses else 0.0
+    if chooses and not validation_split:
+        raise click.BadParameter(
+            f"0: {' and '.join(chooses)} choose epochs on validation data, never on the "
+            "test data: give a fraction > 0", param_hint="--validation-split")
+    return validation_split
 
 
 def make_optimizer(o: Mapping[str, Any]):

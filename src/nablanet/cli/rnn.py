@@ -24,15 +24,25 @@ from nablanet.cli.options import (
     examples,
     loss_name,
     make_optimizer,
+    option_given,
     plural,
     renamed,
     shared_option,
     training_controls,
     training_options,
+    validation_split_of,
     verbosity_options,
 )
 from nablanet.cli.outputs import check_outputs, write_json, writing
-from nablanet.cli.runs import fit_run, prepare_run, resume_model, run_history, run_record
+from nablanet.cli.runs import (
+    fit_run,
+    prepare_run,
+    resumable,
+    resume_model,
+    run_history,
+    run_options,
+    run_record,
+)
 from nablanet.models.scorer import TASK_ACTIVATIONS, SequenceScorer
 
 log = logging.getLogger("nablanet")
@@ -106,6 +116,7 @@ def rnn():
 @shared_option("batch_size", None, "per task")
 @shared_option("eval_every", 10)
 @shared_option("test_split")
+@shared_option("validation_split")
 @click.option("--threshold", type=float, default=None,
               help="binary: decision threshold on the output, in [0, 1] [default: 0.5]; "
               "regression: relative tolerance of 'within threshold', >= 0 [default: 0.1].")
@@ -119,10 +130,14 @@ def rnn():
 @renamed("--train-ratio", "--test-split", "test_split", lambda ratio: 1 - ratio,
          type=click.FloatRange(0, 1, min_open=True, max_open=True))
 @verbosity_options
+@resumable
 def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, loss, target,
-              epochs, batch_size, eval_every, test_split, threshold, rnn_rust, **o):
+              epochs, batch_size, eval_every, test_split, validation_split, threshold, rnn_rust,
+              **o):
     """Train a recurrent network on DATA_CSV and test it on TEST_CSV (or on a held-out
-    share of DATA_CSV).
+    share of DATA_CSV). The test sequences never steer training: early stopping and
+    --schedule plateau choose epochs on --validation-split's share of the training
+    sequences.
 
     Logs every model's per-epoch line (Epoch 10/100: loss ... | accuracy ... | val_loss
     ... | val_accuracy ...; rmse for regression) and prints final reports on the training
@@ -136,19 +151,19 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
     from nablanet.preprocessing import MinMaxScaler
     from nablanet.serialization import save
 
-    ctx = click.get_current_context()
     chosen = {"hidden": hidden, "optimizer": o["optimizer"], "lr": o["lr"],
               "batch_size": batch_size, "epochs": epochs}
     defaults = RNN_RUST if rnn_rust else TASK_DEFAULTS[task]
     for key, value in defaults.items():
         if key == "shuffle":
-            if ctx.get_parameter_source("shuffle") is not click.core.ParameterSource.COMMANDLINE:
+            if not option_given("shuffle"):
                 o["shuffle"] = value
         elif chosen[key] is None:
             chosen[key] = value
     o.update(optimizer=chosen["optimizer"], lr=chosen["lr"])
     hidden, batch_size, epochs = chosen["hidden"], chosen["batch_size"], chosen["epochs"]
     threshold = check_threshold(task, threshold)
+    validation_split = validation_split_of(validation_split, o)
     prepare_run(o, {"DATA_CSV": data_csv, "TEST_CSV": test_csv})
     train = read_sequence_file(data_csv)
     if not train.n_labels:
@@ -170,8 +185,13 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
         n_outputs = max(k_train, k_test)
     else:
         n_outputs = _n_outputs(task, train, test)
-    if ctx.get_parameter_source("batch_size") is not click.core.ParameterSource.COMMANDLINE:
-        batch_size = min(batch_size, len(train))  # a default never exceeds the data
+    n_fit = len(train) - round(len(train) * validation_split)  # what fit trains on
+    if validation_split:
+        log.info("validation: %s of the training sequences (--validation-split %g), "
+                 "the test sequences only reported at the end",
+                 plural(len(train) - n_fit, "sequence"), validation_split)
+    if not option_given("batch_size"):
+        batch_size = min(batch_size, max(n_fit, 1))  # a default never exceeds the data
     n_in, n_params = train.n_features, 0
     for _ in range(num_layers):
         n_params += GATES[cell] * hidden * (n_in + hidden + 1)
@@ -188,7 +208,14 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
                 output_scaling=scaler.label_layer() if task == "regression" else None,
                 **extra)
     meta = {"task": task, "threshold": threshold,
-            "feature_names": train.feature_names, "label_names": train.label_names}
+            "feature_names": train.feature_names, "label_names": train.label_names,
+            "options": run_options({
+                **o, "task": task, "cell": cell, "num_layers": num_layers, "hidden": hidden,
+                "activation": activation, "loss": loss_name(loss) or default_loss,
+                "target": target, "batch_size": batch_size, "test_split": test_split,
+                "validation_split": validation_split, "eval_every": eval_every,
+                "threshold": None if task == "multiclass" else threshold,  # none there
+                "rnn_rust": rnn_rust})}
     schedule, stopping = training_controls(o, epochs)
     if o["resume"]:
         model = resume_model(o["resume"], model, o, epochs, schedule, stopping)
@@ -197,18 +224,25 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
     log.info("%s(%d -> %d x %d -> %d), %s, %s, batch %d, %s", cls.__name__,
              train.n_features, hidden, num_layers, n_outputs, model.loss.name, model.optimizer,
              batch_size, plural(epochs, "epoch"))
-    log.info("the epoch line's val_ values are on the %s", plural(len(test), "test sequence"))
+    if not validation_split:
+        log.info("the epoch line's val_ values are on the %s", plural(len(test),
+                                                                     "test sequence"))
     if task == "regression":
         log.info("the per-epoch loss and RMSE are on the min-max scaled labels (0-1); the "
                  "final reports are in the data's units")
+    # the test sequences are never fit's to choose from: with a validation share they
+    # are not seen until the report; without one, nothing reads them but the epoch log
+    fit_args = {"validation_split": validation_split} if validation_split else {
+        "validation_data": (Xte, Yte, Mte)}
     record = run_record("rnn train", {
         "data": str(data_csv), "test_data": test_csv, "task": task, "cell": cell,
         "num_layers": num_layers, "hidden": hidden, "activation": activation,
         "loss": model.loss.name, "target": target, "epochs": epochs,
-        "batch_size": batch_size, "test_split": test_split, "eval_every": eval_every,
+        "batch_size": batch_size, "test_split": test_split,
+        "validation_split": validation_split, "eval_every": eval_every,
         "threshold": threshold, "rnn_rust": rnn_rust, **o}, schedule)
     history = fit_run(model, (Xtr, Ytr, Mtr), o, epochs=epochs, cli=meta, record=record,
-                      batch_size=batch_size, validation_data=(Xte, Yte, Mte),
+                      batch_size=batch_size, **fit_args,
                       schedule=schedule, early_stopping=stopping, eval_every=eval_every,
                       threshold=threshold if task == "binary" else 0.5,
                       backend=o["backend"], threads=o["threads"], shuffle=o["shuffle"])

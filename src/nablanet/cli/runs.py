@@ -7,6 +7,7 @@ Every name here is public: the command modules import them, never each other's.
 
 from __future__ import annotations
 
+import functools
 import logging
 import platform
 import shlex
@@ -19,7 +20,7 @@ from typing import Any
 
 import click
 
-from nablanet.cli.options import check_model_kind
+from nablanet.cli.options import GIVEN, check_model_kind
 from nablanet.cli.outputs import check_outputs, write_bytes, write_json
 
 log = logging.getLogger("nablanet")
@@ -128,6 +129,106 @@ def run_record(command: str, options: Mapping[str, Any], schedule) -> dict:
     }
 
 
+#: options that say how long a run goes on, where its outputs go and how fast it runs,
+#: not what it trains: not recorded in its checkpoints, never taken from them
+NOT_OF_THE_RUN = frozenset({
+    "epochs", "resume", "model_out", "checkpoint_every", "metrics_out", "history_out",
+    "tensorboard", "plot_out", "profile_out", "weights_plot_out", "misclassified_plot_out",
+    "backend", "threads", "offline"})
+
+#: the key of the run's options in a model file's command-line section
+RUN_OPTIONS = "options"
+
+
+def _run_params(ctx: click.Context) -> list[click.Option]:
+    return [p for p in ctx.command.params if isinstance(p, click.Option) and p.expose_value
+            and not p.hidden and p.name is not None and p.name not in NOT_OF_THE_RUN]
+
+
+def run_options(values: Mapping[str, Any]) -> dict:
+    """The options that define the current command's run, by parameter name, with the
+    values it ran with (its own defaults resolved, e.g. ``rnn train``'s per-task
+    hidden size): what its model file records for --resume (:func:`resumable`).
+    ``values`` holds the command's parameters."""
+    ctx = click.get_current_context()
+    return {p.name: values[p.name] for p in _run_params(ctx) if p.name in values}
+
+
+def _long(param: click.Option) -> str:
+    """The option's name as typed: its first long spelling (``--lr`` of ``--lr/--eta``)."""
+    return next((o for o in param.opts if o.startswith("--")), param.opts[0])
+
+
+def _typed(param: click.Option, value) -> str:
+    """``value`` of ``param`` as it is typed on the command line."""
+    if param.is_flag:
+        if param.secondary_opts:
+            return (param.opts if value else param.secondary_opts)[0]
+        return param.opts[0] if value else f"no {param.opts[0]}"
+    long = _long(param)
+    shown = "none" if value is None else ",".join(map(str, value)) \
+        if isinstance(value, list) else f"{value:g}" if isinstance(value, float) else value
+    return f"{long} {shown}"
+
+
+def resumable(f):
+    """With --resume, the options of the run saved in the checkpoint (its record,
+    :func:`run_options`) are the defaults of the command's options: ``--epochs`` alone
+    continues it. An option given on the command line with another value than the run's
+    is refused. Checkpoints without the record (older releases) leave the options as
+    they are (:func:`resume_model` then checks them against the model).
+
+    Raises
+    ------
+    click.UsageError
+        Naming every contradicting option as it is typed, with the value given and the
+        run's.
+    FileNotFoundError, ValueError
+        As :func:`nablanet.serialization.read_cli` for the checkpoint.
+    """
+
+    @functools.wraps(f)
+    def command(**params):
+        if params.get("resume"):
+            from nablanet.serialization import read_cli
+
+            recorded = read_cli(params["resume"]).get(RUN_OPTIONS)
+            if isinstance(recorded, dict):
+                _take_options(params, recorded, params["resume"])
+        return f(**params)
+
+    return command
+
+
+def _take_options(params: dict, recorded: dict, path) -> None:
+    ctx = click.get_current_context()
+    taken, wrong = ctx.meta.setdefault(GIVEN, set()), []
+    for param in _run_params(ctx):
+        name = param.name
+        if name not in recorded or name not in params:
+            continue
+        value = recorded[name]
+        try:  # checked as the command line's value is (the file may be anything)
+            value = param.process_value(ctx, ",".join(map(str, value))
+                                        if isinstance(value, list) else value)
+        except (click.BadParameter, TypeError, ValueError) as exc:
+            message = exc.message if isinstance(exc, click.BadParameter) else exc
+            raise click.UsageError(f"--resume {path}: its run's {_long(param)}: "
+                                   f"{message}") from None
+        explicit = name in taken or ctx.get_parameter_source(name) is \
+            click.core.ParameterSource.COMMANDLINE
+        if not explicit:
+            params[name] = value
+            taken.add(name)
+        elif params[name] != value:
+            wrong.append(f"{_typed(param, params[name])} (its run: {_typed(param, value)})")
+    if wrong:
+        raise click.UsageError(f"--resume {path}: {'; '.join(wrong)}: leave "
+                               f"{'it' if len(wrong) == 1 else 'them'} out to continue "
+                               "the run with its own, or start a new run")
+    log.debug("options of the run in %s: %s", path, recorded)
+
+
 def resume_model(path, fresh, o: Mapping[str, Any], epochs: int, schedule, stopping):
     """The model saved in the checkpoint ``path`` (``--resume``), checked against the
     model ``fresh`` that the options build and against the options' optimizer,
@@ -158,12 +259,15 @@ def resume_model(path, fresh, o: Mapping[str, Any], epochs: int, schedule, stopp
     opt["lr"], saved["lr"] = fresh.optimizer.lr, state.base_lr
     wrong += [f"optimizer {k} {opt.get(k)!r} (checkpoint {saved.get(k)!r})"
               for k in sorted(set(opt) | set(saved)) if opt.get(k) != saved.get(k)]
-    for name, given, kept in (("schedule", schedule, state.schedule),
-                              ("early stopping", stopping, state.early_stopping)):
-        a = None if given is None else given.to_dict()["config"]
-        b = None if kept is None else kept.to_dict()["config"]
-        if a != b:
-            wrong.append(f"{name} {a!r} (checkpoint {b!r})")
+    # the schedule by name: the run keeps its own, whose parameters may depend on the
+    # --epochs it started with (cosine's t_max)
+    a, b = (None if s is None else s.to_dict()["name"] for s in (schedule, state.schedule))
+    if a != b:
+        wrong.append(f"schedule {a or 'none'} (checkpoint {b or 'none'})")
+    a, b = (None if s is None else s.to_dict()["config"] for s in (stopping,
+                                                                  state.early_stopping))
+    if a != b:
+        wrong.append(f"early stopping {a!r} (checkpoint {b!r})")
     if wrong:
         raise click.BadParameter(f"{path}: the options contradict the checkpoint's run: "
                                  + "; ".join(wrong), param_hint="--resume")

@@ -20,16 +20,26 @@ from nablanet.cli.options import (
     examples,
     loss_name,
     make_optimizer,
+    option_given,
     parse_sizes,
     plural,
     renamed,
     shared_option,
     training_controls,
     training_options,
+    validation_split_of,
     verbosity_options,
 )
 from nablanet.cli.outputs import check_outputs, write_json, writing
-from nablanet.cli.runs import fit_run, prepare_run, resume_model, run_history, run_record
+from nablanet.cli.runs import (
+    fit_run,
+    prepare_run,
+    resumable,
+    resume_model,
+    run_history,
+    run_options,
+    run_record,
+)
 
 log = logging.getLogger("nablanet")
 
@@ -128,10 +138,7 @@ def n_classes_of(*labels: np.ndarray) -> int:
 @click.option("--init", type=click.Choice(["normal", "scaled_normal", "glorot", "he"]),
               default="normal", help="Weight initialisation: N(0, 1) (Nielsen's ch. 1), "
               "N(0, 1/n_in), Glorot or He.")
-@click.option("--validation-split", type=click.FloatRange(0, 1, max_open=True), default=None,
-              help="Hold out this fraction of the training images for validation; the "
-              "test set is then evaluated once, at the end [default: none; 0.1 with "
-              "--early-stopping].")
+@shared_option("validation_split")
 @shared_option("eval_every", 1)
 @shared_option("test_split")
 @click.option("--offline", is_flag=True, help="Never download data.")
@@ -147,6 +154,7 @@ def n_classes_of(*labels: np.ndarray) -> int:
 @renamed("--output", "--output-activation", "output_activation",
          type=click.Choice(["sigmoid", "softmax"]))
 @verbosity_options
+@resumable
 def train(dataset, sizes, layers, epochs, batch_size, activation, output_activation, loss,
           init, validation_split, eval_every, test_split, offline, **o):
     """Train a feedforward network on DATASET; log its loss and accuracy per epoch.
@@ -169,7 +177,7 @@ def train(dataset, sizes, layers, epochs, batch_size, activation, output_activat
         if given:
             raise click.UsageError(f"--layers describes the whole network: leave out "
                                    f"{', '.join(given)}")
-        if ctx.get_parameter_source("lr") is not click.core.ParameterSource.COMMANDLINE:
+        if not option_given("lr"):
             o["lr"] = LAYERS_LR[o["optimizer"]]
     else:
         check_parameter_count("--sizes", sum((a + 1) * b for a, b in pairwise(sizes)),
@@ -210,8 +218,7 @@ def train(dataset, sizes, layers, epochs, batch_size, activation, output_activat
                          optimizer=make_optimizer(o), seed=o["seed"], dtype=o["dtype"])
         described = {"layers": layers}
     schedule, stopping = training_controls(o, epochs)
-    if stopping is not None and validation_split is None:
-        validation_split = 0.1
+    validation_split = validation_split_of(validation_split, o)
     if o["resume"]:
         net = resume_model(o["resume"], net, o, epochs, schedule, stopping)
     fit_args = {"validation_split": validation_split} if validation_split else {
@@ -225,6 +232,11 @@ def train(dataset, sizes, layers, epochs, batch_size, activation, output_activat
            "test_fraction": test_split, "fingerprint": dataset_fingerprint(dataset)}
     if layers is not None:
         cli["image_shape"] = list(X_train.shape[1:])
+    cli["options"] = run_options({**o, "sizes": sizes, "layers": layers,
+                                  "batch_size": batch_size, "activation": activation,
+                                  "output_activation": output_activation, "loss": loss,
+                                  "init": init, "validation_split": validation_split,
+                                  "eval_every": eval_every, "test_split": test_split})
     record = run_record("train", {
         "dataset": str(dataset), **described, "epochs": epochs, "batch_size": batch_size,
         "validation_split": validation_split, "eval_every": eval_every,
@@ -305,7 +317,10 @@ def evaluate(dataset, model_path, seed, offline, metrics_out):
 
     DATASET is as for 'nablanet train'. On the data set the network was trained on (the
     same names and file sizes, recorded in the model) the test images are exactly those
-    its training run held out; on any other data set, every image is a test image.
+    its training run held out; on any other data set, every image is a test image. A
+    network that records no training data set (saved from Python) is evaluated on every
+    image of DATASET, with a warning when they, or DATASET's training images, are the
+    data it was trained on (the fingerprint its training state records).
     """
     from nablanet.datasets.mnist import load_images
     from nablanet.metrics import multiclass_metrics, report_text
@@ -326,14 +341,26 @@ def evaluate(dataset, model_path, seed, offline, metrics_out):
             "--seed out)", param_hint="--seed")
     if seed is None:
         seed = saved.get("seed", 1)
+    # a data set that is not the training run's is evaluated whole: nothing held out
     data = load_images(dataset, offline=offline, dtype=net.dtype, seed=seed,
-                       test_fraction=saved.get("test_fraction", TEST_FRACTION))
+                       test_fraction=saved.get("test_fraction", TEST_FRACTION)
+                       if trained_on else 0)
+    title = f"Test evaluation ({data.source})"
     if trained_on:
         log.info("%s: the images its training run held out (seed %d)", data.source, seed)
     else:
-        log.info("%s: not the training data set: every image is a test image", data.source)
-        data = data._replace(X_test=np.concatenate([data.X_train, data.X_test]),
-                             y_test=np.concatenate([data.y_train, data.y_test]))
+        parts = [(X, y) for X, y in ((data.X_train, data.y_train), (data.X_test, data.y_test))
+                 if len(y)]
+        data = data._replace(X_test=np.concatenate([X for X, _ in parts]),
+                             y_test=np.concatenate([y for _, y in parts]))
+        if "fingerprint" in saved or "dataset" in saved:
+            log.info("%s: not the training data set: every image is a test image",
+                     data.source)
+        else:
+            title = f"Evaluation of every image ({data.source})"
+            log.info("%s: %s records no training data set (it was not saved by 'nablanet "
+                     "train'): evaluating all %s", data.source, model_path,
+                     plural(len(data.y_test), "image"))
     n_classes, pixels = n_classes_of(data.y_test), data.X_test.shape[1]
     if math.prod(input_shape) != pixels:
         raise ValueError(f"{model_path}: a network for images of "
@@ -344,10 +371,19 @@ def evaluate(dataset, model_path, seed, offline, metrics_out):
         raise ValueError(f"{model_path}: a network for "
                          f"{plural(classes, 'class', 'classes')} cannot classify "
                          f"{data.source} ({plural(n_classes, 'class', 'classes')})")
+    if not trained_on:  # the model's own record of its training data: its fingerprint
+        sets = [("these images", data.X_test, data.y_test)]
+        if len(parts) == 2:
+            sets.append((f"its {plural(len(parts[0][1]), 'training image')}", *parts[0]))
+        for what, X, y in sets:
+            if net.trained_on(X.reshape(-1, *input_shape), y):
+                log.warning("%s: %s are the data %s was trained on (the fingerprint its "
+                            "training run recorded): this evaluation is on training "
+                            "images, not a test", data.source, what, model_path)
     metrics = multiclass_metrics(data.y_test,
                                  net.predict(data.X_test.reshape(-1, *input_shape)),
                                  n_classes=classes)
-    click.echo(report_text(metrics, f"Test evaluation ({data.source})"))
+    click.echo(report_text(metrics, title))
     if metrics_out:
         write_json(metrics_out, {"command": "evaluate", "model": model_path,
                                  "dataset": data.source, "test": metrics})

@@ -453,7 +453,8 @@ def load_idx_dir(directory, *, test_fraction=0.2, seed=1, dtype=np.float64,
     directory : str or os.PathLike
         The directory.
     test_fraction : float, default 0.2
-        Fraction of a single pair held out for testing, rounded to whole examples.
+        Fraction of a single pair held out for testing, rounded to whole examples; 0:
+        none, every example is a test example (and the training set is empty).
     seed : int or None, default 1
         Seed of the ``numpy.random.Generator`` that draws the held-out examples; the
         same seed gives the same split.
@@ -494,6 +495,10 @@ def load_idx_dir(directory, *, test_fraction=0.2, seed=1, dtype=np.float64,
         )
     if len(images) == len(labels) == 1:
         X, y, shape = _load_pair(images[0], labels[0], dtype, pixels)
+        if test_fraction == 0:
+            log.info("%s: all %d examples, none held out", directory, len(y))
+            return ImageData(X[:0], y[:0], X, y,
+                             f"{directory} ({images[0].name}, all {len(y)} examples)", shape)
         log.info("%s: holding out %g of %d examples for testing", directory, test_fraction, len(y))
         return ImageData(
             *_holdout(X, y, test_fraction, seed),
@@ -655,7 +660,8 @@ def load_images(spec, *, offline=False, dtype=np.float64, test_fraction=0.2, see
     dtype : {numpy.float64, numpy.float32}
         dtype of the images.
     test_fraction : float, default 0.2
-        For a directory with a single images/labels pair: the fraction held out.
+        For a directory with a single images/labels pair: the fraction held out (0: all
+        of it is the test set).
     seed : int, default 1
         For a directory with a single pair: the seed of the held-out draw (the same
         default as the command line's ``--seed``, so both hold out the same images).

@@ -50,7 +50,7 @@ from nablanet.models.gradient_step import gradient_step
 from nablanet.models.head_metrics import metric_logs, metrics_line
 from nablanet.models.loss_weights import loss_weights
 from nablanet.models.summary import summary_table
-from nablanet.models.training_state import checkpoint_of, restore_checkpoint
+from nablanet.models.training_state import checkpoint_of, is_training_data, restore_checkpoint
 from nablanet.optimizers import SGD, Optimizer
 from nablanet.registry import get, name_of, register
 from nablanet.training import TrainingState
@@ -359,6 +359,19 @@ class Sequential:
             not fit the parameters, a bad generator state or training state.
         """
         restore_checkpoint(self, checkpoint, arrays)
+
+    def trained_on(self, X, y, mask=None) -> bool:
+        """Whether ``(X, y)`` (and ``mask``) are the data of the model's last training
+        run: the same fingerprint (:func:`~nablanet.models.training_state.data_fingerprint`:
+        sizes, shapes and a digest of up to 256 rows spread over them) as the data its
+        ``fit`` was given, before any ``validation_split``. False without a recorded run.
+
+        Raises
+        ------
+        ValueError
+            For inputs or targets that do not fit the model (naming ``X`` or ``y``).
+        """
+        return is_training_data(self, self._prepare(X, y, mask, "X", self.targets_name))
 
     @classmethod
     def load(cls, path):

@@ -18,8 +18,8 @@ import numpy as np
 from nablanet.registry import get
 from nablanet.training import EarlyStopping, Schedule, TrainingState
 
-__all__ = ["FINGERPRINT_ROWS", "checkpoint_of", "data_fingerprint", "restore_checkpoint",
-           "start_run"]
+__all__ = ["FINGERPRINT_ROWS", "checkpoint_of", "data_fingerprint", "is_training_data",
+           "restore_checkpoint", "start_run"]
 
 #: rows of the data a fingerprint reads (spread evenly; all of smaller data)
 FINGERPRINT_ROWS = 256
@@ -52,6 +52,16 @@ def start_run(model, data: tuple, resume: bool, schedule: Schedule | None,
             split_rng=dict(model.rng.bit_generator.state))
     state.schedule, state.early_stopping = schedule, early_stopping
     return state
+
+
+def is_training_data(model, data: tuple) -> bool:
+    """Whether ``data = (X, T, W)`` (prepared as ``fit`` prepares it) has the fingerprint
+    of the data the model's last training run was fitted on (before any validation
+    split); False for a model without a run or whose run recorded a fingerprint of an
+    older kind (sizes only: too weak to say)."""
+    saved = model.training_state.data
+    return saved is not None and "rows" in saved and saved == data_fingerprint(data,
+                                                                              model.dtype)
 
 
 def _same_data(saved: dict, now: dict) -> bool:
