@@ -42,9 +42,10 @@ from nablanet.activations import get_activation
 from nablanet.datasets.pixels import Pixels
 from nablanet.init import check_dtype
 from nablanet.layers.base import Layer
+from nablanet.layers.dense import Dense
 from nablanet.losses import get_loss
 from nablanet.models import fitting, work_buffers
-from nablanet.models.checks import check_inputs, check_targets
+from nablanet.models.checks import check_inputs, check_targets, shape_of
 from nablanet.models.gradient_step import gradient_step
 from nablanet.models.head_metrics import metric_logs, metrics_line
 from nablanet.models.loss_weights import loss_weights
@@ -79,10 +80,16 @@ class Sequential:
         Source of the shuffling (and of validation splits). Same seed, same result.
     dtype : float64 or float32
         Every layer must have it; data are converted to it once per call.
+    input_shape : tuple of int, optional
+        The per-sample input shape, e.g. ``(1, 28, 28)`` for one-channel 28 x 28 images;
+        saved in the config. Default: recorded by the first :meth:`fit` (the shape of
+        ``X[0]``), or by :func:`nablanet.interop.torch.from_torch`.
 
     Attributes
     ----------
     layers : list of Layer
+    input_shape : tuple of int or None
+        As given or recorded (None while unknown); see :attr:`sample_shape`.
     rng : numpy.random.Generator
     training_state : nablanet.training.TrainingState
         Where training stands; saved with the model with the optimizer's moments and
@@ -116,7 +123,7 @@ class Sequential:
 
     def __init__(self, layers: Sequence[Layer], *, output_activation: str = "identity",
                  loss: str = "quadratic", optimizer: Optimizer | None = None, seed=None,
-                 dtype=np.float64):
+                 dtype=np.float64, input_shape: Sequence[int] | None = None):
         self.layers = list(layers)
         if not self.layers:
             raise ValueError("layers: expected at least one layer, got none")
@@ -132,12 +139,16 @@ class Sequential:
         self.loss = get_loss(loss)
         self.loss.check_output(self.output_activation)
         self.optimizer = optimizer if optimizer is not None else SGD(0.01)
+        self.input_shape = None if input_shape is None else shape_of(input_shape,
+                                                                     "input_shape")
         self.seed = None if isinstance(seed, np.random.Generator) else seed
         self.rng = np.random.default_rng(seed)
         #: where training stands (saved with the model; see :meth:`fit`'s ``initial_epoch``)
         self.training_state = TrainingState()
         self._plans: dict[tuple, tuple] = {}  # sample shape -> (output shape, eval chunk)
         self._allocated: tuple | None = None  # (sample shape, rows) of the layers' buffers
+        if self.input_shape is not None:
+            self._plan(self.input_shape, "input_shape")  # the layers' own shape check
 
     # ----------------------------------------------------------------------------------
     # The container
@@ -271,7 +282,8 @@ class Sequential:
     # ----------------------------------------------------------------------------------
     def get_config(self) -> dict:
         """Constructor arguments, JSON-ready: the layers as ``{"name", "config"}`` by their
-        registered names, the head, seed and dtype (not the optimizer)."""
+        registered names, the head, seed, dtype and per-sample input shape (None while
+        unknown; not the optimizer)."""
         return {
             "layers": [{"name": name_of("layer", type(layer)), "config": layer.get_config()}
                        for layer in self.layers],
@@ -279,6 +291,7 @@ class Sequential:
             "loss": self.loss.name,
             "seed": self.seed,
             "dtype": np.dtype(self.dtype).name,
+            "input_shape": None if self.input_shape is None else list(self.input_shape),
         }
 
     @classmethod
@@ -353,8 +366,7 @@ class Sequential:
         Parameters
         ----------
         input_shape : tuple of int, optional
-            The per-sample input shape; default: the model's ``sample_shape`` (known for
-            ``Network`` and the recurrent models, which show one step).
+            The per-sample input shape; default: the model's :attr:`sample_shape`.
 
         Raises
         ------
@@ -365,8 +377,14 @@ class Sequential:
 
     @property
     def sample_shape(self) -> tuple[int, ...] | None:
-        """The per-sample input shape when the model knows it (for :meth:`summary`)."""
-        return None
+        """The per-sample input shape when the model knows it (for :meth:`summary`, the
+        command line and the exports): :attr:`input_shape` (given, or recorded by
+        :meth:`fit` or a conversion), else ``(n_in,)`` for a stack that starts with a
+        ``Dense`` layer (files of earlier releases), else None."""
+        if self.input_shape is not None:
+            return self.input_shape
+        first = self.layers[0]
+        return (first.n_in,) if isinstance(first, Dense) else None
 
     def __repr__(self) -> str:
         inner = "".join(f"\n  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
