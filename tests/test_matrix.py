@@ -3,10 +3,11 @@ one line with exit status 2.
 
 Sequences: ``rnn train``, ``evaluate``, ``predict`` (with and without ``--proba``) and
 ``export`` on each layout of :data:`LAYOUTS`. Images: ``train``, ``evaluate``,
-``predict`` (with and without ``--proba``) and ``export`` on each of :data:`IMAGES`. A layout is one line, with the
-commands that refuse it and a fragment of their message; a command is one entry of
-:data:`SEQUENCE_COMMANDS` or :data:`IMAGE_COMMANDS` (a function that runs it and checks
-what it wrote). Tiny data, one epoch: the point is the plumbing, not the accuracy.
+``predict`` (with and without ``--proba``) and ``export`` on each of :data:`IMAGES`. A
+layout is one line, with the commands that refuse it and a fragment of their message; a
+command is one entry of :data:`SEQUENCE_COMMANDS` or :data:`IMAGE_COMMANDS` (a function
+that runs it and checks what it wrote). Tiny data, one epoch: the point is the
+plumbing, not the accuracy.
 """
 
 from __future__ import annotations
