@@ -483,15 +483,15 @@ def text_line(values: np.ndarray) -> str:
 @click.command(context_settings=CONTEXT, epilog=examples(
     "nablanet predict images.npy -m net.safetensors",
     "nablanet predict t10k-images-idx3-ubyte.gz -m net.safetensors -o labels.txt",
-    "nablanet predict images.npy -m net.safetensors -o labels.npy",
     "nablanet predict images.npy -m net.safetensors --proba -o proba.npy",
 ))
 @click.argument("images", type=click.Path(dir_okay=False))
 @click.option("-m", "--model", "model_path", required=True, type=click.Path(dir_okay=False),
               help="A network saved by 'nablanet train --model-out' (or from Python).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="Write the labels here: .npy, or text with one label per line "
-              "[default: standard output, one label per line].")
+              help="Write the labels (with --proba, the probabilities) here: .npy, or "
+              "text with one image per line [default: standard output, one image per "
+              "line].")
 @click.option("--proba", is_flag=True,
               help="Write each image's class probabilities (the output layer's "
               "activations) instead of its label: one row per image, (n, classes) in a "
