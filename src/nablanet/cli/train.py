@@ -362,7 +362,7 @@ def load_classifier(path) -> tuple:
                          "'nablanet rnn predict' / 'nablanet rnn evaluate'")
     if model.sample_shape is not None:
         return model, model.sample_shape
-    shape = read_cli(path).get("image_shape")  # where nablanet 0.2 kept a conv net's
+    shape = read_cli(path).get("image_shape")  # where earlier releases kept it
     if not (isinstance(shape, list) and len(shape) == 3
             and all(type(v) is int and 1 <= v <= 2**16 for v in shape)):
         raise ValueError(f"{path}: a {type(model).__name__} that does not record the "
