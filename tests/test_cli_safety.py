@@ -220,12 +220,13 @@ def test_sizes_checked_against_the_data(files, capsys, idx_dir):
 # Prediction inputs
 # ------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("array", "fragments"), [
-    (np.full((2, 784), np.nan), ["non-finite", "1,568 values", "(0, 0): nan"]),
-    (np.array([[0.5] * 783 + [np.inf]]), ["1 value non-finite", "(0, 783): inf"]),
-    (np.full((2, 784), 2.0), ["[0, 1]", "1,568 values", "(0, 0)"]),
-    (np.full((1, 784), 300, dtype=np.int16), ["0-255", "784 values"]),
-    (np.zeros((0, 784)), ["n > 0", "(0, 784)"]),
+    (np.full((2, 784), np.nan), ["1568 non-finite", "(0, 0) is nan"]),
+    (np.array([[0.5] * 783 + [np.inf]]), ["1 non-finite", "(0, 783) is inf"]),
+    (np.full((2, 784), 2.0), ["floats in [0, 1]", "2.0 at index (0, 0)"]),
+    (np.full((1, 784), 300, dtype=np.int16), ["integers 0..255", "300 at index (0, 0)"]),
+    (np.zeros((0, 784)), ["no images", "(0, 784)"]),
     (np.zeros((2, 784), dtype=complex), ["dtype complex128"]),
+    (np.zeros((2, 3, 784)), ["shape (2, 3, 784) do not fit", "784 pixels per image"]),
 ])
 def test_bad_prediction_inputs_are_refused(files, capsys, array, fragments):
     np.save("bad.npy", array)

@@ -3,10 +3,11 @@ one line with exit status 2.
 
 Sequences: ``rnn train``, ``evaluate``, ``predict`` (with and without ``--proba``) and
 ``export`` on each layout of :data:`LAYOUTS`. Images: ``train``, ``evaluate``,
-``predict`` and ``export`` on each of :data:`IMAGES`. A layout is one line, with the
-commands that refuse it and a fragment of their message; a command is one entry of
-:data:`SEQUENCE_COMMANDS` or :data:`IMAGE_COMMANDS` (a function that runs it and checks
-what it wrote). Tiny data, one epoch: the point is the plumbing, not the accuracy.
+``predict`` (with and without ``--proba``) and ``export`` on each of :data:`IMAGES`. A
+layout is one line, with the commands that refuse it and a fragment of their message; a
+command is one entry of :data:`SEQUENCE_COMMANDS` or :data:`IMAGE_COMMANDS` (a function
+that runs it and checks what it wrote). Tiny data, one epoch: the point is the
+plumbing, not the accuracy.
 """
 
 from __future__ import annotations
@@ -265,22 +266,28 @@ def test_sequence_command_on_layout(name, command, sequence_models, tmp_path, ca
 
 # --------------------------------------------------------------------------------------
 # The image commands: train and evaluate read a directory of IDX files (uint8 pixels,
-# as MNIST's), predict an image file (IDX or .npy, uint8 0-255 or float 0-1)
+# as MNIST's) or of .npy files (uint8 or float, in each array layout), predict an image
+# file (IDX or .npy, uint8 0-255 or float 0-1, many images or one)
 # --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Images:
     """Image data: format, pixel dtype, side, the model (``dense``: --sizes; ``conv``:
-    --layers), and the commands that refuse it."""
+    --layers), the array layout of a .npy file (``nhw``: ``(n, side, side)``; ``flat``:
+    ``(n, side * side)``; ``nchw``: ``(n, 1, side, side)``; ``rgb``: ``(n, 3, side,
+    side)``; ``one``: one image ``(side, side)``), and the commands that refuse it."""
 
     fmt: str
     dtype: str
     side: int
     model: str
+    layout: str = "nhw"
     refused: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
 
 NOT_UINT8 = "expected uint8 images"
-NO_IDX = "no IDX images/labels pair"
+ONE_IMAGE = "1 labels for the 8 images"  # (8, 8) read as 8 rows of 8 pixels
+RGB = "expected images of shape (n, rows, columns), (n, 1, rows, columns) or (n, pixels)"
+NOT_RGB = "do not fit the network"
 IMAGES = {
     "idx-uint8-28-dense": Images("idx", "uint8", 28, "dense"),
     "idx-uint8-8-dense": Images("idx", "uint8", 8, "dense"),
@@ -289,18 +296,30 @@ IMAGES = {
                                 refused={"train": NOT_UINT8, "evaluate": NOT_UINT8}),
     "idx-float-28-conv": Images("idx", "float64", 28, "conv",
                                 refused={"train": NOT_UINT8, "evaluate": NOT_UINT8}),
-    "npy-uint8-28-dense": Images("npy", "uint8", 28, "dense",
-                                 refused={"train": NO_IDX, "evaluate": NO_IDX}),
-    "npy-float-8-conv": Images("npy", "float64", 8, "conv",
-                               refused={"train": NO_IDX, "evaluate": NO_IDX}),
-    "npy-float-8-dense": Images("npy", "float32", 8, "dense",
-                                refused={"train": NO_IDX, "evaluate": NO_IDX}),
+    "npy-uint8-28-dense": Images("npy", "uint8", 28, "dense"),
+    "npy-float-8-conv": Images("npy", "float64", 8, "conv"),
+    "npy-float-8-dense": Images("npy", "float32", 8, "dense"),
+    "npy-uint8-8-conv-flat": Images("npy", "uint8", 8, "conv", "flat"),
+    "npy-float-8-dense-flat": Images("npy", "float64", 8, "dense", "flat"),
+    "npy-uint8-8-conv-nchw": Images("npy", "uint8", 8, "conv", "nchw"),
+    "npy-float-8-dense-nchw": Images("npy", "float32", 8, "dense", "nchw"),
+    "npy-uint8-8-conv-one": Images("npy", "uint8", 8, "conv", "one", refused={
+        "train": ONE_IMAGE, "evaluate": ONE_IMAGE}),
+    "npy-float-8-dense-one": Images("npy", "float64", 8, "dense", "one", refused={
+        "train": ONE_IMAGE, "evaluate": ONE_IMAGE}),
+    "npy-uint8-8-conv-rgb": Images("npy", "uint8", 8, "conv", "rgb", refused={
+        "train": RGB, "evaluate": RGB, "predict": NOT_RGB, "predict --proba": NOT_RGB}),
 }
+
+#: the arrays of each layout from images ``(n, side, side)``
+LAYOUT_OF = {"nhw": lambda x: x, "flat": lambda x: x.reshape(len(x), -1),
+             "nchw": lambda x: x[:, None], "rgb": lambda x: np.stack([x, x, x], axis=1),
+             "one": lambda x: x[0]}
 
 
 def write_images(directory: Path, images: Images, seed: int = 0) -> Path:
-    """``directory`` holding training and test images and labels in ``images``' format
-    and dtype (class k brightens the k-th band of rows); returns it."""
+    """``directory`` holding training and test images and labels in ``images``' format,
+    dtype and layout (class k brightens the k-th band of rows); returns it."""
     rng = np.random.default_rng(seed)
     side = images.side
     for prefix, n in (("train", 60), ("t10k", 20)):
@@ -310,16 +329,26 @@ def write_images(directory: Path, images: Images, seed: int = 0) -> Path:
             x[labels == k, k * side // 10:k * side // 10 + max(1, side // 10)] = 230
         pixels = x if images.dtype == "uint8" else (x / 255.0).astype(images.dtype)
         if images.fmt == "npy":
-            np.save(directory / f"{prefix}-images.npy", pixels)
-            np.save(directory / f"{prefix}-labels.npy", labels)
+            np.save(directory / f"{prefix}-images.npy", LAYOUT_OF[images.layout](pixels))
+            np.save(directory / f"{prefix}-labels.npy",
+                    labels[:1] if images.layout == "one" else labels)
         else:
             write_idx(directory / f"{prefix}-images-idx3-ubyte", pixels)
             write_idx(directory / f"{prefix}-labels-idx1-ubyte", labels)
     return directory
 
 
-def images_to_score(directory: Path, images: Images) -> Path:
-    return directory / ("t10k-images.npy" if images.fmt == "npy" else "t10k-images-idx3-ubyte")
+def images_to_score(directory: Path, images: Images, prefix: str = "t10k") -> Path:
+    return directory / (f"{prefix}-images.npy" if images.fmt == "npy"
+                        else f"{prefix}-images-idx3-ubyte")
+
+
+def labels_to_score(directory: Path, images: Images, prefix: str = "t10k") -> np.ndarray:
+    from nablanet.datasets.idx import read_idx
+
+    if images.fmt == "npy":
+        return np.load(directory / f"{prefix}-labels.npy")
+    return read_idx(directory / f"{prefix}-labels-idx1-ubyte")
 
 
 def model_options(images: Images) -> list:
@@ -375,31 +404,43 @@ def pixels(path: Path) -> np.ndarray:
 
 
 def img_evaluate(capsys, cwd: Path, images: Images, data: Path, model: Path):
+    """The metrics of the test pair of the model's training data set (the same file
+    names and sizes), of every image of any other."""
+    from nablanet.cli.train import dataset_fingerprint, load_classifier
+    from nablanet.serialization import read_cli
+
+    trained_on = read_cli(model)["fingerprint"] == dataset_fingerprint(data)
     code, _, err = run(capsys, "evaluate", data, "-m", model, "--metrics-out",
                        cwd / "e.json")
     if not code:
-        from nablanet.cli.train import load_classifier
-        from nablanet.datasets.idx import read_idx
-
         net, shape = load_classifier(model)
-        X = pixels(images_to_score(data, images)).reshape(-1, *shape).astype(net.dtype)
-        y = read_idx(data / "t10k-labels-idx1-ubyte")
+        prefixes = ["t10k"] if trained_on else ["train", "t10k"]
+        X = np.concatenate([pixels(images_to_score(data, images, p)).reshape(-1, *shape)
+                            for p in prefixes]).astype(net.dtype)
+        y = np.concatenate([labels_to_score(data, images, p) for p in prefixes])
         metrics = json.loads((cwd / "e.json").read_text())["test"]
         assert metrics["n"] == len(y)
         assert metrics["accuracy"] == pytest.approx(np.mean(net.predict(X) == y))
     return code, err
 
 
-def img_predict(capsys, cwd: Path, images: Images, data: Path, model: Path):
+def img_predict(capsys, cwd: Path, images: Images, data: Path, model: Path, proba=False):
+    """Labels (or probabilities) to a .npy file, one row per image of the file (one
+    for a file of one image)."""
     path = images_to_score(data, images)
-    code, _, err = run(capsys, "predict", path, "-m", model, "-o", cwd / "labels.npy")
+    out = cwd / ("proba.npy" if proba else "labels.npy")
+    code, _, err = run(capsys, "predict", path, "-m", model, "-o", out,
+                       *(["--proba"] if proba else []))
     if not code:
         from nablanet.cli.train import load_classifier
 
         net, shape = load_classifier(model)
         X = pixels(path).reshape(-1, *shape).astype(net.dtype)
-        np.testing.assert_array_equal(np.load(cwd / "labels.npy"),
-                                      net.predict_proba(X).argmax(axis=1))
+        assert len(X) == (1 if images.layout == "one" else 20)
+        if proba:
+            np.testing.assert_allclose(np.load(out), net.predict_proba(X), rtol=0, atol=1e-12)
+        else:
+            np.testing.assert_array_equal(np.load(out), net.predict_proba(X).argmax(axis=1))
     return code, err
 
 
@@ -423,6 +464,7 @@ IMAGE_COMMANDS = {
     "train": img_train,
     "evaluate": img_evaluate,
     "predict": img_predict,
+    "predict --proba": lambda *args: img_predict(*args, proba=True),
     "export": img_export,
 }
 

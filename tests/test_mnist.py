@@ -250,12 +250,12 @@ def test_train_and_test_images_of_other_sizes_are_refused(tmp_path):
 def test_idx_dir_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such directory"):
         load_idx_dir(tmp_path / "nope")
-    with pytest.raises(ValueError, match="no IDX images/labels pair"):
+    with pytest.raises(ValueError, match="no images/labels pair"):
         load_idx_dir(tmp_path)
     indexed_pair(tmp_path / "three", 5, "a")
     indexed_pair(tmp_path / "three", 5, "b-train")
     indexed_pair(tmp_path / "three", 5, "c-test")
-    with pytest.raises(ValueError, match="ambiguous IDX files"):
+    with pytest.raises(ValueError, match="ambiguous image files"):
         load_idx_dir(tmp_path / "three")
 
     mismatch = tmp_path / "mismatch"
@@ -417,3 +417,90 @@ def test_read_image_file_refuses(tmp_path, array, error, message):
     np.save(path, array)
     with pytest.raises(error, match=r"^\S*bad\.npy: .*" + message):
         mnist.read_image_file(path, n_pixels=784)
+
+
+# ------------------------------------------------------------------------------------
+# A directory of .npy images and labels: the IDX directory's rules and pixel rule
+# ------------------------------------------------------------------------------------
+def _images_and_labels(n=12, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (n, 4, 4)).astype(np.uint8), rng.integers(0, 3, n)
+
+
+@pytest.mark.parametrize("pixels", [False, True])
+@pytest.mark.parametrize(("names", "layout"), [
+    (("x_train.npy", "y_train.npy", "x_test.npy", "y_test.npy"), lambda x: x),
+    (("train-images.npy", "train-labels.npy", "t10k-images.npy", "t10k-labels.npy"),
+     lambda x: x.reshape(len(x), -1)),
+    (("X_Train.npy", "Y_Train.npy", "X_Test.npy", "Y_Test.npy"), lambda x: x[:, None]),
+])
+def test_a_npy_directory_loads_as_the_same_idx_directory(tmp_path, names, layout, pixels):
+    x, y = _images_and_labels()
+    (tmp_path / "idx").mkdir()
+    (tmp_path / "npy").mkdir()
+    for (image_name, label_name), rows in ((names[:2], slice(0, 8)),
+                                           (names[2:], slice(8, None))):
+        np.save(tmp_path / "npy" / image_name, layout(x[rows]))
+        np.save(tmp_path / "npy" / label_name, y[rows])
+        role = "train" if rows.start == 0 else "t10k"
+        write_idx(tmp_path / "idx" / f"{role}-images-idx3-ubyte", x[rows])
+        write_idx(tmp_path / "idx" / f"{role}-labels-idx1-ubyte", y[rows].astype(np.uint8))
+    got = load_idx_dir(tmp_path / "npy", pixels=pixels)
+    want = load_idx_dir(tmp_path / "idx", pixels=pixels)
+    assert got.image_shape == want.image_shape == (4, 4)
+    for a, b in zip(got[:4], want[:4], strict=True):
+        assert type(a) is type(b)
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_one_npy_pair_is_split_and_float_pixels_are_used_as_they_are(tmp_path):
+    x, y = _images_and_labels(10)
+    floats = (x / 255.0).astype(np.float32)
+    np.save(tmp_path / "x.npy", floats.reshape(10, -1))
+    np.save(tmp_path / "y.npy", y.astype(np.int32))
+    data = load_idx_dir(tmp_path, test_fraction=0.3, seed=2, dtype=np.float64)
+    assert data.image_shape == (4, 4) and len(data.y_test) == 3
+    both = np.concatenate([data.X_train, data.X_test])
+    np.testing.assert_array_equal(np.sort(both.sum(axis=1)),
+                                  np.sort(floats.reshape(10, -1).astype(np.float64).sum(axis=1)))
+    assert data.X_train.dtype == np.float64 and data.y_train.dtype == np.int64
+
+
+def test_a_npy_row_of_pixels_that_is_not_square_is_one_row(tmp_path):
+    np.save(tmp_path / "images.npy", np.zeros((4, 6), np.uint8))
+    np.save(tmp_path / "labels.npy", np.arange(4))
+    assert load_idx_dir(tmp_path, test_fraction=0.5).image_shape == (1, 6)
+
+
+@pytest.mark.parametrize(("images", "labels", "message"), [
+    (np.full((4, 2, 2), 1.5), np.arange(4), r"x.npy: expected pixel values as floats in "
+                                            r"\[0, 1\]"),
+    (np.full((4, 2, 2), 256, np.int16), np.arange(4), r"x.npy: expected pixel values as "
+                                                      r"integers 0..255"),
+    (np.zeros((4, 3, 2, 2), np.uint8), np.arange(4), r"x.npy: expected images of shape "
+                                                     r"\(n, rows, columns\), \(n, 1, rows"),
+    (np.zeros((4,), np.uint8), np.arange(4), r"x.npy: expected images of shape"),
+    (np.zeros((0, 2, 2), np.uint8), np.arange(0), r"x.npy: no images"),
+    (np.zeros((4, 2, 2), np.complex64), np.arange(4), "x.npy: expected integer pixel"),
+    (np.zeros((4, 2, 2), np.uint8), np.arange(4.0), r"y.npy: expected integer labels of "
+                                                    r"shape \(n,\), found float64"),
+    (np.zeros((4, 2, 2), np.uint8), np.array([0, 1, -1, 2]), r"y.npy: expected class labels "
+                                                             r"0, 1, ..., found -1 at index 2"),
+    (np.zeros((4, 2, 2), np.uint8), np.arange(3), r"y.npy: 3 labels for the 4 images of"),
+])
+def test_bad_npy_images_and_labels_are_named(tmp_path, images, labels, message):
+    np.save(tmp_path / "x.npy", images)
+    np.save(tmp_path / "y.npy", labels)
+    with pytest.raises((ValueError, TypeError), match=message):
+        load_idx_dir(tmp_path)
+
+
+def test_a_npy_header_declaring_too_much_is_refused_before_reading(tmp_path):
+    header = "{'descr': '|u1', 'fortran_order': False, 'shape': (100000, 1000, 1000), }"
+    text = header.encode("latin1")
+    text += b" " * (-(10 + len(text) + 1) % 64) + b"\n"
+    (tmp_path / "x.npy").write_bytes(b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little")
+                                     + text)
+    np.save(tmp_path / "y.npy", np.arange(4))
+    with pytest.raises(ValueError, match=r"x.npy: too large: the header declares"):
+        load_idx_dir(tmp_path)

@@ -317,5 +317,74 @@ def test_predict_streams_a_npy_file_in_batches(tmp_path, monkeypatch, make_image
     result = CliRunner().invoke(cli, ["predict", "bad.npy", "-m", "net.safetensors", "-o",
                                       "out.txt"])
     assert result.exit_code != 0
-    assert "the first at (image, pixel) (200, 89): 1.5" in str(result.exception)
+    assert str(result.exception).startswith(  # the one pixel rule, as_images's message
+        "bad.npy (images 192-249): expected pixel values as floats in [0, 1] (divide "
+        "0..255 by 255), found 0.0..1.5; the first outside is 1.5 at index (8, 89)")
     assert not list(tmp_path.glob("*out.txt*"))
+
+
+def test_predict_takes_every_layout_of_a_model_fitted_in_python(tmp_path, monkeypatch):
+    """A three-channel conv net fitted and saved from Python (its input shape is in its
+    config): channel-first images, rows of pixels and one image give its labels and,
+    with --proba, its probabilities; text output has one row a line."""
+    from nablanet.layers import Conv2D, Dense, Flatten
+    from nablanet.models import Sequential
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (9, 3, 6, 6)).astype(np.uint8)
+    model = Sequential([Conv2D(3, 2, 3, seed=0), Flatten(), Dense(32, 4, seed=1)],
+                       output_activation="softmax", loss="cross_entropy", seed=2)
+    model.fit(images / 255.0, np.arange(9) % 4, epochs=1, batch_size=3, progress=False)
+    model.save("conv.safetensors")
+    proba = model.predict_proba(images / 255.0)
+    for name, array in (("nchw", images), ("flat", images.reshape(9, -1)),
+                        ("float", images / 255.0)):
+        np.save(f"{name}.npy", array)
+        invoke("predict", f"{name}.npy", "-m", "conv.safetensors", "-o", f"{name}-l.npy")
+        invoke("predict", f"{name}.npy", "-m", "conv.safetensors", "--proba", "-o",
+               f"{name}-p.npy")
+        np.testing.assert_array_equal(np.load(f"{name}-l.npy"), proba.argmax(axis=1))
+        np.testing.assert_allclose(np.load(f"{name}-p.npy"), proba, rtol=0, atol=1e-12)
+    np.save("one.npy", images[4])
+    assert invoke("-q", "predict", "one.npy", "-m", "conv.safetensors") == \
+        f"{proba[4].argmax()}\n"
+    rows = invoke("-q", "predict", "one.npy", "-m", "conv.safetensors", "--proba")
+    np.testing.assert_allclose([float(v) for v in rows.split()], proba[4], rtol=1e-15)
+    invoke("predict", "nchw.npy", "-m", "conv.safetensors", "--proba", "-o", "p.txt")
+    np.testing.assert_allclose(np.loadtxt("p.txt"), proba, rtol=1e-15)
+    np.save("gray.npy", images[:, 0])  # one channel: not this model's images
+    result = CliRunner().invoke(cli, ["predict", "gray.npy", "-m", "conv.safetensors"])
+    assert result.exit_code != 0
+    assert str(result.exception) == (
+        "gray.npy: images of shape (9, 6, 6) do not fit the network conv.safetensors, "
+        "which takes 108 pixels per image: (n, 3, 6, 6) or (n, 108), or one image "
+        "(3, 6, 6)")
+
+
+def test_predict_reads_the_image_shape_of_an_earlier_release_and_refuses_a_rnn(
+        tmp_path, monkeypatch):
+    """A conv net saved as nablanet 0.2's 'train --layers' saved it (no input shape in
+    the config, the image shape in the CLI section) still predicts; a recurrent model
+    is sent to 'nablanet rnn predict'."""
+    from nablanet import RNN
+    from nablanet.layers import Conv2D, Dense, Flatten
+    from nablanet.models import Sequential
+    from nablanet.serialization import save
+
+    monkeypatch.chdir(tmp_path)
+    model = Sequential([Conv2D(1, 2, 3, seed=0), Flatten(), Dense(8, 3, seed=1)],
+                       output_activation="softmax", loss="cross_entropy")
+    save(model, "old.safetensors", cli={"image_shape": [1, 4, 4]})
+    images = np.random.default_rng(0).random((5, 4, 4))
+    np.save("images.npy", images)
+    invoke("predict", "images.npy", "-m", "old.safetensors", "-o", "l.npy")
+    np.testing.assert_array_equal(np.load("l.npy"), model.predict(images[:, None]))
+    save(model, "unknown.safetensors")
+    RNN(2, 3, 1, seed=0).save("rnn.safetensors")
+    for path, message in (("unknown.safetensors", "does not record the shape of its "
+                                                  "inputs"),
+                          ("rnn.safetensors", "a recurrent model (RNN): use 'nablanet rnn "
+                                              "predict'")):
+        result = CliRunner().invoke(cli, ["predict", "images.npy", "-m", path])
+        assert result.exit_code != 0 and message in str(result.exception), result.output

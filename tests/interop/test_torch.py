@@ -113,3 +113,127 @@ def test_sigmoid_rnn_has_no_torch_form():
 
     with pytest.raises(ValueError, match=r"nn\.RNN has no 'sigmoid'"):
         to_torch(RNN(2, 3, 1, activation="sigmoid"))
+
+
+# --------------------------------------------------------------------------------------
+# from_torch(to_torch(m)) on every layout to_torch writes: the same predictions, the
+# same configuration, the same per-sample input shape (so summary() works)
+# --------------------------------------------------------------------------------------
+def _conv_stack(dtype=np.float64):
+    from nablanet.layers import Activation
+
+    return Sequential([Conv2D(2, 4, 3, padding="same", seed=1, dtype=dtype),
+                       MaxPool2D(2, dtype=dtype),
+                       Conv2D(4, 3, 2, padding=1, activation="identity", seed=2, dtype=dtype),
+                       Activation("tanh", dtype=dtype),
+                       Conv2D(3, 3, 2, padding="same", activation="sigmoid", seed=5,
+                              dtype=dtype),  # an even kernel: the uneven ZeroPad2d
+                       Dropout(0.3, seed=3, dtype=dtype), Flatten(dtype=dtype),
+                       Dense(108, 5, activation="relu", seed=4, dtype=dtype),
+                       Dense(5, 3, seed=6, dtype=dtype)],
+                      output_activation="softmax", loss="cross_entropy", seed=7,
+                      dtype=dtype, input_shape=(2, 10, 10))
+
+
+def _layouts():
+    import nablanet
+
+    return {
+        "network": lambda: Network([6, 8, 4, 3], activation="tanh",
+                                   output_activation="softmax", loss="cross_entropy",
+                                   init="glorot", seed=2),
+        "network-float32": lambda: Network([6, 5, 1], activation="relu",
+                                           output_activation="sigmoid",
+                                           loss="binary_cross_entropy", seed=3,
+                                           dtype=np.float32),
+        "dense-regression": lambda: Sequential(
+            [Dense(6, 7, activation="sigmoid", init="he", seed=1), Dense(7, 2, seed=2)],
+            loss="mse", seed=5, input_shape=(6,)),
+        "conv": _conv_stack,
+        "conv-float32": lambda: _conv_stack(np.float32),
+        "conv-unfitted": lambda: Sequential([Conv2D(1, 2, 3, seed=0), Flatten(),
+                                             Dense(8, 2, seed=1)]),
+        "rnn": lambda: nablanet.RNN(3, 5, 2, activation="relu", seed=4),
+        "lstm-last": lambda: nablanet.LSTM(3, 5, 3, num_layers=2, target="last",
+                                           output_activation="softmax",
+                                           loss="cross_entropy", seed=4),
+        "gru": lambda: nablanet.GRU(3, 4, 1, output_activation="sigmoid",
+                                    loss="binary_cross_entropy", seed=4),
+    }
+
+
+def _inputs(model, rng):
+    shape = model.sample_shape if model.sample_shape is not None else (1, 4, 4)
+    if len(shape) == 2 and shape[0] == 1:  # a recurrent model: sequences of 7 steps
+        shape = (7, shape[1])
+    return rng.standard_normal((5, *shape)).astype(model.dtype)
+
+
+@pytest.mark.parametrize("name", list(_layouts()))
+def test_from_torch_of_to_torch_is_the_same_model(name):
+    model = _layouts()[name]()
+    X = _inputs(model, np.random.default_rng(0))
+    module = to_torch(model)
+    with torch.no_grad():
+        # move the weights in PyTorch: the weights come from the modules, not the record
+        for p in module.parameters():
+            p.mul_(1.5)
+    back = from_torch(module)
+    assert type(back) is type(model)
+    assert back.get_config() == model.get_config()
+    for p in model.params():
+        p *= 1.5
+    tol = 1e-12 if model.dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(back.predict_proba(X), model.predict_proba(X), rtol=0,
+                               atol=tol)
+    if model.sample_shape is not None:
+        assert back.summary() == model.summary()
+
+
+@pytest.mark.parametrize("name", ["network", "dense-regression", "conv", "conv-float32"])
+def test_from_torch_reads_the_layout_without_the_record(name):
+    """A module built in PyTorch (no ``nablanet_config``): the same predictions; the
+    convolutional one needs its input shape."""
+    model = _layouts()[name]()
+    X = _inputs(model, np.random.default_rng(1))
+    module = to_torch(model)
+    del module.nablanet_config
+    if isinstance(model.layers[0], Conv2D):
+        with pytest.raises(ValueError, match=r"input_shape: the module starts with an "
+                                             r"nn.Conv2d"):
+            from_torch(module)
+        back = from_torch(module, input_shape=model.sample_shape)
+    else:
+        back = from_torch(module)
+    assert type(back) is Sequential and back.sample_shape == model.sample_shape
+    tol = 1e-12 if model.dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(back.predict_proba(X), model.predict_proba(X), rtol=0,
+                               atol=tol)
+    assert "total parameters" in back.summary()
+
+
+def test_a_changed_module_is_read_from_its_layers(caplog):
+    model = _layouts()["network"]()
+    module = to_torch(model)
+    module.append(torch.nn.Linear(3, 2).double())  # after the softmax: another layout
+    module[-2], module[-1] = module[-1], module[-2]
+    back = from_torch(module)
+    assert type(back) is Sequential and back.layers[-1].n_out == 2
+    assert "no longer fits the nablanet_config" in caplog.text
+
+
+@pytest.mark.parametrize(("module", "message"), [
+    (lambda: torch.nn.Sequential(torch.nn.ZeroPad2d((0, 1, 0, 1)), torch.nn.Linear(3, 2)),
+     r"module 0 \(ZeroPad2d\) is not followed by an nn.Conv2d"),
+    (lambda: torch.nn.Sequential(torch.nn.ZeroPad2d((0, 2, 0, 2)), torch.nn.Conv2d(1, 2, 3)),
+     r"module 1 \(Conv2d\): an nn.ZeroPad2d\(0, 2, 0, 2\) is supported only"),
+    (lambda: torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, dilation=2)),
+     r"module 0 \(Conv2d\): nablanet's Conv2D has no groups, dilation"),
+    (lambda: torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.MaxPool2d(2, padding=1)),
+     r"module 1 \(MaxPool2d\): nablanet's MaxPool2D has no padding"),
+    (lambda: torch.nn.Sequential(torch.nn.Flatten(0)), r"expected nn.Flatten\(\)"),
+    (lambda: torch.nn.Sequential(torch.nn.Flatten()), "no nn.Linear or nn.Conv2d layer"),
+])
+def test_modules_outside_the_layout_are_named(module, message):
+    with pytest.raises(ValueError, match=message):
+        from_torch(module(), input_shape=(1, 8, 8))

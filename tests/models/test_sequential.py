@@ -224,10 +224,15 @@ def test_summary_lists_every_layer_with_shapes_and_counts():
     assert "(1) LSTMLayer" in lstm.summary() and "float32" in lstm.summary()
     model = _model()
     assert "(1) Scale" in model.summary((4,))
-    with pytest.raises(ValueError, match=r"^input_shape"):
-        model.summary()
+    assert model.summary() == model.summary((4,))  # a Dense first layer says (n_in,)
     with pytest.raises(ValueError, match=r"^input_shape"):
         model.summary((5,))
+    from nablanet.layers import Conv2D, Flatten
+
+    conv = Sequential([Conv2D(1, 2, 3, seed=0), Flatten(), Dense(8, 2, seed=1)])
+    with pytest.raises(ValueError, match=r"^input_shape: .*does not know it"):
+        conv.summary()  # neither given nor fitted
+    assert conv.summary((1, 4, 4)).splitlines()[0] == "Sequential: input (n, 1, 4, 4)"
     X, _ = _blobs(5)
     np.testing.assert_array_equal(model.predict_proba(X), _model().predict_proba(X))
 
@@ -281,3 +286,28 @@ def test_one_epoch_line_for_every_model_kind(caplog):
                                  monitor_training=False)
     assert lines[0] == (f"Epoch 1/2: val_loss {epochs[0]['val_loss']:.4g} | val_rmse "
                         f"{epochs[0]['val_rmse']:.4g} | {epochs[0]['seconds']:.2f} s")
+
+
+def test_the_input_shape_is_recorded_by_fit_saved_and_checked(tmp_path):
+    from nablanet.layers import Conv2D, Flatten
+
+    def conv():
+        return Sequential([Conv2D(1, 2, 3, seed=0), Flatten(), Dense(8, 3, seed=1)],
+                          output_activation="softmax", loss="cross_entropy", seed=0)
+
+    X = np.random.default_rng(0).random((6, 1, 4, 4))
+    y = np.arange(6) % 3
+    model = conv()
+    assert model.sample_shape is None and model.get_config()["input_shape"] is None
+    model.fit(X, y, epochs=1, batch_size=3, progress=False)
+    assert model.sample_shape == (1, 4, 4)
+    assert model.get_config()["input_shape"] == [1, 4, 4]
+    model.save(tmp_path / "m.safetensors")
+    loaded = nablanet.load(tmp_path / "m.safetensors")
+    assert loaded.sample_shape == (1, 4, 4)
+    assert loaded.summary() == model.summary() == conv().summary((1, 4, 4))
+    assert Sequential.from_config(model.get_config()).get_config() == model.get_config()
+    with pytest.raises(ValueError, match=r"^input_shape: .*Conv2D"):
+        Sequential([Conv2D(1, 2, 3)], input_shape=(2, 4, 4))
+    with pytest.raises(ValueError, match=r"^input_shape: expected a per-sample shape"):
+        Sequential([Dense(4, 2)], input_shape=(4, 0))

@@ -408,7 +408,7 @@ class Network:
                 built.append(Flatten(dtype=dtype))
             built.extend(layer.layers(self.rng, dtype))
         self.model = Sequential(built, output_activation="softmax", loss="cross_entropy",
-                                seed=self.rng, dtype=dtype)
+                                seed=self.rng, dtype=dtype, input_shape=self.input_shape)
         self.params = [p for layer in self.layers for p in (layer.w, layer.b)]
 
     def SGD(self, training_data, epochs, mini_batch_size, eta, validation_data,

@@ -1,5 +1,5 @@
 """``nablanet train``, ``evaluate`` and ``predict``: feedforward networks on images
-(MNIST, Fashion-MNIST, any directory of IDX files, the book's pickle)."""
+(MNIST, Fashion-MNIST, any directory of IDX or ``.npy`` files, the book's pickle)."""
 
 from __future__ import annotations
 
@@ -54,9 +54,10 @@ CLASS_NAMES = {"fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", 
                                  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]}
 
 DATASET_HELP = ("DATASET is 'mnist', 'fashion-mnist' (downloaded once, or found as "
-                "'nablanet info' says), a directory of IDX files (train-* and t10k-* "
-                "images and labels, or a single images/labels pair, of which --test-split "
-                "is held out for testing), or the book's mnist.pkl.gz.")
+                "'nablanet info' says), a directory of IDX or .npy image and label files "
+                "(train-* and t10k-* IDX files, x_train.npy and y_train.npy, ...; of a "
+                "single images/labels pair --test-split is held out for testing), or the "
+                "book's mnist.pkl.gz.")
 
 
 def check_sizes(sizes: list[int], n_pixels: int, n_classes: int, where: str) -> None:
@@ -215,7 +216,8 @@ def train(dataset, sizes, layers, epochs, batch_size, activation, output_activat
                 f"{data.source} has {plural(n_classes, 'class', 'classes')} (labels "
                 f"0-{n_classes - 1}): one unit per class", param_hint="--layers")
         net = Sequential(parsed, output_activation="softmax", loss="cross_entropy",
-                         optimizer=make_optimizer(o), seed=o["seed"], dtype=o["dtype"])
+                         optimizer=make_optimizer(o), seed=o["seed"], dtype=o["dtype"],
+                         input_shape=image_shape)
         described = {"layers": layers}
     schedule, stopping = training_controls(o, epochs)
     validation_split = validation_split_of(validation_split, o)
@@ -230,8 +232,6 @@ def train(dataset, sizes, layers, epochs, batch_size, activation, output_activat
                  plural(len(X_test), "test image"))
     cli = {"command": "train", "dataset": str(dataset), "seed": o["seed"],
            "test_fraction": test_split, "fingerprint": dataset_fingerprint(dataset)}
-    if layers is not None:
-        cli["image_shape"] = list(X_train.shape[1:])
     cli["options"] = run_options({**o, "sizes": sizes, "layers": layers,
                                   "batch_size": batch_size, "activation": activation,
                                   "output_activation": output_activation, "loss": loss,
@@ -390,29 +390,32 @@ def evaluate(dataset, model_path, seed, offline, metrics_out):
 
 
 def load_classifier(path) -> tuple:
-    """``(model, input_shape)``: the image classifier that 'nablanet train' saved in
-    ``path``, and the shape of one image as it takes it: ``(pixels,)`` for a --sizes
-    network, ``(1, rows, columns)`` for a --layers network (from the file's CLI section).
+    """``(model, input_shape)``: the image classifier saved in ``path`` (by 'nablanet
+    train' or from Python), and the shape of one image as it takes it, the model's
+    ``sample_shape``: ``(pixels,)`` for a dense network, ``(channels, rows, columns)``
+    for a convolutional one (a file of an earlier release has it in its CLI section).
 
     Raises
     ------
     FileNotFoundError, ValueError
-        As :func:`nablanet.serialization.load`; ValueError naming ``path`` for a model
-        that is neither (a recurrent model, a file without the image shape).
+        As :func:`nablanet.serialization.load`; ValueError naming ``path`` for a
+        recurrent model or a model that does not record its input shape.
     """
-    from nablanet.models import Network, Sequential
+    from nablanet.models import RecurrentNetwork, Sequential
     from nablanet.serialization import load, read_cli
 
     model = load(path, expect=Sequential)
-    if isinstance(model, Network):
+    if isinstance(model, RecurrentNetwork):
+        raise ValueError(f"{path}: a recurrent model ({type(model).__name__}): use "
+                         "'nablanet rnn predict' / 'nablanet rnn evaluate'")
+    if model.sample_shape is not None:
         return model, model.sample_shape
-    shape = read_cli(path).get("image_shape")
-    if model.sample_shape is not None or not (
-            isinstance(shape, list) and len(shape) == 3
+    shape = read_cli(path).get("image_shape")  # where earlier releases kept it
+    if not (isinstance(shape, list) and len(shape) == 3
             and all(type(v) is int and 1 <= v <= 2**16 for v in shape)):
-        raise ValueError(f"{path}: a {type(model).__name__} without the image shape "
-                         "'nablanet train' records: expected a network trained by "
-                         "'nablanet train'")
+        raise ValueError(f"{path}: a {type(model).__name__} that does not record the "
+                         "shape of its inputs: train it with 'nablanet train', or fit it "
+                         "(or give it input_shape) in Python before saving")
     return model, tuple(shape)
 
 
@@ -427,19 +430,16 @@ PREDICT_BATCH = 4096
 
 
 def read_images(path) -> np.ndarray:
-    """Images to classify, as ``(n, pixels)`` in the file's dtype, unchecked (see
-    :func:`image_batches`): a memory map for a ``.npy`` file, so that nothing is read
-    before it is used.
-
-    ``path`` is an IDX image file or a ``.npy`` array of shape ``(n, rows, columns)`` or
-    ``(n, pixels)``.
+    """Images to classify as the file holds them (shape and dtype unchecked, see
+    :func:`as_rows` and :func:`image_batches`): a memory map for a ``.npy`` file, so
+    that nothing is read before it is used, or an IDX file's array.
 
     Raises
     ------
     FileNotFoundError
         If ``path`` is not a file.
     ValueError
-        Naming ``path``: not an array (a ``.npz`` archive), no images or another shape.
+        Naming ``path``: not an array (a ``.npz`` archive) or no values.
     """
     from nablanet.datasets.idx import read_idx
 
@@ -456,86 +456,128 @@ def read_images(path) -> np.ndarray:
             raise ValueError(f"{path}: a .npz archive, expected a .npy array")
     else:
         X = read_idx(path)
-    if X.ndim not in (2, 3) or X.size == 0:
-        raise ValueError(f"{path}: expected images of shape (n, rows, columns) or "
-                         f"(n, pixels) with n > 0, found shape {X.shape}")
-    return X.reshape(len(X), -1)
+    if X.size == 0:
+        raise ValueError(f"{path}: no images: the array has shape {X.shape}")
+    return X
 
 
-def image_batches(X: np.ndarray, path, batch: int = PREDICT_BATCH):
-    """Yield the images ``X (n, pixels)`` of :func:`read_images` ``batch`` at a time as
-    floats in [0, 1]: integer pixels must be in 0-255 and are divided by 255; float pixels
-    must be in [0, 1] and are used as they are.
+def image_layouts(sample_shape: tuple) -> str:
+    """The layouts of images that :func:`as_rows` takes for a model of
+    ``sample_shape``, in words."""
+    pixels = math.prod(sample_shape)
+    if len(sample_shape) == 1:
+        return (f"(n, {pixels}) or (n, rows, columns) of {pixels} pixels, or one image "
+                f"(rows, columns)")
+    shapes = [sample_shape] + ([sample_shape[1:]] if sample_shape[0] == 1 else [])
+    one = [", ".join(map(str, s)) for s in shapes]
+    return (", ".join(f"(n, {s})" for s in one) + f" or (n, {pixels}), or one image "
+            + " or ".join(f"({s})" for s in one))
+
+
+def as_rows(X: np.ndarray, sample_shape: tuple, path, model_path) -> np.ndarray:
+    """``X`` viewed as ``(n, pixels)`` rows for a model of ``sample_shape``: many images
+    ``(n, *sample_shape)``, ``(n, pixels)``, ``(n, rows, columns)`` for one channel (a
+    dense model takes any ``(n, ...)`` of its pixel count), or one image (the same
+    without ``n``).
 
     Raises
     ------
     ValueError
-        Naming ``path``: a non-real dtype, non-finite values or values out of range (with
-        their count in the batch and the first (image, pixel) index in the file).
+        Naming ``path`` and ``model_path``: a shape that fits none of these layouts.
     """
-    if np.issubdtype(X.dtype, np.integer):
-        checks = [(lambda B: (B < 0) | (B > 255), "integer pixels in 0-255", "outside")]
-    elif np.issubdtype(X.dtype, np.floating):
-        checks = [(lambda B: ~np.isfinite(B), "finite pixels", "non-finite (NaN or infinity)"),
-                  (lambda B: (B < 0) | (B > 1), "float pixels in [0, 1]", "outside")]
-    else:
-        raise ValueError(f"{path}: expected integer or float pixels, found dtype {X.dtype}")
+    pixels = math.prod(sample_shape)
+    shapes = {(pixels,), tuple(sample_shape)}
+    if len(sample_shape) == 3 and sample_shape[0] == 1:
+        shapes.add(tuple(sample_shape[1:]))
+
+    def fits(shape: tuple) -> bool:
+        if len(sample_shape) == 1:  # a dense model sees pixels, not rows and columns
+            return 1 <= len(shape) <= 3 and math.prod(shape) == pixels
+        return shape in shapes
+
+    if X.ndim >= 2 and fits(X.shape[1:]):
+        return X.reshape(len(X), pixels)
+    if fits(X.shape):
+        return X.reshape(1, pixels)
+    raise ValueError(f"{path}: images of shape {X.shape} do not fit the network "
+                     f"{model_path}, which takes {plural(pixels, 'pixel')} per image: "
+                     f"{image_layouts(tuple(sample_shape))}")
+
+
+def image_batches(X: np.ndarray, path, dtype, batch: int):
+    """Yield the rows ``X (n, pixels)`` of :func:`as_rows` ``batch`` at a time as floats
+    of ``dtype`` in [0, 1], checked and scaled by the one pixel rule
+    (:func:`nablanet.validation.as_images`: integers 0..255 divided by 255, floats in
+    [0, 1] as they are).
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`~nablanet.validation.as_images`, naming ``path`` and the images of the
+        batch.
+    """
+    from nablanet.validation import as_images
+
     for start in range(0, len(X), batch):
         B = np.asarray(X[start:start + batch])
-        for test, expected, found in checks:
-            bad = test(B)
-            if bad.any():
-                image, pixel = (int(i) for i in np.argwhere(bad)[0])
-                raise ValueError(f"{path}: expected {expected}, found "
-                                 f"{plural(int(bad.sum()), 'value')} {found}, the first at "
-                                 f"(image, pixel) {(start + image, pixel)}: {B[image, pixel]}")
-        yield B / 255.0 if np.issubdtype(B.dtype, np.integer) else B
+        yield as_images(B, f"{path} (images {start}-{start + len(B) - 1})", dtype=dtype)
+
+
+def text_line(values: np.ndarray) -> str:
+    """One output a line: a label, or a row of probabilities separated by spaces."""
+    return f"{values}\n" if values.ndim == 0 else " ".join(map(str, values.tolist())) + "\n"
 
 
 @click.command(context_settings=CONTEXT, epilog=examples(
     "nablanet predict images.npy -m net.safetensors",
     "nablanet predict t10k-images-idx3-ubyte.gz -m net.safetensors -o labels.txt",
-    "nablanet predict images.npy -m net.safetensors -o labels.npy",
+    "nablanet predict images.npy -m net.safetensors --proba -o proba.npy",
 ))
 @click.argument("images", type=click.Path(dir_okay=False))
 @click.option("-m", "--model", "model_path", required=True, type=click.Path(dir_okay=False),
-              help="A network saved by 'nablanet train --model-out'.")
+              help="A network saved by 'nablanet train --model-out' (or from Python).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="Write the labels here: .npy, or text with one label per line "
-              "[default: standard output, one label per line].")
+              help="Write the labels (with --proba, the probabilities) here: .npy, or "
+              "text with one image per line [default: standard output, one image per "
+              "line].")
+@click.option("--proba", is_flag=True,
+              help="Write each image's class probabilities (the output layer's "
+              "activations) instead of its label: one row per image, (n, classes) in a "
+              ".npy file, separated by spaces in text.")
 @verbosity_options
-def predict(images, model_path, output):
-    """Predict a class label for each image of IMAGES: an IDX image file or a .npy array
-    of shape (n, 28, 28) or (n, 784).
+def predict(images, model_path, output, proba):
+    """Predict a class label (or, with --proba, the class probabilities) for each image
+    of IMAGES: an IDX image file or a .npy array.
 
-    Integer pixels must be in 0-255 (they are divided by 255); float pixels in [0, 1].
+    The array holds many images, (n, rows, columns), (n, pixels) or channel first
+    (n, channels, rows, columns), or one image, (rows, columns), as the network takes
+    them. Integer pixels must be in 0-255 (they are divided by 255); float pixels in
+    [0, 1].
     """
     check_outputs({"--output": output}, {"IMAGES": images, "--model": model_path})
     check_model_kind(model_path, "predict")
     net, input_shape = load_classifier(model_path)
-    X = read_images(images)
-    if X.shape[1] != math.prod(input_shape):
-        raise ValueError(f"{images}: {plural(X.shape[1], 'pixel')} per image, the network "
-                         f"{model_path} expects {math.prod(input_shape)}")
-    labels = (net.predict(B.reshape(-1, *input_shape).astype(net.dtype, copy=False))
-              for B in image_batches(X, images))
-    what = plural(len(X), "label")
+    X = as_rows(read_images(images), input_shape, images, model_path)
+    score = net.predict_proba if proba else net.predict
+    results = (score(B.reshape(-1, *input_shape))
+               for B in image_batches(X, images, net.dtype, PREDICT_BATCH))
+    what = plural(len(X), "probability row" if proba else "label")
     if output and output.endswith(".npy"):
         with writing(output, what), atomic_output(output) as tmp:
-            first = next(labels)
+            first = next(results)
             out = np.lib.format.open_memmap(tmp, mode="w+", dtype=first.dtype,
                                             shape=(len(X), *first.shape[1:]))
             start = 0
-            for batch in chain([first], labels):
+            for batch in chain([first], results):
                 out[start:start + len(batch)] = batch
                 start += len(batch)
             out.flush()
             del out
     elif output:
         with writing(output, what), atomic_output(output) as tmp, tmp.open("w") as f:
-            for batch in labels:
-                f.write("".join(f"{v}\n" for v in batch))
+            for batch in results:
+                f.write("".join(map(text_line, batch)))
     else:
-        for batch in labels:
-            click.echo("".join(f"{v}\n" for v in batch), nl=False)
+        for batch in results:
+            click.echo("".join(map(text_line, batch)), nl=False)
         log.info("%s written to standard output", what)

@@ -19,6 +19,7 @@ import codecs
 import contextlib
 import gzip
 import logging
+import math
 import os
 import pickle
 import sys
@@ -110,6 +111,11 @@ SYSTEM_DIRS = {
 
 PICKLE_SUFFIXES = (".pkl.gz", ".pkl")
 
+#: File names (in lower case) of the images and the labels in a directory of IDX or
+#: ``.npy`` files (see :func:`load_idx_dir`)
+IMAGE_FILES = ("*images*idx3*", "*images*.npy", "x.npy", "x_*.npy", "x-*.npy")
+LABEL_FILES = ("*labels*idx1*", "*labels*.npy", "y.npy", "y_*.npy", "y-*.npy")
+
 
 class ImageData(NamedTuple):
     """A labelled image data set, split into training and test sets.
@@ -147,38 +153,66 @@ def _float_dtype(dtype) -> np.dtype:
     return dtype
 
 
+def _npy_images(images: np.ndarray, path: Path) -> tuple[np.ndarray, tuple[int, int]]:
+    """The images of a ``.npy`` file as ``(n, pixels)`` and their ``(rows, columns)``:
+    ``(n, rows, columns)``, ``(n, 1, rows, columns)`` (channel first) or ``(n, pixels)``
+    (square when ``pixels`` is, else one row)."""
+    shape = images.shape
+    if images.ndim == 4 and shape[1] == 1:
+        image_shape = (shape[2], shape[3])
+    elif images.ndim == 3:
+        image_shape = (shape[1], shape[2])
+    elif images.ndim == 2:
+        side = math.isqrt(shape[1])
+        image_shape = (side, side) if side * side == shape[1] else (1, shape[1])
+    else:
+        raise ValueError(f"{path}: expected images of shape (n, rows, columns), (n, 1, "
+                         f"rows, columns) or (n, pixels), found {shape}")
+    if images.size == 0:
+        raise ValueError(f"{path}: no images: the array has shape {shape}")
+    return images.reshape(len(images), -1), image_shape
+
+
 def _load_pair(images_path: Path, labels_path: Path, dtype: np.dtype,
                pixels: bool = False) -> tuple[np.ndarray | Pixels, np.ndarray, tuple[int, int]]:
-    """Read an IDX images/labels pair: ``(n, rows * columns)`` in [0, 1] (floats, or
-    :class:`Pixels` when ``pixels``), int64 ``(n,)`` and ``(rows, columns)``."""
-    images = read_idx(images_path)
-    if images.ndim != 3 or images.dtype != np.uint8:
-        raise ValueError(
-            f"{images_path}: expected uint8 images of shape (n, rows, columns), "
-            f"found {images.dtype} of shape {images.shape}"
-        )
-    if images.size == 0:
-        raise ValueError(
-            f"{images_path}: no images: the header declares "
-            f"{'x'.join(map(str, images.shape))} (images x rows x columns)"
-        )
-    labels = read_idx(labels_path)
+    """Read an images/labels pair, IDX (uint8 images) or ``.npy`` (uint8, other integer
+    or float images, see :func:`_npy_images`): ``(n, rows * columns)`` in [0, 1] (floats
+    by the rule of :func:`nablanet.validation.as_images`, or :class:`Pixels` for uint8
+    pixels when ``pixels``), int64 labels ``(n,)`` and ``(rows, columns)``. A ``.npy``
+    file is read by :func:`~nablanet.datasets.npy.read_npy`, which checks its header
+    against a size bound before it allocates anything."""
+    if images_path.suffix == ".npy":
+        images, shape = _npy_images(read_npy(images_path), images_path)
+    else:
+        images = read_idx(images_path)
+        if images.ndim != 3 or images.dtype != np.uint8:
+            raise ValueError(
+                f"{images_path}: expected uint8 images of shape (n, rows, columns), "
+                f"found {images.dtype} of shape {images.shape}"
+            )
+        if images.size == 0:
+            raise ValueError(
+                f"{images_path}: no images: the header declares "
+                f"{'x'.join(map(str, images.shape))} (images x rows x columns)"
+            )
+        shape = (images.shape[1], images.shape[2])
+        images = images.reshape(len(images), -1)
+    labels = read_npy(labels_path) if labels_path.suffix == ".npy" else read_idx(labels_path)
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
         raise ValueError(
             f"{labels_path}: expected integer labels of shape (n,), "
             f"found {labels.dtype} of shape {labels.shape}"
         )
+    if len(labels) and labels.min() < 0:
+        raise ValueError(f"{labels_path}: expected class labels 0, 1, ..., found "
+                         f"{labels.min()} at index {int(labels.argmin())}")
     if len(labels) != len(images):
         raise ValueError(
             f"{labels_path}: {len(labels)} labels for the {len(images)} images of {images_path}"
         )
-    shape = (images.shape[1], images.shape[2])
-    images = images.reshape(len(images), -1)
-    if pixels:
+    if pixels and images.dtype == np.uint8:
         return Pixels(images, dtype), labels.astype(np.int64), shape
-    X = images.astype(dtype)
-    X /= 255
-    return X, labels.astype(np.int64), shape
+    return as_images(images, str(images_path), dtype=dtype), labels.astype(np.int64), shape
 
 
 def read_image_file(path, *, n_pixels: int | None = None, dtype=np.float64) -> np.ndarray:
@@ -440,10 +474,12 @@ def _holdout(X, y, test_fraction: float,
 
 def load_idx_dir(directory, *, test_fraction=0.2, seed=1, dtype=np.float64,
                  pixels=False) -> ImageData:
-    """Load any directory of IDX images and labels.
+    """Load any directory of IDX or ``.npy`` images and labels.
 
-    Images are files named ``*images*idx3*``, labels ``*labels*idx1*``, gzip'd or raw
-    (of a file present both raw and as ``.gz``, the ``.gz`` is used). With one pair,
+    Images are IDX files named ``*images*idx3*`` and labels ``*labels*idx1*``, gzip'd or
+    raw (of a file present both raw and as ``.gz``, the ``.gz`` is used), or ``.npy``
+    files named ``*images*.npy`` or ``x*.npy`` and ``*labels*.npy`` or ``y*.npy``
+    (``x_train.npy``, ``y_train.npy``, ...; names compared in lower case). With one pair,
     a random ``test_fraction`` of it is held out as the test set. With two pairs, the
     one whose names contain ``train`` is the training set and the one whose names
     contain ``t10k`` or ``test`` the test set.
@@ -475,9 +511,12 @@ def load_idx_dir(directory, *, test_fraction=0.2, seed=1, dtype=np.float64,
         If ``directory`` is not a directory.
     ValueError
         If no images/labels pair is found, the files are ambiguous (neither one pair nor
-        a train and a test pair), images are not uint8 ``(n, rows, columns)``, labels are
-        not integer ``(n,)``, their counts differ, ``test_fraction`` leaves an empty
-        set, or a file is not valid IDX.
+        a train and a test pair), IDX images are not uint8 ``(n, rows, columns)``,
+        ``.npy`` images are not ``(n, rows, columns)``, ``(n, 1, rows, columns)`` or
+        ``(n, pixels)`` of integers 0..255 or floats in [0, 1], labels are not integers
+        ``(n,)`` >= 0, their counts differ, ``test_fraction`` leaves an empty set, or a
+        file is not valid IDX or ``.npy`` (or larger than
+        :data:`nablanet.datasets.npy.MAX_BYTES`); every message names the file.
     """
     dtype = _float_dtype(dtype)
     directory = Path(directory).expanduser()
@@ -485,13 +524,14 @@ def load_idx_dir(directory, *, test_fraction=0.2, seed=1, dtype=np.float64,
         raise FileNotFoundError(f"{directory}: no such directory")
     files = sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
     files = [p for p in files if p.with_name(p.name + ".gz") not in files]
-    images = [p for p in files if fnmatch(p.name, "*images*idx3*")]
-    labels = [p for p in files if fnmatch(p.name, "*labels*idx1*")]
+    images = [p for p in files if any(fnmatch(p.name.lower(), f) for f in IMAGE_FILES)]
+    labels = [p for p in files if any(fnmatch(p.name.lower(), f) for f in LABEL_FILES)]
     found = f"found images {[p.name for p in images]}, labels {[p.name for p in labels]}"
     if not images or not labels:
         raise ValueError(
-            f"{directory}: no IDX images/labels pair (files named *images*idx3* and "
-            f"*labels*idx1*, raw or .gz); {found}"
+            f"{directory}: no images/labels pair (IDX files named *images*idx3* and "
+            f"*labels*idx1*, raw or .gz, or .npy files named *images*.npy or x*.npy and "
+            f"*labels*.npy or y*.npy); {found}"
         )
     if len(images) == len(labels) == 1:
         X, y, shape = _load_pair(images[0], labels[0], dtype, pixels)
@@ -516,7 +556,7 @@ def load_idx_dir(directory, *, test_fraction=0.2, seed=1, dtype=np.float64,
         log.info("%s: training on %s, testing on %s", directory, present[0].name, present[2].name)
         return _read_standard(present, dtype, str(directory), pixels)
     raise ValueError(
-        f"{directory}: ambiguous IDX files: expected one images/labels pair, or a train "
+        f"{directory}: ambiguous image files: expected one images/labels pair, or a train "
         f"pair and a test pair (names containing 'train', and 't10k' or 'test'); {found}"
     )
 
@@ -651,7 +691,8 @@ def load_images(spec, *, offline=False, dtype=np.float64, test_fraction=0.2, see
     ----------
     spec : str or os.PathLike
         ``"mnist"`` (:func:`load_mnist`), ``"fashion-mnist"`` (:func:`load_fashion_mnist`),
-        a directory (its four standard files if present, else :func:`load_idx_dir`), or a
+        a directory (its four standard files if present, else :func:`load_idx_dir`: IDX or
+        ``.npy`` images and labels), or a
         book pickle ``*.pkl.gz`` / ``*.pkl`` (:func:`load_book_pickle`; its 50000
         training and 10000 test examples; its 10000 validation examples are left out,
         :func:`load_book_pickle` returns them).
@@ -707,5 +748,5 @@ def load_images(spec, *, offline=False, dtype=np.float64, test_fraction=0.2, see
         raise FileNotFoundError(f"{text}: no such file or directory")
     raise ValueError(
         f"unknown image data set {text!r}: expected 'mnist', 'fashion-mnist', a directory "
-        "of IDX files, or the book's pickle (*.pkl.gz)"
+        "of IDX or .npy files, or the book's pickle (*.pkl.gz)"
     )

@@ -14,6 +14,13 @@ The module layout is documented and fixed, so a ``state_dict`` is enough to move
   stack) <-> :class:`MinMaxScale`, first and last in the ``nn.Sequential`` or the
   :class:`RecurrentModule`, so the module takes raw features and gives the data's units.
 
+A module holds what PyTorch needs to compute; what only nablanet uses (the model class,
+the initialisers' and layers' settings, the seed, the per-sample input shape) travels
+as the attribute ``nablanet_config`` (``{"name", "config"}``, the registered model name
+and :meth:`~nablanet.models.sequential.Sequential.get_config`) that :func:`to_torch` sets
+and :func:`from_torch` reads, so ``from_torch(to_torch(model))`` is the same model. It
+lives on the module object (``torch.save(module)`` keeps it, a ``state_dict`` does not).
+
 Layout differences handled here, once: nablanet's dense weights are ``(n_in, n_out)``
 (``nn.Linear.weight`` is the transpose); nablanet's LSTM gate blocks are ``i, f, o, g``
 (PyTorch's ``i, f, g, o``) with one bias per gate (PyTorch's two biases are summed on
@@ -23,6 +30,7 @@ import, and the export puts the bias in ``bias_ih`` with ``bias_hh = 0``); GRU g
 
 from __future__ import annotations
 
+import logging
 from typing import Any, cast
 
 import numpy as np
@@ -33,11 +41,22 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("PyTorch interchange needs torch: pip install torch") from exc
 
-from nablanet.layers import Dense, MinMaxScaling
+from nablanet.layers import (
+    Activation,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    Layer,
+    MaxPool2D,
+    MinMaxScaling,
+)
 from nablanet.layers.recurrent import GRULayer, RNNLayer
 from nablanet.models.recurrent import GRU, LSTM, RNN, RecurrentNetwork
 from nablanet.models.sequential import Sequential
-from nablanet.registry import name_of
+from nablanet.registry import get, name_of
+
+log = logging.getLogger("nablanet")
 
 __all__ = ["MinMaxScale", "RecurrentModule", "from_torch", "to_torch"]
 
@@ -255,7 +274,9 @@ def _default_loss(output_activation: str) -> str:
 def to_torch(model) -> nn.Module:
     """A ``torch.nn`` module computing ``model.predict_proba`` (in eval mode): an
     ``nn.Sequential`` for feedforward and convolutional models, a
-    :class:`RecurrentModule` for ``RNN``, ``LSTM`` and ``GRU``.
+    :class:`RecurrentModule` for ``RNN``, ``LSTM`` and ``GRU``; its attribute
+    ``nablanet_config`` records the model's class and configuration (see the module
+    docstring).
 
     Raises
     ------
@@ -263,44 +284,207 @@ def to_torch(model) -> nn.Module:
         For a layer kind without a PyTorch counterpart, naming it.
     """
     if isinstance(model, RecurrentNetwork):
-        return _recurrent_to_torch(model)
-    modules = []
-    for i, layer in enumerate(model.layers):
-        kind = name_of("layer", type(layer))
-        if kind not in _TO_TORCH:
-            raise ValueError(f"to_torch: layers[{i}] ({kind}) has no PyTorch counterpart; "
-                             f"supported: {sorted(_TO_TORCH)}")
-        modules += _TO_TORCH[kind](layer)
-    modules += _activation_modules(model.output_activation.name)
-    return nn.Sequential(*_scale(model.input_scaling), *modules,
-                         *_scale(model.output_scaling)).eval()
+        module: nn.Module = _recurrent_to_torch(model)
+    else:
+        modules = []
+        for i, layer in enumerate(model.layers):
+            kind = name_of("layer", type(layer))
+            if kind not in _TO_TORCH:
+                raise ValueError(f"to_torch: layers[{i}] ({kind}) has no PyTorch "
+                                 f"counterpart; supported: {sorted(_TO_TORCH)}")
+            modules += _TO_TORCH[kind](layer)
+        modules += _activation_modules(model.output_activation.name)
+        module = nn.Sequential(*_scale(model.input_scaling), *modules,
+                               *_scale(model.output_scaling)).eval()
+    # a plain attribute (nn.Module.__setattr__ keeps what is not a tensor or module)
+    object.__setattr__(module, "nablanet_config", {"name": name_of("model", type(model)),
+                                                   "config": model.get_config()})
+    return module
 
 
-def _dense(linear: nn.Linear, activation: str) -> Dense:
-    dtype = np.float64 if linear.weight.dtype == torch.float64 else np.float32
+def _dtype(module: nn.Module) -> type:
+    """The NumPy dtype of a module's first parameter (float64 or float32)."""
+    first = next(module.parameters(), None)
+    return np.float64 if first is not None and first.dtype == torch.float64 else np.float32
+
+
+def _array(t: torch.Tensor | None, like: np.ndarray) -> np.ndarray:
+    return np.zeros_like(like) if t is None else t.detach().numpy()
+
+
+def _dense(linear: nn.Linear, activation: str, dtype) -> Dense:
     dense = Dense(linear.in_features, linear.out_features, activation=activation, dtype=dtype)
     dense.W[...] = linear.weight.detach().numpy().T
-    dense.b[...] = 0.0 if linear.bias is None else linear.bias.detach().numpy()
+    dense.b[...] = _array(linear.bias, dense.b)
     return dense
 
 
-def from_torch(module: nn.Module, *, loss: str | None = None, seed=None):
+def _conv_padding(conv: nn.Conv2d, pad: nn.ZeroPad2d | None, where: str):
+    """``Conv2D``'s ``padding`` for ``conv`` (after the uneven ``pad`` of a 'same'
+    padding when there is one), as :func:`_conv` writes it."""
+    padding: str | int | tuple[int, int]
+    if isinstance(conv.padding, str):
+        padding = conv.padding
+    else:
+        ph, pw = conv.padding
+        padding = "valid" if (ph, pw) == (0, 0) else ph if ph == pw else (ph, pw)
+    if pad is None:
+        return padding
+    left, right, top, bottom = pad.padding
+    kh, kw = conv.kernel_size
+    same = ((kh - 1) // 2, kh // 2, (kw - 1) // 2, kw // 2)
+    if padding != "valid" or (top, bottom, left, right) != same or conv.stride != (1, 1):
+        raise ValueError(f"from_torch: {where}: an nn.ZeroPad2d{pad.padding} is supported "
+                         "only as the uneven 'same' padding of the nn.Conv2d after it "
+                         f"(stride 1, padding 0), here {same[2:] + same[:2]}")
+    return "same"
+
+
+def _conv2d(conv: nn.Conv2d, pad: nn.ZeroPad2d | None, activation: str, dtype,
+            where: str) -> Conv2D:
+    if conv.groups != 1 or conv.dilation != (1, 1) or conv.padding_mode != "zeros":
+        raise ValueError(f"from_torch: {where}: nablanet's Conv2D has no groups, dilation "
+                         "or padding modes other than zeros")
+    layer = Conv2D(conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride,
+                   padding=_conv_padding(conv, pad, where), activation=activation,
+                   dtype=dtype)
+    layer.W[...] = conv.weight.detach().numpy()
+    layer.b[...] = _array(conv.bias, layer.b)
+    return layer
+
+
+def _pool(pool: nn.MaxPool2d, dtype, where: str) -> MaxPool2D:
+    if pool.padding not in (0, (0, 0)) or pool.dilation not in (1, (1, 1)) or pool.ceil_mode:
+        raise ValueError(f"from_torch: {where}: nablanet's MaxPool2D has no padding, "
+                         "dilation or ceil_mode")
+    return MaxPool2D(pool.kernel_size, pool.stride, dtype=dtype)
+
+
+LAYOUT = ("nn.Linear and nn.Conv2d (after an optional nn.ZeroPad2d), each optionally "
+          "followed by nn.Sigmoid / nn.Tanh / nn.ReLU, nn.MaxPool2d, nn.Dropout, "
+          "nn.Flatten, and a final nn.Softmax(dim=-1) or nn.Sigmoid")
+
+
+def _layers(children: list, dtype) -> list:
+    """nablanet layers from the modules of an ``nn.Sequential`` (the output activation
+    taken off): an activation module after a linear or convolutional layer becomes its
+    activation, anywhere else an ``Activation`` layer."""
+    specs: list[list] = []  # [module, activation, preceding nn.ZeroPad2d, index]
+    pad = None
+    for i, child in enumerate(children):
+        if pad is not None and not isinstance(child, nn.Conv2d):
+            raise ValueError(f"from_torch: module {i - 1} (ZeroPad2d) is not followed by "
+                             "an nn.Conv2d")
+        if isinstance(child, nn.ZeroPad2d):
+            pad = child
+        elif isinstance(child, nn.Linear | nn.Conv2d | nn.MaxPool2d | nn.Dropout | nn.Flatten):
+            specs.append([child, "identity", pad, i])
+            pad = None
+        elif type(child) in _NAMES:
+            if specs and isinstance(specs[-1][0], nn.Linear | nn.Conv2d) \
+                    and specs[-1][1] == "identity":
+                specs[-1][1] = _NAMES[type(child)]
+            else:
+                specs.append([child, _NAMES[type(child)], None, i])
+        else:
+            raise ValueError(f"from_torch: module {i} ({type(child).__name__}) is not part "
+                             f"of the supported layout ({LAYOUT})")
+    if pad is not None:
+        raise ValueError(f"from_torch: the last module ({type(pad).__name__}) is not "
+                         "followed by an nn.Conv2d")
+    layers: list[Layer] = []
+    for child, activation, pad, i in specs:
+        where = f"module {i} ({type(child).__name__})"
+        if isinstance(child, nn.Linear):
+            layers.append(_dense(child, activation, dtype))
+        elif isinstance(child, nn.Conv2d):
+            layers.append(_conv2d(child, pad, activation, dtype, where))
+        elif isinstance(child, nn.MaxPool2d):
+            layers.append(_pool(child, dtype, where))
+        elif isinstance(child, nn.Dropout):
+            layers.append(Dropout(child.p, dtype=dtype))
+        elif isinstance(child, nn.Flatten):
+            if (child.start_dim, child.end_dim) != (1, -1):
+                raise ValueError(f"from_torch: {where}: expected nn.Flatten() (start_dim 1, "
+                                 "end_dim -1)")
+            layers.append(Flatten(dtype=dtype))
+        else:
+            layers.append(Activation(activation, dtype=dtype))
+    return layers
+
+
+def _recorded(module: nn.Module, converted, loss: str | None, seed,
+              input_shape: tuple[int, ...] | None = None):
+    """The model that ``module.nablanet_config`` (set by :func:`to_torch`) describes,
+    with ``loss``, ``seed`` and ``input_shape`` where given and the weights of
+    ``converted`` (the model read from the modules), or
+    ``converted`` itself when the module carries no such record or no longer fits it
+    (other parameter shapes, output activation or dtype: logged)."""
+    record = getattr(module, "nablanet_config", None)
+    if not isinstance(record, dict):
+        return converted
+    config = dict(record.get("config") or {})
+    if loss is not None and "loss" in config:
+        config["loss"] = loss
+    if seed is not None and "seed" in config:
+        config["seed"] = seed
+    if input_shape is not None and "input_shape" in config:
+        config["input_shape"] = list(input_shape)
+    try:
+        model = get("model", cast(str, record.get("name"))).from_config(config)
+    except (ValueError, TypeError) as exc:
+        log.warning("from_torch: ignoring the module's nablanet_config (%s)", exc)
+        return converted
+    ours, theirs = model.params(), converted.params()
+    if ([p.shape for p in ours] != [p.shape for p in theirs]
+            or model.output_activation.name != converted.output_activation.name
+            or np.dtype(model.dtype) != np.dtype(converted.dtype)):
+        log.warning("from_torch: the module no longer fits the nablanet_config it carries "
+                    "(other layers, output or dtype): converted from its modules alone")
+        return converted
+    for mine, read in zip(ours, theirs, strict=True):
+        mine[...] = read
+    return model
+
+
+def from_torch(module: nn.Module, *, loss: str | None = None, seed=None,
+               input_shape: tuple[int, ...] | None = None):
     """A nablanet model from a PyTorch module of the documented layout: a
     :class:`RecurrentModule` gives an ``RNN``/``LSTM``/``GRU``; an ``nn.Sequential`` of
-    ``nn.Linear`` and activation modules gives a ``Sequential`` of ``Dense`` layers.
+    ``nn.Linear``, ``nn.Conv2d`` (after an ``nn.ZeroPad2d`` for an uneven 'same'
+    padding), ``nn.MaxPool2d``, ``nn.Dropout``, ``nn.Flatten`` and activation modules
+    gives a ``Sequential`` of ``Dense``, ``Conv2D``, ``MaxPool2D``, ``Dropout``,
+    ``Flatten`` and ``Activation`` layers.
 
-    An activation module after a linear layer becomes that ``Dense`` layer's activation;
-    a final ``nn.Softmax`` / ``nn.Sigmoid`` becomes the output activation, with the
-    matching loss (cross-entropy / binary cross-entropy; squared error otherwise) unless
-    ``loss`` is given.
+    An activation module after a linear or convolutional layer becomes that layer's
+    activation; a final ``nn.Softmax`` / ``nn.Sigmoid`` becomes the output activation,
+    with the matching loss (cross-entropy / binary cross-entropy; squared error
+    otherwise) unless ``loss`` is given. A module made by :func:`to_torch` carries the
+    model's configuration (``nablanet_config``): the model is rebuilt from it (the same
+    class, initialisers, seed and input shape) with the module's weights.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    loss : str, optional
+        The model's loss; default: the recorded one, else as above.
+    seed : int, optional
+        The model's seed; default: the recorded one, else None.
+    input_shape : tuple of int, optional
+        The per-sample input shape the model records (:attr:`Sequential.sample_shape`);
+        default: the recorded one, else ``(in_features,)`` of a first ``nn.Linear``. A
+        module that starts with an ``nn.Conv2d`` and carries no record needs it:
+        ``(channels, height, width)``.
 
     Raises
     ------
     ValueError
-        For a module this layout does not describe, naming its index and type.
+        For a module this layout does not describe, naming its index and type; for a
+        convolutional module without ``input_shape`` (nor a record of it), or an
+        ``input_shape`` its layers do not accept.
     """
     if isinstance(module, RecurrentModule):
-        return _recurrent_from_torch(module, loss, seed)
+        return _recorded(module, _recurrent_from_torch(module, loss, seed), loss, seed)
     children = list(module.children()) if isinstance(module, nn.Sequential) else [module]
     scaling: dict[str, Any] = {}
     if children and isinstance(children[0], MinMaxScale):
@@ -311,19 +495,16 @@ def from_torch(module: nn.Module, *, loss: str | None = None, seed=None):
     if children and isinstance(children[-1], nn.Softmax | nn.Sigmoid):
         output = "softmax" if isinstance(children[-1], nn.Softmax) else "sigmoid"
         children = children[:-1]
-    linears: list[list] = []  # [nn.Linear, activation name]
-    for i, child in enumerate(children):
-        if isinstance(child, nn.Linear):
-            linears.append([child, "identity"])
-        elif type(child) in _NAMES and linears and linears[-1][1] == "identity":
-            linears[-1][1] = _NAMES[type(child)]
-        else:
-            raise ValueError(f"from_torch: module {i} ({type(child).__name__}) is not part of "
-                             "the supported layout (nn.Linear, each optionally followed by "
-                             "nn.Sigmoid / nn.Tanh / nn.ReLU, and a final nn.Softmax or "
-                             "nn.Sigmoid)")
-    layers = [_dense(linear, activation) for linear, activation in linears]
-    if not layers:
-        raise ValueError("from_torch: no nn.Linear layer found")
-    return Sequential(layers, output_activation=output, loss=loss or _default_loss(output),
-                      seed=seed, dtype=layers[0].dtype, **scaling)
+    layers = _layers(children, _dtype(module))
+    if not any(isinstance(layer, Dense | Conv2D) for layer in layers):
+        raise ValueError("from_torch: no nn.Linear or nn.Conv2d layer found")
+    record = getattr(module, "nablanet_config", None)
+    recorded_shape = isinstance(record, dict) and "input_shape" in (record.get("config") or {})
+    if input_shape is None and isinstance(layers[0], Conv2D) and not recorded_shape:
+        raise ValueError("from_torch: input_shape: the module starts with an nn.Conv2d, "
+                         "which does not hold the image size: pass input_shape=(channels, "
+                         "height, width)")
+    converted = Sequential(layers, output_activation=output,
+                           loss=loss or _default_loss(output), seed=seed,
+                           dtype=layers[0].dtype, input_shape=input_shape, **scaling)
+    return _recorded(module, converted, loss, seed, input_shape)

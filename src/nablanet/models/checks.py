@@ -15,7 +15,26 @@ from nablanet.datasets.pixels import Pixels
 from nablanet.losses import one_hot
 from nablanet.validation import all_finite
 
-__all__ = ["check_inputs", "check_targets", "holdout"]
+__all__ = ["check_inputs", "check_targets", "holdout", "shape_of"]
+
+
+def shape_of(value, name: str) -> tuple[int, ...]:
+    """``value`` as a per-sample shape: a tuple of one or more integers >= 1.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` and the value found.
+    """
+    try:
+        shape = tuple(value)
+    except TypeError:
+        shape = ()
+    if not shape or not all(isinstance(d, int | np.integer) and not isinstance(d, bool)
+                            and d >= 1 for d in shape):
+        raise ValueError(f"{name}: expected a per-sample shape (integers >= 1), got "
+                         f"{value!r}")
+    return tuple(int(d) for d in shape)
 
 
 def check_inputs(model, X, name: str) -> np.ndarray | Pixels:

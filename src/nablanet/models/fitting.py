@@ -157,6 +157,8 @@ def fit(
     epochs = model.default_epochs if epochs is None else epochs
     batch_size = model.default_batch_size if batch_size is None else batch_size
     data = model._prepare(X, y, mask, "X", model.targets_name)
+    if model.sample_shape is None:  # what the model takes, for summary() and the exports
+        model.input_shape = tuple(data[0].shape[1:])
     resume = bool(initial_epoch)
     state = start_run(model, data, resume, schedule, early_stopping)
     schedule, early_stopping = state.schedule, state.early_stopping

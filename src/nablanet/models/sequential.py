@@ -42,10 +42,11 @@ from nablanet.activations import get_activation
 from nablanet.datasets.pixels import Pixels
 from nablanet.init import check_dtype
 from nablanet.layers.base import Layer
+from nablanet.layers.dense import Dense
 from nablanet.layers.scaling import MinMaxScaling
 from nablanet.losses import get_loss
 from nablanet.models import fitting, work_buffers
-from nablanet.models.checks import check_inputs, check_targets
+from nablanet.models.checks import check_inputs, check_targets, shape_of
 from nablanet.models.gradient_step import gradient_step
 from nablanet.models.head_metrics import metric_logs, metrics_line
 from nablanet.models.loss_weights import loss_weights
@@ -90,10 +91,16 @@ class Sequential:
         ``output_scaling.undo``, so the loss, :meth:`evaluate`'s metrics and the
         gradients are those of the model without them on scaled data (bit for bit).
         Saved in the config; every exporter applies them.
+    input_shape : tuple of int, optional
+        The per-sample input shape, e.g. ``(1, 28, 28)`` for one-channel 28 x 28 images;
+        saved in the config. Default: recorded by the first :meth:`fit` (the shape of
+        ``X[0]``), or by :func:`nablanet.interop.torch.from_torch`.
 
     Attributes
     ----------
     layers : list of Layer
+    input_shape : tuple of int or None
+        As given or recorded (None while unknown); see :attr:`sample_shape`.
     rng : numpy.random.Generator
     training_state : nablanet.training.TrainingState
         Where training stands; saved with the model with the optimizer's moments and
@@ -127,7 +134,8 @@ class Sequential:
 
     def __init__(self, layers: Sequence[Layer], *, output_activation: str = "identity",
                  loss: str = "quadratic", optimizer: Optimizer | None = None, seed=None,
-                 dtype=np.float64, input_scaling=None, output_scaling=None):
+                 dtype=np.float64, input_scaling=None, output_scaling=None,
+                 input_shape: Sequence[int] | None = None):
         self.layers = list(layers)
         if not self.layers:
             raise ValueError("layers: expected at least one layer, got none")
@@ -145,12 +153,16 @@ class Sequential:
         self.input_scaling = _edge_layer(input_scaling, "input_scaling")
         self.output_scaling = _edge_layer(output_scaling, "output_scaling")
         self.optimizer = optimizer if optimizer is not None else SGD(0.01)
+        self.input_shape = None if input_shape is None else shape_of(input_shape,
+                                                                     "input_shape")
         self.seed = None if isinstance(seed, np.random.Generator) else seed
         self.rng = np.random.default_rng(seed)
         #: where training stands (saved with the model; see :meth:`fit`'s ``initial_epoch``)
         self.training_state = TrainingState()
         self._plans: dict[tuple, tuple] = {}  # sample shape -> (output shape, eval chunk)
         self._allocated: tuple | None = None  # (sample shape, rows) of the layers' buffers
+        if self.input_shape is not None:
+            self._plan(self.input_shape, "input_shape")  # the layers' own shape check
 
     # ----------------------------------------------------------------------------------
     # The container
@@ -287,7 +299,8 @@ class Sequential:
     # ----------------------------------------------------------------------------------
     def get_config(self) -> dict:
         """Constructor arguments, JSON-ready: the layers as ``{"name", "config"}`` by their
-        registered names, the head, seed and dtype (not the optimizer)."""
+        registered names, the head, seed, dtype and per-sample input shape (None while
+        unknown; not the optimizer)."""
         return {
             "layers": [{"name": name_of("layer", type(layer)), "config": layer.get_config()}
                        for layer in self.layers],
@@ -295,6 +308,7 @@ class Sequential:
             "loss": self.loss.name,
             "seed": self.seed,
             "dtype": np.dtype(self.dtype).name,
+            "input_shape": None if self.input_shape is None else list(self.input_shape),
             **self.scaling_config(),
         }
 
@@ -392,8 +406,7 @@ class Sequential:
         Parameters
         ----------
         input_shape : tuple of int, optional
-            The per-sample input shape; default: the model's ``sample_shape`` (known for
-            ``Network`` and the recurrent models, which show one step).
+            The per-sample input shape; default: the model's :attr:`sample_shape`.
 
         Raises
         ------
@@ -404,8 +417,14 @@ class Sequential:
 
     @property
     def sample_shape(self) -> tuple[int, ...] | None:
-        """The per-sample input shape when the model knows it (for :meth:`summary`)."""
-        return None
+        """The per-sample input shape when the model knows it (for :meth:`summary`, the
+        command line and the exports): :attr:`input_shape` (given, or recorded by
+        :meth:`fit` or a conversion), else ``(n_in,)`` for a stack that starts with a
+        ``Dense`` layer (files of earlier releases), else None."""
+        if self.input_shape is not None:
+            return self.input_shape
+        first = self.layers[0]
+        return (first.n_in,) if isinstance(first, Dense) else None
 
     def __repr__(self) -> str:
         inner = "".join(f"\n  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
