@@ -325,11 +325,17 @@ class RecurrentNetwork(Sequential):
         if X.dtype.kind not in "biuf":
             raise ValueError(f"{name}: expected real numbers, got dtype {X.dtype}")
         X = X.astype(self.dtype, copy=False)
-        if not np.isfinite(X[mask]).all():
+        # one reduction, no copy, where every value is finite (a finite sum); the exact
+        # check of the valid steps only where it is not
+        with np.errstate(over="ignore", invalid="ignore"):  # a sum may overflow
+            total = X.sum()
+        if not np.isfinite(total) and not np.isfinite(X[mask]).all():
             raise ValueError(f"{name}: contains NaN or infinite values on valid steps")
-        # padding is computed (then ignored): make it harmless zeros
-        X = np.ascontiguousarray(np.where(mask[..., None], X, 0) if not mask.all() else X,
-                                 dtype=self.dtype)
+        # padding is computed (then ignored): make it harmless zeros, by a copy only
+        # where it is not zeros already (pad() gives zeros)
+        if not mask.all() and not (X[~mask] == 0).all():
+            X = np.where(mask[..., None], X, 0)
+        X = np.ascontiguousarray(X, dtype=self.dtype)
         if self.target == "every":
             W = mask.astype(self.dtype)
         else:
