@@ -18,7 +18,7 @@ def mlp_sgd_epoch(X, T, order, weights, biases, acts, delta_mode, lr, xb, tb, A,
                   record):
     """Plain-SGD training on the mini-batches ``order[k*m:(k+1)*m]``, ``m = len(xb)``
     (``len(order)`` must be a multiple of ``m``). Arguments: data ``X (n, n_in)``,
-    targets ``T (n, n_out)``; typed lists of the layers' ``weights (n_l-1, n_l)``,
+    targets ``T (n, n_out)``; tuples of the layers' ``weights (n_l-1, n_l)``,
     ``biases (n_l,)``, activation codes ``acts``, and work buffers ``A``/``D`` (m, n_l),
     ``gW``, ``gb``; the parameters are updated in place. ``record (n, n_out)`` receives
     each trained sample's output ``z`` of the training pass at its index in ``X``, as the
@@ -82,4 +82,4 @@ def jit() -> None:
     global mlp_sgd_epoch
     import numba
 
-    mlp_sgd_epoch = numba.njit(**JIT_OPTIONS)(mlp_sgd_epoch)  # type: ignore[attr-defined]  # numba exports njit at run time
+    mlp_sgd_epoch = numba.njit(**JIT_OPTIONS)(mlp_sgd_epoch)

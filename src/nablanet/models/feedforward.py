@@ -357,21 +357,21 @@ class Network(Sequential):
         are converted a chunk at a time outside the kernel (its rows in training order,
         with their targets; the outputs recorded for those rows are put back at their
         indices), so the kernel sees the floats it would see in a float array."""
-        from numba.typed import List
-
         X, T, _ = data
         dt = self.dtype
         acts = np.array([kernels.ACT_CODES[f.name] for f in self.activations])
         mode = kernels.delta_mode(self.loss, self.output_activation)
-        weights, biases = List(self.weights), List(self.biases)
+        # per-layer arrays as tuples (Numba's UniTuple, indexed at run time): a typed
+        # List would compile its own methods in every process, uncached (0.5-2 s)
+        weights, biases = tuple(self.weights), tuple(self.biases)
         args: dict[int, tuple] = {}
         for m in {batch_size, len(X) % batch_size} - {0}:
             args[m] = (np.empty((m, self.sizes[0]), dtype=dt),
                        np.empty((m, self.sizes[-1]), dtype=dt),
-                       List([np.empty((m, n), dtype=dt) for n in self.sizes[1:]]),
-                       List([np.empty((m, n), dtype=dt) for n in self.sizes[1:]]),
-                       List([np.empty_like(w) for w in self.weights]),
-                       List([np.empty_like(b) for b in self.biases]))
+                       tuple(np.empty((m, n), dtype=dt) for n in self.sizes[1:]),
+                       tuple(np.empty((m, n), dtype=dt) for n in self.sizes[1:]),
+                       tuple(np.empty_like(w) for w in self.weights),
+                       tuple(np.empty_like(b) for b in self.biases))
         nothing: np.ndarray = np.empty((0, self.sizes[-1]), dtype=dt)
 
         rows: dict[str, np.ndarray] = {}  # Pixels: a chunk's rows as floats, in order
