@@ -18,12 +18,24 @@ needs_numba = pytest.mark.skipif(not kernels.AVAILABLE, reason="numba not instal
                                  "(pip install 'nablanet[fast]')")
 
 
-def _train_both(make, fit_args, *data):
-    models = []
+def _train_both(make, fit_args, *data, rel=1e-12):
+    """The models trained on each backend, after checking that the training metrics
+    each reports from its training pass (monitor_training=True: the outputs recorded as
+    the mini-batches were trained) agree to ``rel``."""
+    models, histories = [], []
     for backend in ("numpy", "numba"):
         model = make()
-        model.fit(*data, progress=False, monitor_training=False, backend=backend, **fit_args)
+        histories.append(model.fit(*data, progress=False, monitor_training=True,
+                                   backend=backend, **fit_args))
         models.append(model)
+    numpy_run, numba_run = (h.epochs for h in histories)
+    assert len(numpy_run) == len(numba_run) == fit_args["epochs"]
+    for ours, theirs in zip(numpy_run, numba_run, strict=True):
+        names = [k for k in ours if k.startswith("train_")]
+        assert "train_loss" in names and sorted(names) == sorted(
+            k for k in theirs if k.startswith("train_"))
+        for name in names:
+            assert theirs[name] == pytest.approx(ours[name], rel=rel, abs=1e-300), name
     return models
 
 
@@ -61,7 +73,7 @@ def test_mlp_kernel_float32():
     rng = np.random.default_rng(1)
     X, y = rng.random((64, 20)).astype(np.float32), rng.integers(0, 4, 64)
     a, b = _train_both(lambda: Network([20, 8, 4], seed=3, dtype=np.float32),
-                       {"epochs": 2, "batch_size": 8}, X, y)
+                       {"epochs": 2, "batch_size": 8}, X, y, rel=1e-4)
     assert all(w.dtype == np.float32 for w in b.weights + b.biases)
     assert _max_difference(a, b, lambda m: m.weights + m.biases) < 1e-5
 
@@ -99,9 +111,29 @@ def test_rnn_kernel_float32():
     rng = np.random.default_rng(5)
     X, Y = rng.random((40, 5, 3)).astype(np.float32), rng.random((40, 5, 1))
     a, b = _train_both(lambda: RNN(3, 4, 1, optimizer=SGD(0.1), seed=1, dtype=np.float32),
-                       {"epochs": 2, "batch_size": 1}, X, Y)
+                       {"epochs": 2, "batch_size": 1}, X, Y, rel=1e-4)
     assert all(p.dtype == np.float32 for p in b.params())
     assert _max_difference(a, b, lambda m: m.params()) < 1e-5
+
+
+@needs_numba
+@pytest.mark.parametrize("make", [
+    lambda: (Network([5, 6, 3], seed=0, optimizer=SGD(0.5)), (40, 5), 3),
+    lambda: (RNN(5, 4, 2, target="last", optimizer=SGD(0.1), seed=0), (40, 3, 5), 2)])
+def test_compiled_training_metrics_take_no_second_forward_pass(make):
+    model, shape, n_out = make()
+    rng = np.random.default_rng(0)
+    X, Xv = rng.random(shape), rng.random((9, *shape[1:]))
+    y, yv = rng.integers(0, n_out, 40), rng.integers(0, n_out, 9)
+    if isinstance(model, RNN):
+        y, yv = rng.random((40, n_out)), rng.random((9, n_out))
+    rows = []
+    outputs = model._outputs
+    model._outputs = lambda A: rows.append(len(A)) or outputs(A)
+    history = model.fit(X, y, epochs=3, batch_size=4, validation_data=(Xv, yv),
+                        backend="numba", progress=False)
+    assert rows == [len(Xv)] * 3  # the validation data only: no pass over X
+    assert len(history["train_loss"]) == 3 and model.training_state.backend == "numba"
 
 
 @pytest.mark.parametrize(("batch_size", "expected"), [(1, True), (16, True), (17, False)])

@@ -337,6 +337,23 @@ def test_non_finite_values_on_padded_steps_are_harmless(target):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # an overflowing sum warns nothing
+def test_the_finite_check_takes_huge_finite_values_and_leaves_the_inputs_alone():
+    """The check sums the inputs first (no copy): a sum that overflows to infinity from
+    finite values must not be taken for a non-finite value; padding that is not zeros
+    is zeroed in a copy, never in the caller's array."""
+    mask = np.arange(5) < np.array([5, 2, 3, 4])[:, None]
+    model = RNN(2, 3, 1, seed=0)
+    huge = np.where(mask[..., None], np.full((4, 5, 2), 1e308), 0.0)  # the sum overflows
+    with np.errstate(over="ignore"):
+        assert np.isinf(huge.sum())
+    assert np.isfinite(model.predict_proba(huge, mask)).all()
+    X = np.where(mask[..., None], np.random.default_rng(0).standard_normal((4, 5, 2)), 7.0)
+    before = X.copy()
+    model.fit(X, np.ones((4, 5, 1)), mask, epochs=1, progress=False, backend="numpy")
+    np.testing.assert_array_equal(X, before)
+
+
 # ------------------------------------------------------------------------------------
 # Real data: JapaneseVowels (speaker of a vowel from 7-29 frames of 12 coefficients)
 # ------------------------------------------------------------------------------------

@@ -14,15 +14,19 @@ from nablanet.kernels.scalar import JIT_OPTIONS
 # --------------------------------------------------------------------------------------
 # Feedforward network: one SGD step per mini-batch, many mini-batches per call
 # --------------------------------------------------------------------------------------
-def mlp_sgd_epoch(X, T, order, weights, biases, acts, delta_mode, lr, xb, tb, A, D, gW, gb):
+def mlp_sgd_epoch(X, T, order, weights, biases, acts, delta_mode, lr, xb, tb, A, D, gW, gb,
+                  record):
     """Plain-SGD training on the mini-batches ``order[k*m:(k+1)*m]``, ``m = len(xb)``
     (``len(order)`` must be a multiple of ``m``). Arguments: data ``X (n, n_in)``,
-    targets ``T (n, n_out)``; typed lists of the layers' ``weights (n_l-1, n_l)``,
+    targets ``T (n, n_out)``; tuples of the layers' ``weights (n_l-1, n_l)``,
     ``biases (n_l,)``, activation codes ``acts``, and work buffers ``A``/``D`` (m, n_l),
-    ``gW``, ``gb``; the parameters are updated in place."""
+    ``gW``, ``gb``; the parameters are updated in place. ``record (n, n_out)`` receives
+    each trained sample's output ``z`` of the training pass at its index in ``X``, as the
+    NumPy trainer records it; ``record`` with no rows records nothing."""
     L = len(weights)
     m = xb.shape[0]
     inv_m = 1.0 / m
+    recording = record.shape[0] > 0
     for start in range(0, order.shape[0], m):
         for r in range(m):  # gather the mini-batch
             src = order[start + r]
@@ -44,6 +48,9 @@ def mlp_sgd_epoch(X, T, order, weights, biases, acts, delta_mode, lr, xb, tb, A,
         for r in range(m):
             for j in range(a.shape[1]):
                 a[r, j] += b[j]
+            if recording:  # element by element: a row view costs reference counting
+                for j in range(a.shape[1]):
+                    record[order[start + r], j] = a[r, j]
             scalar.output_row(acts[L - 1], delta_mode, a, r, tb, r, d, inv_m)
         for layer in range(L - 1, -1, -1):  # BP2-BP4
             d = D[layer]
@@ -75,4 +82,4 @@ def jit() -> None:
     global mlp_sgd_epoch
     import numba
 
-    mlp_sgd_epoch = numba.njit(**JIT_OPTIONS)(mlp_sgd_epoch)  # type: ignore[attr-defined]  # numba exports njit at run time
+    mlp_sgd_epoch = numba.njit(**JIT_OPTIONS)(mlp_sgd_epoch)

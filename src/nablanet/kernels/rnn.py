@@ -16,13 +16,17 @@ from nablanet.kernels.scalar import JIT_OPTIONS
 # Vanilla RNN: per sequence forward and BPTT, one SGD step per mini-batch of sequences
 # --------------------------------------------------------------------------------------
 def rnn_sgd_epoch(X, Y, lengths, order, batch_size, last, W_x, W_h, b, W_y, b_y, act,
-                  out_act, delta_mode, lr, Hs, Z, dY, gW_x, gW_h, gb, gW_y, gb_y, da, carry):
+                  out_act, delta_mode, lr, Hs, Z, dY, gW_x, gW_h, gb, gW_y, gb_y, da, carry,
+                  record):
     """Plain-SGD training of a one-layer :class:`nablanet.models.RNN` over the
     mini-batches of ``batch_size`` sequences of ``order``. Batch-major ``X (n, T, F)``
     inputs (each sequence one contiguous block: the order is random), targets ``Y
     (n, T, L)`` (``last`` False) or ``(n, 1, L)`` (``last`` True), ``lengths (n,)``; work
     buffers ``Hs (T+1, H)``, ``Z``/``dY (T, L)``, ``da``/``carry (H,)`` and the gradient
-    arrays; the parameters are updated in place.
+    arrays; the parameters are updated in place. ``record (n, T, L)`` receives each
+    trained sequence's outputs ``z`` of the training pass at the labelled steps (zeros at
+    the others), as the NumPy trainer records them; ``record`` with no rows records
+    nothing.
 
     As in the NumPy path, the products that do not depend on the recurrence are one
     small matrix product per sequence through BLAS: the input part ``X_s W_x`` of every
@@ -33,7 +37,7 @@ def rnn_sgd_epoch(X, Y, lengths, order, batch_size, last, W_x, W_h, b, W_y, b_y,
     as constants (:func:`_rnn_epoch`)."""
     _rnn_epoch(*W_x.shape)(X, Y, lengths, order, batch_size, last, W_x, W_h, b, W_y, b_y,
                        act, out_act, delta_mode, lr, Hs, Z, dY, gW_x, gW_h, gb, gW_y,
-                       gb_y, da, carry)
+                       gb_y, da, carry, record)
 
 
 @functools.cache
@@ -45,8 +49,10 @@ def _rnn_epoch(F: int, H: int):
     ``(F, H)`` and dtype, and cached on disk like the other kernels."""
 
     def epoch(X, Y, lengths, order, batch_size, last, W_x, W_h, b, W_y, b_y, act,
-              out_act, delta_mode, lr, Hs, Z, dY, gW_x, gW_h, gb, gW_y, gb_y, da, carry):
+              out_act, delta_mode, lr, Hs, Z, dY, gW_x, gW_h, gb, gW_y, gb_y, da, carry,
+              record):
         n_out = W_y.shape[1]
+        recording = record.shape[0] > 0
         dA = np.empty((Hs.shape[0] - 1, H), W_x.dtype)  # dL/da_t of the current sequence
         G_x = np.empty_like(W_x)
         G_h = np.empty_like(W_h)
@@ -63,6 +69,8 @@ def _rnn_epoch(F: int, H: int):
                 s = order[s_i]
                 T = lengths[s]
                 Ys = Y[s]
+                if recording:
+                    record[s] = 0.0
                 np.dot(X[s, :T], W_x, Hs[1:T + 1])  # the input part of every step
                 for t in range(T):  # forward: h_t = f((h_{t-1} W_h) + (x_t W_x + b)), h_0 = 0
                     for j in range(H):
@@ -80,6 +88,8 @@ def _rnn_epoch(F: int, H: int):
                         for k in range(H):
                             z += Hs[t + 1, k] * W_y[k, j]
                         Z[t, j] = z
+                        if recording:
+                            record[s, t, j] = z
                     scalar.output_row(out_act, delta_mode, Z, t, Ys, 0 if last else t, dY,
                                       inv_m)
                 carry[:] = 0.0  # dL/dh_t from step t+1
@@ -121,5 +131,5 @@ def _rnn_epoch(F: int, H: int):
                     p[j] -= g[j] * lr
     import numba
 
-    return numba.njit(**JIT_OPTIONS)(epoch)  # type: ignore[attr-defined]  # numba exports njit at run time
+    return numba.njit(**JIT_OPTIONS)(epoch)
 

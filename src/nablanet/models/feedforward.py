@@ -361,42 +361,46 @@ class Network(Sequential):
     def compiled_trainer(self, data, batch_size: int, record=None):
         """``train_batches`` running :func:`nablanet.kernels.mlp.mlp_sgd_epoch`: the full
         mini-batches of a chunk in one call, the short last one in another; the kernel's
-        work buffers are made here, once per ``fit``. The kernel records no outputs
-        (:attr:`compiled_records` is False: ``record`` is None). Images held as
-        :class:`~nablanet.datasets.pixels.Pixels` are converted a chunk at a time
-        outside the kernel (its rows in training order, with their targets), so the
-        kernel sees the floats it would see in a float array."""
-        from numba.typed import List
-
+        work buffers are made here, once per ``fit``, and it writes the training pass's
+        outputs into ``record``. Images held as :class:`~nablanet.datasets.pixels.Pixels`
+        are converted a chunk at a time outside the kernel (its rows in training order,
+        with their targets; the outputs recorded for those rows are put back at their
+        indices), so the kernel sees the floats it would see in a float array."""
         X, T, _ = data
         dt = self.dtype
         acts = np.array([kernels.ACT_CODES[f.name] for f in self.activations])
         mode = kernels.delta_mode(self.loss, self.output_activation)
-        weights, biases = List(self.weights), List(self.biases)
+        # per-layer arrays as tuples (Numba's UniTuple, indexed at run time): a typed
+        # List would compile its own methods in every process, uncached (0.5-2 s)
+        weights, biases = tuple(self.weights), tuple(self.biases)
         args: dict[int, tuple] = {}
         for m in {batch_size, len(X) % batch_size} - {0}:
             args[m] = (np.empty((m, self.sizes[0]), dtype=dt),
                        np.empty((m, self.sizes[-1]), dtype=dt),
-                       List([np.empty((m, n), dtype=dt) for n in self.sizes[1:]]),
-                       List([np.empty((m, n), dtype=dt) for n in self.sizes[1:]]),
-                       List([np.empty_like(w) for w in self.weights]),
-                       List([np.empty_like(b) for b in self.biases]))
+                       tuple(np.empty((m, n), dtype=dt) for n in self.sizes[1:]),
+                       tuple(np.empty((m, n), dtype=dt) for n in self.sizes[1:]),
+                       tuple(np.empty_like(w) for w in self.weights),
+                       tuple(np.empty_like(b) for b in self.biases))
+        nothing: np.ndarray = np.empty((0, self.sizes[-1]), dtype=dt)
 
         rows: dict[str, np.ndarray] = {}  # Pixels: a chunk's rows as floats, in order
 
         def call(part: np.ndarray) -> None:
             m = batch_size if len(part) % batch_size == 0 else len(part)
-            Xk, Tk, order = X, T, part
+            Xk, Tk, order, z = X, T, part, nothing if record is None else record
             if isinstance(X, Pixels):
                 k = len(part)
                 if "order" not in rows or len(rows["order"]) < k:  # the largest chunk, once
                     rows.update(x=np.empty((k, X.shape[1]), dt), t=np.empty((k, T.shape[1]), dt),
-                                order=np.arange(k))
+                                z=np.empty((k, T.shape[1]), dt), order=np.arange(k))
                 Xk = X.take(part, axis=0, out=rows["x"][:k])
                 Tk = T.take(part, axis=0, out=rows["t"][:k])
                 order = rows["order"][:k]
+                z = nothing if record is None else rows["z"][:k]
             kernels.run("mlp_sgd_epoch", Xk, Tk, order, weights, biases, acts, mode,
-                        self.optimizer.lr, *args[m])
+                        self.optimizer.lr, *args[m], z)
+            if record is not None and z is not record:
+                record[part] = z
 
         def train_batches(idx: np.ndarray) -> None:
             full = len(idx) - len(idx) % batch_size

@@ -98,9 +98,8 @@ def fit(
         in training mode: with dropout, and with the weights of each step); no
         second forward pass. ``"full"``: a full evaluation of the final weights on
         the training data after the epoch, as on the validation data (one more
-        forward pass over the training data). False: none. Compiled kernels that
-        do not record their outputs (:attr:`compiled_records` False: the feedforward
-        and vanilla RNN kernels) take the full evaluation for True.
+        forward pass over the training data). False: none. The compiled kernels
+        record their outputs as the NumPy path does.
     shuffle : bool, default True
         Reshuffle the samples every epoch from the model's generator.
     progress : bool, default True
@@ -193,7 +192,7 @@ def fit(
                          f"{monitor_training!r}")
     # the training pass's outputs, for the running training metrics
     record = np.empty((len(X), *data[1].shape[1:]), dtype=model.dtype) \
-        if monitor_training is True and (model.compiled_records or not compiled) else None
+        if monitor_training is True else None
     used = "numba" if compiled else "numpy"
     if resume and state.backend not in (None, used):
         log.warning("resuming a %s run on the %s backend: the weights will not equal an "

@@ -263,16 +263,11 @@ class RecurrentNetwork(Sequential):
             cell.compiled_steps = None
         return super()._numpy_trainer(data, batch_size, record, watchers)
 
-    @property
-    def compiled_records(self) -> bool:  # type: ignore[override]
-        """LSTM and GRU: their compiled steps run inside the NumPy trainer, which
-        records the outputs; the vanilla RNN's kernel does not."""
-        return self.layer_class.kernel is not None
-
     def compiled_trainer(self, data, batch_size: int, record=None):
         """``train_batches`` running :func:`nablanet.kernels.rnn.rnn_sgd_epoch` (its work
-        buffers made here, once per ``fit``); for LSTM and GRU, the NumPy trainer with
-        each layer's recurrence (forward and BPTT) run by its compiled steps."""
+        buffers made here, once per ``fit``; it writes the training pass's outputs into
+        ``record``); for LSTM and GRU, the NumPy trainer with each layer's recurrence
+        (forward and BPTT) run by its compiled steps."""
         if self.layer_class.kernel is not None:
             for cell in self.cells:
                 cell.compiled_steps = kernels.CELL_STEPS[self.layer_class.kernel]
@@ -290,7 +285,8 @@ class RecurrentNetwork(Sequential):
                  kernels.delta_mode(self.loss, self.output_activation))
         buffers = (np.zeros((steps + 1, H), dt), np.empty((steps, L), dt),
                    np.empty((steps, L), dt), *[np.empty_like(p) for p in self.params()],
-                   np.empty(H, dt), np.empty(H, dt))
+                   np.empty(H, dt), np.empty(H, dt),
+                   np.empty((0, steps, L), dt) if record is None else record)
 
         def train_batches(idx: np.ndarray) -> None:
             kernels.run("rnn_sgd_epoch", X, Yk, lengths, idx, batch_size, last,
@@ -342,11 +338,17 @@ class RecurrentNetwork(Sequential):
         if self.input_scaling is not None:  # in float64, then the model's dtype
             X = self.input_scaling.apply(X)
         X = X.astype(self.dtype, copy=False)
-        if not np.isfinite(X[mask]).all():
+        # one reduction, no copy, where every value is finite (a finite sum); the exact
+        # check of the valid steps only where it is not
+        with np.errstate(over="ignore", invalid="ignore"):  # a sum may overflow
+            total = X.sum()
+        if not np.isfinite(total) and not np.isfinite(X[mask]).all():
             raise ValueError(f"{name}: contains NaN or infinite values on valid steps")
-        # padding is computed (then ignored): make it harmless zeros
-        X = np.ascontiguousarray(np.where(mask[..., None], X, 0) if not mask.all() else X,
-                                 dtype=self.dtype)
+        # padding is computed (then ignored): make it harmless zeros, by a copy only
+        # where it is not zeros already (pad() gives zeros)
+        if not mask.all() and not (X[~mask] == 0).all():
+            X = np.where(mask[..., None], X, 0)
+        X = np.ascontiguousarray(X, dtype=self.dtype)
         if self.target == "every":
             W = mask.astype(self.dtype)
         else:

@@ -277,15 +277,11 @@ class Sequential:
         override both."""
         return f"no compiled kernel for a {type(self).__name__} of these layers"
 
-    #: whether :meth:`compiled_trainer` records the outputs of the training pass (its
-    #: ``record``); where not, ``fit``'s training metrics take a full evaluation
-    compiled_records = False
-
     def compiled_trainer(self, data: tuple, batch_size: int,
                          record: np.ndarray | None = None) -> Callable[[np.ndarray], None]:
         """``train_batches`` for :func:`fit_loop` running the model's compiled kernel on
         the prepared ``data = (X, T, W)`` (see :meth:`_prepare`); ``record`` as for the
-        NumPy trainer, given only when :attr:`compiled_records`."""
+        NumPy trainer: the kernel writes the training pass's outputs into it."""
         raise NotImplementedError(self.kernel_unsupported())
 
     def epoch_line(self, logs: dict, n_val: int | None, epochs: int | None = None) -> str:
