@@ -1,7 +1,9 @@
 """The data at a model's edge, checked and converted once per call: inputs (real,
 finite, of the model's dtype and a per-sample shape its layers accept), targets
-(class labels one-hot encoded, or targets of the output shape), and the seeded
-hold-out of ``fit``'s ``validation_split``.
+(class labels one-hot encoded, or targets of the output shape), the scaling layers at
+the model's edges (raw inputs to the scaled ones its first layer takes, targets in the
+data's units to the scaled ones its loss compares), and the seeded hold-out of
+``fit``'s ``validation_split``.
 
 The model is a :class:`nablanet.models.sequential.Sequential`; errors name the
 argument (``X``, ``y``, ``validation_data[0]``, ...).
@@ -15,7 +17,8 @@ from nablanet.datasets.pixels import Pixels
 from nablanet.losses import one_hot
 from nablanet.validation import all_finite
 
-__all__ = ["check_inputs", "check_targets", "holdout", "shape_of"]
+__all__ = ["check_inputs", "check_targets", "holdout", "scaled_inputs", "scaled_targets",
+           "shape_of"]
 
 
 def shape_of(value, name: str) -> tuple[int, ...]:
@@ -101,3 +104,43 @@ def holdout(parts: tuple, fraction: float, rng: np.random.Generator):
     train = tuple(None if d is None else d[tr] for d in data)
     return (train, None if weights is None else weights[tr]), \
         tuple(None if d is None else d[va] for d in data)
+
+
+def scaled_inputs(model, X, name: str):
+    """``X`` through the model's ``input_scaling`` (in float64) where it has one, else
+    ``X`` as given.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``: inputs that are not real numbers, or :class:`Pixels` given to a
+        model with ``input_scaling``.
+    """
+    if model.input_scaling is None:
+        return X
+    if isinstance(X, Pixels):
+        raise ValueError(f"{name}: a model with input_scaling takes an array, not Pixels")
+    return model.input_scaling.apply(_real(X, name))
+
+
+def scaled_targets(model, y, name: str):
+    """Targets in the data's units mapped back by the model's ``output_scaling`` (the
+    loss is in the scaled units) where it has one, else ``y`` as given.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``: targets that are not real numbers.
+    """
+    if model.output_scaling is None:
+        return y
+    return model.output_scaling.undo(_real(y, name))
+
+
+def _real(x, name: str) -> np.ndarray:
+    """``x`` as an array of real numbers (before a scaling layer), or a ValueError naming
+    ``name``."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "biuf":
+        raise ValueError(f"{name}: expected real numbers, got dtype {x.dtype}")
+    return x

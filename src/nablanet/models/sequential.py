@@ -17,9 +17,10 @@ The methods call one module per idea around the container: :mod:`.checks` (input
 targets at the edge, the validation hold-out), :mod:`.loss_weights` (sample and class
 weights), :mod:`.gradient_step` (the allocation-free NumPy step), :mod:`.head_metrics`
 (metrics by output head, the epoch line), :mod:`.training_state` (start, resume and
-checkpoint of a run, the data fingerprint), :mod:`.summary` (the layer table), and two
-that hold methods of the class: :mod:`.fitting` (``fit`` itself and the NumPy trainer)
-and :mod:`.work_buffers` (the layers' buffers and evaluation in chunks).
+checkpoint of a run, the data fingerprint), :mod:`.summary` (the layer table), and three
+that hold methods of the class: :mod:`.fitting` (``fit`` itself and the NumPy trainer),
+:mod:`.model_config` (``get_config``, ``from_config``, the parameter tensors) and
+:mod:`.work_buffers` (the layers' buffers and evaluation in chunks).
 
 Inputs are batch-major arrays of any per-sample shape, ``(n, n_features)`` for dense
 stacks, ``(n, channels, height, width)`` for images; the layers check the shape
@@ -43,17 +44,22 @@ from nablanet.datasets.pixels import Pixels
 from nablanet.init import check_dtype
 from nablanet.layers.base import Layer
 from nablanet.layers.dense import Dense
-from nablanet.layers.scaling import MinMaxScaling
 from nablanet.losses import get_loss
-from nablanet.models import fitting, work_buffers
-from nablanet.models.checks import check_inputs, check_targets, shape_of
+from nablanet.models import fitting, model_config, work_buffers
+from nablanet.models.checks import (
+    check_inputs,
+    check_targets,
+    scaled_inputs,
+    scaled_targets,
+    shape_of,
+)
 from nablanet.models.gradient_step import gradient_step
 from nablanet.models.head_metrics import metric_logs, metrics_line
 from nablanet.models.loss_weights import loss_weights
 from nablanet.models.summary import summary_table
 from nablanet.models.training_state import checkpoint_of, is_training_data, restore_checkpoint
 from nablanet.optimizers import SGD, Optimizer
-from nablanet.registry import get, name_of, register
+from nablanet.registry import register
 from nablanet.training import TrainingState
 
 __all__ = ["EVAL_BYTES", "Sequential"]
@@ -150,8 +156,8 @@ class Sequential:
         self.output_activation = get_activation(output_activation)
         self.loss = get_loss(loss)
         self.loss.check_output(self.output_activation)
-        self.input_scaling = _edge_layer(input_scaling, "input_scaling")
-        self.output_scaling = _edge_layer(output_scaling, "output_scaling")
+        self.input_scaling = model_config.edge_layer(input_scaling, "input_scaling")
+        self.output_scaling = model_config.edge_layer(output_scaling, "output_scaling")
         self.optimizer = optimizer if optimizer is not None else SGD(0.01)
         self.input_shape = None if input_shape is None else shape_of(input_shape,
                                                                      "input_shape")
@@ -293,59 +299,10 @@ class Sequential:
     # ----------------------------------------------------------------------------------
     # Configuration and files
     # ----------------------------------------------------------------------------------
-    def get_config(self) -> dict:
-        """Constructor arguments, JSON-ready: the layers as ``{"name", "config"}`` by their
-        registered names, the head, seed, dtype and per-sample input shape (None while
-        unknown; not the optimizer)."""
-        return {
-            "layers": [{"name": name_of("layer", type(layer)), "config": layer.get_config()}
-                       for layer in self.layers],
-            "output_activation": self.output_activation.name,
-            "loss": self.loss.name,
-            "seed": self.seed,
-            "dtype": np.dtype(self.dtype).name,
-            "input_shape": None if self.input_shape is None else list(self.input_shape),
-            **self.scaling_config(),
-        }
-
-    def scaling_config(self) -> dict:
-        """The ``input_scaling`` / ``output_scaling`` entries of :meth:`get_config`, as
-        ``{"name", "config"}``, for those the model has (none: an empty dict, so a model
-        without them has the config of earlier releases)."""
-        return {key: {"name": name_of("layer", type(layer)), "config": layer.get_config()}
-                for key, layer in (("input_scaling", self.input_scaling),
-                                   ("output_scaling", self.output_scaling))
-                if layer is not None}
-
-    @classmethod
-    def from_config(cls, config: dict) -> Sequential:
-        """Build a model from :meth:`get_config`'s dict; each layer class is looked up by
-        its registered name.
-
-        Raises
-        ------
-        ValueError
-            For a malformed config or an unknown layer name (naming it).
-        """
-        config = dict(config)
-        specs = config.pop("layers", None)
-        if not isinstance(specs, list):
-            raise ValueError("config.layers: expected a list of {name, config}")
-        layers = []
-        for i, spec in enumerate(specs):
-            if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict):
-                raise ValueError(f"config.layers[{i}]: expected {{name, config}}, got {spec!r}")
-            layer_cls = get("layer", cast(str, spec.get("name")))  # get rejects a non-name
-            try:
-                layers.append(layer_cls.from_config(spec["config"]))
-            except TypeError as exc:
-                raise ValueError(f"config.layers[{i}]: {exc}") from None
-        return cls(layers, **config)
-
-    def tensors(self) -> dict[str, np.ndarray]:
-        """The parameters by name, ``layers.<i>.<param>`` (the arrays themselves)."""
-        return {f"layers.{i}.{name}": p for i, layer in enumerate(self.layers)
-                for name, p in zip(layer.param_names, layer.params(), strict=True)}
+    get_config = model_config.get_config
+    scaling_config = model_config.scaling_config
+    from_config = classmethod(model_config.from_config)
+    tensors = model_config.tensors
 
     def save(self, path) -> None:
         """Save to ``path`` with the training state (see :mod:`nablanet.serialization`)."""
@@ -440,21 +397,14 @@ class Sequential:
         row counts; sequence models give ``(n, n_steps)``)."""
         X, W = self._prepare_inputs(X, mask, xname)
         out = self._plan(X.shape[1:], xname)[0]
-        if self.output_scaling is not None:  # the loss is in the scaled units
-            y = self.output_scaling.undo(_real(y, yname))
-        return X, check_targets(self, y, len(X), out, yname), W
+        return X, check_targets(self, scaled_targets(self, y, yname), len(X), out, yname), W
 
     def _prepare_inputs(self, X, mask, name: str) -> tuple[np.ndarray | Pixels, np.ndarray | None]:
         """Inputs and the per-row weights that ``mask`` gives (none here)."""
         if mask is not None:
             raise ValueError(f"mask: a {type(self).__name__} takes no mask (sequence "
                              "models do)")
-        if self.input_scaling is not None:
-            if isinstance(X, Pixels):
-                raise ValueError(f"{name}: a model with input_scaling takes an array, not "
-                                 "Pixels")
-            X = self.input_scaling.apply(_real(X, name))
-        return check_inputs(self, X, name), None
+        return check_inputs(self, scaled_inputs(self, X, name), name), None
 
     def _present(self, a: np.ndarray, W: np.ndarray | None) -> np.ndarray:
         """The outputs as :meth:`predict_proba` returns them (sequence models select)."""
@@ -475,34 +425,3 @@ class Sequential:
             return (a >= threshold).astype(np.int64)
         return a
 
-
-def _edge_layer(layer, name: str) -> MinMaxScaling | None:
-    """``input_scaling`` / ``output_scaling`` as a scaling layer: None, a
-    :class:`~nablanet.layers.scaling.MinMaxScaling`, or its ``{"name", "config"}`` (from
-    a saved config).
-
-    Raises
-    ------
-    ValueError
-        Naming ``name``: not a scaling layer or a malformed spec.
-    """
-    if layer is None or isinstance(layer, MinMaxScaling):
-        return layer
-    if isinstance(layer, dict) and isinstance(layer.get("config"), dict):
-        layer_cls = get("layer", cast(str, layer.get("name")))
-        if issubclass(layer_cls, MinMaxScaling):
-            try:
-                return cast(MinMaxScaling, layer_cls.from_config(layer["config"]))
-            except TypeError as exc:
-                raise ValueError(f"{name}: {exc}") from None
-    raise ValueError(f"{name}: expected a MinMaxScaling layer or its {{name, config}}, got "
-                     f"{layer!r:.200}")
-
-
-def _real(x, name: str) -> np.ndarray:
-    """``x`` as an array of real numbers (before a scaling layer), or a ValueError naming
-    ``name``."""
-    x = np.asarray(x)
-    if x.dtype.kind not in "biuf":
-        raise ValueError(f"{name}: expected real numbers, got dtype {x.dtype}")
-    return x
