@@ -357,21 +357,21 @@ class Network(Sequential):
         :class:`~nablanet.datasets.pixels.Pixels` are converted a chunk at a time
         outside the kernel (its rows in training order, with their targets), so the
         kernel sees the floats it would see in a float array."""
-        from numba.typed import List
-
         X, T, _ = data
         dt = self.dtype
         acts = np.array([kernels.ACT_CODES[f.name] for f in self.activations])
         mode = kernels.delta_mode(self.loss, self.output_activation)
-        weights, biases = List(self.weights), List(self.biases)
+        # tuples, not numba.typed.List: a typed list compiles its methods in every process
+        # (seconds, and ~60 MB of LLVM memory); a tuple's type is the kernel's, cached
+        weights, biases = tuple(self.weights), tuple(self.biases)
         args: dict[int, tuple] = {}
         for m in {batch_size, len(X) % batch_size} - {0}:
             args[m] = (np.empty((m, self.sizes[0]), dtype=dt),
                        np.empty((m, self.sizes[-1]), dtype=dt),
-                       List([np.empty((m, n), dtype=dt) for n in self.sizes[1:]]),
-                       List([np.empty((m, n), dtype=dt) for n in self.sizes[1:]]),
-                       List([np.empty_like(w) for w in self.weights]),
-                       List([np.empty_like(b) for b in self.biases]))
+                       tuple(np.empty((m, n), dtype=dt) for n in self.sizes[1:]),
+                       tuple(np.empty((m, n), dtype=dt) for n in self.sizes[1:]),
+                       tuple(np.empty_like(w) for w in self.weights),
+                       tuple(np.empty_like(b) for b in self.biases))
 
         rows: dict[str, np.ndarray] = {}  # Pixels: a chunk's rows as floats, in order
 

@@ -329,11 +329,13 @@ class RecurrentNetwork(Sequential):
         if X.dtype.kind not in "biuf":
             raise ValueError(f"{name}: expected real numbers, got dtype {X.dtype}")
         X = X.astype(self.dtype, copy=False)
-        if not np.isfinite(X[mask]).all():
+        if not (np.isfinite(X).all(axis=2) | ~mask).all():  # (n, T) flags, not a copy of X
             raise ValueError(f"{name}: contains NaN or infinite values on valid steps")
-        # padding is computed (then ignored): make it harmless zeros
-        X = np.ascontiguousarray(np.where(mask[..., None], X, 0) if not mask.all() else X,
-                                 dtype=self.dtype)
+        # padding is computed (then ignored): make it harmless zeros (a copy only when it
+        # is not zeros already, as pad() gives it)
+        if not mask.all() and ((X != 0) | np.signbit(X)).any(axis=2)[~mask].any():
+            X = np.where(mask[..., None], X, 0)
+        X = np.ascontiguousarray(X, dtype=self.dtype)
         if self.target == "every":
             W = mask.astype(self.dtype)
         else:
