@@ -155,7 +155,7 @@ def jit() -> None:
     global _input_gradients, lstm_forward, lstm_backward, gru_forward, gru_backward
     import numba
 
-    kernel = numba.njit(**JIT_OPTIONS)  # type: ignore[attr-defined]  # numba exports njit at run time
+    kernel = numba.njit(**JIT_OPTIONS)
     _input_gradients = kernel(_input_gradients)
     lstm_forward, lstm_backward = kernel(lstm_forward), kernel(lstm_backward)
     gru_forward, gru_backward = kernel(gru_forward), kernel(gru_backward)

@@ -75,4 +75,4 @@ def jit() -> None:
     global mlp_sgd_epoch
     import numba
 
-    mlp_sgd_epoch = numba.njit(**JIT_OPTIONS)(mlp_sgd_epoch)  # type: ignore[attr-defined]  # numba exports njit at run time
+    mlp_sgd_epoch = numba.njit(**JIT_OPTIONS)(mlp_sgd_epoch)

@@ -121,5 +121,5 @@ def _rnn_epoch(F: int, H: int):
                     p[j] -= g[j] * lr
     import numba
 
-    return numba.njit(**JIT_OPTIONS)(epoch)  # type: ignore[attr-defined]  # numba exports njit at run time
+    return numba.njit(**JIT_OPTIONS)(epoch)
 

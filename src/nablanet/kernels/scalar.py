@@ -188,7 +188,7 @@ def jit() -> None:
     global _tanh32, _sigmoid32, one
     import numba
 
-    helper = numba.njit(inline="always")  # type: ignore[attr-defined]  # numba exports njit at run time
+    helper = numba.njit(inline="always")
     _tanh, _act, _act_grad = helper(_tanh), helper(_act), helper(_act_grad)
     act_row, act_grad_row, output_row = helper(act_row), helper(act_grad_row), \
         helper(output_row)
