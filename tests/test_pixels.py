@@ -1,15 +1,12 @@
 """Images held as uint8 (``Pixels``) train to the same weights as their floats, bit for
-bit, and keep the demo's memory close to the data's bytes."""
+bit."""
 
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from nablanet import Network, Sequential
-from nablanet.datasets.mnist import SYSTEM_DIRS, load_images
+from nablanet.datasets.mnist import load_images
 from nablanet.datasets.pixels import Pixels
 from nablanet.kernels import AVAILABLE
 from nablanet.layers import Conv2D, Dense, Flatten, MaxPool2D
@@ -91,43 +88,3 @@ def test_the_loaders_keep_the_images_as_bytes_on_request(mnist_10k_dir):
     assert np.array_equal(np.asarray(pixels.X_train), floats.X_train)
     assert np.array_equal(np.asarray(pixels.X_test), floats.X_test)
     assert np.array_equal(pixels.y_train, floats.y_train)
-
-
-# ------------------------------------------------------------------------------------
-# Peak memory of real runs (the demo's job, one epoch: the peak is reached in epoch 1)
-# ------------------------------------------------------------------------------------
-_FASHION = SYSTEM_DIRS["fashion-mnist"][0]
-_DEMO = ["train", "fashion-mnist", "--sizes", "784,30,10", "--epochs", "1",
-         "--batch-size", "10", "--eta", "3.0", "--seed", "1", "--offline"]
-
-
-def _peak_mb(code: str, cwd: Path) -> float:
-    """Peak resident memory (MB) of a child Python running ``code``, measured by a
-    wrapper whose only child it is (``ru_maxrss`` of children is their maximum)."""
-    wrapper = ("import resource, subprocess, sys; "
-               f"subprocess.run([sys.executable, '-c', {code!r}], check=True); "
-               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    done = subprocess.run([sys.executable, "-c", wrapper], cwd=cwd, capture_output=True,
-                          text=True, check=True)
-    return int(done.stdout.split()[-1]) / 1024  # ru_maxrss: kilobytes on Linux
-
-
-def _cli(args: list[str]) -> str:
-    return f"from nablanet.cli import main; main({args!r})"
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not (_FASHION / "train-images-idx3-ubyte.gz").exists(),
-                    reason="Fashion-MNIST not installed (Debian's dataset-fashion-mnist)")
-def test_the_demo_job_holds_its_images_as_bytes(tmp_path):
-    # NumPy backend: everything but the data is ~90 MB; float64 images alone are 440 MB
-    numpy_peak = _peak_mb(_cli([*_DEMO, "--backend", "numpy", "--model-out", "a.st"]),
-                          tmp_path)
-    assert numpy_peak <= 200
-    if AVAILABLE:  # the kernel: Numba's runtime (~135 MB, any data) comes on top
-        runtime = _peak_mb(
-            "import numpy as np; from nablanet import Network; "
-            "Network([784, 30, 10], seed=1).fit(np.zeros((20, 784)), np.zeros(20, int), "
-            "epochs=1, batch_size=10, backend='numba', progress=False)", tmp_path)
-        kernel_peak = _peak_mb(_cli([*_DEMO, "--model-out", "b.st"]), tmp_path)
-        assert kernel_peak <= runtime + 120, (kernel_peak, runtime)

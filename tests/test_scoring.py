@@ -29,6 +29,7 @@ from nablanet.datasets.sequences import (
 )
 from nablanet.models.scorer import SequenceScorer
 from nablanet.scoring import GROUP, score_exactly, score_files, score_frame
+from test_memory import nablanet, peak_mb
 from test_sequences import fraud_like
 
 
@@ -191,11 +192,6 @@ def test_bad_inputs_are_one_line_and_leave_no_output(fraud, tmp_path):
         assert not list(tmp_path.glob("*p.csv*"))
 
 
-#: run ``argv[1:]``, print its peak resident memory in KiB (its ``ru_maxrss``)
-PEAK_OF = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
-           "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-
-
 @pytest.mark.slow
 def test_peak_memory_does_not_grow_with_the_file(tmp_path):
     """A ~120 MB fraud-shaped file (20,000 sequences; scored in memory, as before, a 78 MB
@@ -207,14 +203,9 @@ def test_peak_memory_does_not_grow_with_the_file(tmp_path):
     del data
     invoke("rnn", "train", tmp_path / "train.csv", "--cell", "gru", "--hidden", "16",
            "--epochs", "1", "--model-out", tmp_path / "m.safetensors", "-q")
-    # the peak of a child counts its parent's at the fork (Linux records the old memory's
-    # high-water mark at exec): measured by a small Python process between us and it
-    result = subprocess.run([sys.executable, "-c", PEAK_OF, sys.executable, "-m", "nablanet",
-                             "rnn", "predict", big, "-m", "m.safetensors", "-o", "p.csv"],
-                            cwd=tmp_path, capture_output=True, text=True, env=ENV, timeout=600)
-    assert result.returncode == 0, result.stderr
-    peak_mb = int(result.stdout) / 1024
-    assert peak_mb < 200, f"peak {peak_mb:.0f} MB"
+    peak = peak_mb(nablanet("rnn", "predict", big, "-m", "m.safetensors", "-o", "p.csv"),
+                   tmp_path)
+    assert peak < 200, f"peak {peak:.0f} MB"
     with (tmp_path / "p.csv").open() as f:
         head = [next(f) for _ in range(2 + 10 * 2 * GROUP)]
     first = read_sequence_csv(tmp_path / "train.csv")  # the same rows at the file's start

@@ -99,8 +99,10 @@ class MinMaxScaler:
         ):
             block = np.concatenate(arrays) if arrays else np.empty((0, lo.size))
             self._check_width(block, lo, what)
-            scale = _inverse_range(lo, hi)
-            scaled.append(_split((block - lo) * scale, data.lengths))
+            block = block.astype(np.float64, copy=False)
+            block -= lo  # in place: one copy of the data, (x - min) * scale as written
+            block *= _inverse_range(lo, hi)
+            scaled.append(_split(block, data.lengths))
         return SequenceData(
             names=list(data.names),
             features=scaled[0],

@@ -221,11 +221,12 @@ def rnn_train(data_csv, test_csv, task, cell, num_layers, hidden, activation, lo
         model = resume_model(o["resume"], model, o, epochs, schedule, stopping)
     Xtr, Ytr, Mtr = _arrays(train)
     Xte, Yte, Mte = _arrays(test)
+    del train, test  # the padded arrays hold the data now: the file's block is freed
     log.info("%s(%d -> %d x %d -> %d), %s, %s, batch %d, %s", cls.__name__,
-             train.n_features, hidden, num_layers, n_outputs, model.loss.name, model.optimizer,
+             Xtr.shape[2], hidden, num_layers, n_outputs, model.loss.name, model.optimizer,
              batch_size, plural(epochs, "epoch"))
     if not validation_split:
-        log.info("the epoch line's val_ values are on the %s", plural(len(test),
+        log.info("the epoch line's val_ values are on the %s", plural(len(Xte),
                                                                      "test sequence"))
     if task == "regression":
         log.info("the per-epoch loss and RMSE are on the min-max scaled labels (0-1); the "

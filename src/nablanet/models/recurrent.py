@@ -344,9 +344,9 @@ class RecurrentNetwork(Sequential):
             total = X.sum()
         if not np.isfinite(total) and not np.isfinite(X[mask]).all():
             raise ValueError(f"{name}: contains NaN or infinite values on valid steps")
-        # padding is computed (then ignored): make it harmless zeros, by a copy only
-        # where it is not zeros already (pad() gives zeros)
-        if not mask.all() and not (X[~mask] == 0).all():
+        # padding is computed (then ignored): make it harmless zeros (a copy only when it
+        # is not +0.0 already, as pad() gives it)
+        if not mask.all() and ((X != 0) | np.signbit(X)).any(axis=2)[~mask].any():
             X = np.where(mask[..., None], X, 0)
         X = np.ascontiguousarray(X, dtype=self.dtype)
         if self.target == "every":

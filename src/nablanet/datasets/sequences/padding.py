@@ -8,6 +8,9 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import DTypeLike
 
+#: sequences stacked at a time (the copy of their steps is the transient memory)
+_CHUNK = 4096
+
 
 def pad(
     arrays: Sequence[np.ndarray], *, n_steps: int | None = None, dtype: DTypeLike = np.float64
@@ -55,5 +58,6 @@ def pad(
         raise ValueError(f"pad: n_steps={n_steps} but arrays[{i}] has {longest} steps")
     mask = np.arange(n_steps) < lengths[:, None]
     padded = np.zeros((len(arrays), n_steps, shapes[0][1]), dtype=dtype)
-    padded[mask] = np.concatenate(arrays)
+    for a in range(0, len(arrays), _CHUNK):  # in chunks: a copy of the data is not held
+        padded[a:a + _CHUNK][mask[a:a + _CHUNK]] = np.concatenate(arrays[a:a + _CHUNK])
     return padded, mask

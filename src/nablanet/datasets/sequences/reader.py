@@ -207,10 +207,12 @@ def _read(path, open_text: Callable[[], TextIO]) -> SequenceData:
     start = time.perf_counter()
     blocks = read_blocks(path, open_text)
     header, feature_names, label_names = _header(path, blocks)
-    parsed = [parse_block(path, header, feature_names, label_names, *block) for block in blocks]
-    if not parsed:
+    store = _RowStore()
+    for block in blocks:
+        store.append(parse_block(path, header, feature_names, label_names, *block))
+    if not store.n:
         raise ValueError(f"{path}: no data rows after the header (line 1)")
-    data = _assemble(path, header, feature_names, label_names, _join(parsed))
+    data = _assemble(path, header, feature_names, label_names, store.rows())
     logger.info(
         "read %d sequences (%d steps, %d features, %d labels) from %s in %.3f s",
         len(data),
@@ -237,6 +239,45 @@ def _header(path, blocks: Iterator[tuple[int, list[str]]]) -> tuple[list[str], l
 def _rows(rows: _Rows, part: slice) -> _Rows:
     """The rows ``part`` of ``rows``."""
     return rows[0][part], *(array[part] for array in rows[1:])  # type: ignore[return-value]
+
+
+class _RowStore:
+    """The parsed rows of a whole file, appended block by block into arrays that grow in
+    place (``ndarray.resize``: ``realloc``, which moves pages rather than copying them
+    for large arrays), so that the blocks are not all held until one final copy joins
+    them: the memory taken is the data's, about once. A name that repeats the row
+    before's is stored as that row's string, so the rows of a sequence share one."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.names: list[str] = []
+        self.arrays: list[np.ndarray] = []  # t, features, labels, line numbers
+
+    def append(self, rows: _Rows) -> None:
+        names, *arrays = rows
+        k = len(names)
+        if not self.arrays:
+            self.arrays = [np.empty((0, *a.shape[1:]), dtype=a.dtype) for a in arrays]
+        if self.n + k > len(self.arrays[0]):
+            capacity = max(self.n + k, len(self.arrays[0]) * 3 // 2)
+            for a in self.arrays:
+                a.resize((capacity, *a.shape[1:]), refcheck=False)  # no view of a is alive
+        for store, a in zip(self.arrays, arrays, strict=True):
+            store[self.n:self.n + k] = a
+        previous = self.names[-1] if self.names else None
+        for name in names:
+            if name != previous:
+                previous = name
+            self.names.append(previous)
+        self.n += k
+
+    def rows(self) -> _Rows:
+        """The rows appended, the arrays cut to their length (the store is then empty)."""
+        for a in self.arrays:
+            a.resize((self.n, *a.shape[1:]), refcheck=False)
+        t, features, labels, numbers = self.arrays
+        names, self.names, self.arrays = self.names, [], []
+        return names, t, features, labels, numbers
 
 
 def _join(parts: list[_Rows]) -> _Rows:
