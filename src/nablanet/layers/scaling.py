@@ -104,10 +104,14 @@ class MinMaxScaling(Layer):
                              f"last axis, got shape {x.shape}")
 
     def _scale(self, x: np.ndarray) -> np.ndarray:
-        return (x - self.minimum) * self.scale
+        out = x - self.minimum  # one new array, scaled in place
+        out *= self.scale
+        return out
 
     def _unscale(self, x: np.ndarray) -> np.ndarray:
-        return x * self.span + self.minimum
+        out = x * self.span
+        out += self.minimum
+        return out
 
     def apply(self, x) -> np.ndarray:
         """The layer's formula on ``x (..., F)``, computed in float64.

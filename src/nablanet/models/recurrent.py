@@ -335,9 +335,11 @@ class RecurrentNetwork(Sequential):
             raise ValueError("mask: every sequence needs >= 1 valid step, valid steps first")
         if X.dtype.kind not in "biuf":
             raise ValueError(f"{name}: expected real numbers, got dtype {X.dtype}")
+        given = X
         if self.input_scaling is not None:  # in float64, then the model's dtype
             X = self.input_scaling.apply(X)
         X = X.astype(self.dtype, copy=False)
+        own = X is not given and not np.shares_memory(X, given)  # ours to change in place
         # one reduction, no copy, where every value is finite (a finite sum); the exact
         # check of the valid steps only where it is not
         with np.errstate(over="ignore", invalid="ignore"):  # a sum may overflow
@@ -347,7 +349,10 @@ class RecurrentNetwork(Sequential):
         # padding is computed (then ignored): make it harmless zeros (a copy only when it
         # is not +0.0 already, as pad() gives it)
         if not mask.all() and ((X != 0) | np.signbit(X)).any(axis=2)[~mask].any():
-            X = np.where(mask[..., None], X, 0)
+            if own:
+                X[~mask] = 0
+            else:
+                X = np.where(mask[..., None], X, 0)
         X = np.ascontiguousarray(X, dtype=self.dtype)
         if self.target == "every":
             W = mask.astype(self.dtype)
