@@ -137,6 +137,22 @@ def test_recurrent_resume_is_bitwise(tmp_path):
     _params_equal(whole, again)
 
 
+def test_a_loaded_checkpoint_saved_again_keeps_its_optimizer_moments(tmp_path):
+    """Load, save (no step between: the moments are still the loaded ones), load, resume:
+    the same weights as an uninterrupted run (the copy used to lose Adam's moments)."""
+    X, y = _data()
+    kw = dict(batch_size=10, progress=False, backend="numpy")
+    whole = _net(Adam(0.01))
+    whole.fit(X, y, epochs=4, **kw)
+    part = _net(Adam(0.01))
+    part.fit(X, y, epochs=2, **kw)
+    part.save(tmp_path / "a.safetensors")
+    Network.load(tmp_path / "a.safetensors").save(tmp_path / "copy.safetensors")
+    again = Network.load(tmp_path / "copy.safetensors")
+    again.fit(X, y, epochs=4, initial_epoch=2, **kw)
+    _params_equal(whole, again)
+
+
 def test_reloaded_model_trains_on_with_its_own_optimizer(tmp_path):
     X, y = _data(200)
     net = _net(Adam(0.01))

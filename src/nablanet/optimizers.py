@@ -97,9 +97,12 @@ class Optimizer:
     def state_dict(self) -> dict:
         """The optimizer as data: ``{"config": config(), "t": steps taken, "state": [per
         parameter {slot: array}]}`` (``state`` is ``[]`` before the first step). The
-        arrays are the live ones (copy them to keep a snapshot). PyTorch's
+        arrays are the live ones (copy them to keep a snapshot); after
+        :meth:`load_state_dict` and before the next step, the loaded ones, so that a
+        model loaded and saved again keeps its moments. PyTorch's
         ``Optimizer.state_dict`` plays the same part."""
-        return {"config": self.config(), "t": self.t, "state": self._state or []}
+        return {"config": self.config(), "t": self.t,
+                "state": self._state or self._pending or []}
 
     def load_state_dict(self, state: dict) -> None:
         """Take over the step count and moment arrays of :meth:`state_dict` (copied); the
