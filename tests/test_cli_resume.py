@@ -357,3 +357,51 @@ def test_rnn_train_resumes_every_task_with_epochs_alone(tmp_path, task):
     result = assert_ok(nablanet("rnn", "train", "classes.csv", "--epochs", "3", "--resume",
                                 "m.safetensors", cwd=tmp_path, check=False))
     assert "resuming m.safetensors after epoch 2 of 3" in result.stderr
+
+
+def _as_an_earlier_release(path: Path, load) -> Path:
+    """The checkpoint ``path`` rewritten as releases before this one wrote it: no recorded
+    options; a recurrent model's min-max scaling as a ``scaler`` in the command-line
+    section instead of scaling layers; a conv model's image shape there (``image_shape``)
+    instead of the model's ``input_shape``."""
+    from nablanet.serialization import read_cli, save
+
+    model, cli = load(path), read_cli(path)
+    del cli["options"]
+    if model.input_scaling is not None:
+        inp, out = model.input_scaling, model.output_scaling
+        cli["scaler"] = {"feature_min": inp.minimum.tolist(),
+                         "feature_max": inp.maximum.tolist(),
+                         "label_min": out.minimum.tolist(), "label_max": out.maximum.tolist()}
+        model.input_scaling = model.output_scaling = None
+    else:
+        cli["image_shape"] = list(model.input_shape)
+        model.input_shape = None
+    old = path.with_name("old-" + path.name)
+    save(model, old, cli=cli)
+    return old
+
+
+@pytest.mark.parametrize("kind", ["rnn train", "train --layers"])
+def test_a_checkpoint_of_an_earlier_release_resumes_exactly(tmp_path, idx_dir, kind):
+    """A run saved by an earlier release (its scaler or image shape beside the model, not
+    in it) resumes with every option typed, and equals the uninterrupted run."""
+    if kind == "rnn train":
+        _write_sine_csv(tmp_path / "train.csv", n=30)
+        command = ["rnn", "train", "train.csv", "--task", "regression", "--cell", "gru",
+                   "--hidden", "4", "--batch-size", "6", "--seed", "2"]
+        load = GRU.load
+    else:
+        command = ["train", idx_dir, "--layers", "conv:3x5x5,pool:2,softmax:10",
+                   "--batch-size", "20", "--lr", "0.05", "--seed", "2"]
+        from nablanet import Sequential
+        load = Sequential.load
+    assert_ok(nablanet(*command, "--epochs", "2", "--model-out", "m2.safetensors",
+                       cwd=tmp_path, check=False))
+    assert_ok(nablanet(*command, "--epochs", "3", "--model-out", "m3.safetensors",
+                       cwd=tmp_path, check=False))
+    old = _as_an_earlier_release(tmp_path / "m2.safetensors", load)
+    result = assert_ok(nablanet(*command, "--epochs", "3", "--resume", old.name,
+                                "--model-out", "r.safetensors", cwd=tmp_path, check=False))
+    assert "resuming old-m2.safetensors after epoch 2 of 3" in result.stderr
+    _same_weights(load(tmp_path / "m3.safetensors"), load(tmp_path / "r.safetensors"))

@@ -244,6 +244,7 @@ def resume_model(path, fresh, o: Mapping[str, Any], epochs: int, schedule, stopp
 
     check_model_kind(path, "rnn train" if isinstance(fresh, RecurrentNetwork) else "train")
     model = type(fresh).load(path)
+    _upgrade(model, fresh, path)
     state = model.training_state
     if state.epoch == 0:
         raise click.BadParameter(f"{path}: holds no training run to resume (no training "
@@ -273,6 +274,21 @@ def resume_model(path, fresh, o: Mapping[str, Any], epochs: int, schedule, stopp
                                  + "; ".join(wrong), param_hint="--resume")
     log.info("resuming %s after epoch %d of %d", path, state.epoch, epochs)
     return model
+
+
+def _upgrade(model, fresh, path) -> None:
+    """Give a checkpoint of an earlier release what this release's models record, so
+    that its run resumes: the min-max scaling its command-line section holds, as the
+    model's scaling layers (``rnn train``), and the per-sample input shape that it kept
+    beside the model (``train --layers``), which the fresh model has from the data."""
+    from nablanet.models import RecurrentNetwork
+    from nablanet.models.scorer import upgrade_scaling
+    from nablanet.serialization import read_cli
+
+    if isinstance(model, RecurrentNetwork):
+        upgrade_scaling(model, read_cli(path))
+    elif model.input_shape is None:
+        model.input_shape = fresh.input_shape
 
 
 class _LastEpoch:
