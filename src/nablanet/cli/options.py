@@ -232,7 +232,7 @@ SHARED_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "validation_split": (("--validation-split",), {
         "type": click.FloatRange(0, 1, max_open=True), "default": None,
         "help": "Hold out this fraction of the training data (seeded by --seed) as "
-        "validation data: the per-epoch val_ metrics, --early-stopping and --schedule "
+        "validation data: the per-epoch validation metrics, --early-stopping and --schedule "
         "plateau use it, and the test data are evaluated once, at the end, for the report "
         "only [default: none; 0.1 with --early-stopping or --schedule plateau]."}),
     "optimizer": (("--optimizer",), {

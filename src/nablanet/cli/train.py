@@ -55,7 +55,7 @@ CLASS_NAMES = {"fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", 
 
 DATASET_HELP = ("DATASET is 'mnist', 'fashion-mnist' (downloaded once, or found as "
                 "'nablanet info' says), a directory of IDX or .npy image and label files "
-                "(train-* and t10k-* IDX files, x_train.npy and y_train.npy, ...; of a "
+                "(the train and t10k IDX files, x_train.npy and y_train.npy, ...; of a "
                 "single images/labels pair --test-split is held out for testing), or the "
                 "book's mnist.pkl.gz.")
 

@@ -91,9 +91,8 @@ def metrics_line(logs: dict, epochs: int | None = None) -> str:
     """The per-epoch log line of every model kind, each value named as its key in the
     history without the ``train_`` prefix: the epoch (1-based, of ``epochs``), the
     training data's loss and accuracy (%) or RMSE, the same on the validation data
-    (``val_``), and the epoch's training time::
-
-        Epoch 3/10: loss 0.1389 | accuracy 80.12% | val_loss 0.1502 | val_accuracy 82.45% | 1.21 s
+    (``val_``), and the epoch's training time, e.g. ``Epoch 3/10: loss 0.1389 | accuracy
+    80.12% | val_loss 0.1502 | val_accuracy 82.45% | 1.21 s``.
     """
     parts = []
     for prefix, shown in (("train_", ""), ("val_", "val_")):
