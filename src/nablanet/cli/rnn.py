@@ -319,7 +319,7 @@ def rnn_evaluate(data_csv, model_path, threshold, metrics_out):
 @rnn.command("predict", context_settings=CONTEXT, epilog=examples(
     "nablanet rnn predict jv/japanese_vowels_test.csv -m jv.safetensors",
     "nablanet rnn predict jv/japanese_vowels_test.csv -m jv.safetensors -o pred.csv",
-    "nablanet rnn predict 'jv/*.csv' -m jv.safetensors -o pred.csv --workers 2",
+    "nablanet rnn predict 'jv/japanese_vowels_*.csv' -m jv.safetensors -o pred.csv --workers 2",
 ))
 @click.argument("data", nargs=-1, required=True)
 @click.option("-m", "--model", "model_path", required=True, type=click.Path(dir_okay=False),
