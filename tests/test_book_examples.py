@@ -46,6 +46,9 @@ CASES = {
                        lambda r: []),
     "conv": (["--epochs", "1", "--train-size", "100", "--eval-size", "200", "--members", "2"],
              lambda r: [(s["test_accuracy"], r["n_test"], 0.05) for s in r["stages"].values()]),
+    "fashion": (["--epochs", "1", "--train-size", "100", "--members", "2"],
+                lambda r: [(a, r["n_test"], 0.05)
+                           for a in [*r["member_test_accuracy"], r["ensemble_test_accuracy"]]]),
 }
 
 
@@ -131,3 +134,25 @@ def test_user_mistake_is_one_line_and_exit_2(argv, message, tmp_path, capsys):
     err = capsys.readouterr().err
     assert status == 2 and message in err and "Traceback" not in err
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+@pytest.mark.slow
+def test_fashion_members_trained_apart_are_loaded_not_trained_again(tmp_path, mnist_10k_dir):
+    # a long run split over processes: --only trains and saves its members and stops;
+    # the run without it trains the missing ones and reports the ensemble of all
+    def run(*args):
+        done = subprocess.run([sys.executable, str(BOOK / "fashion.py"), "--data",
+                               str(mnist_10k_dir), "--out", str(tmp_path), "--epochs", "1",
+                               "--train-size", "60", "--members", "2", *args],
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    assert "member 1: training" in run("--only", "1")
+    assert (tmp_path / "fashion-member-1.safetensors").exists()
+    assert not (tmp_path / "fashion-member-0.safetensors").exists()
+    log = run()
+    assert "member 0: training" in log and "member 1: training" not in log
+    results = json.loads((tmp_path / "fashion.json").read_text())
+    assert [m["member"] for m in results["members"]] == [0, 1]
+    assert len(results["member_test_accuracy"]) == 2
