@@ -53,8 +53,9 @@ def test_the_demo_job_holds_its_images_as_bytes(tmp_path):
     the data are 55 MB as bytes, 440 MB as float64). The NumPy job is bounded at 160 MB:
     Python, NumPy and nablanet 43 MB, the data, one evaluation chunk of floats (11 MB;
     two, when each chunk was a new array). The kernel's job loads Numba and the kernel
-    (134 MB, 80 of them LLVM's code pages, dropped once it is loaded) before it reads the
-    data: in the other order it peaked at 225 MB, 270 MB when LLVM's pages stayed."""
+    before it reads the data (166 MB at that point, 80 MB of it LLVM's code pages, dropped
+    once the kernel is loaded): in the other order it peaks at 223 MB, at 271 MB when
+    LLVM's pages stayed."""
     numpy_peak = peak_mb(nablanet(*_DEMO, "--backend", "numpy", "--model-out", "a.st"),
                          tmp_path)
     assert numpy_peak <= 160, f"peak {numpy_peak:.0f} MB"
