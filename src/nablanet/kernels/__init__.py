@@ -210,13 +210,16 @@ def _jit_all() -> None:
     cells.jit()
 
 
+#: llvmlite's library (with LLVM inside, as its wheels ship it), or LLVM's own shared
+#: library where llvmlite is built against one (conda's)
+_LLVM_LIBRARIES = ("libllvmlite", "libLLVM")
 #: a mapping's first line in ``/proc/self/smaps``: start, end, permissions, ..., path
 _MAPPING = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ \S+\s*(.*)$")
 
 
 def _release_llvm_pages() -> int:
     """Drop this process's resident copies of LLVM's code and read-only data pages
-    (llvmlite's library, which Numba compiles and loads kernels with); returns the bytes
+    (:data:`_LLVM_LIBRARIES`, which Numba compiles and loads kernels with); returns the bytes
     of address space advised. Linux only (elsewhere nothing is done, and 0 returned).
 
     Importing Numba runs LLVM's static constructors, and loading a kernel (from the disk
@@ -239,7 +242,7 @@ def _release_llvm_pages() -> int:
     for line in lines:
         if mapping := _MAPPING.match(line):  # read-only, private, of llvmlite's library
             llvm = mapping[3][1] == "-" and mapping[3][3] == "p" \
-                and "libllvmlite" in mapping[4].rsplit("/", 1)[-1]
+                and mapping[4].rsplit("/", 1)[-1].startswith(_LLVM_LIBRARIES)
             current = (int(mapping[1], 16), int(mapping[2], 16)) if llvm else None
         elif current is not None and line.startswith("Anonymous:"):
             if int(line.split()[1]) == 0:
