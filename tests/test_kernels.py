@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from nablanet import kernels
+from nablanet.datasets.mnist import load_images
+from nablanet.datasets.pixels import Pixels
 from nablanet.kernels import scalar
 from nablanet.layers.recurrent import GRULayer, LSTMLayer
 from nablanet.models import GRU, LSTM, RNN, Network
@@ -76,6 +78,83 @@ def test_mlp_kernel_float32():
                        {"epochs": 2, "batch_size": 8}, X, y, rel=1e-4)
     assert all(w.dtype == np.float32 for w in b.weights + b.biases)
     assert _max_difference(a, b, lambda m: m.weights + m.biases) < 1e-5
+
+
+@needs_numba
+def test_the_demos_network_gives_the_numpy_weights_on_real_images(mnist_10k_dir):
+    # make demo's configuration (the book's network, eta 3.0, batch 10, images held as
+    # bytes) on 8,000 real digits: the backends agree to rounding. On Fashion-MNIST at
+    # eta 3.0 training is chaotic within an epoch: there the NumPy path moves as far from
+    # itself when one weight changes by 1e-15 (docs/guide/runs.md)
+    data = load_images(mnist_10k_dir, pixels=True)
+    a, b = _train_both(lambda: Network([784, 30, 10], seed=1),
+                       {"epochs": 1, "batch_size": 10}, data.X_train, data.y_train)
+    assert _max_difference(a, b, lambda m: m.weights + m.biases) < 1e-12
+
+
+@needs_numba
+def test_load_kernel_loads_the_form_fit_runs():
+    # float32 and four layers: a form no other test loads
+    make = lambda **kw: Network([6, 5, 4, 4, 3], seed=0, dtype=np.float32, **kw)  # noqa: E731
+    kernel = kernels.kernel_table()["mlp_sgd_epoch"]
+    before = len(kernel.signatures)
+    assert make().load_kernel("numpy") is False
+    assert make(optimizer=Adam(0.01)).load_kernel("auto") is False
+    assert make().load_kernel("auto", batch_size=64) is False  # NumPy's batch sizes
+    with pytest.raises(ValueError, match="plain SGD"):
+        make(optimizer=Adam(0.01)).load_kernel("numba")
+    assert len(kernel.signatures) == before
+    net = make()
+    assert net.load_kernel("auto", batch_size=10) is True
+    assert len(kernel.signatures) == before + 1
+    raw = np.random.default_rng(0).integers(0, 256, (25, 6), dtype=np.uint8)
+    net.fit(Pixels(raw, np.float32), np.arange(25) % 3, epochs=1, batch_size=10,
+            progress=False, validation_data=(Pixels(raw[:7], np.float32), np.zeros(7, int)))
+    assert net.training_state.backend == "numba" and len(kernel.signatures) == before + 1
+
+
+# Loading a kernel runs LLVM; its pages are dropped after (kernels._release_llvm_pages)
+LLVM_PAGES = """
+import re
+import numpy as np, numba
+from nablanet import Network, kernels
+def llvm_mb():  # resident MB of llvmlite's library
+    rss, llvm = 0, False
+    for line in open("/proc/self/smaps"):
+        if re.match("[0-9a-f]+-[0-9a-f]+ ", line):
+            llvm = "libllvmlite" in line
+        elif llvm and line.startswith("Rss:"):
+            rss += int(line.split()[1])
+    return rss / 1024
+rng = np.random.default_rng(0)
+X, y = rng.random((30, 5)), rng.integers(0, 3, 30)
+def trained(backend):
+    net = Network([5, 4, 3], seed=0)
+    net.fit(X, y, epochs=2, batch_size=10, backend=backend, progress=False)
+    return net.weights + net.biases
+a = trained("numba")
+loaded = llvm_mb()
+f = numba.njit(lambda x: x * 2.0 + 1.0)  # LLVM compiles again, on the dropped pages
+print(f(3.0), loaded, llvm_mb(), kernels._release_llvm_pages() > 0, llvm_mb())
+b, c = trained("numba"), trained("numpy")
+print(all(np.array_equal(p, q) for p, q in zip(a, b)),
+      max(float(np.abs(p - q).max()) for p, q in zip(a, c)))
+"""
+
+
+@needs_numba
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's /proc and madvise")
+def test_llvm_pages_are_dropped_after_loading_and_come_back_when_needed():
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, "-c", LLVM_PAGES], capture_output=True, text=True,
+                         env=env, check=True).stdout.split()
+    value, loaded, compiled, released, after = out[:5]
+    # importing Numba and loading the kernel touch ~80 MB of it; the relocated pages
+    # (written by the loader: ~6 MB) stay
+    assert float(loaded) < 12, out
+    assert value == "7.0" and float(compiled) > float(loaded) + 5, out
+    assert released == "True" and float(after) < 12, out
+    assert out[5] == "True" and float(out[6]) < 1e-12, out
 
 
 RNN_OUTPUTS = [("identity", "mse", 2), ("sigmoid", "mse", 1),

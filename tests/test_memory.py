@@ -48,18 +48,25 @@ _DEMO = ["train", "fashion-mnist", "--sizes", "784,30,10", "--epochs", "1",
 @pytest.mark.skipif(not (_FASHION / "train-images-idx3-ubyte.gz").exists(),
                     reason="Fashion-MNIST not installed (Debian's dataset-fashion-mnist)")
 def test_the_demo_job_holds_its_images_as_bytes(tmp_path):
-    # NumPy backend: everything but the data is ~90 MB; float64 images alone are 440 MB
+    """The demo's job in at most 200 MB, the issue's bound, with the compiled kernel (the
+    default backend when Numba is installed) and on NumPy's (measured: 188 MB and 132 MB;
+    the data are 55 MB as bytes, 440 MB as float64). The NumPy job is bounded at 160 MB:
+    Python, NumPy and nablanet 43 MB, the data, one evaluation chunk of floats (11 MB;
+    two, when each chunk was a new array). The kernel's job loads Numba and the kernel
+    before it reads the data (166 MB at that point, 80 MB of it LLVM's code pages, dropped
+    once the kernel is loaded): in the other order it peaks at 223 MB, at 271 MB when
+    LLVM's pages stayed."""
     numpy_peak = peak_mb(nablanet(*_DEMO, "--backend", "numpy", "--model-out", "a.st"),
                          tmp_path)
-    assert numpy_peak <= 200
-    if AVAILABLE:  # the kernel: Numba's runtime (~135 MB, any data) comes on top
-        runtime = peak_mb([sys.executable, "-c",
-                           "import numpy as np; from nablanet import Network; "
-                           "Network([784, 30, 10], seed=1).fit(np.zeros((20, 784)), "
-                           "np.zeros(20, int), epochs=1, batch_size=10, backend='numba', "
-                           "progress=False)"], tmp_path)
+    assert numpy_peak <= 160, f"peak {numpy_peak:.0f} MB"
+    if AVAILABLE:
+        # Numba's on-disk cache holds the kernel after a user's first run (which compiles
+        # it with LLVM): warm it, then measure the run users repeat
+        subprocess.run([sys.executable, "-c", "from nablanet import Network; "
+                        "Network([784, 30, 10]).load_kernel()"], cwd=tmp_path, env=ENV,
+                       check=True, capture_output=True, timeout=600)
         kernel_peak = peak_mb(nablanet(*_DEMO, "--model-out", "b.st"), tmp_path)
-        assert kernel_peak <= runtime + 120, (kernel_peak, runtime)
+        assert kernel_peak <= 200, f"peak {kernel_peak:.0f} MB"
 
 
 # ------------------------------------------------------------------------------------

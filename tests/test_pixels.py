@@ -67,6 +67,25 @@ def test_training_on_pixels_gives_the_weights_of_training_on_floats(backend, dty
     assert np.array_equal(pa, pb)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_evaluation_converts_every_chunk_of_pixels_into_the_same_rows(monkeypatch, dtype):
+    from nablanet.models import work_buffers
+
+    raw, _ = _images()  # 230 images: chunks of 7, the last one short
+    net = Network([20, 7, 4], seed=3, dtype=dtype)
+    whole = net.predict_proba(_floats(raw, dtype))
+    monkeypatch.setattr(work_buffers, "MAX_CHUNK", 7)
+    made = []
+    convert = work_buffers.to_float
+    monkeypatch.setattr(work_buffers, "to_float", lambda r, out: made.append(out) or
+                        convert(r, out))
+    chunked = Network([20, 7, 4], seed=3, dtype=dtype).predict_proba(Pixels(raw, dtype))
+    assert np.array_equal(chunked, whole)
+    # one float array of 7 rows for all 33 chunks: no chunk is made while the first
+    # layer still holds the last one's
+    assert len(made) == 33 and all(np.shares_memory(out, made[0]) for out in made)
+
+
 def test_a_conv_net_and_a_validation_split_train_alike_on_pixels():
     raw, y = _images(60, 64)
     runs = []

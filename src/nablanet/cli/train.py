@@ -165,7 +165,7 @@ def train(dataset, sizes, layers, epochs, batch_size, activation, output_activat
     weights, plain SGD, 30 epochs of mini-batches of 10 at learning rate (the book's
     eta) 3.0. With --layers, a convolutional network (the book's chapter 6) instead.
     """
-    from nablanet.datasets.mnist import load_images
+    from nablanet.datasets.mnist import image_source, load_images
     from nablanet.models import Network, Sequential
     from nablanet.models.spec import parse_layers
     from nablanet.serialization import save
@@ -185,6 +185,14 @@ def train(dataset, sizes, layers, epochs, batch_size, activation, output_activat
                               o["dtype"])
         if dataset in KNOWN_DATASETS:
             check_sizes(sizes, *KNOWN_DATASETS[dataset], dataset)
+        loss = loss_name(loss) or ("cross_entropy" if output_activation == "softmax"
+                                   else "quadratic")
+        net = Network(sizes, activation=activation, output_activation=output_activation,
+                      loss=loss, init=init, optimizer=make_optimizer(o), seed=o["seed"],
+                      dtype=o["dtype"])
+        image_source(dataset)  # a DATASET that names nothing: said before any work
+        if o["class_weight"] == "none":  # fit's compiled kernel, loaded before the data
+            net.load_kernel(o["backend"], batch_size)  # (LLVM's pages then dropped)
     data = load_images(dataset, offline=offline, dtype=o["dtype"], seed=o["seed"],
                        test_fraction=test_split, pixels=True)  # uint8, converted per batch
     log.info("data: %s: %s and %s", data.source, plural(len(data.X_train), "training image"),
@@ -193,11 +201,6 @@ def train(dataset, sizes, layers, epochs, batch_size, activation, output_activat
     X_train, X_test = data.X_train, data.X_test
     if layers is None:
         check_sizes(sizes, X_train.shape[1], n_classes, data.source)
-        loss = loss_name(loss) or ("cross_entropy" if output_activation == "softmax"
-                                   else "quadratic")
-        net = Network(sizes, activation=activation, output_activation=output_activation,
-                      loss=loss, init=init, optimizer=make_optimizer(o), seed=o["seed"],
-                      dtype=o["dtype"])
         described: dict = {"sizes": sizes, "activation": activation,
                            "output_activation": output_activation, "loss": loss,
                            "init": init}

@@ -38,6 +38,7 @@ from nablanet.validation import as_images
 
 __all__ = [
     "ImageData",
+    "image_source",
     "load_book_pickle",
     "load_fashion_mnist",
     "load_idx_dir",
@@ -724,26 +725,41 @@ def load_images(spec, *, offline=False, dtype=np.float64, test_fraction=0.2, see
         If ``spec`` is neither a known name nor an existing directory or pickle, or as
         the loader it dispatches to.
     """
-    if spec == "mnist":
-        return load_mnist(offline=offline, dtype=dtype, pixels=pixels)
-    if spec == "fashion-mnist":
-        return load_fashion_mnist(offline=offline, dtype=dtype, pixels=pixels)
-    text = os.fspath(spec)
-    path = Path(text).expanduser()
-    if path.is_dir():
+    kind = image_source(spec)
+    if kind in ("mnist", "fashion-mnist"):
+        load = load_mnist if kind == "mnist" else load_fashion_mnist
+        return load(offline=offline, dtype=dtype, pixels=pixels)
+    path = Path(os.fspath(spec)).expanduser()
+    if kind == "directory":
         files = _standard_files(path)
         if files is None:
             return load_idx_dir(path, test_fraction=test_fraction, seed=seed, dtype=dtype,
                                 pixels=pixels)
         log.info("loading %s", path)
         return _read_standard(files, _float_dtype(dtype), str(path), pixels)
+    (X_train, y_train), validation, (X_test, y_test) = load_book_pickle(path, dtype=dtype)
+    log.info("%s: book pickle; its %d validation examples are left out", path, len(validation[1]))
+    return ImageData(X_train, y_train, X_test, y_test, f"{path} (book pickle)")
+
+
+def image_source(spec) -> str:
+    """What the :func:`load_images` ``spec`` names, found without reading it: ``"mnist"``,
+    ``"fashion-mnist"``, ``"directory"`` or ``"pickle"``.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As :func:`load_images`, for a ``spec`` that names no data set.
+    """
+    if spec in ("mnist", "fashion-mnist"):
+        return spec
+    text = os.fspath(spec)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return "directory"
     is_pickle = path.name.endswith(PICKLE_SUFFIXES)
     if path.is_file() and is_pickle:
-        (X_train, y_train), validation, (X_test, y_test) = load_book_pickle(path, dtype=dtype)
-        log.info(
-            "%s: book pickle; its %d validation examples are left out", path, len(validation[1])
-        )
-        return ImageData(X_train, y_train, X_test, y_test, f"{path} (book pickle)")
+        return "pickle"
     if not path.exists() and (is_pickle or "/" in text or os.sep in text):
         raise FileNotFoundError(f"{text}: no such file or directory")
     raise ValueError(

@@ -26,8 +26,12 @@ holds its kernels, and :mod:`~nablanet.kernels.scalar` what they share.
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import logging
+import mmap
+import re
+import sys
 import time
 from collections.abc import Callable
 
@@ -155,6 +159,7 @@ def run(name: str, *args):
     start = time.perf_counter()
     out = kernel(*args)
     _reported.add(name)
+    _release_llvm_pages()  # loading ran LLVM: its code is not needed again for this kernel
     log.info("numba: %s ready in %.2f s (compiled, or loaded from the disk cache)", name,
              time.perf_counter() - start)
     return out
@@ -196,7 +201,57 @@ def _jit_all() -> None:
         return
     # Numba's np.dot calls SciPy's BLAS, a second OpenBLAS; loaded on the first kernel
     # call, it would miss the thread limit fit sets before it (two threads per worker)
+    import numba  # noqa: F401
     import scipy.linalg.cython_blas  # noqa: F401
+
+    _release_llvm_pages()  # LLVM's static constructors ran: their pages are not needed again
     scalar.jit()
     mlp.jit()
     cells.jit()
+
+
+#: llvmlite's library (with LLVM inside, as its wheels ship it), or LLVM's own shared
+#: library where llvmlite is built against one (conda's)
+_LLVM_LIBRARIES = ("libllvmlite", "libLLVM")
+#: a mapping's first line in ``/proc/self/smaps``: start, end, permissions, ..., path
+_MAPPING = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ \S+\s*(.*)$")
+
+
+def _release_llvm_pages() -> int:
+    """Drop this process's resident copies of LLVM's code and read-only data pages
+    (:data:`_LLVM_LIBRARIES`, which Numba compiles and loads kernels with); returns the bytes
+    of address space advised. Linux only (elsewhere nothing is done, and 0 returned).
+
+    Importing Numba runs LLVM's static constructors, and loading a kernel (from the disk
+    cache too: Numba compiles its runtime's helpers at every start) runs LLVM's code
+    generator; each touches pages all over the 160 MB library, about 80 MB resident in
+    all, none needed again until something is compiled. They are clean pages of the
+    file, so ``madvise(MADV_DONTNEED)`` only unmaps them: the next use of LLVM maps them
+    back from the page cache, bit for bit as before. Only mappings without write
+    permission and with no page of their own (``Anonymous: 0`` in ``/proc/self/smaps``:
+    the relocated ones are left alone) are advised. This keeps the demo's peak resident
+    memory near its data with the compiled kernel (``docs/guide/speed.md``, Memory)."""
+    if sys.platform != "linux":
+        return 0
+    try:
+        with open("/proc/self/smaps") as smaps:
+            lines = smaps.read().splitlines()
+    except OSError:
+        return 0
+    ranges, current = [], None
+    for line in lines:
+        if mapping := _MAPPING.match(line):  # read-only, private, of llvmlite's library
+            llvm = mapping[3][1] == "-" and mapping[3][3] == "p" \
+                and mapping[4].rsplit("/", 1)[-1].startswith(_LLVM_LIBRARIES)
+            current = (int(mapping[1], 16), int(mapping[2], 16)) if llvm else None
+        elif current is not None and line.startswith("Anonymous:"):
+            if int(line.split()[1]) == 0:
+                ranges.append(current)
+            current = None
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    advised = 0
+    for start, end in ranges:
+        if libc.madvise(start, end - start, mmap.MADV_DONTNEED) == 0:
+            advised += end - start
+    return advised

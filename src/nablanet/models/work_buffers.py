@@ -15,6 +15,8 @@ import math
 
 import numpy as np
 
+from nablanet.datasets.pixels import Pixels, to_float
+
 __all__ = ["EVAL_BYTES", "MAX_CHUNK", "allocate", "outputs", "plan"]
 
 #: bytes of layer work buffers per evaluation chunk (the chunk has at most MAX_CHUNK samples)
@@ -64,9 +66,14 @@ def outputs(model, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     model._allocate(X.shape[1:], min(len(X), chunk))
     z: np.ndarray = np.empty((len(X), *out), dtype=model.dtype)
     a = np.empty_like(z)
+    # Pixels: every chunk converted into the same float rows (a new array per chunk would
+    # be made while the first layer still holds the last one's: two chunks resident)
+    rows = np.empty((min(len(X), chunk), *X.shape[1:]), X.dtype) \
+        if isinstance(X, Pixels) else None
     for start in range(0, len(X), chunk):
         zc = z[start:start + chunk]
-        # np.asarray: a chunk of Pixels converted to floats (arrays stay views)
-        zc[...] = model._forward(np.asarray(X[start:start + chunk]), False)
+        Xc = X[start:start + chunk]
+        Xc = np.asarray(Xc) if rows is None else to_float(Xc.data, rows[:len(Xc)])
+        zc[...] = model._forward(Xc, False)
         model.output_activation.forward(zc, a[start:start + chunk])
     return z, a
