@@ -15,9 +15,9 @@ setting ``t1``/``tdef`` (``--threads``):
 * ``nablanet-auto {cell} h{h} b{b} f64 t1`` -- ``LSTM(12, h, 6, output_activation=
   "softmax", loss="cross_entropy", target="last", optimizer=Adam(0.001)).fit(X, y,
   epochs=1, batch_size=b, threads=1)``: the call's wall clock and ``history["seconds"]``
-  (the loop); ``tdef``: ``fit``'s own thread choice (every core for the compiled LSTM and
-  GRU at batch >= 32). ``--backends numpy,numba`` time those backends instead of ``auto``
-  (the default a user gets);
+  (the loop); ``tdef``: ``fit``'s own thread choice (rows split across every core where
+  each part holds enough work, :func:`nablanet.parallel.split_workers`). ``--backends
+  numpy,numba`` time those backends instead of ``auto`` (the default a user gets);
 * ``torch {cell} h{h} b{b} f64 t1`` -- ``torch.nn.{LSTM,GRU,RNN}(12, h, batch_first=True)``
   + ``nn.Linear(h, 6)`` on the last step, ``cross_entropy``, ``torch.optim.Adam``, timed
   around the epoch loop; ``t1``: ``torch.set_num_threads(1)``, ``tdef``: torch's default.

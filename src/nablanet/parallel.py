@@ -1,17 +1,19 @@
 """Mini-batch rows split across worker threads: several cores on one mini-batch.
 
-The rows of a mini-batch are independent until their gradients are summed, so a layer
-whose work releases the GIL (the compiled LSTM and GRU recurrences, :mod:`nablanet.kernels`)
-can run rows ``[a_k, b_k)`` on worker ``k`` -- each with its own contiguous buffers and
-single-threaded BLAS -- and sum the workers' gradients once per mini-batch. A recurrence
-splits for its whole length: the workers meet twice per mini-batch (after the forward
-pass and after BPTT), not at every time step, which is why this beats a multithreaded
-BLAS on the small per-step products (benchmarks/recurrent_cells.py).
+The rows of a mini-batch are independent until their gradients are summed, so worker
+``k`` can run the whole forward and backward pass for rows ``[a_k, b_k)`` -- on its own
+replica of the layers (shared parameters, its own buffers and gradients), with
+single-threaded BLAS -- and the workers' gradients are summed once per mini-batch
+(:mod:`nablanet.models.gradient_step`). NumPy's array operations, BLAS and the compiled
+LSTM and GRU recurrences release the GIL, so the parts run at once; the workers meet
+twice per mini-batch, not at every layer or time step, which is why this beats a
+multithreaded BLAS on the small products of recurrent steps and convolutions
+(benchmarks/recurrent_cells.py, benchmarks/conv_epoch.py).
 
-``fit`` chooses the worker count (:func:`split_workers`) and sets it for its loop
-(:func:`workers`); layers ask :func:`row_parts` how to cut a mini-batch and run the parts
-with :func:`run_parts`. Results equal the one-thread path up to the order of the
-gradient sums (tests check 1e-12 in float64).
+``fit`` chooses the worker count from the work per mini-batch (:func:`split_workers`)
+and sets it for its loop (:func:`workers`); the training step asks :func:`row_parts`
+how to cut a mini-batch and runs the parts with :func:`run_parts`. Results equal the
+one-thread path up to the order of the gradient sums (tests check 1e-12 in float64).
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from itertools import pairwise
 
-__all__ = ["AUTO_SPLIT", "MIN_ROWS", "available_cores", "row_parts", "run_parts", "split_workers",
-           "workers"]
+__all__ = ["MIN_PART_MACS", "MIN_ROWS", "available_cores", "row_parts", "run_parts",
+           "split_workers", "workers"]
 
 #: fewest rows a worker gets: below it the meeting points cost more than the rows' work
 #: (with the default, a mini-batch splits from 32 rows on)
@@ -40,23 +42,28 @@ def available_cores() -> int:
     return os.cpu_count() or 1
 
 
-#: whether ``fit`` splits rows without ``threads=``: not yet. The NumPy/SciPy OpenBLAS
-#: builds (0.3.30) serialize calls made from two threads once their thread count is set
-#: at run time (threadpoolctl), so the workers' per-step products ran one after the
-#: other and two workers were 7-15% slower than one on 2 cores (measured 2026-12-05)
-AUTO_SPLIT = False
+#: fewest multiply-adds (of the forward products) a worker's rows must hold for ``fit``
+#: to split a mini-batch by itself: below it the two meetings per mini-batch cost more
+#: than the work they share (an LSTM of 32 hidden units on 25 steps, 4.5 M for 32 rows,
+#: gains nothing from a second worker on 2 cores; one of 128 units, 57 M, gains 1.4x)
+MIN_PART_MACS = 2**24
 
 
-def split_workers(threads: int | None, batch_size: int, splittable: bool) -> int:
-    """How many workers split a ``fit``'s mini-batches: 1 when the model has no layer
-    that can split (``splittable`` False) or the mini-batch has fewer than ``2 *
-    MIN_ROWS`` rows; otherwise ``threads`` when given, else (with :data:`AUTO_SPLIT`)
-    every available core, at most one worker per :data:`MIN_ROWS` rows."""
-    if not splittable:
+def split_workers(threads: int | None, batch_size: int, macs_per_sample: int | None) -> int:
+    """How many workers split a ``fit``'s mini-batches of ``batch_size`` rows: 1 when its
+    trainer cannot split (``macs_per_sample`` None: a compiled whole-epoch kernel) or the
+    mini-batch has fewer than ``2 * MIN_ROWS`` rows; otherwise ``threads`` when given,
+    else as many of the available cores as leave each worker :data:`MIN_ROWS` rows and
+    :data:`MIN_PART_MACS` multiply-adds (``macs_per_sample`` per row)."""
+    if macs_per_sample is None:
         return 1
-    if threads is None:
-        threads = available_cores() if AUTO_SPLIT else 1
-    return max(1, min(threads, batch_size // MIN_ROWS))
+    most = batch_size // MIN_ROWS
+    if threads is not None:
+        return max(1, min(threads, most))
+    k = min(available_cores(), most)
+    while k > 1 and batch_size // k * macs_per_sample < MIN_PART_MACS:
+        k -= 1
+    return max(1, k)
 
 
 @contextmanager

@@ -276,8 +276,10 @@ SHARED_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
         "order)."}),
     "threads": (("--threads",), {
         "type": click.IntRange(min=1), "default": None,
-        "help": "Threads while training: workers splitting each mini-batch's rows "
-        "(compiled LSTM/GRU, batch >= 32), else BLAS threads [default: no split; BLAS at 1 "
+        "help": "Threads while training: workers that each run the forward and backward "
+        "pass on their share of a mini-batch's rows (batches of 32 and more, trained "
+        "through the layers), else BLAS threads (the compiled whole-epoch kernels) "
+        "[default: every core when each worker's share holds enough work, else BLAS at 1 "
         "thread for small products, its default for large ones]."}),
     "class_weight": (("--class-weight",), {
         "type": click.Choice(["none", "balanced"]), "default": "none",

@@ -172,7 +172,7 @@ def _lstm_steps_forward(layer, X, buf, T):
 
 def _lstm_steps_backward(layer, X, dH, buf, T, dX):
     run("lstm_backward", X, dH, layer.W_x, layer.W_h, buf.H, buf.C, buf.G, buf.TC,
-        buf.dG[:T], buf.dc, buf.carry, *buf.grads, X if dX is None else dX, dX is not None)
+        buf.dG[:T], buf.dc, buf.carry, *layer.grads, X if dX is None else dX, dX is not None)
 
 
 def _gru_steps_forward(layer, X, buf, T):
@@ -182,7 +182,7 @@ def _gru_steps_forward(layer, X, buf, T):
 
 def _gru_steps_backward(layer, X, dH, buf, T, dX):
     run("gru_backward", X, dH, layer.W_x, layer.W_h, buf.H, buf.GX, buf.GH, buf.dGx[:T],
-        buf.dGh[:T], buf.carry, *buf.grads, X if dX is None else dX, dX is not None)
+        buf.dGh[:T], buf.carry, *layer.grads, X if dX is None else dX, dX is not None)
 
 
 #: a recurrent layer's ``kernel`` name -> the compiled ``(steps_forward(layer, X, buf,

@@ -15,6 +15,7 @@ defined, and a gradient-check test.
 
 from __future__ import annotations
 
+import copy
 from typing import Any, ClassVar
 
 import numpy as np
@@ -76,6 +77,27 @@ class Layer:
         write the parameter gradients into :attr:`grads` and return ``dL/dX`` (None when
         ``need_dX`` is False: the first layer skips that product)."""
         raise NotImplementedError
+
+    def forward_macs(self, output_shape: tuple[int, ...]) -> int:
+        """Multiply-adds of this layer's forward products for one sample whose output
+        has shape ``output_shape[1:]`` (0 for a layer without products): the work
+        estimate by which ``fit`` decides whether a mini-batch's rows are worth
+        splitting across threads (:func:`nablanet.parallel.split_workers`)."""
+        return 0
+
+    def replica(self) -> Layer:
+        """A twin for a worker thread: it shares this layer's parameter arrays (an
+        optimizer step updates both) and has gradients of its own, and work buffers
+        of its own once :meth:`allocate` d; see :mod:`nablanet.models.replicas`."""
+        twin = copy.copy(self)
+        twin.grads = [np.empty_like(g) for g in self.grads]
+        return twin
+
+    def share_draws(self, m: int, twins: list[Layer], parts: list[tuple[int, int]]) -> None:
+        """Before the rows of an ``m``-row training mini-batch are split across
+        ``twins`` (twin ``k`` gets rows ``parts[k]``): make the random draws of the
+        whole mini-batch, as an unsplit forward pass would, and give each twin its
+        rows, so that splitting changes no draw. Only layers that draw override it."""
 
     def get_config(self) -> dict:
         """The constructor arguments, JSON-ready; ``type(self).from_config`` of it

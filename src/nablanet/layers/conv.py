@@ -28,6 +28,8 @@ batch 64); ``dL/dX`` is then transposed back to ``(m, C, H, W)``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
@@ -144,6 +146,9 @@ class Conv2D(Layer):
                              f">= 0, got {padding!r}")
         ph, pw = pair("Conv2D padding", padding, minimum=0)
         return ph, ph, pw, pw
+
+    def forward_macs(self, output_shape):
+        return self.W.size * math.prod(output_shape[2:])  # once per output position
 
     def allocate(self, input_shape):
         if len(input_shape) != 4 or input_shape[1] != self.in_channels:

@@ -15,6 +15,8 @@ layer is one product ``X @ W`` on row-major data.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from nablanet.activations import get_activation
@@ -90,6 +92,9 @@ class Dense(Layer):
         self.allocate(input_shape)
         assert self._a is not None  # set by allocate
         return self._a
+
+    def forward_macs(self, output_shape):
+        return self.W.size * math.prod(output_shape[1:-1])  # once per position
 
     def allocate(self, input_shape):
         m, *rest = input_shape

@@ -60,6 +60,7 @@ class Dropout(Layer):
         self.grads = []
         self.mask: np.ndarray | None = None
         self._Y: np.ndarray | None = None
+        self._drawn: np.ndarray | None = None  # a replica's rows of its parent's draw
 
     def allocate(self, input_shape):
         self._u = np.empty(input_shape, dtype=self.dtype)
@@ -75,11 +76,20 @@ class Dropout(Layer):
         if self._Y is None or m > len(self._Y) or self._Y.shape[1:] != X.shape[1:]:
             self.allocate(X.shape)
         u, mask = self._u[:m], self._mask[:m]
-        self.rng.random(out=u, dtype=self.dtype)
+        if self._drawn is None:
+            self.rng.random(out=u, dtype=self.dtype)
+        else:
+            u = self._drawn
         np.greater_equal(u, self.rate, out=mask)
         mask *= 1.0 / (1.0 - self.rate)
         self.mask = mask
         return np.multiply(X, mask, out=self._Y[:m])
+
+    def share_draws(self, m, twins, parts):
+        u = self._u[:m]  # the parent's buffers hold the whole mini-batch (fit allocates)
+        self.rng.random(out=u, dtype=self.dtype)
+        for twin, (a, b) in zip(twins, parts, strict=True):
+            twin._drawn = u[a:b]
 
     def backward(self, dY, need_dX=True):
         if not need_dX:

@@ -8,8 +8,6 @@ mini-batch is time-major, ``(n_steps, m, .)``, so that each step is one contiguo
 are single large matrix products over ``n_steps * m`` rows; only the recurrence loops
 over time. Work buffers are made per mini-batch shape by :meth:`Recurrent.allocate`
 (and once for each other shape met, such as the short last mini-batch) and reused.
-With the compiled recurrence, a mini-batch's rows split across ``fit``'s worker threads
-(:mod:`nablanet.parallel`): each part has its own buffers and gradients, summed after BPTT.
 
 Variable-length sequences are the model's business, once, in the batch
 (:class:`nablanet.models.recurrent.RecurrentNetwork`): padded steps come after the valid
@@ -21,14 +19,13 @@ recurrent weights orthogonal (one per gate block), biases zero (the LSTM's forge
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 
 from nablanet.activations import ACTIVATIONS, get_activation
 from nablanet.init import check_dtype, get_initializer
 from nablanet.layers.base import Layer
-from nablanet.parallel import row_parts, run_parts
 from nablanet.registry import register
 
 __all__ = ["GRULayer", "LSTMLayer", "RNNLayer", "Recurrent"]
@@ -46,7 +43,6 @@ class _Buffers:
     dXt: np.ndarray  # (T, m, n_in) dL/dX, time-major
     carry: np.ndarray  # (m, H) gradient carried to the previous step
     work: np.ndarray  # (m, H) scratch
-    grads: list[np.ndarray]  # where BPTT writes the parameters' gradients
 
     def __init__(self, **arrays):
         self.__dict__.update(arrays)
@@ -96,9 +92,9 @@ class Recurrent(Layer):
         self.W_h = np.concatenate([orth(rng, H, H, dt) for _ in range(G)], axis=1)
         self._make_biases()
         self.grads = [np.empty_like(p) for p in self.params()]
-        self._bufs: dict[tuple[int, int, int, bool], _Buffers] = {}
+        self._bufs: dict[tuple[int, int], _Buffers] = {}
         self._io: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-        self._parts: list[tuple[int, int, _Buffers]] = []
+        self._buf: _Buffers | None = None  # the buffers of the last forward
         #: ``(steps_forward, steps_backward)`` of the compiled kernels replacing the NumPy
         #: recurrence below, or None; set by the model (``fit(backend=...)``)
         self.compiled_steps: tuple[Callable[..., Any], Callable[..., Any]] | None = None
@@ -112,26 +108,26 @@ class Recurrent(Layer):
                              f"input shape (m, n_steps, {self.n_in}), got {tuple(input_shape)}")
         m, T, _ = input_shape
         self._bufs, self._io = {}, {}
-        self._buffers(T, 0, m, False)
+        self._buffers(T, m)
         return (m, T, self.n_hidden)
 
-    def _buffers(self, T: int, a: int, b: int, split: bool) -> _Buffers:
-        """The time-major buffers for rows ``[a, b)`` of a mini-batch of ``T`` steps, made
-        on first use; ``grads`` is the layer's own gradients, or a part's (``split``)
-        which :meth:`backward` sums into them."""
-        key = (T, a, b, split)
-        buf = self._bufs.get(key)
+    def forward_macs(self, output_shape):
+        return (self.W_x.size + self.W_h.size) * output_shape[1]  # once per step
+
+    def _buffers(self, T: int, m: int) -> _Buffers:
+        """The time-major buffers for a mini-batch of ``m`` sequences of ``T`` steps,
+        made on first use."""
+        buf = self._bufs.get((T, m))
         if buf is None:
-            m, H, F, dt = b - a, self.n_hidden, self.n_in, self.dtype
+            H, F, dt = self.n_hidden, self.n_in, self.dtype
             buf = _Buffers(
                 X=np.empty((T, m, F), dtype=dt), H=np.zeros((T + 1, m, H), dtype=dt),
                 dH=np.empty((T, m, H), dtype=dt), dXt=np.empty((T, m, F), dtype=dt),
                 carry=np.empty((m, H), dtype=dt), work=np.empty((m, H), dtype=dt),
-                grads=[np.empty_like(g) for g in self.grads] if split else self.grads,
             )
             for k, shape in self._extra_buffers(T, m).items():
                 setattr(buf, k, np.empty(shape, dtype=dt))
-            self._bufs[key] = buf
+            self._bufs[(T, m)] = buf
         return buf
 
     def _extra_buffers(self, T: int, m: int) -> dict[str, tuple[int, ...]]:
@@ -152,23 +148,15 @@ class Recurrent(Layer):
 
     def forward(self, X, training=False):
         m, T = X.shape[:2]
-        # compiled steps release the GIL: their rows split across the fit's workers
-        parts = row_parts(m) if self.compiled_steps is not None else [(0, m)]
-        split = len(parts) > 1
-        self._parts = [(a, b, self._buffers(T, a, b, split)) for a, b in parts]
+        buf = self._buf = self._buffers(T, m)
         out = self._outputs(T, m)[0]
         steps = type(self)._steps_forward if self.compiled_steps is None \
             else self.compiled_steps[0]
-
-        def rows(k: int) -> None:
-            a, b, buf = self._parts[k]
-            np.copyto(buf.X, X[a:b].transpose(1, 0, 2))  # time-major: one (m, n_in) per step
-            for name in self.state_names:  # every sequence starts from the zero state
-                getattr(buf, name)[0] = 0.0
-            steps(self, buf.X, buf, T)
-            np.copyto(out[a:b], buf.H[1:].transpose(1, 0, 2))
-
-        run_parts(rows, len(parts))
+        np.copyto(buf.X, X.transpose(1, 0, 2))  # time-major: one (m, n_in) per step
+        for name in self.state_names:  # every sequence starts from the zero state
+            getattr(buf, name)[0] = 0.0
+        steps(self, buf.X, buf, T)
+        np.copyto(out, buf.H[1:].transpose(1, 0, 2))
         return out
 
     def step(self, x: np.ndarray, state: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
@@ -192,7 +180,7 @@ class Recurrent(Layer):
             The state after the step (new arrays); its first array is ``h_t``, the
             layer's output at this step.
         """
-        buf: Any = self._buffers(1, 0, len(x), False)
+        buf: Any = self._buffers(1, len(x))
         buf.X[0] = x
         for name, value in zip(self.state_names, state, strict=True):
             getattr(buf, name)[0] = value
@@ -201,24 +189,16 @@ class Recurrent(Layer):
 
     def backward(self, dY, need_dX=True):
         m, T = dY.shape[:2]
+        buf = cast(_Buffers, self._buf)
         dX = self._outputs(T, m)[1]
         steps = type(self)._steps_backward if self.compiled_steps is None \
             else self.compiled_steps[1]
-
-        def rows(k: int) -> None:
-            a, b, buf = self._parts[k]
-            np.copyto(buf.dH, dY[a:b].transpose(1, 0, 2))
-            steps(self, buf.X, buf.dH, buf, T, buf.dXt if need_dX else None)
-            if need_dX:
-                np.copyto(dX[a:b], buf.dXt.transpose(1, 0, 2))
-
-        run_parts(rows, len(self._parts))
-        if len(self._parts) > 1:  # the workers' gradients, summed once per mini-batch
-            for i, g in enumerate(self.grads):
-                np.add(self._parts[0][2].grads[i], self._parts[1][2].grads[i], out=g)
-                for _, _, buf in self._parts[2:]:
-                    g += buf.grads[i]
-        return dX if need_dX else None
+        np.copyto(buf.dH, dY.transpose(1, 0, 2))
+        steps(self, buf.X, buf.dH, buf, T, buf.dXt if need_dX else None)
+        if not need_dX:
+            return None
+        np.copyto(dX, buf.dXt.transpose(1, 0, 2))
+        return dX
 
     def _input_gradients(self, X, dGx, dGh, buf, T, dX):
         """The weight and bias gradients from the per-step pre-activation gradients, as
@@ -227,7 +207,7 @@ class Recurrent(Layer):
         rows = T * m
         dGx2 = dGx.reshape(rows, -1)
         dGh2 = dGh.reshape(rows, -1)
-        gW_x, gW_h, *gb = buf.grads
+        gW_x, gW_h, *gb = self.grads
         np.matmul(X.reshape(rows, -1).T, dGx2, out=gW_x)
         np.matmul(buf.H[:T].reshape(rows, -1).T, dGh2, out=gW_h)
         np.add.reduce(dGx2, axis=0, out=gb[0])

@@ -109,11 +109,14 @@ def fit(
         kernel, if it has one (:meth:`kernel_unsupported` says why not); ``auto``:
         the kernel when it applies and ``batch_size <= auto_numba_max_batch``.
     threads : int, optional
-        Threads while training: the workers that split each mini-batch's rows
-        where the model's layers can (compiled LSTM/GRU recurrences, batches of 32
-        and more; :func:`nablanet.parallel.split_workers`), else BLAS threads (see
-        :func:`nablanet.training.thread_limit`). Default: no split (see
-        :data:`nablanet.parallel.AUTO_SPLIT`), the BLAS rule.
+        Threads while training: the workers that split each mini-batch's rows,
+        each running the forward and backward pass on its rows with one BLAS thread
+        (mini-batches of 32 rows and more, trained through the layers: any model on
+        the NumPy backend, LSTM and GRU on either; :mod:`nablanet.parallel`), else
+        BLAS threads (the compiled whole-epoch kernels, small mini-batches; see
+        :func:`nablanet.training.thread_limit`). Default: every available core
+        where each worker's rows hold enough work
+        (:func:`nablanet.parallel.split_workers`), else the BLAS rule.
     callbacks : sequence of Callback
         Called at the start, after every epoch (may stop training) and at the end;
         see :class:`nablanet.training.Callback`. One that reads each mini-batch's
@@ -219,8 +222,10 @@ def fit(
 
     largest = batch_size * max((p.size for p in params), default=1)
     blas = thread_limit(threads, largest)  # checks threads too
-    split = split_workers(threads, batch_size, any(getattr(layer, "compiled_steps", None)
-                                                   for layer in model.layers))
+    # the layers' own step splits (NumPy, or compiled LSTM/GRU steps); whole-epoch kernels not
+    splits = not compiled or any(getattr(layer, "compiled_steps", None) for layer in model.layers)
+    split = split_workers(threads, batch_size,
+                          model._plan(X.shape[1:], "X")[2] if splits else None)
     with workers(split):  # split rows run single-threaded BLAS each
         return fit_loop(
             n_samples=len(X), epochs=epochs, batch_size=batch_size, rng=model.rng,

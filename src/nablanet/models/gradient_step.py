@@ -4,6 +4,13 @@ the output error ``dL/dz`` (BP1) weighted for the mini-batch mean, and the backw
 in reverse, leaving the mini-batch's gradient in the layers' ``grads``. It is the
 container's ``forward`` and ``backward`` loops written out, because it runs once per
 step: neither it nor the layers allocate per call.
+
+Inside a :func:`nablanet.parallel.workers` block of several workers, the rows of a
+mini-batch split across them: worker ``k`` runs the same step on its rows through its
+own replica of the layers (:meth:`~nablanet.layers.base.Layer.replica`: the parameters
+shared, buffers and gradients its own), the random draws of the whole mini-batch made
+first (:meth:`~nablanet.layers.base.Layer.share_draws`), and the workers' gradients
+are summed into the layers' ``grads`` in a fixed order.
 """
 
 from __future__ import annotations
@@ -11,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+
+from nablanet.parallel import row_parts, run_parts
 
 __all__ = ["gradient_step"]
 
@@ -37,14 +46,12 @@ def gradient_step(model, data: tuple, batch_size: int,
     bufs = {m: (b["x"], b["t"], b["a"], b["d"], b["w"], b.get("r"))
             for m, b in views.items()}
     g, loss = model.output_activation, model.loss
-    # the loops of forward() and backward(), written out: this runs once per step
-    layers, first, upper = list(model.layers), model.layers[0], model.layers[:0:-1]
+    stacks: dict[int, list[list]] = {}  # parts -> one replica of the layers per worker
 
-    def gradient(batch: np.ndarray) -> None:
-        m = len(batch)
-        x, t, a, d, w, r = bufs[m]
-        X.take(batch, axis=0, out=x)  # the method: no dispatch layers per call
-        T.take(batch, axis=0, out=t)
+    def rows(layers: list, batch: np.ndarray, x, t, a, d, w, r, m: int) -> None:
+        """Forward and backward through ``layers`` of the gathered rows ``x`` (their
+        indices ``batch``) of a mini-batch of ``m`` rows; ``r``: their loss weights,
+        already divided by ``m``."""
         for layer in layers:
             x = layer.forward(x, True)
         if record is not None:
@@ -54,11 +61,51 @@ def gradient_step(model, data: tuple, batch_size: int,
         if r is None:
             delta *= 1.0 / m               # the mini-batch mean
         else:
+            delta *= r[..., None]
+        for layer in layers[:0:-1]:
+            delta = layer.backward(delta)
+        layers[0].backward(delta, need_dX=False)
+
+    def replicas(n: int) -> list[list]:
+        """``n`` replicas of the layers, with buffers for a worker's rows (made once)."""
+        if n not in stacks:
+            stacks[n] = []
+            for _ in range(n):
+                stack, shape = [layer.replica() for layer in model.layers], (
+                    -(-batch_size // n), *X.shape[1:])
+                for layer in stack:
+                    shape = layer.allocate(shape)
+                stacks[n].append(stack)
+        return stacks[n]
+
+    layers, grads = list(model.layers), model.grads()
+
+    def gradient(batch: np.ndarray) -> None:
+        m = len(batch)
+        x, t, a, d, w, r = bufs[m]
+        X.take(batch, axis=0, out=x)  # the method: no dispatch layers per call
+        T.take(batch, axis=0, out=t)
+        if r is not None:
             W.take(batch, axis=0, out=r)
             r *= 1.0 / m
-            delta *= r[..., None]
-        for layer in upper:
-            delta = layer.backward(delta)
-        first.backward(delta, need_dX=False)
+        parts = row_parts(m)
+        if len(parts) == 1:
+            rows(layers, batch, x, t, a, d, w, r, m)
+            return
+        workers = replicas(len(parts))
+        for k, layer in enumerate(layers):  # dropout masks: drawn as in one part
+            layer.share_draws(m, [stack[k] for stack in workers], parts)
+
+        def part(k: int) -> None:
+            lo, hi = parts[k]
+            rows(workers[k], batch[lo:hi], x[lo:hi], t[lo:hi], a[lo:hi], d[lo:hi],
+                 w[lo:hi], None if r is None else r[lo:hi], m)
+
+        run_parts(part, len(parts))
+        part_grads = [[gr for layer in stack for gr in layer.grads] for stack in workers]
+        for i, total in enumerate(grads):  # summed in worker order: the same every run
+            np.add(part_grads[0][i], part_grads[1][i], out=total)
+            for more in part_grads[2:]:
+                total += more[i]
 
     return gradient

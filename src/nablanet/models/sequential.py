@@ -165,7 +165,7 @@ class Sequential:
         self.rng = np.random.default_rng(seed)
         #: where training stands (saved with the model; see :meth:`fit`'s ``initial_epoch``)
         self.training_state = TrainingState()
-        self._plans: dict[tuple, tuple] = {}  # sample shape -> (output shape, eval chunk)
+        self._plans: dict[tuple, tuple] = {}  # sample shape -> (output shape, eval chunk, MACs)
         self._allocated: tuple | None = None  # (sample shape, rows) of the layers' buffers
         if self.input_shape is not None:
             self._plan(self.input_shape, "input_shape")  # the layers' own shape check

@@ -25,23 +25,25 @@ EVAL_BYTES = 32 * 2**20
 MAX_CHUNK = 8192
 
 
-def plan(model, sample_shape: tuple, name: str) -> tuple[tuple[int, ...], int]:
-    """``(per-sample output shape, evaluation chunk size)`` for inputs of
-    ``sample_shape``, found once per shape by the layers' own check on one sample;
-    the chunk keeps the layers' work buffers within :data:`EVAL_BYTES`."""
+def plan(model, sample_shape: tuple, name: str) -> tuple[tuple[int, ...], int, int]:
+    """``(per-sample output shape, evaluation chunk size, multiply-adds per sample)``
+    for inputs of ``sample_shape``, found once per shape by the layers' own check on one
+    sample; the chunk keeps the layers' work buffers within :data:`EVAL_BYTES`; the
+    multiply-adds are the forward products' (:meth:`~nablanet.layers.base.Layer.forward_macs`)."""
     key = tuple(sample_shape)
     plan = model._plans.get(key)
     if plan is None:
-        shape, floats = (1, *key), 0
+        shape, floats, macs = (1, *key), 0, 0
         try:
             for layer in model.layers:
                 floats += math.prod(shape[1:])
                 shape = layer.allocate(shape)
+                macs += layer.forward_macs(shape)
         except ValueError as exc:
             raise ValueError(f"{name}: per-sample shape {key} does not fit the layers: "
                              f"{exc}") from None
         per_sample = 3 * (floats + math.prod(shape[1:])) * np.dtype(model.dtype).itemsize
-        plan = (tuple(shape[1:]), max(1, min(MAX_CHUNK, EVAL_BYTES // per_sample)))
+        plan = (tuple(shape[1:]), max(1, min(MAX_CHUNK, EVAL_BYTES // per_sample)), macs)
         model._plans[key] = plan
         model._allocated = None  # the probe replaced the layers' buffers
     return plan
@@ -62,7 +64,7 @@ def allocate(model, sample_shape: tuple, rows: int) -> None:
 def outputs(model, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(z, a)``: the last layer's outputs and ``g(z)`` for every sample of ``X``,
     in chunks of samples."""
-    out, chunk = model._plan(X.shape[1:], "X")
+    out, chunk, _ = model._plan(X.shape[1:], "X")
     model._allocate(X.shape[1:], min(len(X), chunk))
     z: np.ndarray = np.empty((len(X), *out), dtype=model.dtype)
     a = np.empty_like(z)
