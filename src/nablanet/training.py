@@ -585,9 +585,12 @@ class _Run:
     def loop(self, n_samples: int, initial_epoch: int, progress: bool, threads) -> History:
         history = History()
         n_batches = -(-n_samples // self.batch_size)
-        chunk = self.batch_size * max(1, n_batches // 200)
         start_all = time.perf_counter()
         console = Console(stderr=True)
+        shown = progress and console.is_terminal
+        # the mini-batches handed to train_batches at once: ~1/200 of the epoch between
+        # updates of a shown bar; the whole epoch in one call otherwise
+        chunk = self.batch_size * max(1, n_batches // 200) if shown else n_samples
         limit = threadpool_limits(limits=threads, user_api="blas") if threads else nullcontext()
         with limit, Progress(
             TextColumn("[progress.description]{task.description}"),
@@ -596,7 +599,7 @@ class _Run:
             TimeRemainingColumn(),
             console=console,
             transient=True,
-            disable=not (progress and console.is_terminal),
+            disable=not shown,
         ) as bar:
             task = bar.add_task("epoch", total=n_batches)
             for epoch in range(initial_epoch + 1, self.epochs + 1):  # 1-based

@@ -348,12 +348,15 @@ class RecurrentNetwork(Sequential):
         if not np.isfinite(total) and not np.isfinite(X[mask]).all():
             raise ValueError(f"{name}: contains NaN or infinite values on valid steps")
         # padding is computed (then ignored): make it harmless zeros (a copy only when it
-        # is not +0.0 already, as pad() gives it)
-        if not mask.all() and ((X != 0) | np.signbit(X)).any(axis=2)[~mask].any():
-            if own:
-                X[~mask] = 0
-            else:
-                X = np.where(mask[..., None], X, 0)
+        # is not +0.0 already, as pad() gives it); only the padded steps are read
+        padded = ~mask
+        if padded.any():
+            pads = X[padded]
+            if ((pads != 0) | np.signbit(pads)).any():
+                if own:
+                    X[padded] = 0
+                else:
+                    X = np.where(mask[..., None], X, 0)
         X = np.ascontiguousarray(X, dtype=self.dtype)
         if self.target == "every":
             W = mask.astype(self.dtype)
