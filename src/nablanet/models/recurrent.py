@@ -283,10 +283,11 @@ class RecurrentNetwork(Sequential):
         codes = (kernels.ACT_CODES[cell.activation.name],
                  kernels.ACT_CODES[self.output_activation.name],
                  kernels.delta_mode(self.loss, self.output_activation))
-        buffers = (np.zeros((steps + 1, H), dt), np.empty((steps, L), dt),
-                   np.empty((steps, L), dt), np.empty((self.n_inputs + H, H), dt),
-                   *[np.empty_like(p) for p in (cell.b, head.W, head.b)],
-                   np.empty(H, dt), np.empty((0, steps, L), dt) if record is None else record)
+        buffers: tuple[np.ndarray, ...] = (
+            np.zeros((steps + 1, H), dt), np.empty((steps, L), dt), np.empty((steps, L), dt),
+            np.empty((self.n_inputs + H, H), dt),
+            *[np.empty_like(p) for p in (cell.b, head.W, head.b)],
+            np.empty(H, dt), np.empty((0, steps, L), dt) if record is None else record)
 
         def train_batches(idx: np.ndarray) -> None:
             kernels.run("rnn_sgd_epoch", X, Yk, lengths, idx, batch_size, last,
