@@ -319,15 +319,17 @@ def test_predict_input_errors():
         model.predict(np.full((2, 4, 2), np.inf))
 
 
+@pytest.mark.parametrize("pad", [np.nan, -0.0, 3.0])
 @pytest.mark.parametrize("target", ["last", "every"])
-def test_non_finite_values_on_padded_steps_are_harmless(target):
+def test_non_finite_values_on_padded_steps_are_harmless(target, pad):
     """Validation accepts NaN on padded steps (only valid steps must be finite), so a
-    batch padded with NaN must train and predict exactly as one padded with zeros."""
+    batch padded with NaN (or -0.0, or any number) must train and predict exactly as one
+    padded with zeros."""
     rng = np.random.default_rng(9)
     X = rng.standard_normal((4, 5, 2))
     mask = np.arange(5) < np.array([5, 2, 3, 4])[:, None]
     zero_padded = np.where(mask[..., None], X, 0.0)
-    nan_padded = np.where(mask[..., None], X, np.nan)
+    nan_padded = np.where(mask[..., None], X, pad)
     Y = rng.random((4, 5, 1) if target == "every" else (4, 1))
     model = RNN(2, 3, 1, target=target, seed=0)
     np.testing.assert_array_equal(model.predict_proba(nan_padded, mask),

@@ -585,9 +585,12 @@ class _Run:
     def loop(self, n_samples: int, initial_epoch: int, progress: bool, threads) -> History:
         history = History()
         n_batches = -(-n_samples // self.batch_size)
-        chunk = self.batch_size * max(1, n_batches // 200)
         start_all = time.perf_counter()
         console = Console(stderr=True)
+        shown = progress and console.is_terminal
+        # the mini-batches handed to train_batches at once: ~1/200 of the epoch (the
+        # bar's steps; and the rows a compiled trainer converts from uint8 at a time)
+        chunk = self.batch_size * max(1, n_batches // 200)
         limit = threadpool_limits(limits=threads, user_api="blas") if threads else nullcontext()
         with limit, Progress(
             TextColumn("[progress.description]{task.description}"),
@@ -596,7 +599,7 @@ class _Run:
             TimeRemainingColumn(),
             console=console,
             transient=True,
-            disable=not (progress and console.is_terminal),
+            disable=not shown,
         ) as bar:
             task = bar.add_task("epoch", total=n_batches)
             for epoch in range(initial_epoch + 1, self.epochs + 1):  # 1-based
@@ -605,7 +608,9 @@ class _Run:
                 t0 = time.perf_counter()
                 for start in range(0, n_samples, chunk):
                     self.train_batches(order[start:start + chunk])
-                    bar.update(task, completed=min(n_batches, (start + chunk) // self.batch_size))
+                    if shown:  # a hidden bar's update costs as much as a small chunk
+                        bar.update(task, completed=min(n_batches,
+                                                       (start + chunk) // self.batch_size))
                 if self.end_epoch(epoch, time.perf_counter() - t0, history):
                     break
         if self.early_stopping is not None and self.early_stopping.best_params is not None:

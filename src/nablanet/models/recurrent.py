@@ -283,10 +283,11 @@ class RecurrentNetwork(Sequential):
         codes = (kernels.ACT_CODES[cell.activation.name],
                  kernels.ACT_CODES[self.output_activation.name],
                  kernels.delta_mode(self.loss, self.output_activation))
-        buffers = (np.zeros((steps + 1, H), dt), np.empty((steps, L), dt),
-                   np.empty((steps, L), dt), *[np.empty_like(p) for p in self.params()],
-                   np.empty(H, dt), np.empty(H, dt),
-                   np.empty((0, steps, L), dt) if record is None else record)
+        buffers: tuple[np.ndarray, ...] = (
+            np.zeros((steps + 1, H), dt), np.empty((steps, L), dt), np.empty((steps, L), dt),
+            np.empty((self.n_inputs + H, H), dt),
+            *[np.empty_like(p) for p in (cell.b, head.W, head.b)],
+            np.empty(H, dt), np.empty((0, steps, L), dt) if record is None else record)
 
         def train_batches(idx: np.ndarray) -> None:
             kernels.run("rnn_sgd_epoch", X, Yk, lengths, idx, batch_size, last,
@@ -347,12 +348,15 @@ class RecurrentNetwork(Sequential):
         if not np.isfinite(total) and not np.isfinite(X[mask]).all():
             raise ValueError(f"{name}: contains NaN or infinite values on valid steps")
         # padding is computed (then ignored): make it harmless zeros (a copy only when it
-        # is not +0.0 already, as pad() gives it)
-        if not mask.all() and ((X != 0) | np.signbit(X)).any(axis=2)[~mask].any():
-            if own:
-                X[~mask] = 0
-            else:
-                X = np.where(mask[..., None], X, 0)
+        # is not +0.0 already, as pad() gives it); only the padded steps are read
+        padded = ~mask
+        if padded.any():
+            pads = X[padded]
+            if ((pads != 0) | np.signbit(pads)).any():
+                if own:
+                    X[padded] = 0
+                else:
+                    X = np.where(mask[..., None], X, 0)
         X = np.ascontiguousarray(X, dtype=self.dtype)
         if self.target == "every":
             W = mask.astype(self.dtype)
