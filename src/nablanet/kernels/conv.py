@@ -1,0 +1,95 @@
+"""The compiled passes of :class:`nablanet.layers.conv.Conv2D` around its matrix products:
+the layer keeps its columns with the sample index innermost, ``(K, Ho*Wo*m)``, so that
+im2col copies runs of ``Wo*m`` numbers; what that order costs is the transposition of
+``z`` to the ``(m, F, Ho, Wo)`` output and back, and col2im's scatter-add. NumPy does each
+as several strided passes; here each is one pass, in the same operation order as the
+layer's NumPy path (tests check 1e-12 in float64; relu and identity give equal bits):
+
+- :func:`conv_output`: ``z += b``, ``z = g(z)`` (identity or relu), ``Y = z`` transposed;
+- :func:`conv_delta`: ``dz = dY`` transposed, ``dz *= g'(z)``;
+- :func:`col2im`: ``dL/dX`` from the columns' gradients, each input pixel gathered from
+  the kernel offsets that read it (in offset order, as the NumPy scatter adds them) and
+  written once, in ``(m, C, H, W)`` order.
+"""
+
+from __future__ import annotations
+
+from nablanet.kernels.scalar import JIT_OPTIONS
+
+#: rows of ``z`` transposed together: a block of BLOCK x m numbers stays in L1
+BLOCK = 16
+
+
+def conv_output(z, b, relu, Y):
+    """``z (F, P, m) += b (F,)``, then ``max(z, 0)`` if ``relu``, in place; ``Y (m, F, P)``
+    receives ``z`` transposed (``P = Ho*Wo``)."""
+    F, P, m = z.shape
+    for f in range(F):
+        bf = b[f]
+        zf = z[f]
+        for k in range(P):
+            for n in range(m):
+                v = zf[k, n] + bf
+                zf[k, n] = max(v, 0.0) if relu else v
+        for k0 in range(0, P, BLOCK):
+            k1 = min(k0 + BLOCK, P)
+            for n in range(m):
+                for k in range(k0, k1):
+                    Y[n, f, k] = zf[k, n]
+
+
+def conv_delta(a, dY, relu, dz):
+    """``dz (F, P, m)`` = ``dY (m, F, P)`` transposed, times ``g'(z)`` written through the
+    output ``a = g(z) (F, P, m)``: zero where ``a <= 0`` if ``relu`` (else identity)."""
+    F, P, m = a.shape
+    for f in range(F):
+        df = dz[f]
+        for k0 in range(0, P, BLOCK):
+            k1 = min(k0 + BLOCK, P)
+            for n in range(m):
+                for k in range(k0, k1):
+                    df[k, n] = dY[n, f, k]
+        if relu:
+            af = a[f]
+            for k in range(P):
+                for n in range(m):
+                    df[k, n] = df[k, n] if af[k, n] > 0.0 else 0.0
+
+
+def col2im(dcols, sh, sw, top, left, acc, dX):
+    """``dX (m, C, H, W)`` from ``dcols (C, kh, kw, Ho, Wo, m)``: the column of kernel
+    offset ``(p, q)`` at output ``(i, j)`` adds onto input pixel ``(i*sh + p - top,
+    j*sw + q - left)`` (padding pixels dropped); ``acc (H, W, m)`` is one channel's
+    scratch."""
+    C, kh, kw, Ho, Wo, m = dcols.shape
+    H, W = dX.shape[2], dX.shape[3]
+    for c in range(C):
+        acc[...] = 0.0
+        for p in range(kh):
+            for q in range(kw):
+                for i in range(Ho):
+                    r = i * sh + p - top
+                    if r < 0 or r >= H:
+                        continue
+                    for j in range(Wo):
+                        s = j * sw + q - left
+                        if s < 0 or s >= W:
+                            continue
+                        dst, src = acc[r, s], dcols[c, p, q, i, j]
+                        for n in range(m):
+                            dst[n] += src[n]
+        for r in range(H):
+            for n in range(m):
+                for s in range(W):
+                    dX[n, c, r, s] = acc[r, s, n]
+
+
+def jit() -> None:
+    """Replace this module's kernels by their Numba-compiled forms (once, by
+    :func:`nablanet.kernels.kernel_table`)."""
+    global conv_output, conv_delta, col2im
+    import numba
+
+    kernel = numba.njit(**JIT_OPTIONS)
+    conv_output, conv_delta, col2im = kernel(conv_output), kernel(conv_delta), kernel(col2im)
+
