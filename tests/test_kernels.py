@@ -10,7 +10,7 @@ from tests.layers.gradcheck import check_layer
 
 from nablanet import kernels
 from nablanet.kernels import scalar
-from nablanet.layers import Conv2D
+from nablanet.layers import Conv2D, MaxPool2D
 from nablanet.layers.recurrent import GRULayer, LSTMLayer
 from nablanet.models import GRU, LSTM, RNN, Network, Sequential
 from nablanet.models.spec import parse_layers
@@ -193,7 +193,7 @@ def test_kernels_are_called_through_one_explicit_table():
     table = kernels.kernel_table()
     assert sorted(table) == ["col2im", "conv_delta", "conv_output", "gru_backward",
                              "gru_forward", "lstm_backward", "lstm_forward", "mlp_sgd_epoch",
-                             "rnn_sgd_epoch"]
+                             "pool2_backward", "pool2_forward", "rnn_sgd_epoch"]
     # the compiled forms (rnn_sgd_epoch picks the form compiled for the model's sizes)
     assert all(hasattr(k, "py_func") for n, k in table.items() if n != "rnn_sgd_epoch")
     with pytest.raises(ValueError, match=r"kernel: expected one of \['col2im'"):
@@ -433,3 +433,36 @@ def test_conv_net_fit_with_the_passes_gives_the_numpy_weights(batch_size):
     assert b.layers[0].compiled_passes is not None and a.layers[0].compiled_passes is None
     b.fit(X, y, epochs=1, batch_size=batch_size, progress=False, backend="numpy")
     assert b.layers[0].compiled_passes is None  # back to NumPy
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pool_passes_give_the_numpy_outputs_ties_nan_and_gradients(dtype):
+    rng = np.random.default_rng(10)
+    X = np.maximum(rng.standard_normal((3, 2, 6, 8)), 0).astype(dtype)  # ties at 0
+    X[0, 0, 0, 1] = X[0, 0, 1, 0] = 2.0  # a tie of two maxima: the first one wins
+    X[1, 1, 2, 3] = np.nan
+    X[2, 0, 4, 4] = np.nan  # NaN first in its window
+    dY = rng.standard_normal((3, 2, 3, 4)).astype(dtype)
+    results = []
+    for passes in (None, kernels.LAYER_PASSES["maxpool2d"]):
+        layer = MaxPool2D(2, dtype=dtype)
+        layer.compiled_passes = passes
+        layer.forward(np.concatenate([X, X]))  # buffers for a larger batch
+        results.append((layer.forward(X).copy(), layer.backward(dY).copy()))
+    (y_np, dx_np), (y_k, dx_k) = results
+    assert np.isnan(y_np[1, 1, 1, 1]) and np.isnan(y_np[2, 0, 2, 2])
+    np.testing.assert_array_equal(y_k, y_np)  # NaN where NaN
+    np.testing.assert_array_equal(dx_k, dx_np)
+    assert dx_k[0, 0, 0, 1] == dY[0, 0, 0, 0] and dx_k[0, 0, 1, 0] == 0
+
+
+@needs_numba
+def test_pool_passes_leave_other_windows_to_numpy():
+    layer = MaxPool2D(3, stride=2)
+    layer.compiled_passes = kernels.LAYER_PASSES["maxpool2d"]
+    X = np.random.default_rng(11).standard_normal((2, 1, 7, 7))
+    check_layer(layer, X)  # finite differences: the NumPy passes of overlapping windows
+    odd = MaxPool2D(2)
+    odd.compiled_passes = kernels.LAYER_PASSES["maxpool2d"]
+    check_layer(odd, X)  # 7x7: the windows do not tile the input

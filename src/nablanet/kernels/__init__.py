@@ -15,7 +15,7 @@ that both give the same weights to rounding (tests check 1e-12 in float64).
   too small for BLAS).
 - :mod:`~nablanet.kernels.cells`: the LSTM and GRU cells' forward and BPTT steps.
 - :mod:`~nablanet.kernels.conv`: the convolution layer's passes around its products
-  (bias, activation and transposition; col2im).
+  (bias, activation and transposition; col2im) and 2x2 max-pooling.
 
 All are optional: Numba is the ``fast`` extra (``pip install 'nablanet[fast]'``).
 ``AVAILABLE`` says whether it imported. Kernels compile on first use (a few seconds)
@@ -124,10 +124,11 @@ def kernel_table() -> dict[str, Callable]:
     ``lstm_forward``/``lstm_backward`` and ``gru_forward``/``gru_backward`` the steps of
     :class:`~nablanet.layers.recurrent.LSTMLayer` and ``GRULayer`` (through
     :data:`CELL_STEPS`; any depth, any optimizer), ``conv_output``/``conv_delta``/
-    ``col2im`` the passes of :class:`~nablanet.layers.conv.Conv2D` (through
-    :data:`LAYER_PASSES`). The first call imports Numba and wraps
-    the kernels (each compiles, or loads from the disk cache, on its first call). A new
-    kernel is one entry here and its line in its module's ``jit``.
+    ``col2im`` the passes of :class:`~nablanet.layers.conv.Conv2D`,
+    ``pool2_forward``/``pool2_backward`` those of :class:`~nablanet.layers.pool.MaxPool2D`
+    (through :data:`LAYER_PASSES`). The first call imports Numba and wraps the kernels
+    (each compiles, or loads from the disk cache, on its first call). A new kernel is
+    one entry here and its line in its module's ``jit``.
 
     Raises
     ------
@@ -140,7 +141,8 @@ def kernel_table() -> dict[str, Callable]:
                       lstm_forward=cells.lstm_forward, lstm_backward=cells.lstm_backward,
                       gru_forward=cells.gru_forward, gru_backward=cells.gru_backward,
                       conv_output=conv.conv_output, conv_delta=conv.conv_delta,
-                      col2im=conv.col2im)
+                      col2im=conv.col2im, pool2_forward=conv.pool2_forward,
+                      pool2_backward=conv.pool2_backward)
     return _TABLE
 
 
@@ -206,11 +208,20 @@ def _col2im(dcols, sh, sw, top, left, acc, dX):
     run("col2im", dcols, sh, sw, top, left, acc, dX)
 
 
+def _pool2_forward(X, Y, arg):
+    run("pool2_forward", X, Y, arg)
+
+
+def _pool2_backward(dY, arg, dX):
+    run("pool2_backward", dY, arg, dX)
+
+
 #: a layer's ``kernel`` name -> the compiled passes it runs instead of its NumPy ones
-#: (:class:`nablanet.layers.conv.Conv2D`: ``(output, delta, col2im)``, see
-#: :mod:`~nablanet.kernels.conv`); set on the layers by
-#: :meth:`nablanet.models.Sequential.compiled_trainer`
-LAYER_PASSES = {"conv2d": (_conv_output, _conv_delta, _col2im)}
+#: (:mod:`~nablanet.kernels.conv`): :class:`nablanet.layers.conv.Conv2D`'s ``(output,
+#: delta, col2im)``, :class:`nablanet.layers.pool.MaxPool2D`'s ``(forward, backward)``;
+#: set on the layers by :meth:`nablanet.models.Sequential.compiled_trainer`
+LAYER_PASSES = {"conv2d": (_conv_output, _conv_delta, _col2im),
+                "maxpool2d": (_pool2_forward, _pool2_backward)}
 
 
 # --------------------------------------------------------------------------------------

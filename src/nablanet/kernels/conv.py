@@ -1,4 +1,7 @@
-"""The compiled passes of :class:`nablanet.layers.conv.Conv2D` around its matrix products:
+"""The compiled passes of the convolutional layers: :class:`nablanet.layers.conv.Conv2D`'s
+around its matrix products, and :class:`nablanet.layers.pool.MaxPool2D`'s for 2x2 windows.
+
+Conv2D
 the layer keeps its columns with the sample index innermost, ``(K, Ho*Wo*m)``, so that
 im2col copies runs of ``Wo*m`` numbers; what that order costs is the transposition of
 ``z`` to the ``(m, F, Ho, Wo)`` output and back, and col2im's scatter-add. NumPy does each
@@ -9,10 +12,16 @@ layer's NumPy path (tests check 1e-12 in float64; relu and identity give equal b
 - :func:`conv_delta`: ``dz = dY`` transposed, ``dz *= g'(z)``;
 - :func:`col2im`: ``dL/dX`` from the columns' gradients, each input pixel gathered from
   the kernel offsets that read it (in offset order, as the NumPy scatter adds them) and
-  written once, in ``(m, C, H, W)`` order.
+  written once, in ``(m, C, H, W)`` order;
+- :func:`pool2_forward`, :func:`pool2_backward`: max-pooling over 2x2 windows with
+  stride 2 tiling the input, one pass each (NumPy makes four strided passes, several
+  operations each); the arg-max rule, NaN propagation and the gradient products are
+  NumPy's, so the results are equal.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from nablanet.kernels.scalar import JIT_OPTIONS
 
@@ -84,12 +93,54 @@ def col2im(dcols, sh, sw, top, left, acc, dX):
                     dX[n, c, r, s] = acc[r, s, n]
 
 
+def pool2_forward(X, Y, arg):
+    """``Y (m, C, Ho, Wo)``: the maximum of each 2x2 window of ``X (m, C, 2*Ho, 2*Wo)``;
+    ``arg``: its offset ``2*p + q`` in the window, the first maximum in row-major order;
+    a NaN in a window makes its maximum NaN (as ``np.maximum``)."""
+    m, C, Ho, Wo = Y.shape
+    for n in range(m):
+        for c in range(C):
+            for i in range(Ho):
+                x0, x1 = X[n, c, 2 * i], X[n, c, 2 * i + 1]
+                y, g = Y[n, c, i], arg[n, c, i]
+                for j in range(Wo):  # written out, branches on NaN outside: 4-8x faster
+                    a, b, c2, d = x0[2 * j], x0[2 * j + 1], x1[2 * j], x1[2 * j + 1]
+                    best, k = a, 0
+                    if b > best:
+                        best, k = b, 1
+                    if c2 > best:
+                        best, k = c2, 2
+                    if d > best:
+                        best, k = d, 3
+                    if (b != b) | (c2 != c2) | (d != d):  # NaN wins, as in np.maximum
+                        best = np.nan
+                    y[j], g[j] = best, k
+
+
+def pool2_backward(dY, arg, dX):
+    """``dX (m, C, 2*Ho, 2*Wo)``: each window's ``dY (m, C, Ho, Wo)`` at its arg-max
+    offset ``arg``, times 0 at the other three (every input written once)."""
+    m, C, Ho, Wo = dY.shape
+    for n in range(m):
+        for c in range(C):
+            for i in range(Ho):
+                x0, x1 = dX[n, c, 2 * i], dX[n, c, 2 * i + 1]
+                d, g = dY[n, c, i], arg[n, c, i]
+                for j in range(Wo):
+                    x0[2 * j] = d[j] * (g[j] == 0)
+                    x0[2 * j + 1] = d[j] * (g[j] == 1)
+                for j in range(Wo):
+                    x1[2 * j] = d[j] * (g[j] == 2)
+                    x1[2 * j + 1] = d[j] * (g[j] == 3)
+
+
 def jit() -> None:
     """Replace this module's kernels by their Numba-compiled forms (once, by
     :func:`nablanet.kernels.kernel_table`)."""
-    global conv_output, conv_delta, col2im
+    global conv_output, conv_delta, col2im, pool2_forward, pool2_backward
     import numba
 
     kernel = numba.njit(**JIT_OPTIONS)
     conv_output, conv_delta, col2im = kernel(conv_output), kernel(conv_delta), kernel(col2im)
+    pool2_forward, pool2_backward = kernel(pool2_forward), kernel(pool2_backward)
 
