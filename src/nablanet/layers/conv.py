@@ -7,23 +7,26 @@ cross-correlation, as PyTorch's ``Conv2d`` and Nielsen ch. 6 do)::
     z[n, f, i, j] = b[f] + sum_{c, p, q} W[f, c, p, q] * Xp[n, c, i*sh + p, j*sw + q]
     a = g(z)                                                       (forward)
 
-``im2col`` copies every receptive field into a column: ``cols[(c, p, q), (n, i, j)] =
-Xp[n, c, i*sh + p, j*sw + q]``, ``K = C*kh*kw`` rows and ``m*Ho*Wo`` columns, so that with
+``im2col`` copies every receptive field into a column: ``cols[(c, p, q), (i, j, n)] =
+Xp[n, c, i*sh + p, j*sw + q]``, ``K = C*kh*kw`` rows and ``Ho*Wo*m`` columns, so that with
 ``W2 = W.reshape(F, K)`` the whole forward pass is one product and the backward pass two
 (the equations of Nielsen ch. 2 with the shared weights summed over positions)::
 
-    z2 = W2 @ cols + b                 (F, m*Ho*Wo)
+    z2 = W2 @ cols + b                 (F, Ho*Wo*m)
     dz2 = dL/da * g'(z)                (BP1/BP2, the g' part)
     dL/dW2 = dz2 @ cols.T              (BP4, summed over samples and positions)
     dL/db = sum over columns of dz2    (BP3)
     dcols = W2.T @ dz2                 (BP2, the W part)
 
 and ``col2im`` adds each column of ``dcols`` back onto the input pixels it was copied
-from, giving ``dL/dX``. Internally ``z`` is kept as ``(F, m, Ho, Wo)`` (the product's
-natural order); the output handed to the next layer is ``(m, F, Ho, Wo)``. For BP2 the
-columns of ``dz2`` are reordered to ``(i, j, n)``, so that ``col2im`` adds each kernel
-offset's slab in runs of ``Wo*m`` contiguous numbers rather than ``Wo`` (3x faster at
-batch 64); ``dL/dX`` is then transposed back to ``(m, C, H, W)``.
+from, giving ``dL/dX``. The columns keep the sample index innermost, ``(i, j, n)``: the
+input is first copied to ``(C, Hp, Wp, m)``, so that im2col copies, and col2im adds, each
+kernel offset's slab in runs of ``Wo*m`` contiguous numbers rather than ``Wo`` (3-4x
+faster for a second layer's 8x8 outputs); ``z`` is then ``(F, Ho, Wo, m)`` and is
+transposed to the ``(m, F, Ho, Wo)`` handed to the next layer (and ``dL/da`` back).
+On the ``numba`` backend those passes -- bias, activation (identity or relu) and
+transposition; the transposition back with ``g'``; col2im -- run compiled
+(:mod:`nablanet.kernels.conv`, set in :attr:`Conv2D.compiled_passes` by the model).
 """
 
 from __future__ import annotations

@@ -8,6 +8,11 @@ Ties: the gradient goes to one element only, the first maximum in row-major wind
 (``np.argmax``'s rule, and PyTorch's ``MaxPool2d`` on CPU). Rows and columns that no
 window reaches (``H - ph`` not a multiple of ``sh``) get zero gradient, as PyTorch's
 default ``ceil_mode=False``.
+
+On the ``numba`` backend, 2x2 windows with stride 2 that tile the input are pooled by
+compiled passes, one over the input and one over the gradient
+(:mod:`nablanet.kernels.conv`; the same results), set in
+:attr:`MaxPool2D.compiled_passes` by the model.
 """
 
 from __future__ import annotations
