@@ -19,6 +19,9 @@ images is timed and scaled by 60,000 / N; ``--quick``: 2,000 images):
 * ``nablanet b{10,64} f{64,32}`` -- ``Sequential.fit(X, y, epochs=1, ...)``: the call a
   user makes (fit's defaults, training metrics included) and its loop alone
   (``history["seconds"][0]``), or with ``--clock cpu`` the process CPU time around ``fit``;
+  on the ``numba`` backend (the default ``"auto"`` picks it when Numba is installed: the
+  layers' compiled passes around the products); ``nablanet-numpy ...`` the same on the
+  NumPy reference path (``--backends numpy,numba``);
 * ``network3 b{10,64} f64`` -- the same network through ``nablanet.book.network3``: the
   whole ``Network.SGD`` call for one epoch, validating 1,000 held-out images;
 * ``torch b{10,64} f{64,32}`` -- PyTorch eager ``nn.Sequential`` of ``Conv2d``, ``ReLU``,
@@ -34,6 +37,7 @@ Usage::
 
     python benchmarks/conv_epoch.py [--repeats 3] [--threads 1,default] [--only b10]
                                     [--quick] [--images N] [--clock wall|cpu] [--profile]
+                                    [--backends numba|numpy|numpy,numba]
 
 Every row runs at each ``--threads`` setting (``t1``: one thread for every library,
 ``tdef``: each library's default). Prints the tables, the machine, then one line
@@ -54,6 +58,7 @@ from _common import (
     Row,
     add_common_args,
     apply_quick,
+    backends,
     best,
     emit_json,
     fmt,
@@ -100,9 +105,11 @@ def model(dtype) -> Sequential:
                       seed=0, dtype=dtype)
 
 
-def nablanet_rows(X, y, threads: int | None, cpu: bool, scale: float) -> list[Row]:
+def nablanet_rows(X, y, threads: int | None, cpu: bool, scale: float,
+                  backend: str = "numba") -> list[Row]:
     rows = []
-    opts = {"threads": threads} if threads is not None else {}
+    opts = {"backend": backend, **({"threads": threads} if threads is not None else {})}
+    name = "nablanet" if backend == "numba" else f"nablanet-{backend}"
     for tag, dt in DTYPES.items():
         Xd = np.ascontiguousarray(X, dtype=dt)
         for b in BATCHES:
@@ -115,8 +122,8 @@ def nablanet_rows(X, y, threads: int | None, cpu: bool, scale: float) -> list[Ro
                 call = clock() - start
                 return call * scale, (call if cpu else h["seconds"][0]) * scale
 
-            rows.append(Row(f"nablanet b{b} {tag}", run,
-                            {"impl": "nablanet", "batch": b, "dtype": tag,
+            rows.append(Row(f"{name} b{b} {tag}", run,
+                            {"impl": name, "backend": backend, "batch": b, "dtype": tag,
                              "timed": "CPU time of fit(epochs=1)" if cpu else
                              'the fit(epochs=1) call; loop: history["seconds"][0]'}))
     return rows
@@ -283,7 +290,8 @@ def profile_epoch(X, y, threads: int | None, b: int, top: int = 12) -> str:
 def main() -> None:
     unset_blas_overrides()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_common_args(parser, repeats=3, backends=False)
+    add_common_args(parser, repeats=3)
+    parser.set_defaults(backends="numba")
     parser.add_argument("--images", type=int, default=None,
                         help="time epochs of the first N images, scaled to 60,000")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
@@ -300,7 +308,9 @@ def main() -> None:
 
     rows = []
     for t in args.threads:
-        group = nablanet_rows(X, y, t, cpu, scale) + network3_rows(X, y, cpu, scale)
+        group = [row for backend in backends(args.backends, Sequential.fit, notes)
+                 for row in nablanet_rows(X, y, t, cpu, scale, backend)]
+        group += network3_rows(X, y, cpu, scale)
         if torch is not None:
             group += torch_rows(torch, X, y, cpu, scale)
         rows += threaded(group, t)

@@ -6,13 +6,16 @@ import sys
 
 import numpy as np
 import pytest
+from tests.layers.gradcheck import check_layer
 
 from nablanet import kernels
 from nablanet.datasets.mnist import load_images
 from nablanet.datasets.pixels import Pixels
 from nablanet.kernels import scalar
+from nablanet.layers import Conv2D, MaxPool2D
 from nablanet.layers.recurrent import GRULayer, LSTMLayer
-from nablanet.models import GRU, LSTM, RNN, Network
+from nablanet.models import GRU, LSTM, RNN, Network, Sequential
+from nablanet.models.spec import parse_layers
 from nablanet.optimizers import SGD, Adam
 from nablanet.training import ONE_THREAD_BELOW, thread_limit
 
@@ -267,11 +270,12 @@ def test_thread_limit():
 @pytest.mark.skipif(not kernels.AVAILABLE, reason="numba not installed")
 def test_kernels_are_called_through_one_explicit_table():
     table = kernels.kernel_table()
-    assert sorted(table) == ["gru_backward", "gru_forward", "lstm_backward", "lstm_forward",
-                             "mlp_sgd_epoch", "rnn_sgd_epoch"]
+    assert sorted(table) == ["col2im", "conv_delta", "conv_output", "gru_backward",
+                             "gru_forward", "lstm_backward", "lstm_forward", "mlp_sgd_epoch",
+                             "pool2_backward", "pool2_forward", "rnn_sgd_epoch"]
     # the compiled forms (rnn_sgd_epoch picks the form compiled for the model's sizes)
     assert all(hasattr(k, "py_func") for n, k in table.items() if n != "rnn_sgd_epoch")
-    with pytest.raises(ValueError, match=r"kernel: expected one of \['gru_backward'"):
+    with pytest.raises(ValueError, match=r"kernel: expected one of \['col2im'"):
         kernels.run("_jit_all")
 
 
@@ -439,3 +443,106 @@ def test_the_first_fit_of_a_process_limits_the_kernels_blas_too():
     out = subprocess.run([sys.executable, "-c", FIRST_FIT], capture_output=True, text=True,
                          env=env, check=True).stdout
     assert out.strip() == "[1]"
+
+
+# --------------------------------------------------------------------------------------
+# The convolution layer's compiled passes against its NumPy passes
+# --------------------------------------------------------------------------------------
+def _conv_both(layer, X, dY):
+    """``(output, gradients, dL/dX)`` of ``layer`` on its NumPy passes, then on its
+    compiled ones; each after a larger batch (the buffers' views for another ``m``)."""
+    results = []
+    for passes in (None, kernels.LAYER_PASSES[layer.kernel]):
+        layer.compiled_passes = passes
+        layer.forward(np.concatenate([X, X[:1]]))
+        out = layer.forward(X).copy()
+        dX = layer.backward(dY.copy())
+        results.append((out, [g.copy() for g in layer.grads], dX.copy()))
+    return results
+
+
+@needs_numba
+@pytest.mark.parametrize(("kernel_size", "stride", "padding"), [
+    (5, 1, "valid"), (3, 2, 1), (4, 1, "same"), ((3, 2), (2, 1), (1, 2))])
+@pytest.mark.parametrize("activation", ["relu", "identity", "tanh"])
+def test_conv_passes_give_the_numpy_outputs_and_gradients(kernel_size, stride, padding,
+                                                          activation):
+    rng = np.random.default_rng(7)
+    layer = Conv2D(3, 4, kernel_size, stride=stride, padding=padding, activation=activation,
+                   seed=1)
+    layer.b[:] = rng.standard_normal(4)
+    X = rng.standard_normal((5, 3, 9, 8))
+    dY = rng.standard_normal(layer.forward(X).shape)
+    (y_np, g_np, dx_np), (y_k, g_k, dx_k) = _conv_both(layer, X, dY)
+    assert (y_np > 0).any() and (y_np <= 0).any()  # both branches of relu'
+    assert np.abs(y_np - y_k).max() < 1e-12
+    assert max(np.abs(a - b).max() for a, b in zip(g_np, g_k, strict=True)) < 1e-12
+    assert np.abs(dx_np - dx_k).max() < 1e-12
+
+
+@needs_numba
+def test_conv_passes_float32_and_gradient_check():
+    rng = np.random.default_rng(8)
+    layer = Conv2D(2, 3, 3, padding=1, activation="identity", dtype=np.float32, seed=2)
+    X = rng.standard_normal((4, 2, 6, 5)).astype(np.float32)
+    dY = rng.standard_normal((4, 3, 6, 5)).astype(np.float32)
+    (y_np, g_np, dx_np), (y_k, g_k, dx_k) = _conv_both(layer, X, dY)
+    assert y_k.dtype == dx_k.dtype == np.float32
+    assert np.abs(y_np - y_k).max() < 1e-5 and np.abs(dx_np - dx_k).max() < 1e-5
+    assert max(np.abs(a - b).max() for a, b in zip(g_np, g_k, strict=True)) < 1e-4
+    layer = Conv2D(2, 3, (3, 2), stride=(2, 1), padding=1, activation="relu", seed=3)
+    layer.b[:] = 0.1
+    layer.compiled_passes = kernels.LAYER_PASSES[layer.kernel]
+    check_layer(layer, rng.standard_normal((3, 2, 7, 6)))  # finite differences
+
+
+@needs_numba
+@pytest.mark.parametrize("batch_size", [4, 7])
+def test_conv_net_fit_with_the_passes_gives_the_numpy_weights(batch_size):
+    rng = np.random.default_rng(9)
+    X, y = rng.random((30, 1, 12, 12)), rng.integers(0, 3, 30)
+
+    def make():
+        return Sequential(parse_layers("conv:4x3x3,pool:2,conv:5x3x3,dense:8,softmax:3",
+                                       (1, 12, 12), seed=0),
+                          output_activation="softmax", loss="cross_entropy",
+                          optimizer=SGD(0.1), seed=0)
+
+    a, b = _train_both(make, {"epochs": 2, "batch_size": batch_size}, X, y)
+    assert _max_difference(a, b, lambda m: m.params()) < 1e-12
+    assert b.layers[0].compiled_passes is not None and a.layers[0].compiled_passes is None
+    b.fit(X, y, epochs=1, batch_size=batch_size, progress=False, backend="numpy")
+    assert b.layers[0].compiled_passes is None  # back to NumPy
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pool_passes_give_the_numpy_outputs_ties_nan_and_gradients(dtype):
+    rng = np.random.default_rng(10)
+    X = np.maximum(rng.standard_normal((3, 2, 6, 8)), 0).astype(dtype)  # ties at 0
+    X[0, 0, 0, 1] = X[0, 0, 1, 0] = 2.0  # a tie of two maxima: the first one wins
+    X[1, 1, 2, 3] = np.nan
+    X[2, 0, 4, 4] = np.nan  # NaN first in its window
+    dY = rng.standard_normal((3, 2, 3, 4)).astype(dtype)
+    results = []
+    for passes in (None, kernels.LAYER_PASSES["maxpool2d"]):
+        layer = MaxPool2D(2, dtype=dtype)
+        layer.compiled_passes = passes
+        layer.forward(np.concatenate([X, X]))  # buffers for a larger batch
+        results.append((layer.forward(X).copy(), layer.backward(dY).copy()))
+    (y_np, dx_np), (y_k, dx_k) = results
+    assert np.isnan(y_np[1, 1, 1, 1]) and np.isnan(y_np[2, 0, 2, 2])
+    np.testing.assert_array_equal(y_k, y_np)  # NaN where NaN
+    np.testing.assert_array_equal(dx_k, dx_np)
+    assert dx_k[0, 0, 0, 1] == dY[0, 0, 0, 0] and dx_k[0, 0, 1, 0] == 0
+
+
+@needs_numba
+def test_pool_passes_leave_other_windows_to_numpy():
+    layer = MaxPool2D(3, stride=2)
+    layer.compiled_passes = kernels.LAYER_PASSES["maxpool2d"]
+    X = np.random.default_rng(11).standard_normal((2, 1, 7, 7))
+    check_layer(layer, X)  # finite differences: the NumPy passes of overlapping windows
+    odd = MaxPool2D(2)
+    odd.compiled_passes = kernels.LAYER_PASSES["maxpool2d"]
+    check_layer(odd, X)  # 7x7: the windows do not tile the input

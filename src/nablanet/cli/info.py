@@ -33,8 +33,8 @@ def report() -> list[tuple[str, str]]:
         ("backend auto", (
             f"numba (compiled kernels) for plain SGD on mini-batches of up to "
             f"{Network.auto_numba_max_batch} (Network) or {RNN.auto_numba_max_batch} "
-            "(RNN), "
-            "numpy otherwise") if kernels.AVAILABLE else
+            "(RNN); the compiled LSTM/GRU recurrences and convolution/pooling passes at "
+            "every size; numpy otherwise") if kernels.AVAILABLE else
          "numpy (Numba not installed: pip install 'nablanet[fast]')"),
     ]
     blas = [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]

@@ -268,7 +268,9 @@ SHARED_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "backend": (("--backend",), {
         "type": click.Choice(["auto", "numpy", "numba"]), "default": "auto",
         "help": "numpy: vectorised NumPy on whole mini-batches; numba: compiled kernels "
-        "(plain SGD; pip install 'nablanet[fast]'); auto: numba for small mini-batches "
+        "(dense networks and the vanilla RNN: plain SGD; LSTM, GRU, convolution and "
+        "pooling layers: any optimizer; pip install 'nablanet[fast]'); auto: numba for "
+        "small mini-batches, and for LSTM/GRU and convolutional networks at any size, "
         "when installed (see 'nablanet info')."}),
     "shuffle": (("--shuffle/--no-shuffle",), {
         "default": True,

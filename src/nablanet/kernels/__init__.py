@@ -14,6 +14,8 @@ that both give the same weights to rounding (tests check 1e-12 in float64).
   at every step or at the last valid step; everything in plain loops (the matrices are
   too small for BLAS).
 - :mod:`~nablanet.kernels.cells`: the LSTM and GRU cells' forward and BPTT steps.
+- :mod:`~nablanet.kernels.conv`: the convolution layer's passes around its products
+  (bias, activation and transposition; col2im) and 2x2 max-pooling.
 
 All are optional: Numba is the ``fast`` extra (``pip install 'nablanet[fast]'``).
 ``AVAILABLE`` says whether it imported. Kernels compile on first use (a few seconds)
@@ -35,7 +37,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from nablanet.kernels import cells, mlp, rnn, scalar
+from nablanet.kernels import cells, conv, mlp, rnn, scalar
 from nablanet.kernels.scalar import FASTMATH
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "DELTA_COMBINED",
     "DELTA_QUADRATIC",
     "FASTMATH",
+    "LAYER_PASSES",
     "kernel_table",
     "run",
     "use_numba",
@@ -124,9 +127,12 @@ def kernel_table() -> dict[str, Callable]:
     ``rnn_sgd_epoch`` serves :class:`nablanet.models.RNN` (one vanilla layer, plain SGD),
     ``lstm_forward``/``lstm_backward`` and ``gru_forward``/``gru_backward`` the steps of
     :class:`~nablanet.layers.recurrent.LSTMLayer` and ``GRULayer`` (through
-    :data:`CELL_STEPS`; any depth, any optimizer). The first call imports Numba and wraps
-    the kernels (each compiles, or loads from the disk cache, on its first call). A new
-    kernel is one entry here and its line in its module's ``jit``.
+    :data:`CELL_STEPS`; any depth, any optimizer), ``conv_output``/``conv_delta``/
+    ``col2im`` the passes of :class:`~nablanet.layers.conv.Conv2D`,
+    ``pool2_forward``/``pool2_backward`` those of :class:`~nablanet.layers.pool.MaxPool2D`
+    (through :data:`LAYER_PASSES`). The first call imports Numba and wraps the kernels
+    (each compiles, or loads from the disk cache, on its first call). A new kernel is
+    one entry here and its line in its module's ``jit``.
 
     Raises
     ------
@@ -137,7 +143,10 @@ def kernel_table() -> dict[str, Callable]:
         _jit_all()
         _TABLE.update(mlp_sgd_epoch=mlp.mlp_sgd_epoch, rnn_sgd_epoch=rnn.rnn_sgd_epoch,
                       lstm_forward=cells.lstm_forward, lstm_backward=cells.lstm_backward,
-                      gru_forward=cells.gru_forward, gru_backward=cells.gru_backward)
+                      gru_forward=cells.gru_forward, gru_backward=cells.gru_backward,
+                      conv_output=conv.conv_output, conv_delta=conv.conv_delta,
+                      col2im=conv.col2im, pool2_forward=conv.pool2_forward,
+                      pool2_backward=conv.pool2_backward)
     return _TABLE
 
 
@@ -192,6 +201,34 @@ CELL_STEPS = {"lstm": (_lstm_steps_forward, _lstm_steps_backward),
               "gru": (_gru_steps_forward, _gru_steps_backward)}
 
 
+def _conv_output(z, b, relu, Y):
+    run("conv_output", z, b, relu, Y)
+
+
+def _conv_delta(a, dY, relu, dz):
+    run("conv_delta", a, dY, relu, dz)
+
+
+def _col2im(dcols, sh, sw, top, left, acc, dX):
+    run("col2im", dcols, sh, sw, top, left, acc, dX)
+
+
+def _pool2_forward(X, Y, arg):
+    run("pool2_forward", X, Y, arg)
+
+
+def _pool2_backward(dY, arg, dX):
+    run("pool2_backward", dY, arg, dX)
+
+
+#: a layer's ``kernel`` name -> the compiled passes it runs instead of its NumPy ones
+#: (:mod:`~nablanet.kernels.conv`): :class:`nablanet.layers.conv.Conv2D`'s ``(output,
+#: delta, col2im)``, :class:`nablanet.layers.pool.MaxPool2D`'s ``(forward, backward)``;
+#: set on the layers by :meth:`nablanet.models.Sequential.compiled_trainer`
+LAYER_PASSES = {"conv2d": (_conv_output, _conv_delta, _col2im),
+                "maxpool2d": (_pool2_forward, _pool2_backward)}
+
+
 # --------------------------------------------------------------------------------------
 def _jit_all() -> None:
     """Replace the kernel modules' Python functions by their Numba-compiled forms (once):
@@ -208,6 +245,7 @@ def _jit_all() -> None:
     scalar.jit()
     mlp.jit()
     cells.jit()
+    conv.jit()
 
 
 #: llvmlite's library (with LLVM inside, as its wheels ship it), or LLVM's own shared

@@ -7,28 +7,33 @@ cross-correlation, as PyTorch's ``Conv2d`` and Nielsen ch. 6 do)::
     z[n, f, i, j] = b[f] + sum_{c, p, q} W[f, c, p, q] * Xp[n, c, i*sh + p, j*sw + q]
     a = g(z)                                                       (forward)
 
-``im2col`` copies every receptive field into a column: ``cols[(c, p, q), (n, i, j)] =
-Xp[n, c, i*sh + p, j*sw + q]``, ``K = C*kh*kw`` rows and ``m*Ho*Wo`` columns, so that with
+``im2col`` copies every receptive field into a column: ``cols[(c, p, q), (i, j, n)] =
+Xp[n, c, i*sh + p, j*sw + q]``, ``K = C*kh*kw`` rows and ``Ho*Wo*m`` columns, so that with
 ``W2 = W.reshape(F, K)`` the whole forward pass is one product and the backward pass two
 (the equations of Nielsen ch. 2 with the shared weights summed over positions)::
 
-    z2 = W2 @ cols + b                 (F, m*Ho*Wo)
+    z2 = W2 @ cols + b                 (F, Ho*Wo*m)
     dz2 = dL/da * g'(z)                (BP1/BP2, the g' part)
     dL/dW2 = dz2 @ cols.T              (BP4, summed over samples and positions)
     dL/db = sum over columns of dz2    (BP3)
     dcols = W2.T @ dz2                 (BP2, the W part)
 
 and ``col2im`` adds each column of ``dcols`` back onto the input pixels it was copied
-from, giving ``dL/dX``. Internally ``z`` is kept as ``(F, m, Ho, Wo)`` (the product's
-natural order); the output handed to the next layer is ``(m, F, Ho, Wo)``. For BP2 the
-columns of ``dz2`` are reordered to ``(i, j, n)``, so that ``col2im`` adds each kernel
-offset's slab in runs of ``Wo*m`` contiguous numbers rather than ``Wo`` (3x faster at
-batch 64); ``dL/dX`` is then transposed back to ``(m, C, H, W)``.
+from, giving ``dL/dX``. The columns keep the sample index innermost, ``(i, j, n)``: the
+input is first copied to ``(C, Hp, Wp, m)``, so that im2col copies, and col2im adds, each
+kernel offset's slab in runs of ``Wo*m`` contiguous numbers rather than ``Wo`` (3-4x
+faster for a second layer's 8x8 outputs); ``z`` is then ``(F, Ho, Wo, m)`` and is
+transposed to the ``(m, F, Ho, Wo)`` handed to the next layer (and ``dL/da`` back).
+On the ``numba`` backend those passes -- bias, activation (identity or relu) and
+transposition; the transposition back with ``g'``; col2im -- run compiled
+(:mod:`nablanet.kernels.conv`, set in :attr:`Conv2D.compiled_passes` by the model).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -106,6 +111,8 @@ class Conv2D(Layer):
     """
 
     param_names = ("W", "b")
+    #: name of the compiled passes in :data:`nablanet.kernels.LAYER_PASSES`
+    kernel: ClassVar[str] = "conv2d"
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, *, stride=1,
                  padding="valid", activation: str = "relu", init: str = "he", seed=None,
@@ -130,6 +137,10 @@ class Conv2D(Layer):
         self.b = np.zeros(F, dtype=self.dtype)
         self.grads = [np.empty_like(self.W), np.empty_like(self.b)]
         self._Y: np.ndarray | None = None
+        #: ``(output, delta, col2im)``: the compiled passes replacing the NumPy ones
+        #: marked below (same results; :mod:`nablanet.kernels.conv`), or None; set by the
+        #: model (``fit(backend=...)``). Used for identity and relu activations.
+        self.compiled_passes: tuple[Callable[..., Any], ...] | None = None
 
     def _pad_amounts(self, padding) -> tuple[int, int, int, int]:
         """(top, bottom, left, right) zeros for ``padding``."""
@@ -166,14 +177,17 @@ class Conv2D(Layer):
         F, K, dt = self.out_channels, C * kh * kw, self.dtype
         self._in_shape, self._K = (C, H, W), K
         self._out_hw = (Ho, Wo)
-        padded = (top, bottom, left, right) != (0, 0, 0, 0)
-        self._Xp = np.zeros((M, C, Hp, Wp), dtype=dt) if padded else None
-        self._cols = np.empty(K * M * Ho * Wo, dtype=dt)    # (K, m*Ho*Wo), flat
-        self._z = np.empty(F * M * Ho * Wo, dtype=dt)       # a = g(z), (F, m*Ho*Wo)
+        self._XpT_shape = (C, Hp, Wp)
+        self._XpT = np.empty(C * Hp * Wp * M, dtype=dt)      # padded input, samples last
+        self._im2col: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._zeroed_for = 0                                 # the m the border is zero for
+        self._cols = np.empty(K * M * Ho * Wo, dtype=dt)    # (K, Ho*Wo*m), flat
+        self._z = np.empty(F * M * Ho * Wo, dtype=dt)       # a = g(z), (F, Ho*Wo*m)
         self._dz = np.empty_like(self._z)
-        self._work = np.empty_like(self._z)                 # scratch for g', then dz.T
+        self._work = np.empty_like(self._z)                 # scratch for g'
         self._Y = np.empty((M, F, Ho, Wo), dtype=dt)
-        self._dXpT = np.empty((C, Hp, Wp, M), dtype=dt)     # col2im target, samples last
+        self._dXpT = np.empty_like(self._XpT)               # col2im target, samples last
+        self._acc = np.empty(H * W * M, dtype=dt)          # compiled col2im's scratch
         self._dX = np.empty((M, C, H, W), dtype=dt)
         return (M, F, Ho, Wo)
 
@@ -187,54 +201,77 @@ class Conv2D(Layer):
         m = len(X)
         if self._Y is None or m > len(self._Y) or X.shape[1:] != self._in_shape:
             self.allocate(X.shape)
-        (C, H, W), (Ho, Wo) = self._in_shape, self._out_hw
-        (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        F = self.out_channels
+        Ho, Wo = self._out_hw
+        F, P = self.out_channels, Ho * Wo
         cols, z, _, _ = self._views(m)
-        if self._Xp is not None:
-            top, _, left, _ = self._pads
-            Xp = self._Xp[:m]
-            Xp[:, :, top:top + H, left:left + W] = X
-        else:
-            Xp = X
-        s = Xp.strides  # im2col: one copy from a strided view of every receptive field
-        fields = as_strided(Xp, shape=(C, kh, kw, m, Ho, Wo),
-                            strides=(s[1], s[2], s[3], s[0], s[2] * sh, s[3] * sw),
-                            writeable=False)
-        np.copyto(cols.reshape(C, kh, kw, m, Ho, Wo), fields)
+        inner, fields, cols6 = self._im2col_views(m)
+        np.copyto(inner, X.transpose(1, 2, 3, 0))
+        np.copyto(cols6, fields)  # im2col: one copy from a strided view of every field
         np.matmul(self.W.reshape(F, -1), cols, out=z)
+        Y = self._Y[:m]
+        passes, relu = self.compiled_passes, self.activation.name == "relu"
+        if passes is not None and (relu or self.activation.name == "identity"):
+            passes[0](z.reshape(F, P, m), self.b, relu, Y.reshape(m, F, P))
+            return Y
         z += self.b[:, None]
         self.activation.forward(z, z)
-        Y = self._Y[:m]
-        np.copyto(Y.reshape(m, F, Ho * Wo), z.reshape(F, m, Ho * Wo).transpose(1, 0, 2))
+        np.copyto(Y.reshape(m, F * P), z.reshape(F * P, m).T)
         return Y
+
+    def _im2col_views(self, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For a batch of ``m``: the unpadded interior of the padded input buffer ``(C, H,
+        W, m)`` (samples last), the strided view of its receptive fields ``(C, kh, kw,
+        Ho, Wo, m)`` and the columns as that shape (made once per ``m``); the buffer's
+        border is zeroed when ``m`` changes (the view's layout does)."""
+        views = self._im2col.get(m)
+        if views is None:
+            (C, H, W), (Ho, Wo) = self._in_shape, self._out_hw
+            (kh, kw), (sh, sw) = self.kernel_size, self.stride
+            C, Hp, Wp = self._XpT_shape
+            XpT = self._XpT[:C * Hp * Wp * m].reshape(C, Hp, Wp, m)
+            top, _, left, _ = self._pads
+            t = XpT.strides
+            fields = as_strided(XpT, shape=(C, kh, kw, Ho, Wo, m),
+                                strides=(t[0], t[1], t[2], t[1] * sh, t[2] * sw, t[3]),
+                                writeable=False)
+            cols6 = self._cols[:self._K * Ho * Wo * m].reshape(C, kh, kw, Ho, Wo, m)
+            views = self._im2col[m] = (XpT, XpT[:, top:top + H, left:left + W], fields,
+                                       cols6)
+        if self._zeroed_for != m:
+            if self._pads != (0, 0, 0, 0):
+                views[0].fill(0.0)
+            self._zeroed_for = m
+        return views[1], views[2], views[3]
 
     def backward(self, dY, need_dX=True):
         m = len(dY)
         (C, H, W), (Ho, Wo) = self._in_shape, self._out_hw
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        F = self.out_channels
+        F, P = self.out_channels, Ho * Wo
         cols, z, dz, work = self._views(m)
-        np.copyto(dz.reshape(F, m, Ho * Wo).transpose(1, 0, 2), dY.reshape(m, F, Ho * Wo))
-        self.activation.backward(z, dz, work)                            # dz = dY * g'(z)
+        passes, relu = self.compiled_passes, self.activation.name == "relu"
+        if passes is not None and (relu or self.activation.name == "identity"):
+            passes[1](z.reshape(F, P, m), dY.reshape(m, F, P), relu, dz.reshape(F, P, m))
+        else:
+            np.copyto(dz.reshape(F * P, m), dY.reshape(m, F * P).T)
+            self.activation.backward(z, dz, work)                        # dz = dY * g'(z)
         np.matmul(dz, cols.T, out=self.grads[0].reshape(F, -1))         # BP4
         np.add.reduce(dz, axis=1, out=self.grads[1])                     # BP3
         if not need_dX:
             return None
-        # BP2 and col2im with the sample index innermost (n, i, j -> i, j, n), so that each
-        # kernel offset's slab adds onto the pixels in runs of Wo*m, not Wo, elements
-        dzT = work.reshape(F, Ho, Wo, m)
-        np.copyto(dzT, dz.reshape(F, m, Ho, Wo).transpose(0, 2, 3, 1))
-        dcols = np.matmul(self.W.reshape(F, -1).T, work, out=cols)       # (cols reused)
+        dcols = np.matmul(self.W.reshape(F, -1).T, dz, out=cols)         # BP2 (cols reused)
         dcols = dcols.reshape(C, kh, kw, Ho, Wo, m)
-        Hp, Wp = self._dXpT.shape[1:3]
-        dXpT = self._dXpT.reshape(-1)[:C * Hp * Wp * m].reshape(C, Hp, Wp, m)
+        top, _, left, _ = self._pads
+        dX = self._dX[:m]
+        if passes is not None:
+            passes[2](dcols, sh, sw, top, left, self._acc[:H * W * m].reshape(H, W, m), dX)
+            return dX
+        C, Hp, Wp = self._XpT_shape
+        dXpT = self._dXpT[:C * Hp * Wp * m].reshape(C, Hp, Wp, m)
         dXpT.fill(0.0)
         for p in range(kh):  # col2im: each kernel offset adds its slab back onto the pixels
             for q in range(kw):
                 dXpT[:, p:p + sh * (Ho - 1) + 1:sh, q:q + sw * (Wo - 1) + 1:sw] += dcols[:, p, q]
-        top, _, left, _ = self._pads
-        dX = self._dX[:m]
         np.copyto(dX, dXpT[:, top:top + H, left:left + W].transpose(3, 0, 1, 2))
         return dX
 

@@ -8,9 +8,17 @@ Ties: the gradient goes to one element only, the first maximum in row-major wind
 (``np.argmax``'s rule, and PyTorch's ``MaxPool2d`` on CPU). Rows and columns that no
 window reaches (``H - ph`` not a multiple of ``sh``) get zero gradient, as PyTorch's
 default ``ceil_mode=False``.
+
+On the ``numba`` backend, 2x2 windows with stride 2 that tile the input are pooled by
+compiled passes, one over the input and one over the gradient
+(:mod:`nablanet.kernels.conv`; the same results), set in
+:attr:`MaxPool2D.compiled_passes` by the model.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -52,12 +60,19 @@ class MaxPool2D(Layer):
            [13., 15.]])
     """
 
+    #: name of the compiled passes in :data:`nablanet.kernels.LAYER_PASSES`
+    kernel: ClassVar[str] = "maxpool2d"
+
     def __init__(self, pool_size, stride=None, *, dtype=np.float64):
         self.pool_size = pair("MaxPool2D pool_size", pool_size)
         self.stride = self.pool_size if stride is None else pair("MaxPool2D stride", stride)
         self.dtype = check_dtype(dtype)
         self.grads = []
         self._Y: np.ndarray | None = None
+        #: ``(forward, backward)``: compiled passes for 2x2 windows with stride 2 that
+        #: tile the input (same results; :mod:`nablanet.kernels.conv`), or None; set by
+        #: the model (``fit(backend=...)``)
+        self.compiled_passes: tuple[Callable[..., Any], ...] | None = None
 
     def allocate(self, input_shape):
         (ph, pw), (sh, sw) = self.pool_size, self.stride
@@ -68,6 +83,7 @@ class MaxPool2D(Layer):
         Ho, Wo = (H - ph) // sh + 1, (W - pw) // sw + 1
         self._in_shape = (C, H, W)
         self._tiled = (sh, sw) == (ph, pw) and (H, W) == (Ho * ph, Wo * pw)
+        self._two = self._tiled and (ph, pw) == (2, 2)  # what the compiled passes cover
         # window offset (p, q) of every output: the rows p, p + sh, ... and likewise q
         self._slices = [(slice(p, p + sh * (Ho - 1) + 1, sh), slice(q, q + sw * (Wo - 1) + 1, sw))
                         for p in range(ph) for q in range(pw)]
@@ -84,6 +100,9 @@ class MaxPool2D(Layer):
         if self._Y is None or m > len(self._Y) or X.shape[1:] != self._in_shape:
             self.allocate(X.shape)
         Y, argmax, greater = self._Y[:m], self._argmax[:m], self._hit[:m]
+        if self.compiled_passes is not None and self._two:
+            self.compiled_passes[0](X, Y, argmax)
+            return Y
         rows, cols = self._slices[0]
         np.copyto(Y, X[:, :, rows, cols])
         argmax.fill(0)
@@ -104,6 +123,9 @@ class MaxPool2D(Layer):
             return None
         m = len(dY)
         argmax, hit, work, dX = self._argmax[:m], self._hit[:m], self._work[:m], self._dX[:m]
+        if self.compiled_passes is not None and self._two:
+            self.compiled_passes[1](dY, argmax, dX)
+            return dX
         if self._tiled:  # the windows tile the input: every input gets exactly one write
             for k, (rows, cols) in enumerate(self._slices):
                 np.equal(argmax, k, out=hit)

@@ -102,6 +102,7 @@ class Network(Sequential):
     default_epochs = 30
     default_batch_size = 10
     auto_numba_max_batch = 32  # backend="auto": the compiled kernel up to this batch size
+    whole_epoch_kernel = True  # mlp_sgd_epoch
 
     def __init__(
         self,

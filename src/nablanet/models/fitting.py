@@ -222,8 +222,7 @@ def fit(
 
     largest = batch_size * max((p.size for p in params), default=1)
     blas = thread_limit(threads, largest)  # checks threads too
-    # the layers' own step splits (NumPy, or compiled LSTM/GRU steps); whole-epoch kernels not
-    splits = not compiled or any(getattr(layer, "compiled_steps", None) for layer in model.layers)
+    splits = not (compiled and model.whole_epoch_kernel)  # the layers' passes split rows
     split = split_workers(threads, batch_size,
                           model._plan(X.shape[1:], "X")[2] if splits else None)
     with workers(split):  # split rows run single-threaded BLAS each

@@ -54,6 +54,7 @@ class RecurrentNetwork(Sequential):
     default_epochs = 10
     default_batch_size = 1
     auto_numba_max_batch = 16  # backend="auto": the compiled kernel up to this batch size
+    whole_epoch_kernel = True  # rnn_sgd_epoch; LSTM and GRU run their layers' compiled steps
     targets_name = "Y"
 
     def __init__(
@@ -466,6 +467,7 @@ class LSTM(RecurrentNetwork):
 
     layer_class = LSTMLayer
     auto_numba_max_batch = AUTO_CELL_MAX_BATCH
+    whole_epoch_kernel = False
 
 
 @register("model", "GRU")
@@ -476,3 +478,4 @@ class GRU(RecurrentNetwork):
 
     layer_class = GRULayer
     auto_numba_max_batch = AUTO_CELL_MAX_BATCH
+    whole_epoch_kernel = False

@@ -38,7 +38,7 @@ from typing import cast
 
 import numpy as np
 
-from nablanet import serialization
+from nablanet import kernels, serialization
 from nablanet.activations import get_activation
 from nablanet.datasets.pixels import Pixels
 from nablanet.init import check_dtype
@@ -133,8 +133,13 @@ class Sequential:
     #: ``fit``'s defaults when ``epochs`` / ``batch_size`` are not given
     default_epochs = 10
     default_batch_size = 32
-    #: ``backend="auto"`` runs a compiled kernel up to this mini-batch size
-    auto_numba_max_batch = 0
+    #: ``backend="auto"`` runs a compiled kernel up to this mini-batch size (here: the
+    #: layers' compiled passes, :data:`nablanet.kernels.LAYER_PASSES`, at any size)
+    auto_numba_max_batch = 1 << 30
+    #: whether :meth:`compiled_trainer` runs one compiled kernel over whole stretches of
+    #: the epoch (the rows of a mini-batch cannot split across threads) rather than the
+    #: layers' own passes
+    whole_epoch_kernel = False
     #: what error messages call the targets (the argument's name in ``fit``'s docs)
     targets_name = "y"
 
@@ -273,22 +278,35 @@ class Sequential:
                        record: np.ndarray | None = None,
                        watchers: Sequence[Callable] = ()) -> Callable[[np.ndarray], None]:
         """``train_batches`` for :func:`~nablanet.training.fit_loop` through the layers
-        (see :func:`nablanet.models.fitting.numpy_trainer`); models that prepare their
-        layers first override it."""
+        (see :func:`nablanet.models.fitting.numpy_trainer`), each on its NumPy passes;
+        models that prepare their layers first override it."""
+        for layer in self._compiled_layers():
+            layer.compiled_passes = None
         return fitting.numpy_trainer(self, data, batch_size, record, watchers)
+
+    def _compiled_layers(self) -> list:
+        """The layers with compiled passes (:data:`nablanet.kernels.LAYER_PASSES`)."""
+        return [layer for layer in self.layers
+                if getattr(layer, "kernel", None) in kernels.LAYER_PASSES]
 
     def kernel_unsupported(self) -> str | None:
         """Why no compiled kernel can train this model (None if one can: then
-        :meth:`compiled_trainer` gives its ``train_batches``). Subclasses with a kernel
-        override both."""
+        :meth:`compiled_trainer` gives its ``train_batches``): here, None when a layer
+        has compiled passes. Subclasses with a kernel override both."""
+        if self._compiled_layers():
+            return None
         return f"no compiled kernel for a {type(self).__name__} of these layers"
 
     def compiled_trainer(self, data: tuple, batch_size: int,
                          record: np.ndarray | None = None) -> Callable[[np.ndarray], None]:
         """``train_batches`` for :func:`fit_loop` running the model's compiled kernel on
         the prepared ``data = (X, T, W)`` (see :meth:`_prepare`); ``record`` as for the
-        NumPy trainer: the kernel writes the training pass's outputs into it."""
-        raise NotImplementedError(self.kernel_unsupported())
+        NumPy trainer: the kernel writes the training pass's outputs into it. Here: the
+        NumPy trainer with the layers' compiled passes."""
+        for layer in self._compiled_layers():
+            layer.compiled_passes = kernels.LAYER_PASSES[layer.kernel]
+        self._allocate(data[0].shape[1:], batch_size)
+        return fitting.numpy_trainer(self, data, batch_size, record)
 
     def epoch_line(self, logs: dict, n_val: int | None, epochs: int | None = None) -> str:
         """The per-epoch log line (epoch 1-based, of ``epochs``): loss, then accuracy or
