@@ -11,7 +11,7 @@ from nablanet.parallel import MIN_ROWS, row_parts, run_parts, split_workers, wor
 def test_split_workers_needs_a_trainer_that_splits_enough_rows_and_enough_work(monkeypatch):
     monkeypatch.setattr(parallel, "available_cores", lambda: 4)
     big = parallel.MIN_PART_MACS  # multiply-adds per row: any share of rows holds enough
-    assert split_workers(None, 64, big) == 4  # every core
+    assert split_workers(None, 64, big) == 4  # every core (here 4)
     assert split_workers(None, 40, big) == 40 // MIN_ROWS  # at least MIN_ROWS rows each
     assert split_workers(None, 2 * MIN_ROWS - 1, big) == 1
     assert split_workers(2, 64, big) == 2  # threads= overrides
@@ -131,3 +131,12 @@ def test_fit_splits_by_itself_only_where_each_worker_gets_enough_work(monkeypatc
     monkeypatch.setattr(parallel, "MIN_PART_MACS", 32 * 336)
     small.fit(X, y, epochs=1, batch_size=64, progress=False)
     assert parts == [2]  # the same work, now enough for each of two workers
+
+
+def test_a_blas_thread_limit_the_user_set_holds_the_split_too():
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):
+        assert parallel.available_cores() == 1
+        assert split_workers(None, 64, parallel.MIN_PART_MACS) == 1
+        assert split_workers(2, 64, parallel.MIN_PART_MACS) == 2  # threads= still splits

@@ -24,6 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from itertools import pairwise
 
+from threadpoolctl import threadpool_info
+
 __all__ = ["MIN_PART_MACS", "MIN_ROWS", "available_cores", "row_parts", "run_parts",
            "split_workers", "workers"]
 
@@ -36,10 +38,13 @@ _pool: ThreadPoolExecutor | None = None
 
 
 def available_cores() -> int:
-    """The CPUs this process may run on (its affinity mask where the OS has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    """The CPUs this process may run on (its affinity mask where the OS has one), at
+    most as many as the BLAS may use now: a limit the user set (``OMP_NUM_THREADS``,
+    ``OPENBLAS_NUM_THREADS``, threadpoolctl) holds the rows' split to it too."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+        else os.cpu_count() or 1
+    blas = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    return max(1, min(cores, *blas)) if blas else cores
 
 
 #: fewest multiply-adds (of the forward products) a worker's rows must hold for ``fit``
