@@ -87,8 +87,9 @@ class Layer:
 
     def replica(self) -> Layer:
         """A twin for a worker thread: it shares this layer's parameter arrays (an
-        optimizer step updates both) and has gradients of its own, and work buffers
-        of its own once :meth:`allocate` d; see :mod:`nablanet.models.replicas`."""
+        optimizer step updates both) and has gradients of its own, and work buffers of
+        its own once its :meth:`allocate` has made them (see
+        :mod:`nablanet.models.gradient_step`)."""
         twin = copy.copy(self)
         twin.grads = [np.empty_like(g) for g in self.grads]
         return twin
