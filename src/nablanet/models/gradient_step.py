@@ -46,7 +46,8 @@ def gradient_step(model, data: tuple, batch_size: int,
     bufs = {m: (b["x"], b["t"], b["a"], b["d"], b["w"], b.get("r"))
             for m, b in views.items()}
     g, loss = model.output_activation, model.loss
-    stacks: dict[int, list[list]] = {}  # parts -> one replica of the layers per worker
+    # parts -> (one replica of the layers per worker, each replica's gradients)
+    stacks: dict[int, tuple[list[list], list[list[np.ndarray]]]] = {}
 
     def rows(layers: list, batch: np.ndarray, x, t, a, d, w, r, m: int) -> None:
         """Forward and backward through ``layers`` of the gathered rows ``x`` (their
@@ -66,16 +67,19 @@ def gradient_step(model, data: tuple, batch_size: int,
             delta = layer.backward(delta)
         layers[0].backward(delta, need_dX=False)
 
-    def replicas(n: int) -> list[list]:
-        """``n`` replicas of the layers, with buffers for a worker's rows (made once)."""
+    def replicas(n: int) -> tuple[list[list], list[list[np.ndarray]]]:
+        """``n`` replicas of the layers, with buffers for a worker's rows, and their
+        gradients (made once)."""
         if n not in stacks:
-            stacks[n] = []
+            workers = []
             for _ in range(n):
-                stack, shape = [layer.replica() for layer in model.layers], (
-                    -(-batch_size // n), *X.shape[1:])
+                stack, shape = [layer.replica() for layer in model.layers], \
+                    (-(-batch_size // n), *X.shape[1:])
                 for layer in stack:
                     shape = layer.allocate(shape)
-                stacks[n].append(stack)
+                workers.append(stack)
+            stacks[n] = workers, [[gr for layer in stack for gr in layer.grads]
+                                  for stack in workers]
         return stacks[n]
 
     layers, grads = list(model.layers), model.grads()
@@ -92,7 +96,7 @@ def gradient_step(model, data: tuple, batch_size: int,
         if len(parts) == 1:
             rows(layers, batch, x, t, a, d, w, r, m)
             return
-        workers = replicas(len(parts))
+        workers, part_grads = replicas(len(parts))
         for k, layer in enumerate(layers):  # dropout masks: drawn as in one part
             layer.share_draws(m, [stack[k] for stack in workers], parts)
 
@@ -102,7 +106,6 @@ def gradient_step(model, data: tuple, batch_size: int,
                  w[lo:hi], None if r is None else r[lo:hi], m)
 
         run_parts(part, len(parts))
-        part_grads = [[gr for layer in stack for gr in layer.grads] for stack in workers]
         for i, total in enumerate(grads):  # summed in worker order: the same every run
             np.add(part_grads[0][i], part_grads[1][i], out=total)
             for more in part_grads[2:]:
